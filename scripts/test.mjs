@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: starts throwaway Postgres and Redis (installing them when
+ * missing), runs every test file under test/ with node's test runner against
+ * them, and stops them after, whatever the outcome.
+ *   npm test                       all tests
+ *   npm test -- test/gateway       only files under a path
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startStack } from './stack.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+
+function testFiles(path) {
+  if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
+  return readdirSync(path).sort().flatMap((name) => testFiles(join(path, name)));
+}
+
+execFileSync(process.execPath, [join(root, 'scripts', 'gen-proto.mjs'), '--check'], { stdio: 'inherit' });
+execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });
+
+const files = (args.length ? args : ['test']).flatMap((p) => testFiles(join(root, p)));
+const stack = await startStack();
+console.log(`test stack: postgres ${stack.databaseUrl}, redis ${stack.redisUrl}`);
+let stopped = false;
+const stop = () => {
+  if (!stopped) {
+    stopped = true;
+    stack.stop();
+  }
+};
+process.on('exit', stop);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      TEST_DATABASE_URL: stack.databaseUrl,
+      TEST_REDIS_URL: stack.redisUrl,
+      TEST_REDIS_PORT: String(stack.redisPort),
+      TEST_STACK_DIR: stack.dir,
+      UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8',
+    },
+  },
+);
+child.on('exit', (code, signal) => {
+  stop();
+  process.exit(code ?? (signal ? 1 : 0));
+});

@@ -1,0 +1,130 @@
+/**
+ * Builds one gateway process from its configuration: stores, services, the
+ * method table and the server. `startApp` is what main.ts runs and what the
+ * tests start in process.
+ */
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { Dispatcher } from './gateway/dispatcher.js';
+import { Gateway, type GatewayMetrics } from './gateway/server.js';
+import type { Logger } from './logger.js';
+import { methods } from './methods/index.js';
+import { AccountService } from './services/accounts.js';
+import type { Services } from './services/index.js';
+import { PasswordHasher } from './services/passwords.js';
+import { SessionService } from './services/sessions.js';
+import { SnowflakeGenerator } from './services/snowflake.js';
+import { TokenService } from './services/tokens.js';
+import { Topic, type Broker } from './store/broker.js';
+import { MemoryBroker } from './store/broker_memory.js';
+import { RedisBroker } from './store/broker_redis.js';
+import { ClientAppsRepo } from './store/clientAppsRepo.js';
+import { KeysRepo } from './store/keysRepo.js';
+import type { LiveState } from './store/liveState.js';
+import { MemoryLiveState } from './store/liveState_memory.js';
+import { RedisLiveState } from './store/liveState_redis.js';
+import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
+import { SessionsRepo } from './store/sessionsRepo.js';
+import { UsersRepo } from './store/usersRepo.js';
+import { WorkerLease } from './store/workerLease.js';
+
+export interface App {
+  port: number;
+  services: Services;
+  gateway: Gateway;
+  /** Graceful stop: drain sockets, flush activity, close pools. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  log: Logger;
+  /** Postgres URL to use (the embedded server's in embedded mode). */
+  databaseUrl: string;
+  metrics?: GatewayMetrics;
+}
+
+/** Redis clients fail fast while disconnected so that callers fall back to Postgres. */
+function connectRedis(url: string, log: Logger, role: string): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: role === 'subscriber',
+    maxRetriesPerRequest: 1,
+    commandTimeout: role === 'subscriber' ? undefined : 1_000,
+    retryStrategy: (times) => Math.min(times * 100, 2_000),
+    enableAutoPipelining: role === 'commands',
+  });
+  let healthy = true;
+  redis.on('error', (err) => {
+    if (healthy) log.warn({ err: err.message, role }, 'redis connection error');
+    healthy = false;
+  });
+  redis.on('ready', () => {
+    if (!healthy) log.info({ role }, 'redis connection restored');
+    healthy = true;
+  });
+  redis.connect().catch(() => undefined);
+  return redis;
+}
+
+export async function startApp(config: Config, options: AppOptions): Promise<App> {
+  const { log, databaseUrl } = options;
+  await migrate(databaseUrl, log);
+  const pool: Pool = createPool(databaseUrl, log);
+
+  let live: LiveState;
+  let broker: Broker;
+  let redis: Redis | undefined;
+  if (config.REDIS_URL) {
+    redis = connectRedis(config.REDIS_URL, log, 'commands');
+    const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber');
+    live = new RedisLiveState(redis, config.REDIS_PREFIX, config.SESSION_IDLE_DAYS * 86_400_000);
+    broker = new RedisBroker(redis, subscriber, config.REDIS_PREFIX);
+  } else {
+    live = new MemoryLiveState();
+    broker = new MemoryBroker();
+  }
+
+  const lease = config.WORKER_ID === undefined ? await WorkerLease.acquire(pool, log) : undefined;
+  const ids = new SnowflakeGenerator(config.WORKER_ID ?? lease!.workerId);
+  const keys = new KeysRepo(pool);
+  const tokens = new TokenService(keys, log);
+  await tokens.start();
+  await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
+  const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY);
+  const users = new UsersRepo(pool);
+  const sessions = new SessionService(new SessionsRepo(pool), live, broker, tokens, ids, config.SESSION_IDLE_DAYS, log);
+  sessions.start();
+  const accounts = new AccountService(users, sessions, passwords, ids, log);
+  const services: Services = {
+    config, db: pool, ids, passwords, tokens, keys, users, sessions, accounts, clientApps: new ClientAppsRepo(pool),
+  };
+
+  const readiness = {
+    async check() {
+      try {
+        await live.ping();
+        return await isMigrated(pool);
+      } catch {
+        return false;
+      }
+    },
+  };
+  const dispatcher = new Dispatcher(methods, services, log);
+  const gateway = new Gateway(config, services, dispatcher, broker, readiness, log, options.metrics);
+  const port = await gateway.listen();
+  log.info({ port, workerId: ids === undefined ? null : config.WORKER_ID ?? lease!.workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
+
+  return {
+    port,
+    services,
+    gateway,
+    async close() {
+      await gateway.close(config.SHUTDOWN_GRACE_MS);
+      await sessions.stop();
+      await lease?.release();
+      await broker.close();
+      await live.close();
+      await pool.end();
+    },
+  };
+}

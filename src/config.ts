@@ -1,0 +1,104 @@
+/**
+ * Every setting of the gateway, read from the environment and validated once at
+ * start. A bad value stops the start with a message naming the variable.
+ * Documented in README.md ("Configuration") and .env.example; a test checks
+ * that the three agree.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+const onOff = z.enum(['on', 'off']);
+
+/** The schema; `describe()` texts are the documentation the README table is checked against. */
+export const configSchema = z.object({
+  PORT: int(0, 65535).default(8080).describe('TCP port of the HTTP + WebSocket server'),
+  HOST: z.string().default('0.0.0.0').describe('Address to listen on'),
+  DATABASE_URL: optionalString.describe(
+    'Postgres connection URL. Unset: embedded single-instance mode (Postgres under DATA_DIR)',
+  ),
+  REDIS_URL: optionalString.describe('Redis URL for live state and pub/sub. Unset: in-process live state (single instance only)'),
+  REDIS_PREFIX: z.string().default('osm:').describe('Prefix of every Redis key and channel this gateway uses'),
+  DATA_DIR: z.string().default('./data').describe('Folder for embedded Postgres data and the mail outbox'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
+  NODE_ENV: z.string().default('development').describe('`production` switches logs to plain JSON'),
+  BCRYPT_COST: int(4, 15).default(12).describe('bcrypt cost factor for new password hashes'),
+  BCRYPT_CONCURRENCY: int(1, 64).default(availableParallelism()).describe(
+    'Password hashes run at once (libuv thread pool slots); the rest queue',
+  ),
+  MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024).describe('Largest accepted WebSocket frame; bigger closes with 1009'),
+  PING_INTERVAL_MS: int(100, 600_000).default(30_000).describe('Server ping period; two missed pongs drop the socket'),
+  ENTRYPOINTS: optionalString.describe(
+    'Comma list of host:port[:region] returned by core.Initialize. Unset: the host and port the client connected to',
+  ),
+  WORKER_ID: int(0, 1023).optional().describe('Snowflake worker id (0-1023). Unset: leased from Postgres'),
+  SESSION_IDLE_DAYS: z.coerce.number().positive().max(3650).default(30).describe('Sessions expire after this many days without activity'),
+  GEO_COUNTRY_HEADER: optionalString.describe('Request header carrying the client country (e.g. cf-ipcountry). Unset: no geo'),
+  GEO_REGION_HEADER: optionalString.describe('Request header carrying the client region. Unset: no region'),
+  RATE_LIMITS: onOff.default('on').describe('`off` disables every rate limit (trusted load tests only)'),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
+  WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  /** `embedded` when DATABASE_URL is unset. */
+  mode: 'servers' | 'embedded';
+  dataDir: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined) raw[key] = value;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '?');
+        return `${name}=${JSON.stringify(raw[name] ?? '')}: ${issue.message}`;
+      }),
+    );
+  }
+  const entrypoints = parsed.data.ENTRYPOINTS;
+  if (entrypoints !== undefined) parseEntrypoints(entrypoints); // throws ConfigError
+  return {
+    ...parsed.data,
+    mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
+    dataDir: resolve(parsed.data.DATA_DIR),
+  };
+}
+
+export interface EntrypointSetting {
+  hostname: string;
+  port: number;
+  region: number;
+}
+
+/** Parses ENTRYPOINTS (`host:port[:region],...`). */
+export function parseEntrypoints(value: string): EntrypointSetting[] {
+  return value.split(',').map((item) => {
+    const [hostname, port, region = '0'] = item.trim().split(':');
+    const portNumber = Number(port);
+    const regionNumber = Number(region);
+    if (!hostname || !Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535 || !Number.isInteger(regionNumber) || regionNumber < 0) {
+      throw new ConfigError([`ENTRYPOINTS=${JSON.stringify(value)}: expected host:port[:region], got "${item}"`]);
+    }
+    return { hostname, port: portNumber, region: regionNumber };
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * One client socket: frame limits, decoding, heartbeats, the per-connection
+ * sequence of server message ids, and the session bound to it. Requests are
+ * dispatched concurrently; results go out in completion order (clients match
+ * them by req_id).
+ */
+import type { WebSocket, RawData } from 'ws';
+import type { BoundSession, ConnectionState } from '../methods/types.js';
+import { NO_DEVICE } from '../methods/device.js';
+import { decodeClientMessage, encodeServerMessage, type ClientMessage, type ServerMessageInit } from '../protocol/codec.js';
+import { CloseCode, type CloseCodeValue } from '../protocol/closeCodes.js';
+import { ErrorCode } from '../protocol/errorCodes.js';
+import type { DeviceInfo, Geo } from '../store/sessionsRepo.js';
+
+/** What a connection needs from the gateway that owns it. */
+export interface ConnectionOwner {
+  dispatch(message: ClientMessage, conn: Connection): Promise<ServerMessageInit['result']>;
+  sessionBound(conn: Connection, previous: BoundSession | null): void;
+  heartbeat(conn: Connection): void;
+  frameIn(bytes: number): void;
+  frameOut(bytes: number): void;
+}
+
+/** Requests one socket may have in flight; more are answered 429 at once. */
+export const MAX_IN_FLIGHT = 32;
+/** A socket whose unsent data passes this is a slow reader and is dropped. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+export class Connection implements ConnectionState {
+  device: DeviceInfo = NO_DEVICE;
+  session: BoundSession | null = null;
+  /** Pings sent since the last pong. */
+  missedPongs = 0;
+  private seq = 0;
+  private inFlight = 0;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly owner: ConnectionOwner,
+    readonly ip: string,
+    readonly geo: Geo,
+    readonly host: string | undefined,
+  ) {
+    socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
+    socket.on('pong', () => {
+      this.missedPongs = 0;
+    });
+    // ws emits 'error' for protocol violations (oversized frame: closes 1009 by
+    // itself). Without a listener the process would crash.
+    socket.on('error', () => {});
+  }
+
+  /** True while a request of this socket is being handled. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  bindSession(session: BoundSession): void {
+    const previous = this.session;
+    this.session = session;
+    this.owner.sessionBound(this, previous);
+  }
+
+  /** Sends a server message with the next sequence id. Drops a reader that cannot keep up. */
+  send(message: Omit<ServerMessageInit, 'id'>): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.socket.terminate();
+      return;
+    }
+    const bytes = encodeServerMessage({ ...message, id: ++this.seq });
+    this.owner.frameOut(bytes.length);
+    this.socket.send(bytes);
+  }
+
+  close(code: CloseCodeValue, reason: string): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    if (!isBinary) {
+      this.close(CloseCode.UNSUPPORTED_DATA, 'binary frames only');
+      return;
+    }
+    const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    this.owner.frameIn(frame.length);
+    let message: ClientMessage;
+    try {
+      message = decodeClientMessage(frame);
+    } catch {
+      this.close(CloseCode.INVALID_PAYLOAD, 'frame is not an osmium.client.core.ClientMessage');
+      return;
+    }
+    if (!message.message) {
+      // Only `id` set: a heartbeat. Never answered, never an error.
+      this.owner.heartbeat(this);
+      return;
+    }
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      this.send({
+        result: {
+          req_id: message.id >>> 0,
+          error: { error_code: ErrorCode.RATE_LIMITED, error_message: `more than ${MAX_IN_FLIGHT} requests in flight; retry after 1 second` },
+        },
+      });
+      return;
+    }
+    this.inFlight++;
+    void this.owner.dispatch(message, this).then((result) => {
+      this.inFlight--;
+      this.send({ result });
+    });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Turns one decoded ClientMessage into its RPCResult: finds the handler in the
+ * method table, enforces `needsSession`, and maps failures to RPCError. Knows
+ * nothing of sockets.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { MethodTable } from '../methods/index.js';
+import type { ConnectionState, MethodContext } from '../methods/types.js';
+import type { ClientMessage, MethodName, RpcResultInit } from '../protocol/codec.js';
+import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
+import type { Services } from '../services/index.js';
+
+/** Observes each request's outcome (metrics, request log). */
+export type RequestObserver = (method: MethodName, code: number, seconds: number) => void;
+
+export class Dispatcher {
+  constructor(
+    private readonly table: MethodTable,
+    private readonly services: Services,
+    private readonly log: Logger,
+    private readonly observe: RequestObserver = () => {},
+  ) {}
+
+  /** Handles a request (a ClientMessage whose `message` is set). Never throws. */
+  async dispatch(message: ClientMessage, conn: ConnectionState): Promise<RpcResultInit> {
+    const method = message.message as MethodName;
+    const reqId = message.id >>> 0;
+    const started = process.hrtime.bigint();
+    let result: RpcResultInit;
+    let code = 0;
+    try {
+      const handler = this.table[method];
+      if (!handler) throw new RpcError(ErrorCode.NOT_SERVED, `method ${method} is not served by this gateway`);
+      if (handler.needsSession && !conn.session) throw new RpcError(ErrorCode.UNAUTHENTICATED, `${method} needs a signed-in session`);
+      const ctx: MethodContext = { conn, services: this.services, log: this.log };
+      // The table guarantees handler and payload belong to the same member.
+      const payload = (message as unknown as Record<string, unknown>)[method];
+      const body = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<RpcResultInit | undefined>)(payload, ctx);
+      result = { ...body, req_id: reqId };
+    } catch (err) {
+      const traceId = randomBytes(8).toString('hex');
+      if (err instanceof RpcError) {
+        code = err.code;
+        this.log.debug({ method, code, traceId, msg: err.message }, 'request refused');
+        result = { req_id: reqId, trace_id: traceId, error: { error_code: err.code, error_message: err.message } };
+      } else {
+        code = isUnavailable(err) ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL;
+        this.log.error({ err, method, traceId }, 'request failed');
+        const text = code === ErrorCode.UNAVAILABLE ? 'a dependency is unavailable, retry later' : 'internal error';
+        result = { req_id: reqId, trace_id: traceId, error: { error_code: code, error_message: `${text} (trace ${traceId})` } };
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.observe(method, code, seconds);
+    if (code === 0) this.log.debug({ method, reqId, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+    return result;
+  }
+}
+
+/** Connection failures to Postgres (or Redis where no fallback exists) are 503, not 500. */
+function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error)?.message ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300'].includes(code) ||
+    /Connection terminated|timeout exceeded when trying to connect|Connection is closed/.test(message)
+  );
+}

@@ -1,0 +1,246 @@
+/**
+ * The gateway: one HTTP server for health, readiness, metrics and the
+ * WebSocket upgrade (on any path), the live connections, pings, and the
+ * revocation fan-out to sockets of this instance.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { BoundSession } from '../methods/types.js';
+import { idToWire, type ClientMessage, type Id } from '../protocol/codec.js';
+import { CloseCode } from '../protocol/closeCodes.js';
+import type { Services } from '../services/index.js';
+import { Topic, type Broker } from '../store/broker.js';
+import type { Dispatcher } from './dispatcher.js';
+import { Connection, type ConnectionOwner } from './connection.js';
+import type { Geo } from '../store/sessionsRepo.js';
+
+/** Longest geo header value kept. */
+const GEO_MAX = 64;
+
+export interface Readiness {
+  /** Resolves true when every dependency answers and migrations are applied. */
+  check(): Promise<boolean>;
+}
+
+export interface GatewayMetrics {
+  frameIn(bytes: number): void;
+  frameOut(bytes: number): void;
+  connections(open: number, authorized: number): void;
+  revocationDelivered(seconds: number): void;
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export class Gateway implements ConnectionOwner {
+  readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<Connection>();
+  /** Session id → sockets of this instance bound to it. */
+  private readonly bySession = new Map<Id, Set<Connection>>();
+  private pingTimer: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly services: Services,
+    private readonly dispatcher: Dispatcher,
+    private readonly broker: Broker,
+    private readonly readiness: Readiness,
+    private readonly log: Logger,
+    private readonly metrics?: GatewayMetrics,
+  ) {
+    this.http = createServer((req, res) => void this.onHttp(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.http.on('upgrade', (req, socket, head) => {
+      if (this.draining) {
+        socket.destroy();
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req));
+    });
+  }
+
+  async listen(): Promise<number> {
+    await this.broker.subscribe(Topic.SESSIONS_REVOKED, (payload) => this.onRevoked(payload));
+    this.broker.onResync(() => void this.resync());
+    this.pingTimer = setInterval(() => this.pingAll(), this.config.PING_INTERVAL_MS);
+    this.pingTimer.unref();
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.config.PORT, this.config.HOST, () => resolve());
+    });
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  // ConnectionOwner
+
+  dispatch(message: ClientMessage, conn: Connection) {
+    if (conn.session) this.services.sessions.noteActivity(conn.session.sessionId);
+    return this.dispatcher.dispatch(message, conn);
+  }
+
+  sessionBound(conn: Connection, previous: BoundSession | null): void {
+    if (previous) this.unindex(conn, previous.sessionId);
+    const sessionId = conn.session!.sessionId;
+    let set = this.bySession.get(sessionId);
+    if (!set) this.bySession.set(sessionId, (set = new Set()));
+    set.add(conn);
+    this.reportConnections();
+  }
+
+  heartbeat(conn: Connection): void {
+    if (conn.session) this.services.sessions.noteActivity(conn.session.sessionId);
+  }
+
+  frameIn(bytes: number): void {
+    this.metrics?.frameIn(bytes);
+  }
+
+  frameOut(bytes: number): void {
+    this.metrics?.frameOut(bytes);
+  }
+
+  /**
+   * Graceful stop: refuse new sockets, let in-flight requests finish (up to
+   * `graceMs`), then close every socket with 1001 and the HTTP server.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.draining = true;
+    clearInterval(this.pingTimer);
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && [...this.connections].some((c) => c.busy)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const conn of this.connections) conn.close(CloseCode.GOING_AWAY, 'server shutting down');
+    // Give the close frames a moment, then cut whatever is left.
+    const closeDeadline = Date.now() + Math.min(1_000, Math.max(0, deadline - Date.now()));
+    while (this.connections.size && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.connections) conn.socket.terminate();
+    this.http.closeAllConnections();
+    await closed;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  private onSocket(ws: WebSocket, req: IncomingMessage): void {
+    const conn = new Connection(ws, this, req.socket.remoteAddress ?? '', this.geoOf(req), req.headers.host);
+    this.connections.add(conn);
+    this.reportConnections();
+    ws.on('close', () => {
+      this.connections.delete(conn);
+      if (conn.session) this.unindex(conn, conn.session.sessionId);
+      this.reportConnections();
+    });
+  }
+
+  /** Geo only from headers the operator named (set by their proxy); never guessed. */
+  private geoOf(req: IncomingMessage): Geo {
+    const pick = (name: string | undefined) => {
+      if (!name) return undefined;
+      const value = req.headers[name.toLowerCase()];
+      const first = Array.isArray(value) ? value[0] : value;
+      const trimmed = first?.trim().slice(0, GEO_MAX);
+      return trimmed ? trimmed : undefined;
+    };
+    const country = pick(this.config.GEO_COUNTRY_HEADER);
+    const region = pick(this.config.GEO_REGION_HEADER);
+    return { ...(country ? { country } : {}), ...(region ? { region } : {}) };
+  }
+
+  private unindex(conn: Connection, sessionId: Id): void {
+    const set = this.bySession.get(sessionId);
+    if (!set) return;
+    set.delete(conn);
+    if (!set.size) this.bySession.delete(sessionId);
+  }
+
+  private reportConnections(): void {
+    if (!this.metrics) return;
+    let authorized = 0;
+    for (const set of this.bySession.values()) authorized += set.size;
+    this.metrics.connections(this.connections.size, authorized);
+  }
+
+  /** Pushes session_deleted to every local socket of the revoked sessions, then closes them. */
+  private onRevoked(payload: string): void {
+    let ids: unknown;
+    try {
+      ids = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(ids)) return;
+    this.kick(ids.filter((id): id is string => typeof id === 'string'));
+  }
+
+  private kick(sessionIds: readonly Id[]): void {
+    for (const sessionId of sessionIds) {
+      const set = this.bySession.get(sessionId);
+      if (!set) continue;
+      for (const conn of [...set]) {
+        conn.send({ update: { session_deleted: { session_id: idToWire(sessionId) } } });
+        conn.session = null;
+        conn.close(CloseCode.SESSION_REVOKED, 'session revoked');
+      }
+      this.bySession.delete(sessionId);
+    }
+    this.reportConnections();
+  }
+
+  /** After the broker lost messages: close local sockets of sessions revoked meanwhile. */
+  private async resync(): Promise<void> {
+    try {
+      const revoked = await this.services.sessions.recentlyRevoked();
+      this.kick(revoked.filter((id) => this.bySession.has(id)));
+      this.log.info({ revoked: revoked.length }, 'reconciled revocations after live-state reconnect');
+    } catch (err) {
+      this.log.warn({ err }, 'could not reconcile revocations');
+    }
+  }
+
+  private pingAll(): void {
+    for (const conn of this.connections) {
+      if (conn.missedPongs >= 2) {
+        conn.socket.terminate();
+        continue;
+      }
+      conn.missedPongs++;
+      conn.socket.ping();
+    }
+  }
+
+  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (path === '/healthz') return send(res, 200, 'ok\n');
+      if (path === '/readyz') {
+        const ready = !this.draining && (await this.readiness.check());
+        return send(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
+      }
+      if (path === '/metrics' && this.metrics) {
+        const { contentType, body } = await this.metrics.render();
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+        return;
+      }
+      send(res, 426, 'this is an Osmium WebSocket gateway: connect with a WebSocket client\n');
+    } catch (err) {
+      this.log.error({ err, path }, 'http handler failed');
+      send(res, 500, 'internal error\n');
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(body);
+}

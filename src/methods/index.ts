@@ -1,0 +1,23 @@
+/**
+ * The method table: ClientMessage oneof member → handler. A request whose
+ * member is not listed here is answered 501 by the dispatcher.
+ */
+import type { MethodName } from '../protocol/codec.js';
+import { authorize } from './authorize.js';
+import { getSessions } from './getSessions.js';
+import { initialize } from './initialize.js';
+import { revokeSessions } from './revokeSessions.js';
+import { signIn } from './signIn.js';
+import { signUp } from './signUp.js';
+import type { Method } from './types.js';
+
+export type MethodTable = { [K in MethodName]?: Method<K> };
+
+export const methods: MethodTable = {
+  core_initialize: initialize,
+  auth_sign_up: signUp,
+  auth_sign_in: signIn,
+  auth_authorize: authorize,
+  auth_get_sessions: getSessions,
+  auth_revoke_sessions: revokeSessions,
+};

@@ -1,0 +1,23 @@
+/**
+ * auth.signIn{email, password} → Authorization, a new session each time.
+ * Unknown email and wrong password answer alike (401, same message, one bcrypt
+ * comparison either way). `totp` is ignored: TOTP accounts are out of scope.
+ */
+import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
+import { PASSWORD_MAX_CHARS } from '../services/passwords.js';
+import { authorizationResult } from './authorization.js';
+import type { Method } from './types.js';
+import * as v from './validate.js';
+
+export const signIn: Method<'auth_sign_in'> = {
+  needsSession: false,
+  async handle(request, ctx) {
+    const email = v.email(request.email);
+    const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
+    if (!password) throw badPassword();
+    const signedIn = await ctx.services.accounts.signIn(email, password, ctx.conn.device, ctx.conn.geo);
+    return authorizationResult(ctx, signedIn);
+  },
+};
+
+const badPassword = () => new RpcError(ErrorCode.BAD_REQUEST, 'password is required');

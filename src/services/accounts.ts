@@ -1,0 +1,67 @@
+/**
+ * Accounts: sign-up and sign-in. Validation of the request shape is the
+ * method's job; this is the business rule and the writes.
+ */
+import type { Logger } from '../logger.js';
+import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
+import type { DeviceInfo, Geo, SessionRecord } from '../store/sessionsRepo.js';
+import { EmailTakenError, type UserRecord, type UsersRepo } from '../store/usersRepo.js';
+import type { PasswordHasher } from './passwords.js';
+import type { SessionService } from './sessions.js';
+import type { SnowflakeGenerator } from './snowflake.js';
+
+/** One message for unknown email and wrong password alike, so neither reveals the other. */
+export const WRONG_CREDENTIALS = 'wrong email or password';
+
+export interface SignedIn {
+  user: UserRecord;
+  session: SessionRecord;
+  token: string;
+}
+
+export interface AccountHooks {
+  /** Called after an account with an email is created (sends the verification mail). */
+  onSignedUp?(user: UserRecord): Promise<void>;
+}
+
+export class AccountService {
+  constructor(
+    private readonly users: UsersRepo,
+    private readonly sessions: SessionService,
+    private readonly passwords: PasswordHasher,
+    private readonly ids: SnowflakeGenerator,
+    private readonly log: Logger,
+    readonly hooks: AccountHooks = {},
+  ) {}
+
+  /** Creates an account (guest when email and password are null) and its first session. */
+  async signUp(
+    input: { name: string; email: string | null; password: string | null },
+    device: DeviceInfo,
+    geo: Geo,
+  ): Promise<SignedIn> {
+    const passwordHash = input.password === null ? null : await this.passwords.hash(input.password);
+    let user: UserRecord;
+    try {
+      user = await this.users.insert({ id: this.ids.next(), name: input.name, email: input.email, passwordHash });
+    } catch (err) {
+      if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
+      throw err;
+    }
+    const { session, token } = await this.sessions.create(user.id, device, geo);
+    if (user.email && this.hooks.onSignedUp) {
+      // Never fail the sign-up for the mail: the hook queues and retries on its own.
+      await this.hooks.onSignedUp(user).catch((err) => this.log.error({ err, userId: user.id }, 'sign-up hook failed'));
+    }
+    return { user, session, token };
+  }
+
+  /** Checks credentials (same cost and answer for unknown email and wrong password) and opens a session. */
+  async signIn(email: string, password: string, device: DeviceInfo, geo: Geo): Promise<SignedIn> {
+    const user = await this.users.byEmail(email);
+    const ok = await this.passwords.verify(password, user?.passwordHash ?? null);
+    if (!user || !ok) throw new RpcError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
+    const { session, token } = await this.sessions.create(user.id, device, geo);
+    return { user, session, token };
+  }
+}

@@ -1,0 +1,24 @@
+/** The services a method handler may call, built once per process by app.ts. */
+import type { Config } from '../config.js';
+import type { ClientAppsRepo } from '../store/clientAppsRepo.js';
+import type { KeysRepo } from '../store/keysRepo.js';
+import type { Pool } from '../store/postgres.js';
+import type { UsersRepo } from '../store/usersRepo.js';
+import type { AccountService } from './accounts.js';
+import type { PasswordHasher } from './passwords.js';
+import type { SessionService } from './sessions.js';
+import type { SnowflakeGenerator } from './snowflake.js';
+import type { TokenService } from './tokens.js';
+
+export interface Services {
+  config: Config;
+  db: Pool;
+  ids: SnowflakeGenerator;
+  passwords: PasswordHasher;
+  tokens: TokenService;
+  keys: KeysRepo;
+  users: UsersRepo;
+  sessions: SessionService;
+  accounts: AccountService;
+  clientApps: ClientAppsRepo;
+}

@@ -1,0 +1,199 @@
+/**
+ * Sessions: creation, validity, listing, revocation and last activity.
+ *
+ * Postgres is the record. Redis (LiveState) caches validity and holds recent
+ * activity so that a reconnect storm does not hit Postgres, and the Broker
+ * fans revocations out to every instance. When Redis fails, every read falls
+ * back to Postgres and revocations are still written to Postgres first.
+ */
+import type { Logger } from '../logger.js';
+import type { Id } from '../protocol/codec.js';
+import { Topic, type Broker } from '../store/broker.js';
+import { REVOKED_TOMBSTONE_TTL_MS, type CachedSession, type LiveState } from '../store/liveState.js';
+import type { Pool, PoolClient } from '../store/postgres.js';
+import type { DeviceInfo, Geo, SessionRecord, SessionsRepo } from '../store/sessionsRepo.js';
+import type { SnowflakeGenerator } from './snowflake.js';
+import type { TokenService } from './tokens.js';
+
+/** Activity is pushed to Redis this often (and read back by GetSessions on any instance). */
+const ACTIVITY_TO_LIVE_MS = 2_000;
+/** ... and to Postgres in one batch this often, and at shutdown. */
+const ACTIVITY_TO_POSTGRES_MS = 30_000;
+
+export interface ResumedSession {
+  userId: Id;
+  sessionId: Id;
+}
+
+export class SessionService {
+  /** Activity not yet in Redis / not yet in Postgres (session id -> Unix ms). */
+  private toLive = new Map<Id, number>();
+  private toPostgres = new Map<Id, number>();
+  private timers: NodeJS.Timeout[] = [];
+  readonly idleMs: number;
+
+  constructor(
+    private readonly repo: SessionsRepo,
+    private readonly live: LiveState,
+    private readonly broker: Broker,
+    private readonly tokens: TokenService,
+    private readonly ids: SnowflakeGenerator,
+    idleDays: number,
+    private readonly log: Logger,
+  ) {
+    this.idleMs = idleDays * 86_400_000;
+  }
+
+  start(): void {
+    this.timers.push(
+      setInterval(() => void this.flushToLive(), ACTIVITY_TO_LIVE_MS),
+      setInterval(() => void this.flushToPostgres(), ACTIVITY_TO_POSTGRES_MS),
+    );
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Stops the timers and writes every pending activity to Postgres. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.flushToLive();
+    await this.flushToPostgres();
+  }
+
+  /** Creates a session for a user and signs its token. */
+  async create(userId: Id, device: DeviceInfo, geo: Geo, db?: Pool | PoolClient): Promise<{ session: SessionRecord; token: string }> {
+    const now = Date.now();
+    const session = await this.repo.insert({ id: this.ids.next(), userId, device, geo, lastActive: now }, db);
+    const token = await this.tokens.sign({ userId, sessionId: session.id });
+    await this.live.cacheSession(session.id, userId, now).catch((err) => this.liveFailed(err));
+    return { session, token };
+  }
+
+  /** Checks a token and its session; null when forged, malformed, revoked or expired. */
+  async resume(token: string): Promise<ResumedSession | null> {
+    const claims = await this.tokens.verify(token);
+    if (!claims) return null;
+    const valid = await this.isValid(claims.sessionId, claims.userId);
+    if (!valid) return null;
+    this.noteActivity(claims.sessionId);
+    return claims;
+  }
+
+  /** True when the session exists, belongs to the user, is unrevoked and not idle-expired. */
+  async isValid(sessionId: Id, userId: Id): Promise<boolean> {
+    const now = Date.now();
+    let cached: CachedSession = { state: 'unknown' };
+    try {
+      cached = await this.live.getSession(sessionId);
+    } catch (err) {
+      this.liveFailed(err);
+    }
+    if (cached.state === 'revoked') return false;
+    const pending = this.toLive.get(sessionId) ?? this.toPostgres.get(sessionId) ?? 0;
+    if (cached.state === 'valid' && cached.userId === userId && cached.lastActive !== null) {
+      return Math.max(cached.lastActive, pending) > now - this.idleMs;
+    }
+    const record = await this.repo.byId(sessionId);
+    if (!record || record.userId !== userId || record.revokedAt) return false;
+    const lastActive = Math.max(record.lastActive, pending, cached.state === 'valid' ? cached.lastActive ?? 0 : 0);
+    if (lastActive <= now - this.idleMs) return false;
+    await this.live.cacheSession(sessionId, userId, lastActive).catch((err) => this.liveFailed(err));
+    return true;
+  }
+
+  /** The user's live sessions, newest activity first, with activity merged from Redis and this instance. */
+  async list(userId: Id): Promise<SessionRecord[]> {
+    const now = Date.now();
+    // Read a little further back than the idle limit: Redis may know newer activity.
+    const records = await this.repo.liveByUser(userId, now - this.idleMs - ACTIVITY_TO_POSTGRES_MS * 2);
+    let cachedActivity = new Map<Id, number>();
+    try {
+      cachedActivity = await this.live.lastActive(records.map((r) => r.id));
+    } catch (err) {
+      this.liveFailed(err);
+    }
+    const merged = records.map((r) => ({
+      ...r,
+      lastActive: Math.max(r.lastActive, cachedActivity.get(r.id) ?? 0, this.toLive.get(r.id) ?? 0, this.toPostgres.get(r.id) ?? 0),
+    }));
+    return merged
+      .filter((r) => r.lastActive > now - this.idleMs)
+      .sort((a, b) => b.lastActive - a.lastActive || (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
+  }
+
+  /** Revokes the caller's listed sessions (others' ids are ignored); returns those revoked. */
+  async revoke(userId: Id, sessionIds: readonly Id[]): Promise<Id[]> {
+    const revoked = await this.repo.revoke(userId, sessionIds);
+    await this.announceRevoked(revoked);
+    return revoked;
+  }
+
+  /** Revokes every session of a user (password reset); returns those revoked. */
+  async revokeAll(userId: Id, db?: Pool | PoolClient): Promise<Id[]> {
+    return this.repo.revokeAll(userId, db);
+  }
+
+  /** After Postgres recorded revocations: tombstone them in Redis and tell every instance. */
+  async announceRevoked(sessionIds: readonly Id[]): Promise<void> {
+    if (!sessionIds.length) return;
+    for (const id of sessionIds) {
+      this.toLive.delete(id);
+      this.toPostgres.delete(id);
+    }
+    try {
+      await this.live.markRevoked(sessionIds);
+      await this.broker.publish(Topic.SESSIONS_REVOKED, JSON.stringify(sessionIds));
+    } catch (err) {
+      // Postgres already says revoked; the tombstones are rewritten and the
+      // sockets closed when Redis returns (see recentlyRevoked).
+      this.liveFailed(err);
+    }
+  }
+
+  /**
+   * Sessions revoked recently enough that a stale cache entry could still call
+   * them valid; re-tombstoned after Redis comes back.
+   */
+  async recentlyRevoked(): Promise<Id[]> {
+    const ids = await this.repo.revokedSince(new Date(Date.now() - REVOKED_TOMBSTONE_TTL_MS));
+    await this.live.markRevoked(ids).catch((err) => this.liveFailed(err));
+    return ids;
+  }
+
+  async updateDevice(sessionId: Id, device: DeviceInfo): Promise<void> {
+    await this.repo.updateDevice(sessionId, device);
+  }
+
+  /** Records activity of a session: memory only; flushed in batches. */
+  noteActivity(sessionId: Id): void {
+    const now = Date.now();
+    this.toLive.set(sessionId, now);
+    this.toPostgres.set(sessionId, now);
+  }
+
+  private async flushToLive(): Promise<void> {
+    if (!this.toLive.size) return;
+    const batch = this.toLive;
+    this.toLive = new Map();
+    try {
+      await this.live.touch(batch);
+    } catch (err) {
+      this.liveFailed(err); // Postgres still gets it
+    }
+  }
+
+  private async flushToPostgres(): Promise<void> {
+    if (!this.toPostgres.size) return;
+    const batch = this.toPostgres;
+    this.toPostgres = new Map();
+    try {
+      await this.repo.recordActivity(batch);
+    } catch (err) {
+      this.log.warn({ err, sessions: batch.size }, 'could not write session activity; will retry');
+      for (const [id, at] of batch) if (!this.toPostgres.has(id)) this.toPostgres.set(id, at);
+    }
+  }
+
+  private liveFailed(err: unknown): void {
+    this.log.warn({ err: (err as Error).message }, 'live state unavailable; using Postgres');
+  }
+}

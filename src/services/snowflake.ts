@@ -1,0 +1,68 @@
+/**
+ * Snowflake ids: 64-bit, time-ordered, unique across instances.
+ *
+ * Layout (most significant first):
+ *   1 bit  always 0 (ids stay positive as Postgres bigint)
+ *  41 bits milliseconds since EPOCH (2024-01-01T00:00:00Z; lasts until 2093)
+ *  10 bits worker id (0-1023): WORKER_ID, or leased from Postgres
+ *  12 bits sequence within the millisecond (4096 ids/ms per worker)
+ *
+ * When a millisecond's sequence is used up, or the clock steps back, the
+ * generator waits for the next millisecond instead of repeating an id.
+ */
+import type { Id } from '../protocol/codec.js';
+
+export const SNOWFLAKE_EPOCH_MS = Date.UTC(2024, 0, 1);
+const WORKER_BITS = 10n;
+const SEQUENCE_BITS = 12n;
+const MAX_SEQUENCE = (1 << Number(SEQUENCE_BITS)) - 1;
+export const MAX_WORKER_ID = (1 << Number(WORKER_BITS)) - 1;
+
+export class SnowflakeGenerator {
+  private lastMs = -1;
+  private sequence = 0;
+
+  constructor(
+    private readonly workerId: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!Number.isInteger(workerId) || workerId < 0 || workerId > MAX_WORKER_ID) {
+      throw new RangeError(`worker id must be 0-${MAX_WORKER_ID}, got ${workerId}`);
+    }
+  }
+
+  next(): Id {
+    let ms = this.now();
+    if (ms < this.lastMs) ms = this.waitUntil(this.lastMs);
+    if (ms === this.lastMs) {
+      this.sequence = (this.sequence + 1) & MAX_SEQUENCE;
+      if (this.sequence === 0) ms = this.waitUntil(this.lastMs + 1);
+    } else {
+      this.sequence = 0;
+    }
+    this.lastMs = ms;
+    const id =
+      (BigInt(ms - SNOWFLAKE_EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)) |
+      (BigInt(this.workerId) << SEQUENCE_BITS) |
+      BigInt(this.sequence);
+    return id.toString();
+  }
+
+  /** Busy-waits (at most a millisecond or a clock step) for the clock to reach `ms`. */
+  private waitUntil(ms: number): number {
+    let now = this.now();
+    while (now < ms) now = this.now();
+    return now;
+  }
+}
+
+/** Unix ms at which a snowflake was made. */
+export function snowflakeTime(id: Id): number {
+  return Number(BigInt(id) >> (WORKER_BITS + SEQUENCE_BITS)) + SNOWFLAKE_EPOCH_MS;
+}
+
+/** True for a decimal string that can be a snowflake (1 to 2^63-1). */
+export function isSnowflake(id: string): boolean {
+  if (!/^[1-9][0-9]{0,18}$/.test(id)) return false;
+  return BigInt(id) <= 0x7fff_ffff_ffff_ffffn;
+}

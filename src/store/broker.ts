@@ -1,0 +1,24 @@
+/**
+ * Pub/sub between gateway instances (revocations, key rotations).
+ * Implementations: broker_redis.ts (Redis pub/sub, several instances),
+ * broker_memory.ts (one process). Delivery is at most once: anything that must
+ * not be lost is written to Postgres first, and instances reconcile with
+ * Postgres when the broker reconnects.
+ */
+export type BrokerHandler = (payload: string) => void;
+
+export interface Broker {
+  publish(topic: string, payload: string): Promise<void>;
+  subscribe(topic: string, handler: BrokerHandler): Promise<void>;
+  /** Called after the broker lost messages (reconnect), so state can be reconciled. */
+  onResync(handler: () => void): void;
+  close(): Promise<void>;
+}
+
+/** Topics the gateway uses. */
+export const Topic = {
+  /** Payload: JSON array of revoked session ids. */
+  SESSIONS_REVOKED: 'sessions.revoked',
+  /** Payload: empty; signing keys changed, reload them. */
+  KEYS_CHANGED: 'keys.changed',
+} as const;

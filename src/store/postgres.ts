@@ -1,0 +1,55 @@
+/**
+ * The Postgres pool, migrations and readiness check. Postgres is the record of
+ * every account, session and key; nothing above this module builds SQL
+ * connections itself.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runner } from 'node-pg-migrate';
+import type { Logger } from '../logger.js';
+
+// bigint columns arrive as decimal strings (pg's default), which is exactly our Id type.
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+const MIGRATIONS_TABLE = 'schema_migrations';
+
+export function createPool(url: string, log: Logger, max = 10): Pool {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  // An idle client losing its connection must not crash the process.
+  pool.on('error', (err) => log.warn({ err }, 'postgres idle client error'));
+  return pool;
+}
+
+/**
+ * Applies pending migrations. Safe when several instances start at once:
+ * node-pg-migrate takes an advisory lock and the others wait for it.
+ */
+export async function migrate(url: string, log: Logger): Promise<void> {
+  const applied = await runner({
+    databaseUrl: url,
+    dir: MIGRATIONS_DIR,
+    direction: 'up',
+    migrationsTable: MIGRATIONS_TABLE,
+    advisoryLockMode: 'wait',
+    singleTransaction: true,
+    log: (msg: string) => log.debug({ migration: msg }, 'migration'),
+  });
+  if (applied.length) log.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+}
+
+/** The migration files present in this build. */
+async function expectedMigrations(): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  return (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort();
+}
+
+/** True when Postgres answers and every migration of this build is applied. */
+export async function isMigrated(pool: Pool): Promise<boolean> {
+  const expected = await expectedMigrations();
+  const { rows } = await pool.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
+  const done = new Set(rows.map((r) => r.name));
+  return expected.every((name) => done.has(name));
+}

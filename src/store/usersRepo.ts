@@ -1,0 +1,68 @@
+/** Postgres repository of users. */
+import type { Id } from '../protocol/codec.js';
+import type { Pool, PoolClient } from './postgres.js';
+
+export interface UserRecord {
+  id: Id;
+  name: string;
+  email: string | null;
+  emailVerified: boolean;
+  passwordHash: string | null;
+  createdAt: Date;
+}
+
+interface UserRow {
+  id: string;
+  name: string;
+  email: string | null;
+  email_verified: boolean;
+  password_hash: string | null;
+  created_at: Date;
+}
+
+const toUser = (row: UserRow): UserRecord => ({
+  id: row.id,
+  name: row.name,
+  email: row.email,
+  emailVerified: row.email_verified,
+  passwordHash: row.password_hash,
+  createdAt: row.created_at,
+});
+
+/** Thrown by insert when the email is already taken (unique index, so races too). */
+export class EmailTakenError extends Error {}
+
+export class UsersRepo {
+  constructor(private readonly pool: Pool) {}
+
+  async insert(
+    user: { id: Id; name: string; email: string | null; passwordHash: string | null },
+    client: Pool | PoolClient = this.pool,
+  ): Promise<UserRecord> {
+    try {
+      const { rows } = await client.query<UserRow>(
+        `INSERT INTO users (id, name, email, password_hash) VALUES ($1, $2, $3, $4) RETURNING *`,
+        [user.id, user.name, user.email, user.passwordHash],
+      );
+      return toUser(rows[0]!);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new EmailTakenError();
+      throw err;
+    }
+  }
+
+  async byEmail(email: string): Promise<UserRecord | null> {
+    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE lower(email) = lower($1)`, [email]);
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async byId(id: Id): Promise<UserRecord | null> {
+    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = $1`, [id]);
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async byIds(ids: readonly Id[]): Promise<Map<Id, UserRecord>> {
+    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = ANY($1::bigint[])`, [ids]);
+    return new Map(rows.map((row) => [row.id, toUser(row)]));
+  }
+}

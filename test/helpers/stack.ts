@@ -1,0 +1,150 @@
+/**
+ * Test helpers: a fresh database per gateway, in-process gateways on real
+ * Postgres and Redis (started by scripts/test.mjs), and gateways in their own
+ * processes for multi-instance tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { startApp, type App } from '../../src/app.js';
+import { OsmiumClient } from '../../src/client/client.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+
+export const DATABASE_URL = required('TEST_DATABASE_URL');
+export const REDIS_URL = required('TEST_REDIS_URL');
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\`, which starts Postgres and Redis`);
+  return value;
+}
+
+/** Creates an empty database on the test server and returns its URL. */
+export async function createDatabase(): Promise<string> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export interface TestGateway {
+  app: App;
+  url: string;
+  databaseUrl: string;
+  /** Log lines written by this gateway (JSON objects). */
+  logs: Array<Record<string, unknown>>;
+  connect(headers?: Record<string, string>): Promise<OsmiumClient>;
+  close(): Promise<void>;
+}
+
+/** Starts a gateway in this process on a fresh database (unless one is given) and the test Redis. */
+export async function startGateway(env: Record<string, string> = {}, options: { databaseUrl?: string } = {}): Promise<TestGateway> {
+  const databaseUrl = options.databaseUrl ?? (await createDatabase());
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: REDIS_URL,
+    REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'debug',
+    SHUTDOWN_GRACE_MS: '2000',
+    ...env,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const log = createLogger({ level: config.LOG_LEVEL, pretty: false, destination });
+  const app = await startApp(config, { log, databaseUrl });
+  const url = `ws://127.0.0.1:${app.port}`;
+  const clients: OsmiumClient[] = [];
+  return {
+    app,
+    url,
+    databaseUrl,
+    logs,
+    async connect(headers) {
+      const client = await OsmiumClient.connect(url, { headers });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+      await app.close();
+    },
+  };
+}
+
+export interface SpawnedGateway {
+  process: ChildProcess;
+  port: number;
+  url: string;
+  output: string[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `src/main.ts` in its own process and waits until it listens. */
+export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let buffer = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output.join('\n')}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        output.push(line);
+        try {
+          const entry = JSON.parse(line) as { msg?: string; port?: number };
+          if (entry.msg === 'gateway listening' && entry.port) {
+            clearTimeout(timer);
+            resolve(entry.port);
+          }
+        } catch {
+          /* not JSON */
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`));
+    });
+  });
+  return {
+    process: child,
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+let counter = 0;
+/** A unique email address for a test account. */
+export function uniqueEmail(tag = 'user'): string {
+  return `${tag}.${Date.now().toString(36)}.${(counter++).toString(36)}@example.test`;
+}
