@@ -64,6 +64,7 @@ export class Gateway implements ConnectionOwner {
 
   async listen(): Promise<number> {
     await this.broker.subscribe(Topic.SESSIONS_REVOKED, (payload) => this.onRevoked(payload));
+    this.services.sessions.onRevoked((ids) => this.kick(ids));
     this.broker.onResync(() => void this.resync());
     this.pingTimer = setInterval(() => this.pingAll(), this.config.PING_INTERVAL_MS);
     this.pingTimer.unref();

@@ -30,6 +30,7 @@ export class SessionService {
   private toLive = new Map<Id, number>();
   private toPostgres = new Map<Id, number>();
   private timers: NodeJS.Timeout[] = [];
+  private readonly revokedListeners: Array<(sessionIds: readonly Id[]) => void> = [];
   readonly idleMs: number;
 
   constructor(
@@ -132,9 +133,18 @@ export class SessionService {
     return this.repo.revokeAll(userId, db);
   }
 
+  /**
+   * Called with the ids revoked through this instance, at once and even when
+   * the broker is down (sockets elsewhere hear it through the broker).
+   */
+  onRevoked(listener: (sessionIds: readonly Id[]) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
   /** After Postgres recorded revocations: tombstone them in Redis and tell every instance. */
   async announceRevoked(sessionIds: readonly Id[]): Promise<void> {
     if (!sessionIds.length) return;
+    for (const listener of this.revokedListeners) listener(sessionIds);
     for (const id of sessionIds) {
       this.toLive.delete(id);
       this.toPostgres.delete(id);
