@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
@@ -56,6 +58,8 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',
     SHUTDOWN_GRACE_MS: '2000',
+    // Mail without SMTP_URL goes to .eml files: keep them out of the working tree.
+    MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'),
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
