@@ -27,10 +27,9 @@ import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js'
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { UsersRepo } from './store/usersRepo.js';
 import { WorkerLease } from './store/workerLease.js';
-import { join } from 'node:path';
 import { AccountEmailService } from './services/accountEmail.js';
 import { CodeService } from './services/codes.js';
-import { MailService } from './services/mail.js';
+import { MailService, mailOutboxDir } from './services/mail.js';
 import { RateLimits } from './services/rateLimits.js';
 import { EmailCodesRepo } from './store/emailCodesRepo.js';
 
@@ -102,7 +101,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   sessions.start();
   const accounts = new AccountService(users, sessions, passwords, ids, log);
   const mail = new MailService(
-    { smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: config.MAIL_OUTBOX_DIR ?? join(config.dataDir, 'outbox') },
+    { smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config) },
     log,
   );
   log.info({ mail: mail.destination }, 'mail destination');

@@ -16,8 +16,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createTransport } from 'nodemailer';
+import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
 export interface Mail {
@@ -92,7 +93,8 @@ export class MailService {
       return;
     }
     this.queue.push({ mail, attempts: 0, id });
-    this.pump();
+    // On the next turn: composing the message must not delay the answer being written.
+    setImmediate(() => this.pump());
   }
 
   /**
@@ -105,7 +107,8 @@ export class MailService {
     const waitingRetries = this.retryTimers.size;
     this.retryTimers.clear();
     const deadline = Date.now() + timeoutMs;
-    while ((this.inFlight.size || this.queue.length) && Date.now() < deadline) {
+    this.pump(); // whatever waits for its setImmediate starts now; each finished send pulls the next
+    while (this.inFlight.size && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled([...this.inFlight]),
@@ -185,6 +188,11 @@ export class MailService {
       return { via: 'outbox', file };
     };
   }
+}
+
+/** MAIL_OUTBOX_DIR, or `<DATA_DIR>/outbox` when unset. */
+export function mailOutboxDir(config: Pick<Config, 'MAIL_OUTBOX_DIR' | 'dataDir'>): string {
+  return resolve(config.MAIL_OUTBOX_DIR ?? join(config.dataDir, 'outbox'));
 }
 
 /** host:port of an SMTP URL, without credentials. */
