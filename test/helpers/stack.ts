@@ -101,7 +101,8 @@ export interface SpawnedGateway {
 /** Starts `src/main.ts` in its own process and waits until it listens. */
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1', ...env },
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
+      MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
