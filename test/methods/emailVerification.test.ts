@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { OsmiumClient } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { CODE_REFUSED } from '../../src/services/accountEmail.js';
+import { EmailCodesRepo } from '../../src/store/emailCodesRepo.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -112,6 +113,27 @@ describe('email verification', () => {
     await client.call('auth_resend_email_verification', { email });
     await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
     assert.equal(await isVerified(email), true);
+  });
+
+  it('a code is valid 30 minutes, and refused once expired', async () => {
+    const email = uniqueEmail('expiry');
+    await signUp(email);
+    const code = codeOf(await smtp.next(email));
+    const user = (await gw.app.services.users.byEmail(email))!;
+    const record = await new EmailCodesRepo(gw.app.services.db).get(user.id, 'verify_email');
+    const validMs = record!.expiresAt.getTime() - Date.now();
+    assert.ok(validMs > 29 * 60_000 && validMs <= 30 * 60_000, `valid for ${validMs} ms`);
+    const { rows } = await gw.app.services.db.query<{ stored: string }>(
+      `SELECT email || encode(salt, 'hex') || encode(code_hash, 'hex') AS stored FROM email_codes WHERE user_id = $1`,
+      [user.id],
+    );
+    assert.equal(rows[0]!.stored.includes(code), false, 'only a hash of the code is stored');
+    assert.equal(record!.codeHash.length, 32);
+    await gw.app.services.db.query(`UPDATE email_codes SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
+    const client = await gw.connect();
+    const r = await client.request('auth_verify_email', { email, code });
+    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assert.equal(await isVerified(email), false);
   });
 
   it('resend without an email uses the signed-in account, and needs a session', async () => {

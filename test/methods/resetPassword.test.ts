@@ -202,6 +202,36 @@ describe('password reset', () => {
   });
 });
 
+describe('password reset across two instances', () => {
+  it('a reset on one instance closes the live socket on the other, and the mail cap is shared', async () => {
+    const smtp = await TestSmtp.start();
+    const env = { SMTP_URL: smtp.url, REDIS_PREFIX: `t${Date.now().toString(36)}:` };
+    const a = await startGateway(env);
+    const b = await startGateway(env, { databaseUrl: a.databaseUrl });
+    try {
+      const email = uniqueEmail('twoinstances');
+      const live = await b.connect();
+      const signedUp = await live.call('auth_sign_up', { email, password: OLD, name: 'Two' });
+      await smtp.next(email);
+      const other = await a.connect();
+      await other.call('auth_reset_password', { email });
+      const code = codeOf(await smtp.next(email));
+      await other.call('auth_reset_password', { email, confirm: { code, new_password: NEW } });
+      const update = await live.nextUpdate();
+      assert.equal(idFromWire(update.session_deleted?.session_id), idFromWire(signedUp.authorization!.session_id));
+      assert.equal((await live.closed).code, CloseCode.SESSION_REVOKED);
+
+      // 1 reset mail went through a; 4 more through b, then both refuse.
+      for (let i = 0; i < 4; i++) await (await b.connect()).call('auth_reset_password', { email });
+      assert.equal((await other.request('auth_reset_password', { email })).error?.error_code, ErrorCode.RATE_LIMITED);
+    } finally {
+      await b.close();
+      await a.close();
+      await smtp.close();
+    }
+  });
+});
+
 describe('password reset with a slow or failing SMTP server', () => {
   let smtp: TestSmtp;
   let gw: TestGateway;
