@@ -52,7 +52,7 @@ interface Queued {
 }
 
 /** Where a mail went, for the log. */
-type Delivery = { via: 'smtp'; host: string; messageId: string } | { via: 'outbox'; file: string };
+export type Delivery = { via: 'smtp'; host: string; messageId: string } | { via: 'outbox'; file: string };
 
 export class MailService {
   private readonly queue: Queued[] = [];
@@ -82,6 +82,13 @@ export class MailService {
   /** Mails waiting to be sent or retried. */
   get pending(): number {
     return this.queue.length + this.inFlight.size + this.retryTimers.size;
+  }
+
+  /** Sends one mail now, without queue or retry (the admin CLI's test mail); rejects on failure. */
+  async sendNow(mail: Mail): Promise<Delivery> {
+    const delivery = await this.deliver(mail, randomBytes(6).toString('hex'));
+    this.counts.sent++;
+    return delivery;
   }
 
   /** Queues a mail and returns at once; sending and retries happen in the background. */
