@@ -17,7 +17,7 @@ import type { EmailCodesRepo } from '../store/emailCodesRepo.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 import type { UserRecord, UsersRepo } from '../store/usersRepo.js';
 import { CODE_TTL_MS, type CodeCheck, type CodePurpose, type CodeService } from './codes.js';
-import type { MailService } from './mail.js';
+import type { Mail, MailService } from './mail.js';
 import type { PasswordHasher } from './passwords.js';
 import { RateLimitedError, type RateLimit, type RateLimits } from './rateLimits.js';
 import type { SessionService } from './sessions.js';
@@ -162,7 +162,7 @@ const capMessage = (what: string) => (seconds: number) =>
 const minutes = (purpose: CodePurpose) => Math.round(CODE_TTL_MS[purpose] / 60_000);
 
 /** The mail with a verification code: the code in the subject and alone on its own line of the text. */
-export function verificationMail(to: string, code: string) {
+export function verificationMail(to: string, code: string): Mail {
   const valid = minutes('verify_email');
   return {
     to,
@@ -185,7 +185,7 @@ export function verificationMail(to: string, code: string) {
 }
 
 /** The mail with a password reset code. */
-export function resetMail(to: string, code: string) {
+export function resetMail(to: string, code: string): Mail {
   const valid = minutes('reset_password');
   return {
     to,
