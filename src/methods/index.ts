@@ -9,6 +9,9 @@ import { initialize } from './initialize.js';
 import { revokeSessions } from './revokeSessions.js';
 import { signIn } from './signIn.js';
 import { signUp } from './signUp.js';
+import { resendEmailVerification } from './resendEmailVerification.js';
+import { resetPassword } from './resetPassword.js';
+import { verifyEmail } from './verifyEmail.js';
 import type { Method } from './types.js';
 
 export type MethodTable = { [K in MethodName]?: Method<K> };
@@ -20,4 +23,7 @@ export const methods: MethodTable = {
   auth_authorize: authorize,
   auth_get_sessions: getSessions,
   auth_revoke_sessions: revokeSessions,
+  auth_verify_email: verifyEmail,
+  auth_resend_email_verification: resendEmailVerification,
+  auth_reset_password: resetPassword,
 };
