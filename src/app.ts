@@ -31,6 +31,7 @@ import { AccountEmailService } from './services/accountEmail.js';
 import { CodeService } from './services/codes.js';
 import { MailService, mailOutboxDir } from './services/mail.js';
 import { RateLimits } from './services/rateLimits.js';
+import { defineAbuseLimits } from './services/abuseLimits.js';
 import { EmailCodesRepo } from './store/emailCodesRepo.js';
 
 export interface App {
@@ -99,20 +100,29 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const users = new UsersRepo(pool);
   const sessions = new SessionService(new SessionsRepo(pool), live, broker, tokens, ids, config.SESSION_IDLE_DAYS, log);
   sessions.start();
-  const accounts = new AccountService(users, sessions, passwords, ids, log);
+  const rateLimits = new RateLimits({
+    redis,
+    prefix: config.REDIS_PREFIX,
+    enabled: config.RATE_LIMITS === 'on',
+    onRefused: (limit) => options.metrics?.rateLimited(limit),
+  });
+  const limits = defineAbuseLimits(rateLimits, config);
+  if (config.RATE_LIMITS === 'off') {
+    log.warn('RATE_LIMITS=off: EVERY RATE LIMIT AND PER-IP CAP IS DISABLED. Use this only for load tests on a trusted network.');
+  }
+  const accounts = new AccountService(users, sessions, passwords, ids, log, limits);
   const mail = new MailService(
     { smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config) },
     log,
   );
   log.info({ mail: mail.destination }, 'mail destination');
-  const rateLimits = new RateLimits({ redis, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on' });
   const emailCodes = new EmailCodesRepo(pool);
   const codes = new CodeService(emailCodes);
   const accountEmail = new AccountEmailService(pool, codes, emailCodes, users, sessions, passwords, mail, rateLimits, log);
   accounts.hooks.onSignedUp = (user) => accountEmail.onSignedUp(user);
   const services: Services = {
     config, db: pool, ids, passwords, tokens, keys, users, sessions, accounts, clientApps: new ClientAppsRepo(pool),
-    mail, rateLimits, codes, accountEmail,
+    mail, rateLimits, limits, codes, accountEmail,
   };
 
   const readiness = {

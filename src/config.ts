@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { ABUSE_LIMITS, parseLimit, type AbuseLimitName } from './services/abuseLimits.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
@@ -16,8 +17,20 @@ const optionalString = z
   .optional();
 const onOff = z.enum(['on', 'off']);
 
+const limitSetting = (name: AbuseLimitName) =>
+  z
+    .string()
+    .default(ABUSE_LIMITS[name].default)
+    .refine((v) => parseLimit(v) !== null, 'expected <points>/<seconds>, e.g. 5/900')
+    .describe(`Rate limit ${name.toLowerCase()} as points/seconds (see "Rate limits and abuse")`);
+
+const limitSettings = Object.fromEntries(
+  (Object.keys(ABUSE_LIMITS) as AbuseLimitName[]).map((name) => [`LIMIT_${name}`, limitSetting(name)]),
+) as { [K in AbuseLimitName as `LIMIT_${K}`]: ReturnType<typeof limitSetting> };
+
 /** The schema; `describe()` texts are the documentation the README table is checked against. */
 export const configSchema = z.object({
+  ...limitSettings,
   PORT: int(0, 65535).default(8080).describe('TCP port of the HTTP + WebSocket server'),
   HOST: z.string().default('0.0.0.0').describe('Address to listen on'),
   DATABASE_URL: optionalString.describe(

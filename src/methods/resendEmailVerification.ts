@@ -15,7 +15,9 @@ export const resendEmailVerification: Method<'auth_resend_email_verification'> =
   async handle(request, ctx) {
     const given = request.email !== undefined && request.email !== null && request.email.trim() !== '';
     if (given) {
-      await ctx.services.accountEmail.resendToAddress(v.email(request.email));
+      const email = v.email(request.email);
+      await ctx.services.limits.MAIL_IP.consume(ctx.conn.ip, (s) => `too many mail requests from this address; retry after ${s} seconds`);
+      await ctx.services.accountEmail.resendToAddress(email);
       return undefined;
     }
     const session = ctx.conn.session;

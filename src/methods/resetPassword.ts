@@ -16,7 +16,9 @@ export const resetPassword: Method<'auth_reset_password'> = {
   async handle(request, ctx) {
     const email = v.email(request.email);
     const confirm = request.confirm;
+    const { limits } = ctx.services;
     if (!confirm) {
+      await limits.MAIL_IP.consume(ctx.conn.ip, (s) => `too many mail requests from this address; retry after ${s} seconds`);
       await ctx.services.accountEmail.requestReset(email);
       return undefined;
     }
@@ -25,6 +27,7 @@ export const resetPassword: Method<'auth_reset_password'> = {
       v.boundedString(confirm.new_password, 'confirm.new_password', PASSWORD_MAX_CHARS * 4),
       'confirm.new_password',
     );
+    await limits.CODE_CHECK_IP.consume(ctx.conn.ip, (s) => `too many code checks from this address; retry after ${s} seconds`);
     await ctx.services.accountEmail.confirmReset(email, code, newPassword);
     return undefined;
   },

@@ -15,7 +15,7 @@ export const signIn: Method<'auth_sign_in'> = {
     const email = v.email(request.email);
     const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
     if (!password) throw badPassword();
-    const signedIn = await ctx.services.accounts.signIn(email, password, ctx.conn.device, ctx.conn.geo);
+    const signedIn = await ctx.services.accounts.signIn(email, password, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
     return authorizationResult(ctx, signedIn);
   },
 };

@@ -20,7 +20,7 @@ export const signUp: Method<'auth_sign_up'> = {
     const password = hasPassword
       ? checkNewPassword(v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4), 'password')
       : null;
-    const signedIn = await ctx.services.accounts.signUp({ name, email, password }, ctx.conn.device, ctx.conn.geo);
+    const signedIn = await ctx.services.accounts.signUp({ name, email, password }, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
     return authorizationResult(ctx, signedIn);
   },
 };

@@ -11,6 +11,7 @@ export const verifyEmail: Method<'auth_verify_email'> = {
   async handle(request, ctx) {
     const email = v.email(request.email);
     const code = v.emailCode(request.code);
+    await ctx.services.limits.CODE_CHECK_IP.consume(ctx.conn.ip, (s) => `too many code checks from this address; retry after ${s} seconds`);
     await ctx.services.accountEmail.verifyEmail(email, code);
     return undefined;
   },

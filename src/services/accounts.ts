@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { DeviceInfo, Geo, SessionRecord } from '../store/sessionsRepo.js';
 import { EmailTakenError, type UserRecord, type UsersRepo } from '../store/usersRepo.js';
+import type { AbuseLimits } from './abuseLimits.js';
 import type { PasswordHasher } from './passwords.js';
 import type { SessionService } from './sessions.js';
 import type { SnowflakeGenerator } from './snowflake.js';
@@ -31,6 +32,7 @@ export class AccountService {
     private readonly passwords: PasswordHasher,
     private readonly ids: SnowflakeGenerator,
     private readonly log: Logger,
+    private readonly limits: Pick<AbuseLimits, 'SIGNIN_FAIL_EMAIL_IP' | 'SIGNIN_FAIL_EMAIL' | 'SIGNUP_IP'>,
     readonly hooks: AccountHooks = {},
   ) {}
 
@@ -39,7 +41,9 @@ export class AccountService {
     input: { name: string; email: string | null; password: string | null },
     device: DeviceInfo,
     geo: Geo,
+    ip: string,
   ): Promise<SignedIn> {
+    await this.limits.SIGNUP_IP.consume(ip, (s) => `too many sign-ups from this address; retry after ${s} seconds`);
     const passwordHash = input.password === null ? null : await this.passwords.hash(input.password);
     let user: UserRecord;
     try {
@@ -56,11 +60,25 @@ export class AccountService {
     return { user, session, token };
   }
 
-  /** Checks credentials (same cost and answer for unknown email and wrong password) and opens a session. */
-  async signIn(email: string, password: string, device: DeviceInfo, geo: Geo): Promise<SignedIn> {
+  /**
+   * Checks credentials (same cost and answer for unknown email and wrong
+   * password) and opens a session. Failures count per (email, IP) and per
+   * email, whether or not the account exists, so the limits reveal nothing.
+   */
+  async signIn(email: string, password: string, device: DeviceInfo, geo: Geo, ip: string): Promise<SignedIn> {
+    const emailKey = email.toLowerCase();
+    const pairKey = `${emailKey}|${ip}`;
+    const message = (s: number) => `too many failed sign-ins; retry after ${s} seconds`;
+    await this.limits.SIGNIN_FAIL_EMAIL_IP.check(pairKey, message);
+    await this.limits.SIGNIN_FAIL_EMAIL.check(emailKey, message);
     const user = await this.users.byEmail(email);
     const ok = await this.passwords.verify(password, user?.passwordHash ?? null);
-    if (!user || !ok) throw new RpcError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
+    if (!user || !ok) {
+      await Promise.all([this.limits.SIGNIN_FAIL_EMAIL_IP.penalize(pairKey), this.limits.SIGNIN_FAIL_EMAIL.penalize(emailKey)]);
+      throw new RpcError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
+    }
+    // The owner got in from here: forget this source's failures.
+    await this.limits.SIGNIN_FAIL_EMAIL_IP.reset(pairKey);
     const { session, token } = await this.sessions.create(user.id, device, geo);
     return { user, session, token };
   }

@@ -13,6 +13,7 @@ import type { AccountEmailService } from './accountEmail.js';
 import type { CodeService } from './codes.js';
 import type { MailService } from './mail.js';
 import type { RateLimits } from './rateLimits.js';
+import type { AbuseLimits } from './abuseLimits.js';
 
 export interface Services {
   config: Config;
@@ -27,6 +28,8 @@ export interface Services {
   clientApps: ClientAppsRepo;
   mail: MailService;
   rateLimits: RateLimits;
+  /** The abuse limits catalogue (abuseLimits.ts). */
+  limits: AbuseLimits;
   codes: CodeService;
   accountEmail: AccountEmailService;
 }

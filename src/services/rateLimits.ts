@@ -3,10 +3,14 @@
  * per `durationSeconds` per key (an address, an IP, a user id).
  *
  * With Redis the counters live there (keys `<REDIS_PREFIX>rl:<name>:<key>`),
- * so every instance shares them; a per-process memory limiter with the same
- * numbers stands in while Redis is unreachable (the request is still limited,
- * only per instance). Without Redis the memory limiter is the only one.
- * `RATE_LIMITS=off` turns every limit into a no-op (trusted load tests).
+ * so every instance shares them. While Redis is unreachable each limit fails
+ * in the direction it was defined with (`whenStoreDown`):
+ *  - `local`: a per-process memory limiter with the same numbers stands in
+ *    (still limited, only per instance) — the default;
+ *  - `closed`: refuse with 503 (credential checks: never unlimited guessing);
+ *  - `open`: allow (cheap reads: never take the service down with Redis).
+ * Without Redis the memory limiter is the only one. `RATE_LIMITS=off` turns
+ * every limit into a no-op (trusted load tests).
  */
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -17,7 +21,27 @@ export interface LimitSpec {
   points: number;
   /** Window length in seconds (fixed window starting at the first request). */
   durationSeconds: number;
+  /** What to do while Redis is unreachable; default `local`. */
+  whenStoreDown?: 'local' | 'closed' | 'open';
+  /**
+   * Failure-counting limits: once the points are spent the key is blocked for
+   * this many seconds, doubling with each block within a day (growing delay),
+   * up to `maxBlockSeconds`.
+   */
+  blockSeconds?: number;
+  maxBlockSeconds?: number;
 }
+
+/** Thrown (as 503) when a fail-closed limit cannot reach its store. */
+export class LimitStoreDownError extends RpcError {
+  constructor() {
+    super(ErrorCode.UNAVAILABLE, 'rate limiting is unavailable; retry later');
+    this.name = 'LimitStoreDownError';
+  }
+}
+
+/** Observes refusals (metrics). */
+export type RefusalObserver = (limit: string) => void;
 
 export interface RateLimitsOptions {
   /** The shared command client; unset: memory only (one instance). */
@@ -26,6 +50,7 @@ export interface RateLimitsOptions {
   prefix: string;
   /** false when RATE_LIMITS=off. */
   enabled: boolean;
+  onRefused?: RefusalObserver;
 }
 
 /** The answer of a refused `consume`: how long until the key may try again. */
@@ -50,30 +75,83 @@ export class RateLimit {
     readonly name: string,
     readonly spec: LimitSpec,
     private readonly limiter: RateLimiterAbstract | null,
+    /** Counts blocks per key for the growing delay (failure-counting limits only). */
+    private readonly blocks: RateLimiterAbstract | null = null,
+    private readonly onRefused: RefusalObserver = () => {},
   ) {}
 
   /**
    * Takes one point for `key`. Throws RateLimitedError (429) when the key has
    * none left; `describe` words the message (it gets the seconds to wait).
    */
-  async consume(key: string, describe: (seconds: number) => string = (s) => `too many requests; retry after ${s} seconds`): Promise<void> {
+  async consume(key: string, describe: (seconds: number) => string = defaultMessage): Promise<void> {
     if (!this.limiter) return;
     try {
       await this.limiter.consume(key);
     } catch (err) {
-      if (err instanceof RateLimiterRes) {
-        const seconds = retryAfterSeconds(err.msBeforeNext);
-        throw new RateLimitedError(describe(seconds), seconds);
-      }
-      throw err;
+      throw this.refusal(err, describe);
     }
+  }
+
+  /**
+   * For failure-counting limits: refuses (429) while the key is blocked or
+   * its `points` failures are spent, without taking a point. Call before the
+   * attempt; call penalize() after a failure.
+   */
+  async check(key: string, describe: (seconds: number) => string = defaultMessage): Promise<void> {
+    if (!this.limiter) return;
+    let res: RateLimiterRes | null;
+    try {
+      res = await this.limiter.get(key);
+    } catch (err) {
+      throw this.refusal(err, describe);
+    }
+    if (res && res.consumedPoints >= this.spec.points) {
+      this.onRefused(this.name);
+      const seconds = retryAfterSeconds(res.msBeforeNext);
+      throw new RateLimitedError(describe(seconds), seconds);
+    }
+  }
+
+  /** Records one failure for `key`; the failure that spends the last point starts a (growing) block. */
+  async penalize(key: string): Promise<void> {
+    if (!this.limiter) return;
+    try {
+      const res = await this.limiter.penalty(key, 1);
+      if (res.consumedPoints >= this.spec.points) await this.startBlock(key);
+    } catch (err) {
+      // A failure that cannot be recorded is not worth failing the answer for;
+      // fail-closed limits refuse the next attempt in check() instead.
+      void err;
+    }
+  }
+
+  private async startBlock(key: string): Promise<void> {
+    const { blockSeconds, maxBlockSeconds } = this.spec;
+    if (!blockSeconds || !this.limiter) return;
+    let nth = 1;
+    if (this.blocks) nth = (await this.blocks.penalty(key, 1)).consumedPoints;
+    const seconds = Math.min(maxBlockSeconds ?? blockSeconds, blockSeconds * 2 ** (nth - 1));
+    await this.limiter.block(key, seconds);
   }
 
   /** Forgets the key's counter (e.g. after a success that should not count). */
   async reset(key: string): Promise<void> {
-    await this.limiter?.delete(key);
+    await this.limiter?.delete(key).catch(() => undefined);
+  }
+
+  private refusal(err: unknown, describe: (seconds: number) => string): Error {
+    if (err instanceof RateLimiterRes) {
+      this.onRefused(this.name);
+      const seconds = retryAfterSeconds(err.msBeforeNext);
+      return new RateLimitedError(describe(seconds), seconds);
+    }
+    if (this.spec.whenStoreDown === 'closed') return new LimitStoreDownError();
+    return err as Error;
   }
 }
+
+const defaultMessage = (s: number) => `too many requests; retry after ${s} seconds`;
 
 export class RateLimits {
   private readonly limits = new Map<string, RateLimit>();
@@ -85,7 +163,9 @@ export class RateLimits {
     const existing = this.limits.get(name);
     if (existing) return existing;
     if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`rate limit name must be [a-z0-9_]+: ${name}`);
-    const limit = new RateLimit(name, spec, this.options.enabled ? this.limiterFor(name, spec) : null);
+    const enabled = this.options.enabled;
+    const blocks = enabled && spec.blockSeconds ? this.limiterFor(`${name}_blocks`, { points: 1_000_000, durationSeconds: 86_400, whenStoreDown: spec.whenStoreDown }) : null;
+    const limit = new RateLimit(name, spec, enabled ? this.limiterFor(name, spec) : null, blocks, this.options.onRefused);
     this.limits.set(name, limit);
     return limit;
   }
@@ -93,13 +173,18 @@ export class RateLimits {
   private limiterFor(name: string, spec: LimitSpec): RateLimiterAbstract {
     const memory = new RateLimiterMemory({ keyPrefix: name, points: spec.points, duration: spec.durationSeconds });
     if (!this.options.redis) return memory;
+    const whenDown = spec.whenStoreDown ?? 'local';
     return new RateLimiterRedis({
       storeClient: this.options.redis,
       keyPrefix: `${this.options.prefix}rl:${name}`,
       points: spec.points,
       duration: spec.durationSeconds,
-      // While Redis is down: limit per instance rather than not at all, and never fail the request.
-      insuranceLimiter: memory,
+      // local: limit per instance while Redis is down; open: allow everything;
+      // closed: no insurance, so the store error reaches refusal() as a 503.
+      ...(whenDown === 'local' ? { insuranceLimiter: memory } : {}),
+      ...(whenDown === 'open'
+        ? { insuranceLimiter: new RateLimiterMemory({ keyPrefix: `${name}_open`, points: Number.MAX_SAFE_INTEGER, duration: 1 }) }
+        : {}),
     });
   }
 }

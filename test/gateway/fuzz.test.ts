@@ -178,9 +178,19 @@ describe('fuzzing', () => {
     const email = uniqueEmail('fuzz');
     const good = await gw.connect();
     const { authorization } = await good.call('auth_sign_up', { email, password: 'fuzz password', name: 'Good' });
+    // Warm up every path (lazy allocations, JIT, pools) so the baseline is a steady state.
     const warm = Array.from({ length: 4 }, () => new FuzzSocket(gw.url));
-    for (const s of warm) for (const f of frames.slice(0, 50)) await s.send(f);
+    await Promise.all(warm.map(async (s, w) => {
+      for (let i = w; i < 2_000; i += warm.length) await s.send(frames[frames.length - 1 - i]!);
+    }));
     for (const s of warm) s.close();
+    for (let i = 0; i < 50; i++) {
+      const other = await OsmiumClient.connect(gw.url);
+      await other.call('auth_authorize', { token: authorization!.token! });
+      await other.close();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    gc();
     gc();
     const before = process.memoryUsage().heapUsed;
 
@@ -219,6 +229,7 @@ describe('fuzzing', () => {
     assert.ok((await good.request('core_initialize', {})).initialized, 'the first socket is still served');
 
     await new Promise((r) => setTimeout(r, 200));
+    gc();
     gc();
     const afterHeap = process.memoryUsage().heapUsed;
     console.log(

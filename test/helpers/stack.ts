@@ -13,6 +13,7 @@ import pg from 'pg';
 import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
 import { loadConfig } from '../../src/config.js';
+import { ABUSE_LIMITS } from '../../src/services/abuseLimits.js';
 import { createLogger } from '../../src/logger.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');
@@ -23,6 +24,17 @@ function required(name: string): string {
   if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\`, which starts Postgres and Redis`);
   return value;
 }
+
+/**
+ * Per-socket and per-IP limits have their own tests; everywhere else tests send
+ * fast from one address on purpose, so those limits are lifted (not turned off:
+ * the per-address mail caps still hold).
+ */
+export const LIFTED_LIMITS: Record<string, string> = {
+  SOCKET_RATE: '100000',
+  SOCKET_BURST: '100000',
+  ...Object.fromEntries(Object.keys(ABUSE_LIMITS).map((name) => [`LIMIT_${name}`, '1000000/1'])),
+};
 
 /** Creates an empty database on the test server and returns its URL. */
 export async function createDatabase(): Promise<string> {
@@ -58,9 +70,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',
     SHUTDOWN_GRACE_MS: '2000',
-    // Per-socket limits have their own tests; elsewhere tests send fast on purpose.
-    SOCKET_RATE: '100000',
-    SOCKET_BURST: '100000',
+    ...LIFTED_LIMITS,
     // Mail without SMTP_URL goes to .eml files: keep them out of the working tree.
     MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'),
     ...env,
@@ -105,7 +115,7 @@ export interface SpawnedGateway {
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
-      SOCKET_RATE: '100000', SOCKET_BURST: '100000', MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'), ...env },
+      ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -78,4 +78,24 @@ describe('enumeration parity', () => {
       'sign-in unknown-email/wrong-password',
     );
   });
+
+  it('password reset request: unknown vs known email', async () => {
+    await measureParity(
+      client,
+      'auth_reset_password',
+      () => ({ email: uniqueEmail('unknown') }),
+      () => ({ email: known }),
+      'reset unknown/known',
+    );
+  });
+
+  it('verification resend: unknown vs known unverified email', async () => {
+    await measureParity(
+      client,
+      'auth_resend_email_verification',
+      () => ({ email: uniqueEmail('unknown') }),
+      () => ({ email: known }),
+      'resend unknown/known',
+    );
+  });
 });

@@ -1,0 +1,177 @@
+/**
+ * Abuse limits over a real socket, counted in Redis: sign-in failures per
+ * (email, IP) and per email with a growing block, sign-ups and mails per IP,
+ * code checks per IP, the fail-closed direction while Redis is down, and
+ * RATE_LIMITS=off.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { startRedis } from '../../scripts/stack.mjs';
+import { OsmiumClient } from '../../src/client/client.js';
+import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { RateLimits } from '../../src/services/rateLimits.js';
+import { REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+
+const PASSWORD = 'limits password';
+
+/** A socket that claims a client IP through the proxy header the gateway trusts. */
+function from(gw: TestGateway, ip: string): Promise<OsmiumClient> {
+  return gw.connect({ 'x-forwarded-for': `${ip}, 10.0.0.1` });
+}
+
+describe('abuse limits', () => {
+  it('blocks sign-in failures per (email, IP) without locking the owner out from elsewhere', async () => {
+    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL_IP: '3/600' });
+    try {
+      const email = uniqueEmail('guess');
+      await (await from(gw, '198.51.100.1')).call('auth_sign_up', { email, password: PASSWORD, name: 'Target' });
+      const attacker = await from(gw, '203.0.113.7');
+      for (let i = 0; i < 3; i++) {
+        const r = await attacker.request('auth_sign_in', { email, password: `guess ${i}` });
+        assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+      }
+      const blocked = await attacker.request('auth_sign_in', { email, password: PASSWORD });
+      assert.equal(blocked.error?.error_code, ErrorCode.RATE_LIMITED, 'even the right password is refused from there');
+      assert.match(blocked.error!.error_message!, /retry after 60 seconds/, 'first block: 60 s');
+      const owner = await from(gw, '198.51.100.1');
+      assert.ok((await owner.request('auth_sign_in', { email, password: PASSWORD })).authorization, 'the owner signs in from their own address');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('counts unknown emails exactly like known ones (the limit reveals nothing)', async () => {
+    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL_IP: '2/600' });
+    try {
+      const client = await from(gw, '203.0.113.9');
+      const known = uniqueEmail('known');
+      await client.call('auth_sign_up', { email: known, password: PASSWORD, name: 'Known' });
+      const answers: string[] = [];
+      for (const email of [known, uniqueEmail('unknown')]) {
+        for (let i = 0; i < 3; i++) {
+          const r = await client.request('auth_sign_in', { email, password: 'wrong password' });
+          answers.push(`${r.error?.error_code}:${r.error?.error_message?.replace(/\d+ seconds/, 'N seconds')}`);
+        }
+      }
+      assert.deepEqual(answers.slice(0, 3), answers.slice(3));
+      assert.match(answers[2]!, /^429:/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('limits failures per email across IPs', async () => {
+    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL: '4/600' });
+    try {
+      const email = uniqueEmail('spray');
+      for (let i = 0; i < 4; i++) {
+        const r = await (await from(gw, `192.0.2.${i + 1}`)).request('auth_sign_in', { email, password: 'wrong password' });
+        assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+      }
+      const r = await (await from(gw, '192.0.2.99')).request('auth_sign_in', { email, password: 'wrong password' });
+      assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+      assert.match(r.error!.error_message!, /retry after 900 seconds/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('limits sign-ups and mail requests per IP, and code checks per IP', async () => {
+    const gw = await startGateway({
+      CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNUP_IP: '2/3600', LIMIT_MAIL_IP: '2/3600', LIMIT_CODE_CHECK_IP: '2/900',
+    });
+    try {
+      const spammer = await from(gw, '203.0.113.50');
+      await spammer.call('auth_sign_up', { name: 'One' });
+      await spammer.call('auth_sign_up', { name: 'Two' });
+      const third = await spammer.request('auth_sign_up', { name: 'Three' });
+      assert.equal(third.error?.error_code, ErrorCode.RATE_LIMITED);
+      assert.match(third.error!.error_message!, /sign-ups.*retry after \d+ seconds/);
+      assert.ok((await (await from(gw, '203.0.113.51')).request('auth_sign_up', { name: 'Elsewhere' })).authorization);
+
+      for (const email of [uniqueEmail('m1'), uniqueEmail('m2')]) assert.equal((await spammer.request('auth_reset_password', { email })).error, null);
+      const mail = await spammer.request('auth_resend_email_verification', { email: uniqueEmail('m3') });
+      assert.equal(mail.error?.error_code, ErrorCode.RATE_LIMITED);
+
+      for (let i = 0; i < 2; i++) {
+        const r = await spammer.request('auth_verify_email', { email: uniqueEmail('c'), code: '123456' });
+        assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      }
+      const code = await spammer.request('auth_verify_email', { email: uniqueEmail('c'), code: '123456' });
+      assert.equal(code.error?.error_code, ErrorCode.RATE_LIMITED);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('grows the block with each block (growing delay)', async () => {
+    const redis = new Redis(REDIS_URL);
+    try {
+      const limits = new RateLimits({ redis, prefix: `grow${Date.now()}:`, enabled: true });
+      const limit = limits.define('growing', { points: 2, durationSeconds: 600, blockSeconds: 1, maxBlockSeconds: 4 });
+      const refusal = async () => limit.check('k').then(() => 'allowed', (err: Error) => err.message);
+      await limit.penalize('k');
+      await limit.penalize('k');
+      assert.match(await refusal(), /retry after 1 seconds/);
+      await sleep(1_100);
+      assert.equal(await refusal(), 'allowed');
+      await limit.penalize('k');
+      await limit.penalize('k');
+      assert.match(await refusal(), /retry after 2 seconds/, 'second block doubles');
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('fails closed for sign-in while Redis is down (503), and serves again when it returns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'osmium-limits-'));
+    let redis = await startRedis(dir);
+    const gw = await startGateway({ REDIS_URL: redis.url });
+    try {
+      const email = uniqueEmail('closed');
+      const client = await gw.connect();
+      const { authorization } = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Closed' });
+      redis.stop();
+      await sleep(300);
+      const r = await client.request('auth_sign_in', { email, password: PASSWORD });
+      assert.equal(r.error?.error_code, ErrorCode.UNAVAILABLE);
+      assert.match(r.error!.error_message!, /rate limiting is unavailable/);
+      const resumed = await (await gw.connect()).request('auth_authorize', { token: authorization!.token! });
+      assert.ok(resumed.authorization, 'token resume needs no limiter and keeps working');
+      const guest = await (await gw.connect()).request('auth_sign_up', { name: 'Local limits' });
+      assert.ok(guest.authorization, 'sign-up falls back to per-instance limits');
+      redis = await startRedis(dir, redis.port);
+      let again;
+      for (let i = 0; i < 40; i++) {
+        await sleep(100);
+        again = await client.request('auth_sign_in', { email, password: PASSWORD });
+        if (again.authorization) break;
+      }
+      assert.ok(again?.authorization);
+    } finally {
+      await gw.close();
+      redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('RATE_LIMITS=off lifts every limit and says so loudly at start', async () => {
+    const gw = await startGateway({ RATE_LIMITS: 'off', LIMIT_SIGNIN_FAIL_EMAIL_IP: '1/600', LIMIT_SIGNUP_IP: '1/600' });
+    try {
+      assert.ok(gw.logs.some((l) => Number(l.level) >= 40 && /RATE_LIMITS=off/.test(String(l.msg))));
+      const client = await gw.connect();
+      const email = uniqueEmail('off');
+      await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Off' });
+      await client.call('auth_sign_up', { name: 'Second' });
+      for (let i = 0; i < 5; i++) await client.request('auth_sign_in', { email, password: 'wrong password' });
+      assert.ok((await client.request('auth_sign_in', { email, password: PASSWORD })).authorization);
+    } finally {
+      await gw.close();
+    }
+  });
+});
