@@ -147,6 +147,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       await gateway.close(config.SHUTDOWN_GRACE_MS);
       await sessions.stop();
+      await accountEmail.drain();
       await mail.close();
       await lease?.release();
       await broker.close();

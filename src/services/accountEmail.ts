@@ -34,6 +34,8 @@ const PRODUCT = 'Osmium';
 export class AccountEmailService {
   private readonly verifyMails: RateLimit;
   private readonly resetMails: RateLimit;
+  /** Code issuances still running after their answer was sent. */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Pool,
@@ -71,8 +73,10 @@ export class AccountEmailService {
    */
   async resendToAddress(email: string): Promise<void> {
     await this.verifyMails.consume(addressKey(email), capMessage('verification'));
-    const issued = await this.codes.issue({ email }, 'verify_email', { onlyUnverified: true });
-    if (issued) this.mail.send(verificationMail(issued.email, issued.code));
+    this.afterAnswer('resend verification', async () => {
+      const issued = await this.codes.issue({ email }, 'verify_email', { onlyUnverified: true });
+      if (issued) this.mail.send(verificationMail(issued.email, issued.code));
+    });
   }
 
   /** auth.resendEmailVerification signed in, without an address: the caller's own address. */
@@ -101,8 +105,28 @@ export class AccountEmailService {
    */
   async requestReset(email: string): Promise<void> {
     await this.resetMails.consume(addressKey(email), capMessage('password reset'));
-    const issued = await this.codes.issue({ email }, 'reset_password', { onlyUnverified: false });
-    if (issued) this.mail.send(resetMail(issued.email, issued.code));
+    this.afterAnswer('password reset', async () => {
+      const issued = await this.codes.issue({ email }, 'reset_password', { onlyUnverified: false });
+      if (issued) this.mail.send(resetMail(issued.email, issued.code));
+    });
+  }
+
+  /**
+   * Runs work that depends on whether an account exists after the answer is
+   * sent, so the answer's timing cannot tell (enumeration parity). Failures are
+   * logged; the client was promised nothing more than "if it exists, a mail".
+   */
+  private afterAnswer(what: string, work: () => Promise<void>): void {
+    const task = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(work)
+      .catch((err) => this.log.error({ err, what }, 'could not issue an email code'))
+      .finally(() => this.pending.delete(task));
+    this.pending.add(task);
+  }
+
+  /** Waits for codes still being issued (graceful shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.pending]);
   }
 
   /**
