@@ -4,12 +4,17 @@
  */
 import type { MethodName } from '../protocol/codec.js';
 import { authorize } from './authorize.js';
+import { createChatInvite } from './createChatInvite.js';
+import { deleteChatInvite } from './deleteChatInvite.js';
 import { getSessions } from './getSessions.js';
 import { initialize } from './initialize.js';
+import { listChatInvites } from './listChatInvites.js';
+import { lookupInvite } from './lookupInvite.js';
 import { revokeSessions } from './revokeSessions.js';
 import { signIn } from './signIn.js';
 import { signUp } from './signUp.js';
 import type { Method } from './types.js';
+import { useInvite } from './useInvite.js';
 
 export type MethodTable = { [K in MethodName]?: Method<K> };
 
@@ -20,4 +25,9 @@ export const methods: MethodTable = {
   auth_authorize: authorize,
   auth_get_sessions: getSessions,
   auth_revoke_sessions: revokeSessions,
+  chats_create_chat_invite: createChatInvite,
+  auth_lookup_invite: lookupInvite,
+  auth_use_invite: useInvite,
+  chats_list_chat_invites: listChatInvites,
+  chats_delete_chat_invite: deleteChatInvite,
 };
