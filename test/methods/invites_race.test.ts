@@ -55,6 +55,23 @@ describe('invites under races', () => {
     assert.equal(await uses(code), 3);
   });
 
+  it('racers split over two gateway instances on one database: still exactly one', async () => {
+    const second = await startGateway({}, { databaseUrl: gw.databaseUrl });
+    try {
+      const groupId = await createGroup(gw, owner.id, 'Shared seat');
+      const code = await createInvite(owner, groupRef(groupId), { maxUses: 1 });
+      const racers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => signedInUser(i % 2 ? second : gw, `Split ${i}`)),
+      );
+      const { winners, codes } = await race(racers, code);
+      assert.equal(winners.length, 1);
+      assert.deepEqual(codes, Array(19).fill(ErrorCode.GONE));
+      assert.equal(await uses(code), 1);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('one user using an unlimited invite from two sockets at once joins once and counts one use', async () => {
     const groupId = await createGroup(gw, owner.id, 'Twice');
     const code = await createInvite(owner, groupRef(groupId));
