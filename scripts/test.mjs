@@ -38,7 +38,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)
 
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
   {
     cwd: root,
     stdio: 'inherit',

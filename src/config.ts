@@ -42,6 +42,13 @@ export const configSchema = z.object({
   GEO_COUNTRY_HEADER: optionalString.describe('Request header carrying the client country (e.g. cf-ipcountry). Unset: no geo'),
   GEO_REGION_HEADER: optionalString.describe('Request header carrying the client region. Unset: no region'),
   RATE_LIMITS: onOff.default('on').describe('`off` disables every rate limit (trusted load tests only)'),
+  SOCKET_RATE: int(1, 100_000).default(20).describe('Requests per second one socket may send (token bucket refill)'),
+  SOCKET_BURST: int(1, 100_000).default(60).describe('Requests one socket may send in a burst before SOCKET_RATE applies'),
+  SOCKET_FLOOD_CLOSE: int(1, 1_000_000).default(200).describe('Refused frames within one second after which the socket is closed with 1008'),
+  MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(1000).describe('Open sockets allowed from one client IP; more are refused with HTTP 429'),
+  HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
+  MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
+  CLIENT_IP_HEADER: optionalString.describe('Header carrying the client IP set by your proxy (e.g. x-forwarded-for; leftmost address used). Unset: the socket address'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
   WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
 });

@@ -11,20 +11,23 @@ import { decodeClientMessage, encodeServerMessage, type ClientMessage, type Serv
 import { CloseCode, type CloseCodeValue } from '../protocol/closeCodes.js';
 import { ErrorCode } from '../protocol/errorCodes.js';
 import type { DeviceInfo, Geo } from '../store/sessionsRepo.js';
+import type { SocketLimiter } from './limiter.js';
 
 /** What a connection needs from the gateway that owns it. */
 export interface ConnectionOwner {
   dispatch(message: ClientMessage, conn: Connection): Promise<ServerMessageInit['result']>;
   sessionBound(conn: Connection, previous: BoundSession | null): void;
   heartbeat(conn: Connection): void;
+  /** First frame that decoded: the socket passed the handshake timeout. */
+  validFrame(conn: Connection): void;
+  /** A frame or request was refused by the per-socket limiter. */
+  refused(conn: Connection, closed: boolean): void;
   frameIn(bytes: number): void;
   frameOut(bytes: number): void;
 }
 
 /** Requests one socket may have in flight; more are answered 429 at once. */
 export const MAX_IN_FLIGHT = 32;
-/** A socket whose unsent data passes this is a slow reader and is dropped. */
-export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 export class Connection implements ConnectionState {
   device: DeviceInfo = NO_DEVICE;
@@ -33,6 +36,8 @@ export class Connection implements ConnectionState {
   missedPongs = 0;
   private seq = 0;
   private inFlight = 0;
+  /** Set until the first frame that decodes. */
+  awaitingFirstFrame = true;
 
   constructor(
     readonly socket: WebSocket,
@@ -40,6 +45,9 @@ export class Connection implements ConnectionState {
     readonly ip: string,
     readonly geo: Geo,
     readonly host: string | undefined,
+    /** null when RATE_LIMITS=off. */
+    private readonly limiter: SocketLimiter | null,
+    private readonly maxBufferedBytes: number,
   ) {
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary));
     socket.on('pong', () => {
@@ -64,7 +72,7 @@ export class Connection implements ConnectionState {
   /** Sends a server message with the next sequence id. Drops a reader that cannot keep up. */
   send(message: Omit<ServerMessageInit, 'id'>): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.socket.terminate();
       return;
     }
@@ -91,9 +99,33 @@ export class Connection implements ConnectionState {
       this.close(CloseCode.INVALID_PAYLOAD, 'frame is not an osmium.client.core.ClientMessage');
       return;
     }
+    if (this.awaitingFirstFrame) {
+      this.awaitingFirstFrame = false;
+      this.owner.validFrame(this);
+    }
+    const decision = this.limiter ? this.limiter.take() : 'allow';
+    if (decision === 'close') {
+      this.owner.refused(this, true);
+      this.close(CloseCode.POLICY_VIOLATION, 'request flood');
+      return;
+    }
     if (!message.message) {
-      // Only `id` set: a heartbeat. Never answered, never an error.
-      this.owner.heartbeat(this);
+      // Only `id` set: a heartbeat. Never answered, never an error (a limited
+      // one is dropped silently).
+      if (decision === 'allow') this.owner.heartbeat(this);
+      return;
+    }
+    if (decision === 'refuse') {
+      this.owner.refused(this, false);
+      this.send({
+        result: {
+          req_id: message.id >>> 0,
+          error: {
+            error_code: ErrorCode.RATE_LIMITED,
+            error_message: `too many requests on this socket; retry after ${this.limiter!.retryAfterSeconds()} seconds`,
+          },
+        },
+      });
       return;
     }
     if (this.inFlight >= MAX_IN_FLIGHT) {

@@ -15,6 +15,7 @@ import type { Services } from '../services/index.js';
 import { Topic, type Broker } from '../store/broker.js';
 import type { Dispatcher } from './dispatcher.js';
 import { Connection, type ConnectionOwner } from './connection.js';
+import { SocketLimiter, type SocketLimits } from './limiter.js';
 import type { Geo } from '../store/sessionsRepo.js';
 
 /** Longest geo header value kept. */
@@ -30,6 +31,7 @@ export interface GatewayMetrics {
   frameOut(bytes: number): void;
   connections(open: number, authorized: number): void;
   revocationDelivered(seconds: number): void;
+  rateLimited(limit: string): void;
   render(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -39,7 +41,13 @@ export class Gateway implements ConnectionOwner {
   private readonly connections = new Set<Connection>();
   /** Session id → sockets of this instance bound to it. */
   private readonly bySession = new Map<Id, Set<Connection>>();
+  /** Client IP → open sockets (per-IP cap). */
+  private readonly perIp = new Map<string, number>();
+  /** Sockets that have not sent a valid frame yet (handshake timeout). */
+  private readonly awaitingFirstFrame = new Map<Connection, number>();
+  private readonly socketLimits: SocketLimits | null;
   private pingTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
   private draining = false;
 
   constructor(
@@ -53,20 +61,32 @@ export class Gateway implements ConnectionOwner {
   ) {
     this.http = createServer((req, res) => void this.onHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.socketLimits =
+      config.RATE_LIMITS === 'on' ? { rate: config.SOCKET_RATE, burst: config.SOCKET_BURST, floodClose: config.SOCKET_FLOOD_CLOSE } : null;
     this.http.on('upgrade', (req, socket, head) => {
       if (this.draining) {
         socket.destroy();
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req));
+      const ip = this.clientIp(req);
+      if (this.socketLimits && (this.perIp.get(ip) ?? 0) >= config.MAX_CONNECTIONS_PER_IP) {
+        this.metrics?.rateLimited('connections_per_ip');
+        socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      socket.on('error', () => {});
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, ip));
     });
   }
 
   async listen(): Promise<number> {
     await this.broker.subscribe(Topic.SESSIONS_REVOKED, (payload) => this.onRevoked(payload));
+    this.services.sessions.onRevoked((ids) => this.kick(ids));
     this.broker.onResync(() => void this.resync());
     this.pingTimer = setInterval(() => this.pingAll(), this.config.PING_INTERVAL_MS);
     this.pingTimer.unref();
+    this.handshakeTimer = setInterval(() => this.closeSilentSockets(), Math.min(1_000, this.config.HANDSHAKE_TIMEOUT_MS));
+    this.handshakeTimer.unref();
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.config.PORT, this.config.HOST, () => resolve());
@@ -98,6 +118,14 @@ export class Gateway implements ConnectionOwner {
     if (conn.session) this.services.sessions.noteActivity(conn.session.sessionId);
   }
 
+  validFrame(conn: Connection): void {
+    this.awaitingFirstFrame.delete(conn);
+  }
+
+  refused(_conn: Connection, closed: boolean): void {
+    this.metrics?.rateLimited(closed ? 'socket_flood_closed' : 'socket_requests');
+  }
+
   frameIn(bytes: number): void {
     this.metrics?.frameIn(bytes);
   }
@@ -113,6 +141,7 @@ export class Gateway implements ConnectionOwner {
   async close(graceMs: number): Promise<void> {
     this.draining = true;
     clearInterval(this.pingTimer);
+    clearInterval(this.handshakeTimer);
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && [...this.connections].some((c) => c.busy)) {
@@ -131,15 +160,43 @@ export class Gateway implements ConnectionOwner {
     return this.draining;
   }
 
-  private onSocket(ws: WebSocket, req: IncomingMessage): void {
-    const conn = new Connection(ws, this, req.socket.remoteAddress ?? '', this.geoOf(req), req.headers.host);
+  private onSocket(ws: WebSocket, req: IncomingMessage, ip: string): void {
+    const limiter = this.socketLimits ? new SocketLimiter(this.socketLimits) : null;
+    const conn = new Connection(ws, this, ip, this.geoOf(req), req.headers.host, limiter, this.config.MAX_BUFFERED_BYTES);
     this.connections.add(conn);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.awaitingFirstFrame.set(conn, Date.now() + this.config.HANDSHAKE_TIMEOUT_MS);
     this.reportConnections();
     ws.on('close', () => {
       this.connections.delete(conn);
+      this.awaitingFirstFrame.delete(conn);
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.perIp.set(ip, left);
+      else this.perIp.delete(ip);
       if (conn.session) this.unindex(conn, conn.session.sessionId);
       this.reportConnections();
     });
+  }
+
+  /** The client address: from the operator's proxy header when configured, else the socket. */
+  private clientIp(req: IncomingMessage): string {
+    const header = this.config.CLIENT_IP_HEADER;
+    if (header) {
+      const value = req.headers[header.toLowerCase()];
+      const first = (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim();
+      if (first) return first.slice(0, 64);
+    }
+    return req.socket.remoteAddress ?? '';
+  }
+
+  /** Closes sockets that sent no valid frame within HANDSHAKE_TIMEOUT_MS (insertion order = deadline order). */
+  private closeSilentSockets(): void {
+    const now = Date.now();
+    for (const [conn, deadline] of this.awaitingFirstFrame) {
+      if (deadline > now) break;
+      this.awaitingFirstFrame.delete(conn);
+      conn.close(CloseCode.POLICY_VIOLATION, 'no valid frame in time');
+    }
   }
 
   /** Geo only from headers the operator named (set by their proxy); never guessed. */

@@ -29,7 +29,10 @@ export class SessionService {
   /** Activity not yet in Redis / not yet in Postgres (session id -> Unix ms). */
   private toLive = new Map<Id, number>();
   private toPostgres = new Map<Id, number>();
+  /** Revocations Postgres has but Redis could not be told of yet; retried with the activity flush. */
+  private untombstoned = new Set<Id>();
   private timers: NodeJS.Timeout[] = [];
+  private readonly revokedListeners: Array<(sessionIds: readonly Id[]) => void> = [];
   readonly idleMs: number;
 
   constructor(
@@ -87,7 +90,7 @@ export class SessionService {
     } catch (err) {
       this.liveFailed(err);
     }
-    if (cached.state === 'revoked') return false;
+    if (cached.state === 'revoked' || this.untombstoned.has(sessionId)) return false;
     const pending = this.toLive.get(sessionId) ?? this.toPostgres.get(sessionId) ?? 0;
     if (cached.state === 'valid' && cached.userId === userId && cached.lastActive !== null) {
       return Math.max(cached.lastActive, pending) > now - this.idleMs;
@@ -132,21 +135,32 @@ export class SessionService {
     return this.repo.revokeAll(userId, db);
   }
 
+  /**
+   * Called with the ids revoked through this instance, at once and even when
+   * the broker is down (sockets elsewhere hear it through the broker).
+   */
+  onRevoked(listener: (sessionIds: readonly Id[]) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
   /** After Postgres recorded revocations: tombstone them in Redis and tell every instance. */
   async announceRevoked(sessionIds: readonly Id[]): Promise<void> {
     if (!sessionIds.length) return;
+    for (const listener of this.revokedListeners) listener(sessionIds);
     for (const id of sessionIds) {
       this.toLive.delete(id);
       this.toPostgres.delete(id);
     }
     try {
       await this.live.markRevoked(sessionIds);
-      await this.broker.publish(Topic.SESSIONS_REVOKED, JSON.stringify(sessionIds));
     } catch (err) {
-      // Postgres already says revoked; the tombstones are rewritten and the
-      // sockets closed when Redis returns (see recentlyRevoked).
+      // Postgres already says revoked. Until Redis takes the tombstones, this
+      // instance refuses the sessions itself and keeps retrying; other
+      // instances reconcile when their broker reconnects (recentlyRevoked).
+      for (const id of sessionIds) this.untombstoned.add(id);
       this.liveFailed(err);
     }
+    await this.broker.publish(Topic.SESSIONS_REVOKED, JSON.stringify(sessionIds)).catch((err) => this.liveFailed(err));
   }
 
   /**
@@ -171,6 +185,15 @@ export class SessionService {
   }
 
   private async flushToLive(): Promise<void> {
+    if (this.untombstoned.size) {
+      const ids = [...this.untombstoned];
+      try {
+        await this.live.markRevoked(ids);
+        for (const id of ids) this.untombstoned.delete(id);
+      } catch (err) {
+        this.liveFailed(err);
+      }
+    }
     if (!this.toLive.size) return;
     const batch = this.toLive;
     this.toLive = new Map();

@@ -1,0 +1,88 @@
+/** Socket-level protections: per-socket rate and flood close, per-IP cap, handshake timeout. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OsmiumClient } from '../../src/client/client.js';
+import { CloseCode } from '../../src/protocol/closeCodes.js';
+import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { startGateway } from '../helpers/stack.js';
+
+describe('socket limits', () => {
+  it('answers requests past the burst with 429 and a retry delay, then closes a flood with 1008', async () => {
+    const gw = await startGateway({ SOCKET_RATE: '5', SOCKET_BURST: '10', SOCKET_FLOOD_CLOSE: '20' });
+    try {
+      const bystander = await gw.connect();
+      const client = await gw.connect();
+      const results = await Promise.all(Array.from({ length: 15 }, () => client.request('core_initialize', {})));
+      assert.equal(results.filter((r) => r.initialized).length, 10);
+      const refused = results.filter((r) => r.error);
+      assert.equal(refused.length, 5);
+      for (const r of refused) {
+        assert.equal(r.error!.error_code, ErrorCode.RATE_LIMITED);
+        assert.match(r.error!.error_message!, /retry after \d+ seconds/);
+      }
+      for (let i = 0; i < 40; i++) client.heartbeat();
+      assert.equal((await client.closed).code, CloseCode.POLICY_VIOLATION);
+      assert.ok((await bystander.request('core_initialize', {})).initialized, 'other sockets are served');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('never answers a heartbeat with an error, even past the limit', async () => {
+    const gw = await startGateway({ SOCKET_RATE: '1', SOCKET_BURST: '2', SOCKET_FLOOD_CLOSE: '1000' });
+    try {
+      const client = await gw.connect();
+      for (let i = 0; i < 20; i++) client.heartbeat();
+      await sleep(100);
+      assert.deepEqual(client.serverIds, []);
+      assert.ok(client.isOpen);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('refuses sockets past MAX_CONNECTIONS_PER_IP, and accepts again once one closes', async () => {
+    const gw = await startGateway({ MAX_CONNECTIONS_PER_IP: '3' });
+    try {
+      const open = await Promise.all([gw.connect(), gw.connect(), gw.connect()]);
+      await assert.rejects(OsmiumClient.connect(gw.url), /429/);
+      await open[0]!.close();
+      await sleep(50);
+      const again = await OsmiumClient.connect(gw.url);
+      assert.ok((await again.request('core_initialize', {})).initialized);
+      await again.close();
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('closes a socket that sends no valid frame within HANDSHAKE_TIMEOUT_MS, and keeps one that did', async () => {
+    const gw = await startGateway({ HANDSHAKE_TIMEOUT_MS: '300' });
+    try {
+      const silent = await gw.connect();
+      const talker = await gw.connect();
+      talker.heartbeat();
+      const closed = await silent.closed;
+      assert.equal(closed.code, CloseCode.POLICY_VIOLATION);
+      await sleep(400);
+      assert.ok(talker.isOpen);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('RATE_LIMITS=off lifts the per-socket and per-IP limits but keeps frame protections', async () => {
+    const gw = await startGateway({ RATE_LIMITS: 'off', SOCKET_RATE: '1', SOCKET_BURST: '1', MAX_CONNECTIONS_PER_IP: '1', MAX_FRAME_BYTES: '256' });
+    try {
+      const a = await gw.connect();
+      const b = await gw.connect();
+      const results = await Promise.all(Array.from({ length: 30 }, () => a.request('core_initialize', {})));
+      assert.ok(results.every((r) => r.initialized));
+      b.sendRaw(new Uint8Array(1024));
+      assert.equal((await b.closed).code, CloseCode.MESSAGE_TOO_BIG);
+    } finally {
+      await gw.close();
+    }
+  });
+});
