@@ -1,35 +1,13 @@
 /** The admin CLI run as operators run it (a child process on the gateway's database), checked over real sockets. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { runAdmin, type AdminRun } from '../helpers/admin.js';
 import { assertError, channelRef, createInvite, groupRef, id, selfRef, signedInUser, type SignedInUser } from '../helpers/invites.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** stdout parsed as one JSON value per line. */
-  lines: Array<Record<string, unknown>>;
-}
-
-function admin(databaseUrl: string, ...args: string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
-  delete env.NODE_TEST_CONTEXT;
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], { cwd: root, env, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      // Help is plain text; every other command prints JSON lines.
-      const lines = code === 0 && args[0] !== 'help' ? stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
-      resolve({ code, stdout, stderr, lines });
-    });
-  });
-}
+// These tests check invite rules, many requests per socket; rate limits have their own tests.
+const NO_RATE_LIMITS = { RATE_LIMITS: 'off' };
 
 const DECIMAL_ID = /^[1-9][0-9]{0,18}$/;
 
@@ -37,11 +15,11 @@ describe('admin CLI', () => {
   let gw: TestGateway;
   let owner: SignedInUser;
   let friend: SignedInUser;
-  let run: (...args: string[]) => Promise<CliResult>;
+  let run: (...args: string[]) => Promise<AdminRun>;
 
   before(async () => {
-    gw = await startGateway();
-    run = (...args) => admin(gw.databaseUrl, ...args);
+    gw = await startGateway(NO_RATE_LIMITS);
+    run = (...args) => runAdmin(args, { DATABASE_URL: gw.databaseUrl });
     [owner, friend] = await Promise.all([signedInUser(gw, 'Olga Operator'), signedInUser(gw, 'Fred Friend')]);
   });
   after(() => gw.close());

@@ -10,6 +10,9 @@ import {
 } from '../helpers/invites.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
+// These tests check invite rules, many requests per socket; rate limits have their own tests.
+const NO_RATE_LIMITS = { RATE_LIMITS: 'off' };
+
 const InviteType = osmium.client.auth.InviteType;
 const CODE_RE = /^[A-Za-z0-9_-]{10}$/;
 
@@ -23,7 +26,7 @@ describe('invites', () => {
   let groupId: string;
 
   before(async () => {
-    gw = await startGateway();
+    gw = await startGateway(NO_RATE_LIMITS);
     [owner, member, outsider] = await Promise.all([
       signedInUser(gw, 'Olivia Owner'), signedInUser(gw, 'Max Member'), signedInUser(gw, 'Otto Outsider'),
     ]);

@@ -9,12 +9,15 @@ import {
 } from '../helpers/invites.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
+// These tests check invite rules, many requests per socket; rate limits have their own tests.
+const NO_RATE_LIMITS = { RATE_LIMITS: 'off' };
+
 describe('invites under races', () => {
   let gw: TestGateway;
   let owner: SignedInUser;
 
   before(async () => {
-    gw = await startGateway();
+    gw = await startGateway(NO_RATE_LIMITS);
     owner = await signedInUser(gw, 'Owner');
   });
   after(() => gw.close());
@@ -56,7 +59,7 @@ describe('invites under races', () => {
   });
 
   it('racers split over two gateway instances on one database: still exactly one', async () => {
-    const second = await startGateway({}, { databaseUrl: gw.databaseUrl });
+    const second = await startGateway(NO_RATE_LIMITS, { databaseUrl: gw.databaseUrl });
     try {
       const groupId = await createGroup(gw, owner.id, 'Shared seat');
       const code = await createInvite(owner, groupRef(groupId), { maxUses: 1 });
@@ -97,7 +100,7 @@ describe('invites under races', () => {
 describe('invite expiry', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway();
+    gw = await startGateway(NO_RATE_LIMITS);
   });
   after(() => gw.close());
 
