@@ -7,7 +7,7 @@
 import type { WebSocket, RawData } from 'ws';
 import type { BoundSession, ConnectionState } from '../methods/types.js';
 import { NO_DEVICE } from '../methods/device.js';
-import { decodeClientMessage, encodeServerMessage, type ClientMessage, type ServerMessageInit } from '../protocol/codec.js';
+import { decodeClientMessage, encodeServerMessage, idToWire, type ClientMessage, type ServerMessageInit } from '../protocol/codec.js';
 import { CloseCode, type CloseCodeValue } from '../protocol/closeCodes.js';
 import { ErrorCode } from '../protocol/errorCodes.js';
 import type { DeviceInfo, Geo } from '../store/sessionsRepo.js';
@@ -38,6 +38,8 @@ export class Connection implements ConnectionState {
   private inFlight = 0;
   /** Set until the first frame that decodes. */
   awaitingFirstFrame = true;
+  /** A revoked session whose push waits for this socket's in-flight results (sign-out answers first). */
+  private revokedSession: string | null = null;
 
   constructor(
     readonly socket: WebSocket,
@@ -79,6 +81,25 @@ export class Connection implements ConnectionState {
     const bytes = encodeServerMessage({ ...message, id: ++this.seq });
     this.owner.frameOut(bytes.length);
     this.socket.send(bytes);
+  }
+
+  /**
+   * The bound session was revoked: unbind it at once, then push
+   * `session_deleted` and close with 4001, after any in-flight result of this
+   * socket (so a sign-out gets its `()` before the close).
+   */
+  revoke(sessionId: string): void {
+    this.session = null;
+    this.revokedSession = sessionId;
+    if (this.inFlight === 0) this.finishRevocation();
+  }
+
+  private finishRevocation(): void {
+    const sessionId = this.revokedSession;
+    if (sessionId === null) return;
+    this.revokedSession = null;
+    this.send({ update: { session_deleted: { session_id: idToWire(sessionId) } } });
+    this.close(CloseCode.SESSION_REVOKED, 'session revoked');
   }
 
   close(code: CloseCodeValue, reason: string): void {
@@ -141,6 +162,7 @@ export class Connection implements ConnectionState {
     void this.owner.dispatch(message, this).then((result) => {
       this.inFlight--;
       this.send({ result });
+      if (this.inFlight === 0) this.finishRevocation();
     });
   }
 }

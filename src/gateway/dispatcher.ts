@@ -36,6 +36,8 @@ export class Dispatcher {
       const ctx: MethodContext = { conn, services: this.services, log: this.log };
       // The table guarantees handler and payload belong to the same member.
       const payload = (message as unknown as Record<string, unknown>)[method];
+      // Secrets in the payload (password, token, code) are redacted by the logger.
+      this.log.trace({ method, reqId, request: payload }, 'request received');
       const body = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<RpcResultInit | undefined>)(payload, ctx);
       result = { ...body, req_id: reqId };
     } catch (err) {

@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { BoundSession } from '../methods/types.js';
-import { idToWire, type ClientMessage, type Id } from '../protocol/codec.js';
+import type { ClientMessage, Id } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/closeCodes.js';
 import type { Services } from '../services/index.js';
 import { Topic, type Broker } from '../store/broker.js';
@@ -243,11 +243,7 @@ export class Gateway implements ConnectionOwner {
     for (const sessionId of sessionIds) {
       const set = this.bySession.get(sessionId);
       if (!set) continue;
-      for (const conn of [...set]) {
-        conn.send({ update: { session_deleted: { session_id: idToWire(sessionId) } } });
-        conn.session = null;
-        conn.close(CloseCode.SESSION_REVOKED, 'session revoked');
-      }
+      for (const conn of set) conn.revoke(sessionId);
       this.bySession.delete(sessionId);
     }
     this.reportConnections();

@@ -56,6 +56,9 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',
     SHUTDOWN_GRACE_MS: '2000',
+    // Per-socket limits have their own tests; elsewhere tests send fast on purpose.
+    SOCKET_RATE: '100000',
+    SOCKET_BURST: '100000',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -97,7 +100,7 @@ export interface SpawnedGateway {
 /** Starts `src/main.ts` in its own process and waits until it listens. */
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1', ...env },
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1', SOCKET_RATE: '100000', SOCKET_BURST: '100000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
