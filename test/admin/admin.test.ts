@@ -6,9 +6,6 @@ import { runAdmin, type AdminRun } from '../helpers/admin.js';
 import { assertError, channelRef, createInvite, groupRef, id, selfRef, signedInUser, type SignedInUser } from '../helpers/invites.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
-// These tests check invite rules, many requests per socket; rate limits have their own tests.
-const NO_RATE_LIMITS = { RATE_LIMITS: 'off' };
-
 const DECIMAL_ID = /^[1-9][0-9]{0,18}$/;
 
 describe('admin CLI', () => {
@@ -18,7 +15,7 @@ describe('admin CLI', () => {
   let run: (...args: string[]) => Promise<AdminRun>;
 
   before(async () => {
-    gw = await startGateway(NO_RATE_LIMITS);
+    gw = await startGateway();
     run = (...args) => runAdmin(args, { DATABASE_URL: gw.databaseUrl });
     [owner, friend] = await Promise.all([signedInUser(gw, 'Olga Operator'), signedInUser(gw, 'Fred Friend')]);
   });

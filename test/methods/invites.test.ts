@@ -10,9 +10,6 @@ import {
 } from '../helpers/invites.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
-// These tests check invite rules, many requests per socket; rate limits have their own tests.
-const NO_RATE_LIMITS = { RATE_LIMITS: 'off' };
-
 const InviteType = osmium.client.auth.InviteType;
 const CODE_RE = /^[A-Za-z0-9_-]{10}$/;
 
@@ -26,7 +23,7 @@ describe('invites', () => {
   let groupId: string;
 
   before(async () => {
-    gw = await startGateway(NO_RATE_LIMITS);
+    gw = await startGateway();
     [owner, member, outsider] = await Promise.all([
       signedInUser(gw, 'Olivia Owner'), signedInUser(gw, 'Max Member'), signedInUser(gw, 'Otto Outsider'),
     ]);

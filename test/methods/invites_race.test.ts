@@ -9,15 +9,12 @@ import {
 } from '../helpers/invites.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
-// These tests check invite rules, many requests per socket; rate limits have their own tests.
-const NO_RATE_LIMITS = { RATE_LIMITS: 'off' };
-
 describe('invites under races', () => {
   let gw: TestGateway;
   let owner: SignedInUser;
 
   before(async () => {
-    gw = await startGateway(NO_RATE_LIMITS);
+    gw = await startGateway();
     owner = await signedInUser(gw, 'Owner');
   });
   after(() => gw.close());
@@ -59,7 +56,7 @@ describe('invites under races', () => {
   });
 
   it('racers split over two gateway instances on one database: still exactly one', async () => {
-    const second = await startGateway(NO_RATE_LIMITS, { databaseUrl: gw.databaseUrl });
+    const second = await startGateway({}, { databaseUrl: gw.databaseUrl });
     try {
       const groupId = await createGroup(gw, owner.id, 'Shared seat');
       const code = await createInvite(owner, groupRef(groupId), { maxUses: 1 });
@@ -100,7 +97,7 @@ describe('invites under races', () => {
 describe('invite expiry', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway(NO_RATE_LIMITS);
+    gw = await startGateway();
   });
   after(() => gw.close());
 
