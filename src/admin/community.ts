@@ -13,8 +13,9 @@ export const communityCommands: Record<string, AdminCommand> = {
       const channelName = nameArg(args.flags.get('channel') ?? 'general', '--channel');
       await requireUser(ctx, ownerId);
       const created = await withIds(ctx, async (ids) => {
+        const id = ids.next();
         const channelId = ids.next();
-        const community = await new CommunitiesRepo(ctx.db).create({ id: ids.next(), channelId, channelName, name, ownerId });
+        const community = await new CommunitiesRepo(ctx.db).create({ id, channelId, channelName, name, ownerId });
         return { communityId: community.id, channelId };
       });
       ctx.print({ community_id: created.communityId, channel_id: created.channelId });
