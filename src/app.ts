@@ -32,6 +32,11 @@ import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js'
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { UsersRepo } from './store/usersRepo.js';
 import { WorkerLease } from './store/workerLease.js';
+import { AccountEmailService } from './services/accountEmail.js';
+import { CodeService } from './services/codes.js';
+import { MailService, mailOutboxDir } from './services/mail.js';
+import { RateLimits } from './services/rateLimits.js';
+import { EmailCodesRepo } from './store/emailCodesRepo.js';
 
 export interface App {
   port: number;
@@ -100,10 +105,20 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const sessions = new SessionService(new SessionsRepo(pool), live, broker, tokens, ids, config.SESSION_IDLE_DAYS, log);
   sessions.start();
   const accounts = new AccountService(users, sessions, passwords, ids, log);
+  const mail = new MailService(
+    { smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config) },
+    log,
+  );
+  log.info({ mail: mail.destination }, 'mail destination');
+  const rateLimits = new RateLimits({ redis, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on' });
+  const emailCodes = new EmailCodesRepo(pool);
+  const codes = new CodeService(emailCodes);
+  const accountEmail = new AccountEmailService(pool, codes, emailCodes, users, sessions, passwords, mail, rateLimits, log);
+  accounts.hooks.onSignedUp = (user) => accountEmail.onSignedUp(user);
   const invites = new InviteService(pool, new InvitesRepo(pool), new CommunitiesRepo(pool), new GroupsRepo(pool), new FriendsRepo(pool));
   const services: Services = {
     config, db: pool, ids, passwords, tokens, keys, users, sessions, accounts, clientApps: new ClientAppsRepo(pool),
-    invites,
+    mail, rateLimits, codes, accountEmail, invites,
   };
 
   const readiness = {
@@ -128,6 +143,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       await gateway.close(config.SHUTDOWN_GRACE_MS);
       await sessions.stop();
+      await mail.close();
       await lease?.release();
       await broker.close();
       await live.close();

@@ -41,6 +41,11 @@ export const configSchema = z.object({
   SESSION_IDLE_DAYS: z.coerce.number().positive().max(3650).default(30).describe('Sessions expire after this many days without activity'),
   GEO_COUNTRY_HEADER: optionalString.describe('Request header carrying the client country (e.g. cf-ipcountry). Unset: no geo'),
   GEO_REGION_HEADER: optionalString.describe('Request header carrying the client region. Unset: no region'),
+  SMTP_URL: optionalString
+    .refine((v) => v === undefined || /^smtps?:\/\/[^/]+/.test(v), 'expected smtp://[user:pass@]host[:port] or smtps://...')
+    .describe('SMTP server for outgoing mail (smtp:// or smtps://, credentials in the URL). Unset: mails are written as .eml files to MAIL_OUTBOX_DIR'),
+  MAIL_FROM: z.string().trim().min(3).default('Osmium <no-reply@localhost>').describe('From address of verification and password reset mails'),
+  MAIL_OUTBOX_DIR: optionalString.describe('Folder for .eml files when SMTP_URL is unset. Unset: <DATA_DIR>/outbox'),
   RATE_LIMITS: onOff.default('on').describe('`off` disables every rate limit (trusted load tests only)'),
   SOCKET_RATE: int(1, 100_000).default(20).describe('Requests per second one socket may send (token bucket refill)'),
   SOCKET_BURST: int(1, 100_000).default(60).describe('Requests one socket may send in a burst before SOCKET_RATE applies'),

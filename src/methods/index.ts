@@ -13,6 +13,9 @@ import { lookupInvite } from './lookupInvite.js';
 import { revokeSessions } from './revokeSessions.js';
 import { signIn } from './signIn.js';
 import { signUp } from './signUp.js';
+import { resendEmailVerification } from './resendEmailVerification.js';
+import { resetPassword } from './resetPassword.js';
+import { verifyEmail } from './verifyEmail.js';
 import type { Method } from './types.js';
 import { useInvite } from './useInvite.js';
 
@@ -25,6 +28,9 @@ export const methods: MethodTable = {
   auth_authorize: authorize,
   auth_get_sessions: getSessions,
   auth_revoke_sessions: revokeSessions,
+  auth_verify_email: verifyEmail,
+  auth_resend_email_verification: resendEmailVerification,
+  auth_reset_password: resetPassword,
   chats_create_chat_invite: createChatInvite,
   auth_lookup_invite: lookupInvite,
   auth_use_invite: useInvite,

@@ -55,3 +55,11 @@ export function list<T>(values: T[] | null | undefined, field: string, min: numb
   if (items.length > max) throw badRequest(`${field} takes at most ${max} items`);
   return items;
 }
+
+/** A code from a verification or reset mail: 6 digits (spaces around are forgiven). */
+export function emailCode(value: string | null | undefined, field = 'code'): string {
+  const trimmed = boundedString(value, field, 64).trim();
+  if (!trimmed) throw badRequest(`${field} is required`);
+  if (!/^[0-9]{6}$/.test(trimmed)) throw badRequest(`${field} must be the 6 digits from the mail`);
+  return trimmed;
+}

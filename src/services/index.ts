@@ -10,6 +10,10 @@ import type { PasswordHasher } from './passwords.js';
 import type { SessionService } from './sessions.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import type { TokenService } from './tokens.js';
+import type { AccountEmailService } from './accountEmail.js';
+import type { CodeService } from './codes.js';
+import type { MailService } from './mail.js';
+import type { RateLimits } from './rateLimits.js';
 
 export interface Services {
   config: Config;
@@ -22,5 +26,9 @@ export interface Services {
   sessions: SessionService;
   accounts: AccountService;
   clientApps: ClientAppsRepo;
+  mail: MailService;
+  rateLimits: RateLimits;
+  codes: CodeService;
+  accountEmail: AccountEmailService;
   invites: InviteService;
 }

@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
@@ -59,6 +61,8 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     // Per-socket limits have their own tests; elsewhere tests send fast on purpose.
     SOCKET_RATE: '100000',
     SOCKET_BURST: '100000',
+    // Mail without SMTP_URL goes to .eml files: keep them out of the working tree.
+    MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'),
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -100,7 +104,8 @@ export interface SpawnedGateway {
 /** Starts `src/main.ts` in its own process and waits until it listens. */
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1', SOCKET_RATE: '100000', SOCKET_BURST: '100000', ...env },
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
+      SOCKET_RATE: '100000', SOCKET_BURST: '100000', MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -1,0 +1,17 @@
+/**
+ * auth.verifyEmail{email, code} → (): marks the address verified when the
+ * code mailed to it is right. Works without signing in. A wrong, expired,
+ * used or dead code answers 400 with one message for all (no account oracle).
+ */
+import type { Method } from './types.js';
+import * as v from './validate.js';
+
+export const verifyEmail: Method<'auth_verify_email'> = {
+  needsSession: false,
+  async handle(request, ctx) {
+    const email = v.email(request.email);
+    const code = v.emailCode(request.code);
+    await ctx.services.accountEmail.verifyEmail(email, code);
+    return undefined;
+  },
+};

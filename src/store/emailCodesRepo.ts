@@ -1,0 +1,120 @@
+/**
+ * Postgres repository of one-time email codes (table `email_codes`), and the
+ * account writes a confirmed code makes (verified flag, new password).
+ */
+import type { Id } from '../protocol/codec.js';
+import type { Pool, PoolClient } from './postgres.js';
+
+export type CodePurpose = 'verify_email' | 'reset_password';
+
+export interface EmailCodeRecord {
+  userId: Id;
+  purpose: CodePurpose;
+  /** Address the code was mailed to. */
+  email: string;
+  salt: Buffer;
+  codeHash: Buffer;
+  expiresAt: Date;
+  failedAttempts: number;
+  usedAt: Date | null;
+}
+
+interface EmailCodeRow {
+  user_id: string;
+  purpose: CodePurpose;
+  email: string;
+  salt: Buffer;
+  code_hash: Buffer;
+  expires_at: Date;
+  failed_attempts: number;
+  used_at: Date | null;
+}
+
+const toRecord = (row: EmailCodeRow): EmailCodeRecord => ({
+  userId: row.user_id,
+  purpose: row.purpose,
+  email: row.email,
+  salt: row.salt,
+  codeHash: row.code_hash,
+  expiresAt: row.expires_at,
+  failedAttempts: row.failed_attempts,
+  usedAt: row.used_at,
+});
+
+/** Whose code to issue: the account with this address, or this account. */
+export type CodeTarget = { email: string } | { userId: Id };
+
+export interface NewCode {
+  purpose: CodePurpose;
+  salt: Buffer;
+  codeHash: Buffer;
+  ttlMs: number;
+  /** Issue only when the account's email is not verified yet. */
+  onlyUnverified: boolean;
+}
+
+export class EmailCodesRepo {
+  constructor(private readonly pool: Pool) {}
+
+  /**
+   * Stores a code for the target account, replacing (retiring) its previous
+   * code of the same purpose. One statement whether or not the account exists,
+   * so both cases cost about the same. Returns the account and the address to
+   * mail, or null when no account matches (or it has no email, or is verified
+   * and `onlyUnverified`).
+   */
+  async issue(target: CodeTarget, code: NewCode, client: Pool | PoolClient = this.pool): Promise<{ userId: Id; email: string } | null> {
+    const [where, key] = 'email' in target ? ['lower(u.email) = lower($1)', target.email] : ['u.id = $1', target.userId];
+    const { rows } = await client.query<{ user_id: string; email: string }>(
+      `INSERT INTO email_codes (user_id, purpose, email, salt, code_hash, expires_at)
+       SELECT u.id, $2, u.email, $3, $4, now() + $5 * interval '1 millisecond'
+       FROM users u
+       WHERE ${where} AND u.email IS NOT NULL AND ($6::boolean IS FALSE OR NOT u.email_verified)
+       ON CONFLICT (user_id, purpose) DO UPDATE SET
+         email = EXCLUDED.email, salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash,
+         expires_at = EXCLUDED.expires_at, failed_attempts = 0, used_at = NULL, created_at = now()
+       RETURNING user_id, email`,
+      [key, code.purpose, code.salt, code.codeHash, code.ttlMs, code.onlyUnverified],
+    );
+    const row = rows[0];
+    return row ? { userId: row.user_id, email: row.email } : null;
+  }
+
+  /**
+   * The code of `purpose` for the account that has `email` now, locked for the
+   * rest of the transaction (concurrent tries are counted one after another).
+   * Null when there is no such account or code, or the code was mailed to an
+   * address the account no longer has.
+   */
+  async lockForEmail(purpose: CodePurpose, email: string, client: PoolClient): Promise<EmailCodeRecord | null> {
+    const { rows } = await client.query<EmailCodeRow>(
+      `SELECT c.* FROM email_codes c JOIN users u ON u.id = c.user_id
+       WHERE lower(u.email) = lower($1) AND c.purpose = $2 AND lower(c.email) = lower(u.email)
+       FOR UPDATE OF c`,
+      [email, purpose],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  async recordFailure(userId: Id, purpose: CodePurpose, client: PoolClient): Promise<void> {
+    await client.query(`UPDATE email_codes SET failed_attempts = failed_attempts + 1 WHERE user_id = $1 AND purpose = $2`, [userId, purpose]);
+  }
+
+  async markUsed(userId: Id, purpose: CodePurpose, client: PoolClient): Promise<void> {
+    await client.query(`UPDATE email_codes SET used_at = now() WHERE user_id = $1 AND purpose = $2`, [userId, purpose]);
+  }
+
+  /** A user's code record (hash only: the plain code is never stored). */
+  async get(userId: Id, purpose: CodePurpose): Promise<EmailCodeRecord | null> {
+    const { rows } = await this.pool.query<EmailCodeRow>(`SELECT * FROM email_codes WHERE user_id = $1 AND purpose = $2`, [userId, purpose]);
+    return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  async markEmailVerified(userId: Id, client: PoolClient): Promise<void> {
+    await client.query(`UPDATE users SET email_verified = true WHERE id = $1`, [userId]);
+  }
+
+  async setPasswordAndVerify(userId: Id, passwordHash: string, client: PoolClient): Promise<void> {
+    await client.query(`UPDATE users SET password_hash = $2, email_verified = true WHERE id = $1`, [userId, passwordHash]);
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * Password reset over real SMTP: request (same answer for unknown addresses),
+ * confirm (wrong code keeps the password, right code swaps it and revokes
+ * every session, live sockets included), dead codes, the hourly cap.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
+import { idFromWire } from '../../src/protocol/codec.js';
+import { CloseCode } from '../../src/protocol/closeCodes.js';
+import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { CODE_REFUSED } from '../../src/services/accountEmail.js';
+import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
+import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+
+const OLD = 'old password 1';
+const NEW = 'brand new password 2';
+
+describe('password reset', () => {
+  let smtp: TestSmtp;
+  let gw: TestGateway;
+  before(async () => {
+    smtp = await TestSmtp.start();
+    gw = await startGateway({ SMTP_URL: smtp.url });
+  });
+  after(async () => {
+    await gw.close();
+    await smtp.close();
+  });
+
+  /** Signs up (and drains the verification mail); returns the signed-in socket and its Authorization. */
+  async function account(email: string): Promise<{ client: OsmiumClient; auth: NonNullable<RpcResult['authorization']> }> {
+    const client = await gw.connect();
+    const r = await client.call('auth_sign_up', { email, password: OLD, name: 'Grace' });
+    await smtp.next(email);
+    return { client, auth: r.authorization! };
+  }
+
+  async function signInCode(email: string, password: string): Promise<number> {
+    const client = await gw.connect();
+    const r = await client.request('auth_sign_in', { email, password });
+    await client.close();
+    return r.error?.error_code ?? 0;
+  }
+
+  async function requestCode(email: string): Promise<string> {
+    const client = await gw.connect();
+    await client.call('auth_reset_password', { email });
+    await client.close();
+    const mail = await smtp.next(email);
+    return codeOf(mail);
+  }
+
+  const other = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+
+  it('mails a reset code to an existing account; an unknown address gets the same answer and no mail', async () => {
+    const known = uniqueEmail('known');
+    await account(known);
+    const unknown = uniqueEmail('unknown');
+    const client = await gw.connect();
+    const forUnknown = await client.request('auth_reset_password', { email: unknown });
+    const forKnown = await client.request('auth_reset_password', { email: known });
+    assert.ok(isEmptyResult(forUnknown) && isEmptyResult(forKnown), 'both answer ()');
+    assert.deepEqual({ ...forUnknown, req_id: 0 }, { ...forKnown, req_id: 0 }, 'same answer');
+
+    const mail = await smtp.next(known); // queued after the unknown one would have been
+    const code = codeOf(mail);
+    assert.match(mail.subject, new RegExp(`\\b${code}\\b`));
+    assert.match(mail.text, /valid for 15 minutes/);
+    assert.equal(smtp.mailsTo(unknown).length, 0);
+  });
+
+  it('a wrong code keeps the old password', async () => {
+    const email = uniqueEmail('wrongreset');
+    await account(email);
+    const code = await requestCode(email);
+    const client = await gw.connect();
+    const r = await client.request('auth_reset_password', { email, confirm: { code: other(code), new_password: NEW } });
+    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assert.equal(r.error?.error_message, CODE_REFUSED);
+    assert.equal(await signInCode(email, OLD), 0);
+    assert.equal(await signInCode(email, NEW), ErrorCode.UNAUTHENTICATED);
+  });
+
+  it('the right code sets the new password, verifies the address and revokes every old session, live sockets included', async () => {
+    const email = uniqueEmail('reset');
+    const { client: live, auth } = await account(email);
+    const second = await gw.connect();
+    const other = await second.call('auth_sign_in', { email, password: OLD });
+    assert.equal((await gw.app.services.users.byEmail(email))!.emailVerified, false);
+
+    const code = await requestCode(email);
+    const resetter = await gw.connect();
+    const r = await resetter.call('auth_reset_password', { email, confirm: { code, new_password: NEW } });
+    assert.ok(isEmptyResult(r));
+
+    const update = await live.nextUpdate();
+    assert.equal(idFromWire(update.session_deleted?.session_id), idFromWire(auth.session_id));
+    assert.equal((await live.closed).code, CloseCode.SESSION_REVOKED);
+    assert.equal((await second.closed).code, CloseCode.SESSION_REVOKED);
+
+    for (const token of [auth.token!, other.authorization!.token!]) {
+      const c = await gw.connect();
+      const again = await c.request('auth_authorize', { token });
+      assert.equal(again.error?.error_code, ErrorCode.FORBIDDEN, 'old tokens no longer resume');
+    }
+    assert.equal(await signInCode(email, NEW), 0);
+    assert.equal(await signInCode(email, OLD), ErrorCode.UNAUTHENTICATED);
+    assert.equal((await gw.app.services.users.byEmail(email))!.emailVerified, true);
+
+    const reuse = await resetter.request('auth_reset_password', { email, confirm: { code, new_password: 'third password 3' } });
+    assert.equal(reuse.error?.error_code, ErrorCode.BAD_REQUEST, 'the code works once');
+    assert.equal(await signInCode(email, NEW), 0);
+  });
+
+  it('the right code fails after 5 wrong tries', async () => {
+    const email = uniqueEmail('deadreset');
+    await account(email);
+    const code = await requestCode(email);
+    const client = await gw.connect();
+    for (let i = 0; i < 5; i++) {
+      const r = await client.request('auth_reset_password', { email, confirm: { code: other(code), new_password: NEW } });
+      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    }
+    const sixth = await client.request('auth_reset_password', { email, confirm: { code, new_password: NEW } });
+    assert.equal(sixth.error?.error_code, ErrorCode.BAD_REQUEST);
+    assert.equal(await signInCode(email, OLD), 0);
+  });
+
+  it('a new reset code retires the previous one', async () => {
+    const email = uniqueEmail('retire');
+    await account(email);
+    const first = await requestCode(email);
+    const second = await requestCode(email);
+    const client = await gw.connect();
+    if (first !== second) {
+      const old = await client.request('auth_reset_password', { email, confirm: { code: first, new_password: NEW } });
+      assert.equal(old.error?.error_code, ErrorCode.BAD_REQUEST);
+    }
+    await client.call('auth_reset_password', { email, confirm: { code: second, new_password: NEW } });
+    assert.equal(await signInCode(email, NEW), 0);
+  });
+
+  it('checks the new password policy before the code, without using the code up', async () => {
+    const email = uniqueEmail('policy');
+    await account(email);
+    const code = await requestCode(email);
+    const client = await gw.connect();
+    const weak = await client.request('auth_reset_password', { email, confirm: { code, new_password: 'short' } });
+    assert.equal(weak.error?.error_code, ErrorCode.BAD_REQUEST);
+    assert.match(weak.error?.error_message ?? '', /^confirm\.new_password must be/);
+    const badCode = await client.request('auth_reset_password', { email, confirm: { code: 'abc', new_password: NEW } });
+    assert.match(badCode.error?.error_message ?? '', /^confirm\.code must be the 6 digits/);
+    await client.call('auth_reset_password', { email, confirm: { code, new_password: NEW } });
+    assert.equal(await signInCode(email, NEW), 0);
+  });
+
+  it('caps reset mails at 5 per address per hour, with or without an account', async () => {
+    const known = uniqueEmail('capknown');
+    await account(known);
+    const unknown = uniqueEmail('capunknown');
+    const client = await gw.connect();
+    for (const email of [known, unknown]) {
+      for (let i = 0; i < 5; i++) await client.call('auth_reset_password', { email });
+      const r = await client.request('auth_reset_password', { email });
+      assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+      const seconds = Number(/retry after (\d+) seconds/.exec(r.error?.error_message ?? '')?.[1]);
+      assert.ok(seconds > 3000 && seconds <= 3600, `retry after ${seconds} s`);
+    }
+    for (let i = 0; i < 5; i++) await smtp.next(known);
+    assert.equal(smtp.mailsTo(unknown).length, 0);
+    // The reset cap is its own: verification mails to the address still go.
+    await client.call('auth_resend_email_verification', { email: known });
+    await smtp.next(known);
+  });
+
+  it('answers an unknown address in about the same time as a known one', async (t) => {
+    const rounds = 12;
+    const known: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      known.push(uniqueEmail('timing'));
+      await account(known[i]!);
+    }
+    const client = await gw.connect();
+    const time = async (email: string) => {
+      const started = performance.now();
+      await client.call('auth_reset_password', { email });
+      return performance.now() - started;
+    };
+    const knownMs: number[] = [];
+    const unknownMs: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      knownMs.push(await time(known[i]!));
+      unknownMs.push(await time(uniqueEmail('timingnobody')));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const gap = Math.abs(median(knownMs) - median(unknownMs));
+    t.diagnostic(`reset request median: known ${median(knownMs).toFixed(2)} ms, unknown ${median(unknownMs).toFixed(2)} ms`);
+    // Tolerant on purpose (shared CI machine): SMTP never runs inside the request, so the gap is a few ms at most.
+    assert.ok(gap < 25, `median known ${median(knownMs).toFixed(2)} ms, unknown ${median(unknownMs).toFixed(2)} ms`);
+    for (const email of known) await smtp.next(email);
+  });
+});
+
+describe('password reset across two instances', () => {
+  it('a reset on one instance closes the live socket on the other, and the mail cap is shared', async () => {
+    const smtp = await TestSmtp.start();
+    const env = { SMTP_URL: smtp.url, REDIS_PREFIX: `t${Date.now().toString(36)}:` };
+    const a = await startGateway(env);
+    const b = await startGateway(env, { databaseUrl: a.databaseUrl });
+    try {
+      const email = uniqueEmail('twoinstances');
+      const live = await b.connect();
+      const signedUp = await live.call('auth_sign_up', { email, password: OLD, name: 'Two' });
+      await smtp.next(email);
+      const other = await a.connect();
+      await other.call('auth_reset_password', { email });
+      const code = codeOf(await smtp.next(email));
+      await other.call('auth_reset_password', { email, confirm: { code, new_password: NEW } });
+      const update = await live.nextUpdate();
+      assert.equal(idFromWire(update.session_deleted?.session_id), idFromWire(signedUp.authorization!.session_id));
+      assert.equal((await live.closed).code, CloseCode.SESSION_REVOKED);
+
+      // 1 reset mail went through a; 4 more through b, then both refuse.
+      for (let i = 0; i < 4; i++) await (await b.connect()).call('auth_reset_password', { email });
+      assert.equal((await other.request('auth_reset_password', { email })).error?.error_code, ErrorCode.RATE_LIMITED);
+    } finally {
+      await b.close();
+      await a.close();
+      await smtp.close();
+    }
+  });
+});
+
+describe('password reset with a slow or failing SMTP server', () => {
+  let smtp: TestSmtp;
+  let gw: TestGateway;
+  before(async () => {
+    smtp = await TestSmtp.start();
+    gw = await startGateway({ SMTP_URL: smtp.url });
+  });
+  after(async () => {
+    await gw.close();
+    await smtp.close();
+  });
+
+  it('answers before a slow server has taken the mail', async () => {
+    const email = uniqueEmail('slow');
+    const client = await gw.connect();
+    await client.call('auth_sign_up', { email, password: OLD, name: 'Slow' });
+    await smtp.next(email);
+    smtp.delayMs = 1_500;
+    try {
+      await client.call('auth_reset_password', { email });
+      assert.equal(smtp.mailsTo(email).length, 1, 'answered while the reset mail was still in SMTP');
+      await smtp.next(email);
+    } finally {
+      smtp.delayMs = 0;
+    }
+  });
+
+  it('retries a mail the server refused, and logs the failure without the code', async () => {
+    const email = uniqueEmail('retry');
+    const client = await gw.connect();
+    smtp.failNext = 1;
+    await client.call('auth_sign_up', { email, password: OLD, name: 'Retry' });
+    const mail = await smtp.next(email, 10_000);
+    const code = codeOf(mail);
+    const failed = gw.logs.find((l) => l.msg === 'mail send failed; will retry' && l.to === email);
+    assert.ok(failed, 'the failure is logged');
+    // The server has the mail a moment before the sender hears back.
+    let sent: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !sent; i++) {
+      sent = gw.logs.find((l) => l.msg === 'mail sent' && l.to === email);
+      if (!sent) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(sent?.attempts, 2);
+    assert.equal(sent?.via, 'smtp');
+    const leaks = gw.logs.filter((l) => new RegExp(`\\b${code}\\b`).test(JSON.stringify(l)));
+    assert.deepEqual(leaks, [], 'no log line carries the code');
+    await client.call('auth_verify_email', { email, code });
+  });
+});
