@@ -1,7 +1,7 @@
 /** `admin community ...`: create and list communities (invite targets). */
 import { CommunitiesRepo } from '../store/communitiesRepo.js';
 import { requireFlag, type AdminCommand } from './command.js';
-import { idArg, limitFlag, nameArg, optionalIdFlag, requireUser, withIds } from './ids.js';
+import { idArg, limitFlag, nameArg, optionalIdFlag, requireUser, withIds } from './commandSupport.js';
 
 export const communityCommands: Record<string, AdminCommand> = {
   create: {

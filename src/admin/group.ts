@@ -1,7 +1,7 @@
 /** `admin group ...`: create and list group chats (invite targets). */
 import { GroupsRepo } from '../store/groupsRepo.js';
 import { requireFlag, type AdminCommand } from './command.js';
-import { idArg, limitFlag, nameArg, optionalIdFlag, requireUser, withIds } from './ids.js';
+import { idArg, limitFlag, nameArg, optionalIdFlag, requireUser, withIds } from './commandSupport.js';
 
 export const groupCommands: Record<string, AdminCommand> = {
   create: {

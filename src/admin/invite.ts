@@ -3,7 +3,7 @@ import { InvitesRepo, InviteTargetType, type InviteTarget } from '../store/invit
 import { isInviteCode } from '../services/inviteCodes.js';
 import { unusableReason } from '../services/invites.js';
 import { UsageError, type AdminCommand } from './command.js';
-import { limitFlag, optionalIdFlag } from './ids.js';
+import { limitFlag, optionalIdFlag } from './commandSupport.js';
 
 const TYPE_NAMES: Record<number, string> = { 1: 'community', 2: 'group', 3: 'user' };
 

@@ -5,7 +5,7 @@ import { GroupsRepo } from '../store/groupsRepo.js';
 import { SessionsRepo } from '../store/sessionsRepo.js';
 import { UsersRepo } from '../store/usersRepo.js';
 import type { AdminCommand } from './command.js';
-import { idArg } from './ids.js';
+import { idArg } from './commandSupport.js';
 
 export const userCommands: Record<string, AdminCommand> = {
   show: {

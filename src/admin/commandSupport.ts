@@ -1,4 +1,4 @@
-/** Helpers shared by the admin commands that create rows or read ids. */
+/** Shared by the admin commands: argument checks, user lookup, and snowflake ids on a leased worker id. */
 import { RpcError } from '../protocol/errorCodes.js';
 import { createLogger } from '../logger.js';
 import { isSnowflake, SnowflakeGenerator } from '../services/snowflake.js';
