@@ -10,6 +10,7 @@ import { Gateway, type GatewayMetrics } from './gateway/server.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
 import { AccountService } from './services/accounts.js';
+import { InviteService } from './services/invites.js';
 import type { Services } from './services/index.js';
 import { PasswordHasher } from './services/passwords.js';
 import { SessionService } from './services/sessions.js';
@@ -19,6 +20,10 @@ import { Topic, type Broker } from './store/broker.js';
 import { MemoryBroker } from './store/broker_memory.js';
 import { RedisBroker } from './store/broker_redis.js';
 import { ClientAppsRepo } from './store/clientAppsRepo.js';
+import { CommunitiesRepo } from './store/communitiesRepo.js';
+import { FriendsRepo } from './store/friendsRepo.js';
+import { GroupsRepo } from './store/groupsRepo.js';
+import { InvitesRepo } from './store/invitesRepo.js';
 import { KeysRepo } from './store/keysRepo.js';
 import type { LiveState } from './store/liveState.js';
 import { MemoryLiveState } from './store/liveState_memory.js';
@@ -120,9 +125,10 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const codes = new CodeService(emailCodes);
   const accountEmail = new AccountEmailService(pool, codes, emailCodes, users, sessions, passwords, mail, rateLimits, log);
   accounts.hooks.onSignedUp = (user) => accountEmail.onSignedUp(user);
+  const invites = new InviteService(pool, new InvitesRepo(pool), new CommunitiesRepo(pool), new GroupsRepo(pool), new FriendsRepo(pool));
   const services: Services = {
     config, db: pool, ids, passwords, tokens, keys, users, sessions, accounts, clientApps: new ClientAppsRepo(pool),
-    mail, rateLimits, limits, codes, accountEmail,
+    mail, rateLimits, limits, codes, accountEmail, invites,
   };
 
   const readiness = {

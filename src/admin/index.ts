@@ -1,9 +1,17 @@
 /** Admin command groups: `npm run admin -- <group> <command> [args]`. */
 import { appsCommands } from './apps.js';
 import type { AdminCommand } from './command.js';
+import { communityCommands } from './community.js';
+import { groupCommands } from './group.js';
+import { inviteCommands } from './invite.js';
 import { mailCommands } from './mail.js';
+import { userCommands } from './user.js';
 
 export const adminGroups: Record<string, { summary: string; commands: Record<string, AdminCommand> }> = {
   apps: { summary: 'client app registry', commands: appsCommands },
   mail: { summary: 'mail settings check', commands: mailCommands },
+  community: { summary: 'communities (invite targets)', commands: communityCommands },
+  group: { summary: 'group chats (invite targets)', commands: groupCommands },
+  user: { summary: 'users', commands: userCommands },
+  invite: { summary: 'invites', commands: inviteCommands },
 };

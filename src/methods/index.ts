@@ -4,8 +4,12 @@
  */
 import type { MethodName } from '../protocol/codec.js';
 import { authorize } from './authorize.js';
+import { createChatInvite } from './createChatInvite.js';
+import { deleteChatInvite } from './deleteChatInvite.js';
 import { getSessions } from './getSessions.js';
 import { initialize } from './initialize.js';
+import { listChatInvites } from './listChatInvites.js';
+import { lookupInvite } from './lookupInvite.js';
 import { revokeSessions } from './revokeSessions.js';
 import { signIn } from './signIn.js';
 import { signUp } from './signUp.js';
@@ -13,6 +17,7 @@ import { resendEmailVerification } from './resendEmailVerification.js';
 import { resetPassword } from './resetPassword.js';
 import { verifyEmail } from './verifyEmail.js';
 import type { Method } from './types.js';
+import { useInvite } from './useInvite.js';
 
 export type MethodTable = { [K in MethodName]?: Method<K> };
 
@@ -26,4 +31,9 @@ export const methods: MethodTable = {
   auth_verify_email: verifyEmail,
   auth_resend_email_verification: resendEmailVerification,
   auth_reset_password: resetPassword,
+  chats_create_chat_invite: createChatInvite,
+  auth_lookup_invite: lookupInvite,
+  auth_use_invite: useInvite,
+  chats_list_chat_invites: listChatInvites,
+  chats_delete_chat_invite: deleteChatInvite,
 };

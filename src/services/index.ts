@@ -5,6 +5,7 @@ import type { KeysRepo } from '../store/keysRepo.js';
 import type { Pool } from '../store/postgres.js';
 import type { UsersRepo } from '../store/usersRepo.js';
 import type { AccountService } from './accounts.js';
+import type { InviteService } from './invites.js';
 import type { PasswordHasher } from './passwords.js';
 import type { SessionService } from './sessions.js';
 import type { SnowflakeGenerator } from './snowflake.js';
@@ -32,4 +33,5 @@ export interface Services {
   limits: AbuseLimits;
   codes: CodeService;
   accountEmail: AccountEmailService;
+  invites: InviteService;
 }

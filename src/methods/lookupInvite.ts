@@ -1,0 +1,17 @@
+/**
+ * auth.lookupInvite{code} → InvitePreview, signed in or not. 400 malformed
+ * code, 404 unknown or deleted, 410 expired or used up. One indexed query
+ * whatever the outcome, so timing tells no more than the answer.
+ */
+import { inviteCode } from './inviteInput.js';
+import { invitePreviewView } from './inviteViews.js';
+import type { Method } from './types.js';
+
+export const lookupInvite: Method<'auth_lookup_invite'> = {
+  needsSession: false,
+  async handle(request, ctx) {
+    const code = inviteCode(request.code);
+    const invite = await ctx.services.invites.preview(code);
+    return { invite_preview: invitePreviewView(invite, ctx.conn.session?.userId ?? null) };
+  },
+};

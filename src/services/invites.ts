@@ -1,0 +1,163 @@
+/**
+ * Invites: create, preview, use, list and delete invites to communities,
+ * groups and users (friendship). Request shape is validated by the methods;
+ * this is the business rules and the writes.
+ *
+ * Using an invite is one transaction holding the invite row's lock
+ * (SELECT ... FOR UPDATE): the checks, the membership change and the use
+ * count commit together or not at all, so an invite with max_uses = N admits
+ * exactly N users however many race for it.
+ */
+import type { Id } from '../protocol/codec.js';
+import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
+import type { CommunitiesRepo } from '../store/communitiesRepo.js';
+import type { FriendsRepo } from '../store/friendsRepo.js';
+import type { GroupsRepo } from '../store/groupsRepo.js';
+import {
+  InviteCodeTakenError,
+  InviteTargetType,
+  type InviteDetails,
+  type InviteRecord,
+  type InvitesRepo,
+  type InviteTarget,
+} from '../store/invitesRepo.js';
+import type { Pool } from '../store/postgres.js';
+import { withTransaction } from '../store/transaction.js';
+import { generateInviteCode } from './inviteCodes.js';
+
+/** Most invites listChatInvites returns (newest first). */
+export const LIST_INVITES_MAX = 200;
+/** How many codes to draw before giving up on a (practically impossible) collision streak. */
+const CODE_ATTEMPTS = 5;
+
+/** What a ChatRef names, once validated (ids are decimal strings). */
+export type ChatTarget =
+  | { kind: 'channel'; communityId: Id; channelId: Id }
+  | { kind: 'group'; groupId: Id }
+  | { kind: 'user'; userId: Id };
+
+const notFound = () => new RpcError(ErrorCode.NOT_FOUND, 'no such invite');
+const forbidden = (message: string) => new RpcError(ErrorCode.FORBIDDEN, message);
+
+/** Why an undeleted invite cannot be used at `now`, or null when it can. */
+export function unusableReason(invite: InviteRecord, now: number): string | null {
+  if (invite.expiresAt !== null && invite.expiresAt <= now) return 'invite has expired';
+  if (invite.maxUses > 0 && invite.uses >= invite.maxUses) return 'invite has been used up';
+  return null;
+}
+
+export class InviteService {
+  constructor(
+    private readonly db: Pool,
+    readonly invites: InvitesRepo,
+    readonly communities: CommunitiesRepo,
+    readonly groups: GroupsRepo,
+    readonly friends: FriendsRepo,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * The invite target a caller may invite to (create) or see the invites of
+   * (list): a channel's community they are a member of, a group they take
+   * part in, or themselves. 403 otherwise, also for unknown communities and
+   * groups (no existence oracle for outsiders).
+   */
+  async authorizedTarget(ref: ChatTarget, callerId: Id): Promise<InviteTarget> {
+    switch (ref.kind) {
+      case 'channel': {
+        if (!(await this.communities.isMember(ref.communityId, callerId))) throw forbidden('you are not a member of that community');
+        if (!(await this.communities.hasChannel(ref.communityId, ref.channelId))) {
+          throw new RpcError(ErrorCode.BAD_REQUEST, 'chat_ref.channel.channel_id is not a channel of that community');
+        }
+        return { type: InviteTargetType.COMMUNITY, id: ref.communityId };
+      }
+      case 'group':
+        if (!(await this.groups.isParticipant(ref.groupId, callerId))) throw forbidden('you are not a participant of that group');
+        return { type: InviteTargetType.GROUP, id: ref.groupId };
+      case 'user':
+        if (ref.userId !== callerId) throw forbidden('a user invite can only be made for yourself');
+        return { type: InviteTargetType.USER, id: callerId };
+    }
+  }
+
+  /** Creates an invite to `target` (already authorized) and returns its code. */
+  async create(creatorId: Id, target: InviteTarget, expiresAt: number | null, maxUses: number): Promise<string> {
+    if (expiresAt !== null && expiresAt <= this.now()) throw new RpcError(ErrorCode.BAD_REQUEST, 'expires_at must be in the future');
+    for (let attempt = 1; ; attempt++) {
+      const code = generateInviteCode();
+      try {
+        await this.invites.insert({ code, creatorId, target, expiresAt, maxUses });
+        return code;
+      } catch (err) {
+        if (!(err instanceof InviteCodeTakenError) || attempt >= CODE_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /** The invite behind a code for a preview: 404 unknown or deleted, 410 expired or used up. */
+  async preview(code: string): Promise<InviteDetails> {
+    const invite = await this.invites.details(code);
+    if (!invite || invite.deletedAt) throw notFound();
+    const reason = unusableReason(invite, this.now());
+    if (reason) throw new RpcError(ErrorCode.GONE, reason);
+    return invite;
+  }
+
+  /**
+   * Uses an invite: joins the community or group, or befriends the creator.
+   * 404 unknown or deleted; 400 own user invite; 410 expired or used up; 409
+   * already a member or friends (no use counted).
+   */
+  async use(code: string, userId: Id): Promise<InviteTarget> {
+    return withTransaction(this.db, async (client) => {
+      const invite = await this.invites.lockForUse(code, client);
+      if (!invite || invite.deletedAt) throw notFound();
+      const { target } = invite;
+      if (target.type === InviteTargetType.USER && target.id === userId) {
+        throw new RpcError(ErrorCode.BAD_REQUEST, 'you cannot use your own user invite');
+      }
+      const reason = unusableReason(invite, this.now());
+      if (reason) throw new RpcError(ErrorCode.GONE, reason);
+      let added: boolean;
+      let already: string;
+      switch (target.type) {
+        case InviteTargetType.COMMUNITY:
+          added = await this.communities.addMember(target.id, userId, client);
+          already = 'you are already a member of that community';
+          break;
+        case InviteTargetType.GROUP:
+          added = await this.groups.addParticipant(target.id, userId, client);
+          already = 'you are already a participant of that group';
+          break;
+        case InviteTargetType.USER:
+          added = await this.friends.add(target.id, userId, client);
+          already = 'you are already friends';
+          break;
+      }
+      // Throwing rolls the transaction back: nothing changed, no use counted.
+      if (!added) throw new RpcError(ErrorCode.CONFLICT, already);
+      await this.invites.countUse(code, client);
+      return target;
+    });
+  }
+
+  /** The live invites of an (already authorized) target, newest first. */
+  async list(target: InviteTarget): Promise<InviteDetails[]> {
+    return this.invites.liveDetailsByTarget(target, this.now(), LIST_INVITES_MAX);
+  }
+
+  /**
+   * Deletes an invite: allowed to its creator and to the owner of its target
+   * (for a user invite, that user). 404 unknown or already deleted, 403 others.
+   */
+  async delete(code: string, callerId: Id): Promise<void> {
+    const invite = await this.invites.details(code);
+    if (!invite || invite.deletedAt) throw notFound();
+    const targetOwner =
+      invite.community?.ownerId ?? invite.group?.ownerId ?? (invite.target.type === InviteTargetType.USER ? invite.target.id : null);
+    if (callerId !== invite.creatorId && callerId !== targetOwner) {
+      throw forbidden('only the creator of the invite or the owner of its target may delete it');
+    }
+    if (!(await this.invites.markDeleted(code))) throw notFound();
+  }
+}
