@@ -11,6 +11,10 @@ export const useInvite: Method<'auth_use_invite'> = {
   async handle(request, ctx) {
     const code = inviteCode(request.code);
     const { userId } = sessionOf(ctx);
+    const { limits } = ctx.services;
+    const message = (s: number) => `too many invite uses; retry after ${s} seconds`;
+    await limits.INVITE_USE_IP.consume(ctx.conn.ip, message);
+    await limits.INVITE_USE_USER.consume(userId, message);
     await ctx.services.invites.use(code, userId);
     return undefined;
   },

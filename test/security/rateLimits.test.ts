@@ -175,3 +175,29 @@ describe('abuse limits', () => {
     }
   });
 });
+
+describe('invite enumeration limits', () => {
+  it('limits invite lookups per IP and per user, and uses per user', async () => {
+    const gw = await startGateway({
+      CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_INVITE_LOOKUP_IP: '3/60', LIMIT_INVITE_LOOKUP_USER: '2/60', LIMIT_INVITE_USE_USER: '2/60',
+    });
+    try {
+      const scraper = await from(gw, '203.0.113.80');
+      const codes = ['AAAAAAAAAA', 'BBBBBBBBBB', 'CCCCCCCCCC', 'DDDDDDDDDD'];
+      const answers = [];
+      for (const code of codes) answers.push((await scraper.request('auth_lookup_invite', { code })).error?.error_code);
+      assert.deepEqual(answers, [404, 404, 404, 429], 'per IP');
+
+      const user = await from(gw, '203.0.113.81');
+      await user.call('auth_sign_up', { name: 'Scraper' });
+      const userAnswers = [];
+      for (const code of codes.slice(0, 3)) userAnswers.push((await user.request('auth_lookup_invite', { code })).error?.error_code);
+      assert.deepEqual(userAnswers, [404, 404, 429], 'per user');
+      const uses = [];
+      for (const code of codes.slice(0, 3)) uses.push((await user.request('auth_use_invite', { code })).error?.error_code);
+      assert.deepEqual(uses, [404, 404, 429], 'uses per user');
+    } finally {
+      await gw.close();
+    }
+  });
+});
