@@ -6,7 +6,8 @@
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { Dispatcher } from './gateway/dispatcher.js';
-import { Gateway, type GatewayMetrics } from './gateway/server.js';
+import { Metrics, instrumentPool } from './gateway/metrics.js';
+import { Gateway } from './gateway/server.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
 import { AccountService } from './services/accounts.js';
@@ -43,6 +44,7 @@ export interface App {
   port: number;
   services: Services;
   gateway: Gateway;
+  metrics: Metrics;
   /** Graceful stop: drain sockets, flush activity, close pools. */
   close(): Promise<void>;
 }
@@ -51,11 +53,15 @@ export interface AppOptions {
   log: Logger;
   /** Postgres URL to use (the embedded server's in embedded mode). */
   databaseUrl: string;
-  metrics?: GatewayMetrics;
+  /** Default: a new registry of this process (aggregated across cluster workers when in one). */
+  metrics?: Metrics;
 }
 
+/** Key ring re-read period when no broker can announce a rotation (no REDIS_URL). */
+const KEY_RELOAD_MS = 60_000;
+
 /** Redis clients fail fast while disconnected so that callers fall back to Postgres. */
-function connectRedis(url: string, log: Logger, role: string): Redis {
+function connectRedis(url: string, log: Logger, role: string, metrics: Metrics): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: role === 'subscriber',
@@ -66,6 +72,7 @@ function connectRedis(url: string, log: Logger, role: string): Redis {
   });
   let healthy = true;
   redis.on('error', (err) => {
+    metrics.redisError(role);
     if (healthy) log.warn({ err: err.message, role }, 'redis connection error');
     healthy = false;
   });
@@ -79,15 +86,17 @@ function connectRedis(url: string, log: Logger, role: string): Redis {
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
   const { log, databaseUrl } = options;
+  const metrics = options.metrics ?? new Metrics();
   await migrate(databaseUrl, log);
   const pool: Pool = createPool(databaseUrl, log);
+  instrumentPool(pool, metrics);
 
   let live: LiveState;
   let broker: Broker;
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
-    redis = connectRedis(config.REDIS_URL, log, 'commands');
-    const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber');
+    redis = connectRedis(config.REDIS_URL, log, 'commands', metrics);
+    const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber', metrics);
     live = new RedisLiveState(redis, config.REDIS_PREFIX, config.SESSION_IDLE_DAYS * 86_400_000);
     broker = new RedisBroker(redis, subscriber, config.REDIS_PREFIX);
   } else {
@@ -101,7 +110,11 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const tokens = new TokenService(keys, log);
   await tokens.start();
   await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
+  // Without Redis no rotation is announced by the admin CLI: re-read the key ring now and then.
+  const keyReload = config.REDIS_URL ? undefined : setInterval(() => void tokens.reload().catch(() => undefined), KEY_RELOAD_MS);
+  keyReload?.unref();
   const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY);
+  metrics.trackHashing(() => passwords.stats);
   const users = new UsersRepo(pool);
   const sessions = new SessionService(new SessionsRepo(pool), live, broker, tokens, ids, config.SESSION_IDLE_DAYS, log);
   sessions.start();
@@ -129,6 +142,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const services: Services = {
     config, db: pool, ids, passwords, tokens, keys, users, sessions, accounts, clientApps: new ClientAppsRepo(pool),
     mail, rateLimits, limits, codes, accountEmail, invites,
+    metrics,
   };
 
   const readiness = {
@@ -141,8 +155,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
       }
     },
   };
-  const dispatcher = new Dispatcher(methods, services, log);
-  const gateway = new Gateway(config, services, dispatcher, broker, readiness, log, options.metrics);
+  const dispatcher = new Dispatcher(methods, services, log, metrics.observeRequest);
+  const gateway = new Gateway(config, services, dispatcher, broker, readiness, log, metrics);
   const port = await gateway.listen();
   log.info({ port, workerId: ids === undefined ? null : config.WORKER_ID ?? lease!.workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
 
@@ -150,7 +164,9 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     port,
     services,
     gateway,
+    metrics,
     async close() {
+      clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
       await sessions.stop();
       await accountEmail.drain();

@@ -1,10 +1,23 @@
 /**
- * Entry point: `npm start`. Validates the configuration, starts the gateway,
- * and stops it gracefully on SIGTERM / SIGINT.
+ * Entry point: `npm start`. Validates the configuration, then runs one of:
+ * - embedded single-instance mode (no DATABASE_URL): a real Postgres under
+ *   DATA_DIR and in-process live state, one process;
+ * - server mode: `WORKERS` processes (node:cluster) sharing the port, which
+ *   coordinate only through Postgres and Redis, as separate machines would.
+ * Stops gracefully on SIGTERM / SIGINT; the cluster primary forwards the signal
+ * and waits for its workers.
  */
+import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
+import { join, relative } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { startApp } from './app.js';
+import { startApp, type App } from './app.js';
+import { serveClusterMetrics } from './gateway/metrics.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embeddedPostgres.js';
+
+/** Delay before replacing a worker that died on its own. */
+const RESPAWN_DELAY_MS = 1_000;
 
 let config: Config;
 try {
@@ -17,33 +30,116 @@ try {
   throw err;
 }
 
-const log = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY });
+const log = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY === true });
+// Workers coordinate only through Redis: without it, several processes would not see each other's revocations.
+const workers = config.mode === 'embedded' || !config.REDIS_URL ? 1 : config.WORKERS;
 
-if (!config.DATABASE_URL) {
-  log.fatal('DATABASE_URL is not set (embedded mode is not available yet)');
-  process.exit(2);
-}
+if (workers > 1 && cluster.isPrimary) runPrimary(workers);
+else await runGateway();
 
-const app = await startApp(config, { log, databaseUrl: config.DATABASE_URL });
+/** One gateway process: the whole gateway in embedded mode or with one worker, else a cluster worker. */
+async function runGateway(): Promise<void> {
+  let embedded: EmbeddedPostgres | undefined;
+  let app: App | undefined;
+  let stopping = false;
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    log.error('shutdown grace period passed; exiting');
-    process.exit(1);
-  }, config.SHUTDOWN_GRACE_MS + 2_000);
-  force.unref();
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown grace period passed; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS + 5_000);
+    force.unref();
+    try {
+      await app?.close();
+      await embedded?.stop();
+      log.info('stopped');
+      log.flush();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
   try {
-    await app.close();
-    log.info('stopped');
-    process.exit(0);
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
+      databaseUrl = embedded.url;
+    }
+    app = await startApp(config, { log, databaseUrl });
   } catch (err) {
-    log.error({ err }, 'shutdown failed');
+    log.fatal({ err }, 'gateway failed to start');
+    await embedded?.stop().catch(() => undefined);
+    log.flush();
     process.exit(1);
   }
+  if (stopping) return; // a signal arrived during start; shutdown() closes what exists
+
+  const readyMs = Math.round(performance.now());
+  if (embedded) {
+    const where = relative(process.cwd(), join(config.dataDir, 'postgres')).startsWith('..') ? join(config.dataDir, 'postgres') : relative(process.cwd(), join(config.dataDir, 'postgres'));
+    log.info(
+      { readyMs, postgresMs: embedded.startMs, created: embedded.created },
+      `single-instance mode: embedded Postgres in ${where}, in-process live state, 1 process, ready in ${readyMs} ms; ` +
+        'for production set DATABASE_URL and REDIS_URL (README: Running in production)',
+    );
+  } else if (!config.REDIS_URL) {
+    log.info(
+      { readyMs },
+      'single-instance mode: REDIS_URL is not set, so live state is in process and WORKERS is ignored (1 process); ' +
+        'set REDIS_URL to run several processes or machines',
+    );
+  } else {
+    log.info({ readyMs, worker: cluster.isWorker ? cluster.worker?.id : undefined }, 'ready');
+  }
 }
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+
+/** The cluster primary: forks the workers, replaces those that die, aggregates metrics, forwards signals. */
+function runPrimary(count: number): void {
+  let stopping = false;
+  serveClusterMetrics();
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker: Worker, code, signal) => {
+    if (stopping) return;
+    log.error({ worker: worker.id, pid: worker.process.pid, code, signal }, `worker died; starting another in ${RESPAWN_DELAY_MS} ms`);
+    setTimeout(() => !stopping && fork(), RESPAWN_DELAY_MS).unref();
+  });
+  for (let i = 0; i < count; i++) fork();
+  log.info({ workers: count }, `cluster primary started ${count} workers sharing port ${config.PORT}`);
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down workers');
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
+    let failed = false;
+    let remaining = alive.length;
+    const force = setTimeout(() => {
+      log.error('workers did not stop within the grace period; killing them');
+      for (const worker of alive) if (!worker.isDead()) worker.process.kill('SIGKILL');
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS + 8_000);
+    force.unref();
+    if (!remaining) process.exit(0);
+    for (const worker of alive) {
+      worker.once('exit', (code) => {
+        if (code !== 0) failed = true;
+        if (--remaining === 0) {
+          log.info({ failed }, 'all workers stopped');
+          log.flush();
+          process.exit(failed ? 1 : 0);
+        }
+      });
+      // A terminal's Ctrl+C already reached the workers; a second signal is harmless.
+      worker.process.kill('SIGTERM');
+    }
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

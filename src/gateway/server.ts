@@ -12,6 +12,7 @@ import type { BoundSession } from '../methods/types.js';
 import type { ClientMessage, Id } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/closeCodes.js';
 import type { Services } from '../services/index.js';
+import type { RevokedPayload } from '../services/sessions.js';
 import { Topic, type Broker } from '../store/broker.js';
 import type { Dispatcher } from './dispatcher.js';
 import { Connection, type ConnectionOwner } from './connection.js';
@@ -229,14 +230,15 @@ export class Gateway implements ConnectionOwner {
 
   /** Pushes session_deleted to every local socket of the revoked sessions, then closes them. */
   private onRevoked(payload: string): void {
-    let ids: unknown;
+    let message: Partial<RevokedPayload>;
     try {
-      ids = JSON.parse(payload);
+      message = JSON.parse(payload) as Partial<RevokedPayload>;
     } catch {
       return;
     }
-    if (!Array.isArray(ids)) return;
-    this.kick(ids.filter((id): id is string => typeof id === 'string'));
+    if (!message || !Array.isArray(message.ids)) return;
+    this.kick(message.ids.filter((id): id is string => typeof id === 'string'));
+    if (typeof message.at === 'number') this.metrics?.revocationDelivered((Date.now() - message.at) / 1000);
   }
 
   private kick(sessionIds: readonly Id[]): void {

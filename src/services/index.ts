@@ -1,5 +1,6 @@
 /** The services a method handler may call, built once per process by app.ts. */
 import type { Config } from '../config.js';
+import type { Metrics } from '../gateway/metrics.js';
 import type { ClientAppsRepo } from '../store/clientAppsRepo.js';
 import type { KeysRepo } from '../store/keysRepo.js';
 import type { Pool } from '../store/postgres.js';
@@ -34,4 +35,6 @@ export interface Services {
   codes: CodeService;
   accountEmail: AccountEmailService;
   invites: InviteService;
+  /** Process metrics; e.g. `metrics.rateLimited(name)` when a limit refuses a request. */
+  metrics: Metrics;
 }

@@ -20,6 +20,12 @@ const ACTIVITY_TO_LIVE_MS = 2_000;
 /** ... and to Postgres in one batch this often, and at shutdown. */
 const ACTIVITY_TO_POSTGRES_MS = 30_000;
 
+/** SESSIONS_REVOKED payload: the revoked ids and when they were published (Unix ms, for the fan-out latency metric). */
+export interface RevokedPayload {
+  ids: Id[];
+  at: number;
+}
+
 export interface ResumedSession {
   userId: Id;
   sessionId: Id;
@@ -160,7 +166,8 @@ export class SessionService {
       for (const id of sessionIds) this.untombstoned.add(id);
       this.liveFailed(err);
     }
-    await this.broker.publish(Topic.SESSIONS_REVOKED, JSON.stringify(sessionIds)).catch((err) => this.liveFailed(err));
+    const payload: RevokedPayload = { ids: [...sessionIds], at: Date.now() };
+    await this.broker.publish(Topic.SESSIONS_REVOKED, JSON.stringify(payload)).catch((err) => this.liveFailed(err));
   }
 
   /**

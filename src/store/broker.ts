@@ -17,7 +17,7 @@ export interface Broker {
 
 /** Topics the gateway uses. */
 export const Topic = {
-  /** Payload: JSON array of revoked session ids. */
+  /** Payload: JSON `{"ids": [session ids], "at": publish time in Unix ms}` (RevokedPayload). */
   SESSIONS_REVOKED: 'sessions.revoked',
   /** Payload: empty; signing keys changed, reload them. */
   KEYS_CHANGED: 'keys.changed',

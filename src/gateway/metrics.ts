@@ -1,0 +1,221 @@
+/**
+ * Prometheus metrics of one gateway process (prom-client), served at
+ * `GET /metrics`. Under node:cluster a worker asked for /metrics asks the
+ * primary over IPC, and the primary aggregates every worker's registry
+ * (prom-client's AggregatorRegistry), so any worker answers for the whole
+ * machine.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MethodName } from '../protocol/codec.js';
+import type { HashingStats } from '../services/passwords.js';
+import type { Pool } from '../store/postgres.js';
+import type { RequestObserver } from './dispatcher.js';
+import type { GatewayMetrics } from './server.js';
+
+const PREFIX = 'osmium_';
+const REQUEST_ASK = 'osmium:metrics:ask';
+const REQUEST_ANSWER = 'osmium:metrics:answer';
+const ASK_TIMEOUT_MS = 5_000;
+
+export interface MetricsOptions {
+  /**
+   * Answer /metrics with the aggregate of every cluster worker (asked from
+   * the primary). Only meaningful in a cluster worker; default: true there.
+   */
+  aggregate?: boolean;
+}
+
+/** Every metric the gateway exports. Names are listed in README "Running in production". */
+export class Metrics implements GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly aggregate: boolean;
+  private hashing: (() => HashingStats) | undefined;
+
+  private readonly openConnections = new Gauge({ name: `${PREFIX}connections_open`, help: 'Open WebSocket connections', registers: [this.registry] });
+  private readonly authorizedConnections = new Gauge({
+    name: `${PREFIX}connections_authorized`,
+    help: 'Open WebSocket connections bound to a session',
+    registers: [this.registry],
+  });
+  private readonly framesIn = new Counter({ name: `${PREFIX}frames_received_total`, help: 'WebSocket frames received', registers: [this.registry] });
+  private readonly framesOut = new Counter({ name: `${PREFIX}frames_sent_total`, help: 'WebSocket frames sent', registers: [this.registry] });
+  private readonly bytesIn = new Counter({ name: `${PREFIX}received_bytes_total`, help: 'Bytes of WebSocket frames received', registers: [this.registry] });
+  private readonly bytesOut = new Counter({ name: `${PREFIX}sent_bytes_total`, help: 'Bytes of WebSocket frames sent', registers: [this.registry] });
+  private readonly requests = new Counter({
+    name: `${PREFIX}requests_total`,
+    help: 'Requests answered, by method and result code (0 = success, else the RPCError code)',
+    labelNames: ['method', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly requestSeconds = new Histogram({
+    name: `${PREFIX}request_duration_seconds`,
+    help: 'Time from decoding a request to its result, by method',
+    labelNames: ['method'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private readonly rateLimitedTotal = new Counter({
+    name: `${PREFIX}rate_limited_total`,
+    help: 'Requests refused by a rate limit, by limit name',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  private readonly redisErrors = new Counter({
+    name: `${PREFIX}redis_errors_total`,
+    help: 'Redis connection errors, by connection role',
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
+  private readonly postgresErrors = new Counter({
+    name: `${PREFIX}postgres_errors_total`,
+    help: 'Failed Postgres queries and lost pool connections, by SQLSTATE or error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  private readonly revocationSeconds = new Histogram({
+    name: `${PREFIX}revocation_fanout_seconds`,
+    help: 'Time from a session revocation being published to its sockets being closed on this instance',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor(options: MetricsOptions = {}) {
+    this.aggregate = (options.aggregate ?? true) && cluster.isWorker && typeof process.send === 'function';
+    const self = this;
+    new Gauge({
+      name: `${PREFIX}password_hashes_queued`,
+      help: 'Password hashes waiting for a hashing slot',
+      registers: [this.registry],
+      collect() {
+        this.set(self.hashing?.().queued ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}password_hashes_running`,
+      help: 'Password hashes running on the thread pool',
+      registers: [this.registry],
+      collect() {
+        this.set(self.hashing?.().running ?? 0);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+    if (this.aggregate) {
+      // Let the primary's AggregatorRegistry collect this registry.
+      AggregatorRegistry.setRegistries([this.registry]);
+      new AggregatorRegistry(); // installs the worker's answer to the primary
+    }
+  }
+
+  // GatewayMetrics
+
+  frameIn(bytes: number): void {
+    this.framesIn.inc();
+    this.bytesIn.inc(bytes);
+  }
+
+  frameOut(bytes: number): void {
+    this.framesOut.inc();
+    this.bytesOut.inc(bytes);
+  }
+
+  connections(open: number, authorized: number): void {
+    this.openConnections.set(open);
+    this.authorizedConnections.set(authorized);
+  }
+
+  revocationDelivered(seconds: number): void {
+    this.revocationSeconds.observe(Math.max(0, seconds));
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    const body = this.aggregate ? await askPrimary() : await this.registry.metrics();
+    return { contentType: this.registry.contentType, body };
+  }
+
+  // Hooks for the rest of the gateway
+
+  /** The dispatcher's observer: one count and one latency sample per request. */
+  readonly observeRequest: RequestObserver = (method: MethodName, code: number, seconds: number) => {
+    this.requests.inc({ method, code: String(code) });
+    this.requestSeconds.observe({ method }, seconds);
+  };
+
+  /** Counts a request refused by the rate limit `name` (e.g. `sign_in_ip`). */
+  rateLimited(name: string): void {
+    this.rateLimitedTotal.inc({ limit: name });
+  }
+
+  redisError(role: string): void {
+    this.redisErrors.inc({ role });
+  }
+
+  postgresError(code: string): void {
+    this.postgresErrors.inc({ code });
+  }
+
+  /** Reports the hashing queue (PasswordHasher.stats) at each scrape. */
+  trackHashing(stats: () => HashingStats): void {
+    this.hashing = stats;
+  }
+}
+
+/**
+ * Counts failures of `pool.query` (not integrity violations, SQLSTATE class
+ * 23, which the services expect, e.g. a taken email) and idle clients lost.
+ */
+export function instrumentPool(pool: Pool, metrics: Metrics): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (result && typeof (result as Promise<unknown>).then === 'function') {
+      (result as Promise<unknown>).catch((err: { code?: string }) => {
+        const code = typeof err?.code === 'string' ? err.code : 'unknown';
+        if (!code.startsWith('23')) metrics.postgresError(code);
+      });
+    }
+    return result;
+  };
+  pool.on('error', (err: Error & { code?: string }) => metrics.postgresError(err.code ?? 'connection'));
+}
+
+let asked = 0;
+const pending = new Map<number, { resolve: (body: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+let answerListener = false;
+
+/** A worker's request for the cluster-wide metrics text. */
+function askPrimary(): Promise<string> {
+  if (!answerListener) {
+    answerListener = true;
+    process.on('message', (message: { type?: string; id?: number; body?: string; error?: string }) => {
+      if (message?.type !== REQUEST_ANSWER || message.id === undefined) return;
+      const waiter = pending.get(message.id);
+      if (!waiter) return;
+      pending.delete(message.id);
+      clearTimeout(waiter.timer);
+      if (message.error !== undefined) waiter.reject(new Error(message.error));
+      else waiter.resolve(message.body ?? '');
+    });
+  }
+  const id = ++asked;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      reject(new Error('the cluster primary did not answer the metrics request'));
+    }, ASK_TIMEOUT_MS);
+    pending.set(id, { resolve, reject, timer });
+    process.send!({ type: REQUEST_ASK, id });
+  });
+}
+
+/** Run in the cluster primary: answers workers' /metrics requests with every worker's metrics aggregated. */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker: Worker, message: { type?: string; id?: number }) => {
+    if (message?.type !== REQUEST_ASK) return;
+    aggregator.clusterMetrics().then(
+      (body) => worker.isConnected() && worker.send({ type: REQUEST_ANSWER, id: message.id, body }),
+      (err: Error) => worker.isConnected() && worker.send({ type: REQUEST_ANSWER, id: message.id, error: err.message }),
+    );
+  });
+}

