@@ -9,6 +9,7 @@ import { adminGroups } from '../src/admin/index.js';
 import { parseArgs, UsageError } from '../src/admin/command.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { attachEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
 import { createPool, migrate } from '../src/store/postgres.js';
 
 function help(): string {
@@ -42,13 +43,12 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (!config.DATABASE_URL) {
-    console.error('DATABASE_URL is not set: the admin CLI needs the gateway database');
-    return 2;
-  }
   const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
-  await migrate(config.DATABASE_URL, log);
-  const db = createPool(config.DATABASE_URL, log, 2);
+  // Embedded mode (no DATABASE_URL): the gateway's own Postgres under DATA_DIR.
+  const embedded = config.DATABASE_URL ? undefined : await attachEmbeddedPostgres(config.dataDir, log);
+  const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+  await migrate(databaseUrl, log);
+  const db = createPool(databaseUrl, log, 2);
   try {
     await command.run(parseArgs(rest), { config, db, print: (value) => console.log(JSON.stringify(value)) });
     return 0;
@@ -61,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   } finally {
     await db.end();
+    await embedded?.stop();
   }
 }
 

@@ -4,6 +4,7 @@ import type { AdminCommand } from './command.js';
 import { communityCommands } from './community.js';
 import { groupCommands } from './group.js';
 import { inviteCommands } from './invite.js';
+import { keysCommands } from './keys.js';
 import { mailCommands } from './mail.js';
 import { userCommands } from './user.js';
 
@@ -14,4 +15,5 @@ export const adminGroups: Record<string, { summary: string; commands: Record<str
   group: { summary: 'group chats (invite targets)', commands: groupCommands },
   user: { summary: 'users', commands: userCommands },
   invite: { summary: 'invites', commands: inviteCommands },
+  keys: { summary: 'JWT signing keys (rotation)', commands: keysCommands },
 };

@@ -305,3 +305,14 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
     await client.end();
   }
 }
+
+/**
+ * For tools beside the gateway (admin CLI) in embedded mode: the running
+ * gateway's embedded server, or the server started just for the tool.
+ */
+export async function attachEmbeddedPostgres(dataDir: string, log: Logger): Promise<{ url: string; stop(): Promise<void> }> {
+  const running = await runningServer(dataDir);
+  if (running) return { url: await embeddedUrl(dataDir, running.port), stop: async () => undefined };
+  const server = await startEmbeddedPostgres({ dataDir, log });
+  return { url: server.url, stop: () => server.stop() };
+}

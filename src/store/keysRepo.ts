@@ -19,6 +19,14 @@ export class KeysRepo {
     return rows.map((r) => ({ kid: r.kid, secret: new Uint8Array(r.secret), createdAt: r.created_at }));
   }
 
+  /** Every key, retired ones included, newest first, without secrets. */
+  async list(): Promise<Array<{ kid: string; createdAt: Date; retiredAt: Date | null }>> {
+    const { rows } = await this.pool.query<{ kid: string; created_at: Date; retired_at: Date | null }>(
+      `SELECT kid, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC`,
+    );
+    return rows.map((r) => ({ kid: r.kid, createdAt: r.created_at, retiredAt: r.retired_at }));
+  }
+
   /** Adds a new 256-bit key, which becomes the signing key. */
   async create(): Promise<string> {
     const kid = randomUUID();
