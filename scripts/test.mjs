@@ -5,6 +5,8 @@
  * them, and stops them after, whatever the outcome.
  *   npm test                       all tests
  *   npm test -- test/gateway       only files under a path
+ *   TEST_MODE=embedded npm test -- f  files against the embedded Postgres, no Redis
+ * test/gateway/protocol.test.ts also runs a second time with TEST_MODE=embedded.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -36,23 +38,36 @@ const stop = () => {
 process.on('exit', stop);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  {
-    cwd: root,
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      TEST_DATABASE_URL: stack.databaseUrl,
-      TEST_REDIS_URL: stack.redisUrl,
-      TEST_REDIS_PORT: String(stack.redisPort),
-      TEST_STACK_DIR: stack.dir,
-      UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8',
+/** Runs test files in one node --test process; resolves with its exit code. */
+function runTests(testFiles, extraEnv = {}) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...testFiles],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        TEST_DATABASE_URL: stack.databaseUrl,
+        TEST_REDIS_URL: stack.redisUrl,
+        TEST_REDIS_PORT: String(stack.redisPort),
+        TEST_STACK_DIR: stack.dir,
+        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8',
+        ...extraEnv,
+      },
     },
-  },
-);
-child.on('exit', (code, signal) => {
-  stop();
-  process.exit(code ?? (signal ? 1 : 0));
-});
+  );
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+// The main protocol suite runs a second time in the zero-config mode
+// (embedded Postgres, in-process live state), as `npm start` runs without settings.
+const BOTH_MODES = [join(root, 'test', 'gateway', 'protocol.test.ts')];
+let code = await runTests(files);
+const again = process.env.TEST_MODE === 'embedded' ? [] : files.filter((f) => BOTH_MODES.includes(f));
+if (again.length) {
+  console.log(`\nagain in embedded mode (TEST_MODE=embedded): ${again.map((f) => f.slice(root.length + 1)).join(', ')}`);
+  code = (await runTests(again, { TEST_MODE: 'embedded' })) || code;
+}
+stop();
+process.exit(code);

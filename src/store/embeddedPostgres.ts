@@ -43,6 +43,8 @@ export interface EmbeddedPostgres {
   /** URL of the server's `postgres` database (to create others, e.g. in tests). */
   adminUrl: string;
   port: number;
+  /** pid of the server process. */
+  pid: number;
   /** True when this start created the cluster (empty data dir). */
   created: boolean;
   /** Milliseconds from `startEmbeddedPostgres` to accepting connections. */
@@ -228,6 +230,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     url,
     adminUrl,
     port,
+    pid: child.pid!,
     created,
     startMs,
     async stop() {

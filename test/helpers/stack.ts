@@ -6,6 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +18,7 @@ import { OsmiumClient } from '../../src/client/client.js';
 import { loadConfig } from '../../src/config.js';
 import { ABUSE_LIMITS } from '../../src/services/abuseLimits.js';
 import { createLogger } from '../../src/logger.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');
 export const REDIS_URL = required('TEST_REDIS_URL');
@@ -36,14 +40,42 @@ export const LIFTED_LIMITS: Record<string, string> = {
   ...Object.fromEntries(Object.keys(ABUSE_LIMITS).map((name) => [`LIMIT_${name}`, '1000000/1'])),
 };
 
+/**
+ * `TEST_MODE=embedded`: gateways from `startGateway` run as `npm start` does
+ * with no DATABASE_URL / REDIS_URL: on an embedded Postgres (one per test
+ * process, under a temporary DATA_DIR) with in-process live state.
+ */
+export const TEST_MODE: 'servers' | 'embedded' = process.env.TEST_MODE === 'embedded' ? 'embedded' : 'servers';
+
+let embeddedServer: Promise<EmbeddedPostgres> | undefined;
+/** The test process's embedded Postgres, started on first use and stopped when the process exits. */
+function embeddedPostgres(): Promise<EmbeddedPostgres> {
+  embeddedServer ??= (async () => {
+    // Inside the test stack's folder when there is one: removed with it.
+    const dir = mkdtempSync(join(process.env.TEST_STACK_DIR ?? tmpdir(), 'embedded-'));
+    chmodSync(dir, 0o755); // as root the server runs as the user postgres, who must enter it
+    const server = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), log: createLogger({ level: 'warn', pretty: false }) });
+    process.once('exit', () => {
+      try {
+        process.kill(server.pid, 'SIGINT');
+      } catch {
+        /* already gone */
+      }
+    });
+    return server;
+  })();
+  return embeddedServer;
+}
+
 /** Creates an empty database on the test server and returns its URL. */
 export async function createDatabase(): Promise<string> {
   const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  const serverUrl = TEST_MODE === 'embedded' ? (await embeddedPostgres()).adminUrl : DATABASE_URL;
+  const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
-  const url = new URL(DATABASE_URL);
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
@@ -58,14 +90,14 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Starts a gateway in this process on a fresh database (unless one is given) and the test Redis. */
+/** Starts a gateway in this process on a fresh database (unless one is given) and the test Redis (none when TEST_MODE=embedded). */
 export async function startGateway(env: Record<string, string> = {}, options: { databaseUrl?: string } = {}): Promise<TestGateway> {
   const databaseUrl = options.databaseUrl ?? (await createDatabase());
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
-    REDIS_URL: REDIS_URL,
+    ...(TEST_MODE === 'embedded' ? {} : { REDIS_URL }),
     REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
     BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',
