@@ -1,0 +1,80 @@
+/**
+ * Zero-config mode as a newcomer runs it: `node src/main.ts` with no
+ * DATABASE_URL / REDIS_URL starts an embedded Postgres under DATA_DIR, says
+ * so in one line, keeps accounts across a restart, and keeps tokens valid
+ * across a key rotation done with the admin CLI beside the running gateway.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OsmiumClient } from '../../src/client/client.js';
+import { runAdmin } from '../helpers/admin.js';
+import { spawnGateway, uniqueEmail } from '../helpers/stack.js';
+import { waitForOutput } from './output.js';
+
+const PASSWORD = 'embedded mode password';
+/** No servers: the zero-config mode. */
+const EMBEDDED_ENV = { DATABASE_URL: '', REDIS_URL: '' };
+
+describe('embedded single-instance mode', () => {
+  let root: string;
+  let dataDir: string;
+  before(() => {
+    root = mkdtempSync(join(process.env.TEST_STACK_DIR ?? tmpdir(), 'ops-embedded-'));
+    chmodSync(root, 0o755); // as root, Postgres runs as the user postgres, who must enter it
+    dataDir = join(root, 'data');
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('starts from an empty DATA_DIR, keeps accounts and tokens across a restart and a key rotation', async () => {
+    assert.equal(existsSync(dataDir), false);
+    const first = await spawnGateway({ ...EMBEDDED_ENV, DATA_DIR: dataDir });
+    const email = uniqueEmail('embedded');
+    let token: string;
+    try {
+      await waitForOutput(first, /single-instance mode/);
+      const modeLines = first.output.filter((l) => l.includes('single-instance mode'));
+      assert.equal(modeLines.length, 1, first.output.join('\n'));
+      assert.match(modeLines[0]!, /embedded Postgres/);
+      assert.match(modeLines[0]!, /set DATABASE_URL and REDIS_URL/);
+      assert.ok(existsSync(join(dataDir, 'postgres', 'PG_VERSION')), 'the cluster lives under DATA_DIR/postgres');
+
+      const client = await OsmiumClient.connect(first.url);
+      const signedUp = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Embedded User' });
+      token = signedUp.authorization!.token!;
+      await client.close();
+
+      // Rotation beside the running gateway: the admin CLI finds its Postgres in DATA_DIR.
+      const rotated = await runAdmin(['keys', 'rotate'], { ...EMBEDDED_ENV, DATA_DIR: dataDir });
+      assert.equal(rotated.code, 0, rotated.stderr);
+      const listed = await runAdmin(['keys', 'list'], { ...EMBEDDED_ENV, DATA_DIR: dataDir });
+      assert.equal(listed.lines.length, 2);
+      assert.equal(listed.lines[0]!.kid, rotated.lines[0]!.kid, 'the new key is listed first');
+
+      const resumed = await OsmiumClient.connect(first.url);
+      assert.ok((await resumed.call('auth_authorize', { token })).authorization, 'a token signed before the rotation still works');
+      await resumed.close();
+    } finally {
+      assert.equal(await first.stop('SIGTERM'), 0);
+    }
+
+    const second = await spawnGateway({ ...EMBEDDED_ENV, DATA_DIR: dataDir });
+    try {
+      const client = await OsmiumClient.connect(second.url);
+      const signedIn = await client.call('auth_sign_in', { email, password: PASSWORD });
+      assert.ok(signedIn.authorization?.token, 'the account survived the restart');
+      const other = await OsmiumClient.connect(second.url);
+      assert.ok((await other.call('auth_authorize', { token })).authorization, 'and so did the session and its signing key');
+      await Promise.all([client.close(), other.close()]);
+
+      const retired = await runAdmin(['keys', 'retire'], { ...EMBEDDED_ENV, DATA_DIR: dataDir });
+      assert.equal(retired.code, 0, retired.stderr);
+      assert.equal((retired.lines[0]!.retired as string[]).length, 1);
+    } finally {
+      assert.equal(await second.stop('SIGINT'), 0, 'Ctrl+C stops it cleanly too');
+    }
+    assert.equal(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), false, 'the embedded Postgres stopped with the gateway');
+  });
+});
