@@ -1,0 +1,99 @@
+/** GET /metrics: Prometheus text that moves with traffic. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+
+/** Parses Prometheus text into `name{labels}` → value. */
+async function scrape(gw: TestGateway): Promise<Map<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${gw.app.port}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+  const samples = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    samples.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return samples;
+}
+
+const value = (samples: Map<string, number>, key: string) => samples.get(key) ?? 0;
+
+describe('metrics', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway();
+  });
+  after(() => gw.close());
+
+  it('exports process metrics and every gateway metric before any traffic', async () => {
+    const samples = await scrape(gw);
+    for (const name of [
+      'osmium_connections_open',
+      'osmium_connections_authorized',
+      'osmium_frames_received_total',
+      'osmium_frames_sent_total',
+      'osmium_received_bytes_total',
+      'osmium_sent_bytes_total',
+      'osmium_password_hashes_queued',
+      'osmium_password_hashes_running',
+      'osmium_revocation_fanout_seconds_count',
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
+      assert.ok(samples.has(name), `${name} is exported`);
+    }
+  });
+
+  it('counts connections, frames, bytes, requests by method and code, latency and revocation fan-out', async () => {
+    const before = await scrape(gw);
+    const email = uniqueEmail('metrics');
+    const alice = await gw.connect();
+    const signedUp = await alice.call('auth_sign_up', { email, password: 'metrics password', name: 'Metrics' });
+    const bob = await gw.connect();
+    const wrong = await bob.request('auth_sign_in', { email, password: 'not the password' });
+    assert.equal(wrong.error?.error_code, 401);
+    await bob.request('messages_send_message', new Uint8Array([1]));
+    const other = await bob.call('auth_sign_in', { email, password: 'metrics password' });
+
+    const during = await scrape(gw);
+    assert.equal(value(during, 'osmium_connections_open'), 2);
+    assert.equal(value(during, 'osmium_connections_authorized'), 2);
+
+    await alice.call('auth_revoke_sessions', { session_ids: [other.authorization!.session_id!] });
+    await bob.closed;
+    // Signing herself out closes alice's socket (possibly before the result arrives).
+    await alice.request('auth_revoke_sessions', { session_ids: [signedUp.authorization!.session_id!] }).catch(() => undefined);
+    await alice.closed;
+
+    // The self-revocation's result and the broker's echo may trail the close frame: scrape until they are in.
+    let after = await scrape(gw);
+    const moved = (key: string) => value(after, key) - value(before, key);
+    for (let tries = 0; tries < 100 && (moved('osmium_revocation_fanout_seconds_count') < 2 || moved('osmium_requests_total{method="auth_revoke_sessions",code="0"}') < 2); tries++) {
+      await new Promise((r) => setTimeout(r, 20));
+      after = await scrape(gw);
+    }
+    assert.equal(moved('osmium_requests_total{method="auth_sign_up",code="0"}'), 1);
+    assert.equal(moved('osmium_requests_total{method="auth_sign_in",code="401"}'), 1);
+    assert.equal(moved('osmium_requests_total{method="auth_sign_in",code="0"}'), 1);
+    assert.equal(moved('osmium_requests_total{method="messages_send_message",code="501"}'), 1);
+    assert.equal(moved('osmium_requests_total{method="auth_revoke_sessions",code="0"}'), 2);
+    assert.equal(moved('osmium_request_duration_seconds_count{method="auth_sign_in"}'), 2);
+    assert.ok(moved('osmium_request_duration_seconds_sum{method="auth_sign_up"}') > 0);
+    assert.ok(moved('osmium_frames_received_total') >= 6, 'six requests arrived');
+    assert.ok(moved('osmium_frames_sent_total') >= 6, 'six results and an update left');
+    assert.ok(moved('osmium_received_bytes_total') > 50);
+    assert.ok(moved('osmium_sent_bytes_total') > 200, 'tokens went out');
+    assert.equal(moved('osmium_revocation_fanout_seconds_count'), 2, 'each revocation came back through the broker');
+    assert.equal(value(after, 'osmium_connections_open'), 0, 'both sockets were closed by the revocations');
+    assert.equal(value(after, 'osmium_connections_authorized'), 0);
+  });
+
+  it('counts rate-limit refusals by limit name', async () => {
+    const before = await scrape(gw);
+    gw.app.metrics.rateLimited('sign_in_email');
+    const after = await scrape(gw);
+    assert.equal(value(after, 'osmium_rate_limited_total{limit="sign_in_email"}') - value(before, 'osmium_rate_limited_total{limit="sign_in_email"}'), 1);
+  });
+});
