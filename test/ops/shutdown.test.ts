@@ -1,0 +1,55 @@
+/**
+ * Graceful shutdown of a real process: SIGTERM answers the request in flight,
+ * closes every socket with 1001, writes pending session activity to Postgres
+ * and exits 0.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { OsmiumClient } from '../../src/client/client.js';
+import { CloseCode } from '../../src/protocol/closeCodes.js';
+import { createDatabase, REDIS_URL, spawnGateway, uniqueEmail } from '../helpers/stack.js';
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM answers the in-flight request, closes sockets with 1001, flushes activity and exits 0', async () => {
+    const databaseUrl = await createDatabase();
+    // Cost 13: a sign-up hash takes about half a second, long enough to be in flight at SIGTERM.
+    const gw = await spawnGateway({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
+      BCRYPT_COST: '13',
+      SHUTDOWN_GRACE_MS: '10000',
+    });
+    const alice = await OsmiumClient.connect(gw.url);
+    const signedUp = await alice.call('auth_sign_up', { name: 'Guest Alice' }); // a guest: no hash
+    const sessionId = signedUp.authorization!.session_id!.toString();
+    await sleep(30);
+    const activeAt = Date.now();
+    await alice.call('core_initialize', {}); // activity that only lives in memory until a flush
+    const idle = await OsmiumClient.connect(gw.url);
+
+    const carol = await OsmiumClient.connect(gw.url);
+    const inFlight = carol.request('auth_sign_up', { email: uniqueEmail('shutdown'), password: 'shutdown password', name: 'Carol' });
+    await sleep(60);
+    const exited = gw.stop('SIGTERM');
+
+    const result = await inFlight;
+    assert.ok(result.authorization?.token, `the in-flight sign-up was answered: ${JSON.stringify(result.error)}`);
+    for (const client of [alice, idle, carol]) assert.equal((await client.closed).code, CloseCode.GOING_AWAY);
+    assert.equal(await exited, 0);
+
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ last_active: string }>('SELECT last_active FROM sessions WHERE id = $1', [sessionId]);
+      assert.ok(Number(rows[0]!.last_active) >= activeAt, 'the last activity reached Postgres at shutdown');
+      const carolRows = await db.query('SELECT 1 FROM users WHERE name = $1', ['Carol']);
+      assert.equal(carolRows.rowCount, 1, 'what was acknowledged was kept');
+    } finally {
+      await db.end();
+    }
+  });
+});
