@@ -1,0 +1,90 @@
+/**
+ * WORKERS=2: two processes share the port and behave as one gateway. They
+ * coordinate only through Redis and Postgres, so a revocation through a socket
+ * on one worker closes sockets on the other; /metrics on any worker reports
+ * the whole machine; SIGTERM to the primary stops both cleanly.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { OsmiumClient } from '../../src/client/client.js';
+import { CloseCode } from '../../src/protocol/closeCodes.js';
+import { createDatabase, REDIS_URL, spawnGateway, uniqueEmail, type SpawnedGateway } from '../helpers/stack.js';
+import { waitForOutput } from './output.js';
+
+const PASSWORD = 'cluster password';
+/** Sockets signed in beside the first; the primary deals connections round robin. */
+const SOCKETS = 8;
+
+/** The snowflake worker id inside an id: bits 12-21. */
+function workerIdOf(id: { toString(): string }): number {
+  return Number((BigInt(id.toString()) >> 12n) & 1023n);
+}
+
+async function metricValue(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${name} in /metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
+describe('two cluster workers', () => {
+  let gw: SpawnedGateway;
+  before(async () => {
+    gw = await spawnGateway({
+      DATABASE_URL: await createDatabase(),
+      REDIS_URL,
+      REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
+      WORKERS: '2',
+    });
+    await waitForOutput(gw, /"msg":"gateway listening"/, 2);
+  });
+  after(async () => {
+    await gw.stop('SIGKILL');
+  });
+
+  it('behave as one: revocation through one worker kicks sockets on the other, metrics cover both, SIGTERM stops both', async () => {
+    const listening = gw.output.filter((l) => l.includes('"msg":"gateway listening"')).map((l) => JSON.parse(l) as { pid: number; port: number; workerId: number });
+    assert.equal(new Set(listening.map((l) => l.pid)).size, 2, 'two processes');
+    assert.deepEqual(new Set(listening.map((l) => l.port)), new Set([gw.port]), 'on one port');
+    assert.equal(new Set(listening.map((l) => l.workerId)).size, 2, 'each with its own snowflake worker id');
+    assert.equal(gw.output.filter((l) => l.includes('applied migrations')).length, 1, 'migrations ran once');
+
+    const email = uniqueEmail('cluster');
+    const owner = await OsmiumClient.connect(gw.url);
+    const ownerAuth = await owner.call('auth_sign_up', { email, password: PASSWORD, name: 'Cluster' });
+    const devices: OsmiumClient[] = [];
+    const sessionIds = [];
+    for (let i = 0; i < SOCKETS; i++) {
+      const device = await OsmiumClient.connect(gw.url);
+      const auth = await device.call('auth_sign_in', { email, password: PASSWORD });
+      devices.push(device);
+      sessionIds.push(auth.authorization!.session_id!);
+    }
+    const workers = new Set([ownerAuth.authorization!.session_id!, ...sessionIds].map(workerIdOf));
+    assert.equal(workers.size, 2, 'both workers served sign-ins');
+
+    // Scrapes land on either worker; each answers for both.
+    for (let i = 0; i < 4; i++) {
+      assert.equal(await metricValue(gw.port, 'osmium_connections_open'), SOCKETS + 1);
+      assert.equal(await metricValue(gw.port, 'osmium_connections_authorized'), SOCKETS + 1);
+    }
+
+    await owner.call('auth_revoke_sessions', { session_ids: sessionIds });
+    for (const device of devices) {
+      const update = await device.nextUpdate();
+      assert.ok(update.session_deleted, 'session_deleted pushed before the close');
+      assert.equal((await device.closed).code, CloseCode.SESSION_REVOKED);
+    }
+    assert.ok(owner.isOpen, 'the revoking session stays');
+    assert.equal(await metricValue(gw.port, 'osmium_connections_open'), 1);
+
+    const bystander = await OsmiumClient.connect(gw.url);
+    await bystander.call('core_initialize', {});
+    const code = await gw.stop('SIGTERM');
+    assert.equal((await owner.closed).code, CloseCode.GOING_AWAY);
+    assert.equal((await bystander.closed).code, CloseCode.GOING_AWAY);
+    assert.equal(code, 0, 'the primary waited for both workers and exited 0');
+    assert.equal(gw.output.filter((l) => l.includes('"msg":"stopped"')).length, 2, 'both workers stopped gracefully');
+  });
+});
