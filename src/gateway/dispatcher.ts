@@ -44,7 +44,9 @@ export class Dispatcher {
       const traceId = randomBytes(8).toString('hex');
       if (err instanceof RpcError) {
         code = err.code;
-        this.log.debug({ method, code, traceId, msg: err.message }, 'request refused');
+        // Refusals (4xx, and 501 for an unserved method) are the client's business; a deliberate 5xx is ours.
+        if (err.code >= 500 && err.code !== ErrorCode.NOT_SERVED) this.log.warn({ method, code, traceId, reason: err.message }, 'request failed');
+        else this.log.debug({ method, code, traceId, msg: err.message }, 'request refused');
         result = { req_id: reqId, trace_id: traceId, error: { error_code: err.code, error_message: err.message } };
       } else {
         code = isUnavailable(err) ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL;
