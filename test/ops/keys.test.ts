@@ -1,0 +1,86 @@
+/**
+ * Key rotation across instances: `admin keys rotate` makes every instance sign
+ * with the new key (announced through Redis) while tokens signed before keep
+ * working on every instance; `keys retire` ends the old tokens everywhere.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeProtectedHeader } from 'jose';
+import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { runAdmin } from '../helpers/admin.js';
+import { createDatabase, REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+
+const PASSWORD = 'rotation password';
+
+describe('signing key rotation', () => {
+  let a: TestGateway;
+  let b: TestGateway;
+  let env: Record<string, string>;
+  before(async () => {
+    const databaseUrl = await createDatabase();
+    env = { REDIS_URL, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:` };
+    a = await startGateway(env, { databaseUrl });
+    b = await startGateway(env, { databaseUrl });
+    env = { ...env, DATABASE_URL: databaseUrl };
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  /** Signs in on `gw` and returns the token's kid and the token. */
+  async function signIn(gw: TestGateway, email: string): Promise<{ kid: string; token: string }> {
+    const client = await gw.connect();
+    const token = (await client.call('auth_sign_in', { email, password: PASSWORD })).authorization!.token!;
+    await client.close();
+    return { kid: decodeProtectedHeader(token).kid!, token };
+  }
+
+  async function authorizeCode(gw: TestGateway, token: string): Promise<number> {
+    const client = await gw.connect();
+    const r = await client.request('auth_authorize', { token });
+    await client.close();
+    return r.error?.error_code ?? 0;
+  }
+
+  it('rotates without signing anyone out, then retires the old key everywhere', async () => {
+    const email = uniqueEmail('rotation');
+    const signer = await a.connect();
+    const before = (await signer.call('auth_sign_up', { email, password: PASSWORD, name: 'Rotation' })).authorization!.token!;
+    const oldKid = decodeProtectedHeader(before).kid!;
+
+    const rotated = await runAdmin(['keys', 'rotate'], env);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.deepEqual({ announced: rotated.lines[0]!.announced, fresh: rotated.lines[0]!.kid !== oldKid }, { announced: true, fresh: true });
+    const newKid = rotated.lines[0]!.kid as string;
+
+    // Both instances hear the announcement and sign with the new key.
+    for (const gw of [a, b]) {
+      let kid = '';
+      for (let i = 0; i < 50 && kid !== newKid; i++) {
+        kid = (await signIn(gw, email)).kid;
+        if (kid !== newKid) await sleep(20);
+      }
+      assert.equal(kid, newKid);
+    }
+    assert.equal(await authorizeCode(a, before), 0, 'a token signed before the rotation works on the instance that signed it');
+    assert.equal(await authorizeCode(b, before), 0, '... and on the other');
+
+    const after = await signIn(b, email);
+    const retired = await runAdmin(['keys', 'retire'], env);
+    assert.equal(retired.code, 0, retired.stderr);
+    assert.deepEqual(retired.lines[0]!.retired, [oldKid]);
+    for (const gw of [a, b]) {
+      let code = 0;
+      for (let i = 0; i < 50 && code === 0; i++) {
+        code = await authorizeCode(gw, before);
+        if (code === 0) await sleep(20);
+      }
+      assert.equal(code, ErrorCode.FORBIDDEN, 'a token of a retired key is refused');
+      assert.equal(await authorizeCode(gw, after.token), 0, 'tokens of the new key keep working');
+    }
+    await signer.close();
+  });
+});
