@@ -9,7 +9,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startApp, type App } from './app.js';
@@ -83,10 +83,11 @@ async function runGateway(): Promise<void> {
 
   const readyMs = Math.round(performance.now());
   if (embedded) {
-    const where = relative(process.cwd(), join(config.dataDir, 'postgres')).startsWith('..') ? join(config.dataDir, 'postgres') : relative(process.cwd(), join(config.dataDir, 'postgres'));
+    const where = relative(process.cwd(), embedded.dir).startsWith('..') ? embedded.dir : `./${relative(process.cwd(), embedded.dir)}`;
     log.info(
       { readyMs, postgresMs: embedded.startMs, created: embedded.created },
-      `single-instance mode: embedded Postgres in ${where}, in-process live state, 1 process, ready in ${readyMs} ms; ` +
+      `single-instance mode: embedded Postgres in ${where}, ${config.REDIS_URL ? 'live state in Redis' : 'in-process live state'}, ` +
+        `1 process, ready in ${readyMs} ms; ` +
         'for production set DATABASE_URL and REDIS_URL (README: Running in production)',
     );
   } else if (!config.REDIS_URL) {

@@ -15,11 +15,11 @@
  * `postgres` (created when missing, like the package's `createPostgresUser`).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { access, chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
@@ -45,6 +45,8 @@ export interface EmbeddedPostgres {
   port: number;
   /** pid of the server process. */
   pid: number;
+  /** The cluster's folder (normally `<DATA_DIR>/postgres`). */
+  dir: string;
   /** True when this start created the cluster (empty data dir). */
   created: boolean;
   /** Milliseconds from `startEmbeddedPostgres` to accepting connections. */
@@ -68,10 +70,41 @@ async function binaries(): Promise<Binaries> {
   }
 }
 
-/** Files of the embedded mode inside DATA_DIR. */
+/** Where clusters go when, as root, DATA_DIR is inside a folder the `postgres` user cannot enter. */
+const ROOT_FALLBACK_DIR = '/var/lib/osmium-gateway';
+
+/**
+ * The first folder above `dataDir` that others cannot enter, or undefined.
+ * Only matters as root: the server then runs as `postgres`, an "other" user.
+ */
+function blockedAncestor(dataDir: string): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (let dir = dirname(resolve(dataDir)); ; dir = dirname(dir)) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) return dir;
+    } catch {
+      /* not created yet: mkdir makes it 0755 */
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * The cluster folder: `<DATA_DIR>/postgres`; as root with DATA_DIR under a
+ * folder the `postgres` user cannot enter (a clone in /root, mode 700), a
+ * folder of its own under /var/lib/osmium-gateway named after DATA_DIR, so
+ * data still survives restarts with the same DATA_DIR.
+ */
+function clusterDir(dataDir: string): string {
+  if (!blockedAncestor(dataDir)) return join(dataDir, 'postgres');
+  const key = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
+  return join(ROOT_FALLBACK_DIR, key, 'postgres');
+}
+
+/** Files of the embedded mode (all inside DATA_DIR, except the cluster in the root fallback). */
 export function embeddedPaths(dataDir: string) {
   return {
-    cluster: join(dataDir, 'postgres'),
+    cluster: clusterDir(dataDir),
     password: join(dataDir, 'postgres.password'),
     log: join(dataDir, 'postgres.log'),
     /** pid of the gateway process that owns the running server. */
@@ -155,10 +188,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const user = await serverUser(log);
   await mkdir(dataDir, { recursive: true });
   if (user) {
-    // The server user must be able to walk into DATA_DIR.
-    const mode = (await stat(dataDir)).mode & 0o777;
-    if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o011);
-    await checkReachable(dirname(dataDir), user);
+    const blocked = blockedAncestor(dataDir);
+    if (blocked) {
+      log.warn(
+        { dataDir, blocked, cluster: paths.cluster },
+        `the postgres user cannot enter ${blocked}: the embedded Postgres keeps its files in ${paths.cluster} instead of DATA_DIR`,
+      );
+      await mkdir(dirname(paths.cluster), { recursive: true, mode: 0o755 });
+    } else {
+      // The server user must be able to walk into DATA_DIR.
+      const mode = (await stat(dataDir)).mode & 0o777;
+      if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o011);
+    }
   }
 
   const leftover = await runningServer(dataDir);
@@ -231,6 +272,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     adminUrl,
     port,
     pid: child.pid!,
+    dir: paths.cluster,
     created,
     startMs,
     async stop() {
@@ -242,21 +284,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       await rm(paths.owner, { force: true });
     },
   };
-}
-
-/** As root, every folder above DATA_DIR must let the `postgres` user through. */
-async function checkReachable(dir: string, user: { uid: number; gid: number }): Promise<void> {
-  for (let current = dir; ; current = dirname(current)) {
-    const info = await stat(current);
-    const through = info.uid === user.uid ? info.mode & 0o100 : info.gid === user.gid ? info.mode & 0o010 : info.mode & 0o001;
-    if (!through) {
-      throw new Error(
-        `the embedded Postgres runs as the user "postgres", which cannot enter ${current} (mode ${(info.mode & 0o777).toString(8)}): ` +
-          `choose a DATA_DIR outside it or allow it (chmod o+x ${current})`,
-      );
-    }
-    if (dirname(current) === current) return;
-  }
 }
 
 async function exists(path: string): Promise<boolean> {
