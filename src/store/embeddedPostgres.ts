@@ -208,7 +208,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     if (owner && owner !== process.pid && alive(owner)) {
       throw new Error(`DATA_DIR ${dataDir} is in use by another gateway (pid ${owner}); stop it or use another DATA_DIR`);
     }
-    log.warn({ pid: leftover.pid }, 'stopping an embedded Postgres left running by a gateway that did not shut down');
+    log.warn({ postgresPid: leftover.pid }, 'stopping an embedded Postgres left running by a gateway that did not shut down');
     process.kill(leftover.pid, 'SIGINT');
     if (!(await waitForExit(leftover.pid, 15_000))) throw new Error(`could not stop the leftover Postgres (pid ${leftover.pid})`);
   }
