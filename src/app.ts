@@ -122,7 +122,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     redis,
     prefix: config.REDIS_PREFIX,
     enabled: config.RATE_LIMITS === 'on',
-    onRefused: (limit) => options.metrics?.rateLimited(limit),
+    onRefused: (limit) => metrics.rateLimited(limit),
   });
   const limits = defineAbuseLimits(rateLimits, config);
   if (config.RATE_LIMITS === 'off') {
