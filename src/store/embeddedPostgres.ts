@@ -206,7 +206,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (leftover) {
     const owner = Number((await readFile(paths.owner, 'utf8').catch(() => '')).trim());
     if (owner && owner !== process.pid && alive(owner)) {
-      throw new Error(`DATA_DIR ${dataDir} is in use by another gateway (pid ${owner}); stop it or use another DATA_DIR`);
+      throw new Error(`DATA_DIR ${dataDir} is in use by another process (pid ${owner}, a gateway or the admin CLI); stop it or use another DATA_DIR`);
     }
     log.warn({ postgresPid: leftover.pid }, 'stopping an embedded Postgres left running by a gateway that did not shut down');
     process.kill(leftover.pid, 'SIGINT');

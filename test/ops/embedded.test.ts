@@ -53,6 +53,12 @@ describe('embedded single-instance mode', () => {
       assert.equal(listed.lines.length, 2);
       assert.equal(listed.lines[0]!.kid, rotated.lines[0]!.kid, 'the new key is listed first');
 
+      await assert.rejects(
+        spawnGateway({ ...EMBEDDED_ENV, DATA_DIR: dataDir }),
+        /exited with 1[\s\S]*DATA_DIR .* is in use by another process/,
+        'a second gateway on the same DATA_DIR refuses to start and leaves the first alone',
+      );
+
       const resumed = await OsmiumClient.connect(first.url);
       assert.ok((await resumed.call('auth_authorize', { token })).authorization, 'a token signed before the rotation still works');
       await resumed.close();
