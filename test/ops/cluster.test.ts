@@ -88,3 +88,27 @@ describe('two cluster workers', () => {
     assert.equal(gw.output.filter((l) => l.includes('"msg":"stopped"')).length, 2, 'both workers stopped gracefully');
   });
 });
+
+describe('cluster primary', () => {
+  it('replaces a worker that dies, and still stops cleanly', async () => {
+    const gw = await spawnGateway({
+      DATABASE_URL: await createDatabase(),
+      REDIS_URL,
+      REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
+      WORKERS: '2',
+    });
+    try {
+      const [first] = await waitForOutput(gw, /"msg":"gateway listening"/, 2);
+      process.kill((JSON.parse(first!) as { pid: number }).pid, 'SIGKILL');
+      await waitForOutput(gw, /worker died; starting another/);
+      await waitForOutput(gw, /"msg":"gateway listening"/, 3);
+      for (let i = 0; i < 4; i++) {
+        const client = await OsmiumClient.connect(gw.url);
+        assert.ok((await client.call('auth_sign_up', { name: `Guest ${i}` })).authorization, 'every worker serves');
+        await client.close();
+      }
+    } finally {
+      assert.equal(await gw.stop('SIGTERM'), 0);
+    }
+  });
+});
