@@ -42,6 +42,7 @@ async function runGateway(): Promise<void> {
   let embedded: EmbeddedPostgres | undefined;
   let app: App | undefined;
   let stopping = false;
+  let starting: Promise<unknown> = Promise.resolve();
 
   async function shutdown(signal: string): Promise<void> {
     if (stopping) return;
@@ -53,6 +54,7 @@ async function runGateway(): Promise<void> {
     }, config.SHUTDOWN_GRACE_MS + 5_000);
     force.unref();
     try {
+      await starting.catch(() => undefined); // a signal during start: finish starting, then stop what started
       await app?.close();
       await embedded?.stop();
       log.info('stopped');
@@ -67,19 +69,22 @@ async function runGateway(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   try {
-    let databaseUrl = config.DATABASE_URL;
-    if (!databaseUrl) {
-      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
-      databaseUrl = embedded.url;
-    }
-    app = await startApp(config, { log, databaseUrl });
+    starting = (async () => {
+      let databaseUrl = config.DATABASE_URL;
+      if (!databaseUrl) {
+        embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, log });
+        databaseUrl = embedded.url;
+      }
+      app = await startApp(config, { log, databaseUrl });
+    })();
+    await starting;
   } catch (err) {
     log.fatal({ err }, 'gateway failed to start');
     await embedded?.stop().catch(() => undefined);
     log.flush();
     process.exit(1);
   }
-  if (stopping) return; // a signal arrived during start; shutdown() closes what exists
+  if (stopping) return; // a signal arrived during start; shutdown() stops what started
 
   const readyMs = Math.round(performance.now());
   if (embedded) {
