@@ -18,6 +18,10 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embeddedPo
 
 /** Delay before replacing a worker that died on its own. */
 const RESPAWN_DELAY_MS = 1_000;
+/** Workers dying before they were ready, in a row, after which the primary gives up (exit 1). */
+const MAX_FAILED_STARTS = 3;
+/** IPC message a worker sends its primary once it serves. */
+const WORKER_READY = 'osmium:worker-ready';
 
 let config: Config;
 try {
@@ -104,27 +108,42 @@ async function runGateway(): Promise<void> {
   } else {
     log.info({ readyMs, worker: cluster.isWorker ? cluster.worker?.id : undefined }, 'ready');
   }
+  if (cluster.isWorker) process.send?.({ type: WORKER_READY });
 }
 
 /** The cluster primary: forks the workers, replaces those that die, aggregates metrics, forwards signals. */
 function runPrimary(count: number): void {
   let stopping = false;
   serveClusterMetrics();
+  const ready = new WeakSet<Worker>();
+  let failedStarts = 0;
   const fork = () => cluster.fork();
+  cluster.on('message', (worker: Worker, message: { type?: string }) => {
+    if (message?.type !== WORKER_READY) return;
+    ready.add(worker);
+    failedStarts = 0;
+  });
   cluster.on('exit', (worker: Worker, code, signal) => {
     if (stopping) return;
-    log.error({ worker: worker.id, pid: worker.process.pid, code, signal }, `worker died; starting another in ${RESPAWN_DELAY_MS} ms`);
-    setTimeout(() => !stopping && fork(), RESPAWN_DELAY_MS).unref();
+    // A worker that never got ready (database unreachable, port taken...) would fail again: stop retrying after a few.
+    if (!ready.has(worker) && ++failedStarts >= MAX_FAILED_STARTS) {
+      log.fatal({ exitCode: code, signal }, `${failedStarts} workers in a row died before they were ready; giving up`);
+      stop('SIGTERM', 1);
+      return;
+    }
+    log.error({ worker: worker.id, workerPid: worker.process.pid, exitCode: code, signal }, `worker died; starting another in ${RESPAWN_DELAY_MS} ms`);
+    // Not unref'd: with every worker dead, this timer is what keeps the primary alive.
+    setTimeout(() => !stopping && fork(), RESPAWN_DELAY_MS);
   });
   for (let i = 0; i < count; i++) fork();
   log.info({ workers: count }, `cluster primary started ${count} workers sharing port ${config.PORT}`);
 
-  const stop = (signal: NodeJS.Signals) => {
+  function stop(signal: NodeJS.Signals, exitCode = 0): void {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down workers');
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
-    let failed = false;
+    let failed = exitCode !== 0;
     let remaining = alive.length;
     const force = setTimeout(() => {
       log.error('workers did not stop within the grace period; killing them');
@@ -132,7 +151,7 @@ function runPrimary(count: number): void {
       process.exit(1);
     }, config.SHUTDOWN_GRACE_MS + 8_000);
     force.unref();
-    if (!remaining) process.exit(0);
+    if (!remaining) process.exit(exitCode);
     for (const worker of alive) {
       worker.once('exit', (code) => {
         if (code !== 0) failed = true;
@@ -145,7 +164,7 @@ function runPrimary(count: number): void {
       // A terminal's Ctrl+C already reached the workers; a second signal is harmless.
       worker.process.kill('SIGTERM');
     }
-  };
+  }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -111,4 +111,11 @@ describe('cluster primary', () => {
       assert.equal(await gw.stop('SIGTERM'), 0);
     }
   });
+
+  it('gives up with exit 1 when workers keep dying before they are ready', async () => {
+    await assert.rejects(
+      spawnGateway({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', REDIS_URL, WORKERS: '2' }),
+      /exited with 1[\s\S]*workers in a row died before they were ready; giving up/,
+    );
+  });
 });
