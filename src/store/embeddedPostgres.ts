@@ -157,6 +157,9 @@ export async function runningServer(dataDir: string): Promise<{ pid: number; por
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  // A stale lock file's pid may now belong to another program: never take that for our server.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  if (cmdline !== undefined && !cmdline.split('\0').includes(embeddedPaths(dataDir).cluster)) return undefined;
   return { pid, port };
 }
 
