@@ -91,9 +91,16 @@ describe('metrics', () => {
   });
 
   it('counts rate-limit refusals by limit name', async () => {
-    const before = await scrape(gw);
-    gw.app.metrics.rateLimited('sign_in_email');
-    const after = await scrape(gw);
-    assert.equal(value(after, 'osmium_rate_limited_total{limit="sign_in_email"}') - value(before, 'osmium_rate_limited_total{limit="sign_in_email"}'), 1);
+    const limited = await startGateway({ SOCKET_RATE: '1', SOCKET_BURST: '2' });
+    try {
+      const client = await limited.connect();
+      const results = await Promise.all([1, 2, 3, 4, 5].map((id) => client.request('core_initialize', {}, { id })));
+      const refused = results.filter((r) => r.error?.error_code === 429).length;
+      assert.ok(refused >= 2, `the socket's burst of 2 was used up: ${refused} refused`);
+      const samples = await scrape(limited);
+      assert.equal(value(samples, 'osmium_rate_limited_total{limit="socket_requests"}'), refused);
+    } finally {
+      await limited.close();
+    }
   });
 });
