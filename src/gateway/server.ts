@@ -232,7 +232,9 @@ export class Gateway implements ConnectionOwner {
   private onRevoked(payload: string): void {
     let message: Partial<RevokedPayload>;
     try {
-      message = JSON.parse(payload) as Partial<RevokedPayload>;
+      const parsed = JSON.parse(payload) as Partial<RevokedPayload> | unknown[];
+      // A bare array is the format of earlier releases (still met during a rolling upgrade).
+      message = Array.isArray(parsed) ? { ids: parsed as string[] } : parsed;
     } catch {
       return;
     }
