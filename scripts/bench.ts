@@ -1,0 +1,136 @@
+/**
+ * `npm run bench [-- --quick] [-- --figures 1,3]`: starts its own Postgres and
+ * Redis, measures the five figures of the performance goals each next to the
+ * ceiling of this machine, prints the table, writes bench/results/<date>.json
+ * and bench/results/latest.svg. See README "Load tests and benchmarks".
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { freePort, startStack } from './stack.mjs';
+import { renderChart } from './bench/chart.js';
+import {
+  createDatabase, figureAuthorize, figureMemory, figureRevocation, figureSignIn, figureStart, gatewayEnv, mintGuestTokens, type BenchSettings, type Row,
+} from './bench/figures.js';
+import { spawnGateway } from './bench/processes.js';
+import { table } from './load/report.js';
+
+const USAGE = `usage: npm run bench -- [--quick] [--figures 1,2,3,4,5] [--bcrypt-cost N] [--out DIR]
+  --quick          smaller counts and shorter storms (about 2 minutes instead of 5)
+  --figures LIST   only these figures
+  --bcrypt-cost N  BCRYPT_COST of the measured gateway (default 12, the configured default)
+  --out DIR        results folder (default bench/results)`;
+
+function parse(argv: string[]) {
+  const options = { quick: false, figures: new Set([1, 2, 3, 4, 5]), bcryptCost: 12, out: fileURLToPath(new URL('../bench/results', import.meta.url)) };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--figures') {
+      const list = value().split(',').map(Number);
+      if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 5)) throw new Error(`--figures takes numbers 1 to 5\n${USAGE}`);
+      options.figures = new Set(list);
+    } else if (arg === '--bcrypt-cost') {
+      options.bcryptCost = Number(value());
+      if (!Number.isInteger(options.bcryptCost) || options.bcryptCost < 4 || options.bcryptCost > 15) throw new Error('--bcrypt-cost must be 4 to 15');
+    } else if (arg === '--out') options.out = value();
+    else throw new Error(`unknown option ${arg}\n${USAGE}`);
+  }
+  return options;
+}
+
+let options: ReturnType<typeof parse>;
+try {
+  options = parse(process.argv.slice(2));
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+
+const started = performance.now();
+const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+const machine = {
+  cpus: availableParallelism(),
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+};
+log(`machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`);
+
+const stack = await startStack();
+process.on('exit', () => stack.stop());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
+const settings: BenchSettings = {
+  quick: options.quick,
+  bcryptCost: options.bcryptCost,
+  databaseUrl: stack.databaseUrl,
+  redisUrl: stack.redisUrl,
+  stormS: options.quick ? 5 : 10,
+  idleCounts: options.quick ? [5_000, 10_000] : [10_000, 19_800],
+  log,
+};
+
+const rows: Row[] = [];
+const databaseUrl = await createDatabase(stack.databaseUrl);
+const needsGateway = [1, 2, 3].some((f) => options.figures.has(f));
+const gateway = needsGateway ? await spawnGateway(gatewayEnv(settings, databaseUrl)) : null;
+try {
+  let tokens: string[] = [];
+  if (gateway && (options.figures.has(1) || options.figures.has(2))) {
+    const count = Math.max(options.figures.has(2) ? Math.max(...settings.idleCounts) : 0, options.quick ? 8_000 : 20_000);
+    log(`minting ${count} guest sessions (distinct tokens)`);
+    tokens = await mintGuestTokens(gateway.url, count);
+  }
+  if (gateway && options.figures.has(1)) {
+    log('figure 1: Authorize round trips per second in a reconnect storm');
+    rows.push(...(await figureAuthorize(settings, gateway, tokens)));
+  }
+  if (gateway && options.figures.has(3)) {
+    log(`figure 3: sign-in throughput at bcrypt cost ${settings.bcryptCost}`);
+    rows.push(...(await figureSignIn(settings, gateway)));
+  }
+  await gateway?.stop();
+  if (options.figures.has(2)) {
+    log(`figure 2: memory per idle authorized connection at ${settings.idleCounts.join(' and ')} sockets`);
+    rows.push(...(await figureMemory(settings, databaseUrl, tokens)));
+  }
+  if (options.figures.has(4)) {
+    log('figure 4: cross-instance revocation push');
+    rows.push(...(await figureRevocation(settings, options.quick ? 200 : 500)));
+  }
+  if (options.figures.has(5)) {
+    log('figure 5: start to ready');
+    rows.push(...(await figureStart(settings, options.quick ? 2 : 3, freePort)));
+  }
+} finally {
+  await gateway?.stop();
+}
+
+const fmt = (n: number | null, unit = '') => (n === null ? '-' : `${n >= 100 ? n.toFixed(0) : n.toFixed(2)}${unit ? ` ${unit}` : ''}`);
+const header = ['figure', 'gateway', 'ceiling', 'ratio', 'goal', 'met?'];
+const lines = rows.map((r) => [
+  `${r.figure}. ${r.metric}`,
+  fmt(r.gateway, r.unit),
+  fmt(r.ceiling, r.unit),
+  r.ratio === null ? '-' : `${(r.ratio * 100).toFixed(0)} %`,
+  r.goal,
+  r.met === null ? '-' : r.met ? 'yes' : 'NO',
+]);
+console.log(`\n${table(header, lines)}\n`);
+for (const r of rows) if (r.note) console.log(`  ${r.figure}. ${r.metric}: ${r.note}`);
+
+const date = new Date().toISOString();
+mkdirSync(options.out, { recursive: true });
+const file = join(options.out, `${date.slice(0, 19).replace(/:/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify({ date, machine, quick: options.quick, bcryptCost: options.bcryptCost, durationS: (performance.now() - started) / 1000, rows }, null, 2)}\n`);
+writeFileSync(join(options.out, 'latest.svg'), renderChart(rows, `npm run bench${options.quick ? ' --quick' : ''}, ${date.slice(0, 10)}: ${machine.cpus} cores, Node ${machine.node}`));
+log(`wrote ${file} and ${join(options.out, 'latest.svg')}`);
+process.exit(0);
