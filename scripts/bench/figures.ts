@@ -15,7 +15,7 @@ import type { LoadOptions, ScenarioName } from '../load/args.js';
 import { runLoad, type LoadReport } from '../load/run.js';
 import { mintGuestTokens } from '../load/scenarios.js';
 import { percentile } from '../load/stats.js';
-import { spawnBareServer, spawnGateway, type Measured } from './processes.js';
+import { spawnBareServer, spawnGateway, track, type Measured } from './processes.js';
 
 export interface Row {
   figure: string;
@@ -97,21 +97,36 @@ export function gatewayEnv(s: BenchSettings, databaseUrl: string, extra: Record<
   };
 }
 
-/** Figure 1: reconnect storm, Authorize round trips per second, each token used once. */
-export async function figureAuthorize(s: BenchSettings, gateway: Measured, tokens: string[]): Promise<Row[]> {
-  const storm = (url: string) =>
-    runLoad(loadOptions(url, 'authorize', { connections: 64, durationS: null, requests: tokens.length, maxTimeS: s.stormS }), { tokens });
-  s.log(`  gateway: reconnect storm with ${tokens.length} distinct tokens, 64 at once, at most ${s.stormS} s`);
-  const gw = await storm(gateway.url);
-  const probe = await gateway.probe();
+/**
+ * Figure 1: reconnect storm, Authorize round trips per second, each token used
+ * once. The machine is shared, so gateway and ceiling run in alternating
+ * short rounds and the best round of each counts.
+ */
+export async function figureAuthorize(s: BenchSettings, gateway: Measured, tokens: string[], rounds = 3): Promise<Row[]> {
+  const roundS = s.stormS / rounds;
+  let next = 0;
+  const storm = (url: string) => {
+    const share = tokens.slice(next, next + Math.floor(tokens.length / (rounds * 2)));
+    next += share.length;
+    return runLoad(loadOptions(url, 'authorize', { connections: 64, durationS: null, requests: share.length, maxTimeS: roundS }), { tokens: share });
+  };
   // An equal-sized answer: the gateway's Authorize answer for one of these tokens.
-  const bare = await spawnBareServer(await authorizeAnswerBytes(gateway.url, tokens[0]!));
+  const bare = await spawnBareServer(await authorizeAnswerBytes(gateway.url, tokens[tokens.length - 1]!));
   try {
-    s.log('  ceiling: the same storm against a bare ws server');
-    const ceiling = await storm(bare.url);
-    const g = op(gw, 'reconnect+authorize');
-    const c = op(ceiling, 'reconnect+authorize');
-    const errors = gw.errors ? ` (${gw.errors} errors)` : '';
+    const gwRounds: LoadReport[] = [];
+    const bareRounds: LoadReport[] = [];
+    let delayP99 = 0;
+    for (let r = 0; r < rounds; r++) {
+      s.log(`  round ${r + 1}/${rounds}: gateway then bare ws, ${roundS.toFixed(1)} s each, 64 sockets reconnecting, each token used once`);
+      await gateway.probe('reset-delay');
+      gwRounds.push(await storm(gateway.url));
+      delayP99 = Math.max(delayP99, (await gateway.probe()).delay.p99);
+      bareRounds.push(await storm(bare.url));
+    }
+    const best = (reports: LoadReport[]) => reports.map((r) => op(r, 'reconnect+authorize')).sort((a, b) => b.throughput - a.throughput)[0]!;
+    const g = best(gwRounds);
+    const c = best(bareRounds);
+    const errors = gwRounds.reduce((n, r) => n + r.errors, 0);
     return [
       {
         figure: '1',
@@ -121,8 +136,8 @@ export async function figureAuthorize(s: BenchSettings, gateway: Measured, token
         ceiling: c.throughput,
         ratio: g.throughput / c.throughput,
         goal: '>= 40 % of ceiling',
-        met: g.throughput / c.throughput >= 0.4 && gw.errors === 0,
-        note: `p50 ${g.p50} ms, p99 ${g.p99} ms (bare p99 ${c.p99} ms); gateway event-loop p99 ${probe.delay.p99} ms${errors}`,
+        met: g.throughput / c.throughput >= 0.4 && errors === 0,
+        note: `best of ${rounds} alternating rounds; p50 ${g.p50} ms, p99 ${g.p99} ms (bare p99 ${c.p99} ms) at 64 sockets in flight; ${errors} errors; gateway event-loop p99 ${delayP99} ms (saturated on purpose)`,
       },
     ];
   } finally {
@@ -150,7 +165,7 @@ async function holdIdle(url: string, count: number, tokens: string[]): Promise<{
   let offset = 0;
   for (let i = 0; i < processes; i++) {
     const n = Math.floor(count / processes) + (i < count % processes ? 1 : 0);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/holdIdle.ts'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = track(spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/holdIdle.ts'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const slice = tokens.slice(offset, offset + n);
     offset += n;
     child.send({
@@ -160,7 +175,7 @@ async function holdIdle(url: string, count: number, tokens: string[]): Promise<{
         durationS: 600,
         heartbeatS: 60,
         workers: 1,
-        rampS: n / 4_000,
+        rampS: n / 1_500,
         // Several source addresses: no shortage of ephemeral ports.
         sourceAddresses: 4,
         timeoutMs: 60_000,
@@ -205,20 +220,34 @@ interface MemoryPoint {
   heapPerSocket: number;
 }
 
+/**
+ * Opens idle authorized sockets up to each count in turn (cumulatively, from
+ * one baseline after garbage collection), measuring RSS and heap at each.
+ */
 async function memoryPoints(target: Measured, counts: number[], tokens: string[], log: (l: string) => void, label: string): Promise<MemoryPoint[]> {
   const points: MemoryPoint[] = [];
-  for (const count of counts) {
+  const holders: Array<Awaited<ReturnType<typeof holdIdle>>> = [];
+  try {
     await new Promise((r) => setTimeout(r, 500));
     const base = await target.probe('gc');
     const baseRss = target.rssFromProc();
-    const held = await holdIdle(target.url, count, tokens);
-    // Let the gateway's batched activity flush settle, then collect garbage.
-    await new Promise((r) => setTimeout(r, 2_500));
-    const after = await target.probe('gc');
-    const rss = target.rssFromProc();
-    points.push({ sockets: count, open: held.open, rssPerSocket: (rss - baseRss) / held.open, heapPerSocket: (after.heapUsed - base.heapUsed) / held.open });
-    log(`  ${label}: ${held.open} sockets open (${held.errors} errors): ${((rss - baseRss) / held.open / 1024).toFixed(2)} KiB RSS, ${((after.heapUsed - base.heapUsed) / held.open / 1024).toFixed(2)} KiB heap per socket`);
-    await held.release();
+    let open = 0;
+    let used = 0;
+    for (const count of counts) {
+      const more = count - used;
+      const held = await holdIdle(target.url, more, tokens.slice(used, count));
+      holders.push(held);
+      used = count;
+      open += held.open;
+      // Let batched activity flushes settle, then collect garbage.
+      await new Promise((r) => setTimeout(r, 2_500));
+      const after = await target.probe('gc');
+      const rss = target.rssFromProc();
+      points.push({ sockets: count, open, rssPerSocket: (rss - baseRss) / open, heapPerSocket: (after.heapUsed - base.heapUsed) / open });
+      log(`  ${label}: ${open} sockets open (${held.errors} errors): ${((rss - baseRss) / open / 1024).toFixed(2)} KiB RSS, ${((after.heapUsed - base.heapUsed) / open / 1024).toFixed(2)} KiB heap per socket`);
+    }
+  } finally {
+    await Promise.all(holders.map((h) => h.release()));
   }
   return points;
 }
@@ -273,15 +302,15 @@ export async function figureMemory(s: BenchSettings, databaseUrl: string, tokens
 export async function figureSignIn(s: BenchSettings, gateway: Measured): Promise<Row[]> {
   const seconds = s.stormS;
   s.log(`  ceiling: raw bcrypt.compare at cost ${s.bcryptCost} for ${seconds} s`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/bcryptCeiling.ts'], {
+  const child = track(spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/bcryptCeiling.ts'], {
     cwd: ROOT,
     env: { ...process.env, BCRYPT_COST: String(s.bcryptCost), CEILING_SECONDS: String(seconds) },
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   await once(child, 'exit');
-  const ceiling = JSON.parse(out.trim().split('\n').pop()!) as { perSecond: number; concurrency: number };
+  const ceiling = JSON.parse(out.trim().split('\n').pop()!) as { perSecond: number; concurrency: number; delayP99: number };
 
   s.log(`  gateway: sign-in storm (8 sockets) for ${seconds} s, with reconnect+Authorize at 50/s alongside`);
   await gateway.probe('reset-delay');
@@ -324,7 +353,7 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured): Promise
       ratio: null,
       goal: '< 20 ms',
       met: probe.delay.p99 < 20,
-      note: `max ${probe.delay.max} ms`,
+      note: `max ${probe.delay.max} ms; a process doing only the raw bcrypt work had event-loop p99 ${ceiling.delayP99} ms`,
     },
   ];
 }
@@ -382,11 +411,11 @@ export async function figureRevocation(s: BenchSettings, samples: number): Promi
 /** Milliseconds from spawning a process to the first 200 from `http://127.0.0.1:port/readyz`. */
 async function timeToReady(env: Record<string, string>, port: number, script = 'src/main.ts', timeoutMs = 60_000): Promise<number | string> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = track(spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', WORKERS: '1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));

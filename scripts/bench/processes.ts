@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../stack.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
@@ -32,6 +33,18 @@ export interface Measured {
 }
 
 let probeIds = 0;
+
+/** Every process spawned here dies with the benchmark, whatever the way it ends. */
+const spawned = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+export function track(child: ChildProcess): ChildProcess {
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  return child;
+}
+
 
 function attach(child: ChildProcess, port: number, output: string[]): Measured {
   const waiting = new Map<number, (r: ProbeReply) => void>();
@@ -85,9 +98,13 @@ function collect(child: ChildProcess, output: string[]): void {
   child.stderr?.on('data', push);
 }
 
-/** Spawns `src/main.ts` with `env` and resolves once it logs "gateway listening". */
+/**
+ * Spawns `src/main.ts` with `env` on a free port and resolves once `/readyz`
+ * answers 200 (at LOG_LEVEL=warn the gateway logs nothing when it starts).
+ */
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<Measured> {
-  const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
+  const port = await freePort();
+  const child = track(spawn(process.execPath, nodeArgs('src/main.ts'), {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -97,39 +114,38 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
       WORKERS: '1',
       OSMIUM_BENCH_PROBE: '1',
       ...env,
+      PORT: String(port),
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  }));
   const output: string[] = [];
   collect(child, output);
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        const match = /"msg":"gateway listening"/.test(line) ? /"port":(\d+)/.exec(line) : null;
-        if (match) {
-          clearTimeout(timer);
-          child.stdout!.off('data', onData);
-          resolve(Number(match[1]));
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`));
-    });
-  });
+  let exitCode: number | null = null;
+  child.once('exit', (code) => (exitCode = code ?? -1));
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (exitCode !== null) throw new Error(`gateway exited with ${exitCode}:\n${output.join('\n')}`);
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway not ready within ${timeoutMs} ms:\n${output.join('\n')}`);
+    }
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
   return attach(child, port, output);
 }
 
 /** Spawns the bare ws ceiling server (scripts/bench/bareServer.ts). */
 export async function spawnBareServer(answerBytes: number): Promise<Measured> {
-  const child = spawn(process.execPath, nodeArgs('scripts/bench/bareServer.ts'), {
+  const child = track(spawn(process.execPath, nodeArgs('scripts/bench/bareServer.ts'), {
     cwd: ROOT,
     env: { ...process.env, OSMIUM_BENCH_PROBE: '1', BARE_ANSWER_BYTES: String(answerBytes) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  }));
   const output: string[] = [];
   collect(child, output);
   const port = await new Promise<number>((resolve, reject) => {
