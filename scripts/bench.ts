@@ -20,10 +20,11 @@ const USAGE = `usage: npm run bench -- [--quick] [--figures 1,2,3,4,5] [--bcrypt
   --quick          smaller counts and shorter storms (about 2 minutes instead of 5)
   --figures LIST   only these figures
   --bcrypt-cost N  BCRYPT_COST of the measured gateway (default 12, the configured default)
+  --bcrypt-concurrency N  BCRYPT_CONCURRENCY of the gateway and the raw bcrypt ceiling (default: the gateway's default)
   --out DIR        results folder (default bench/results)`;
 
 function parse(argv: string[]) {
-  const options = { quick: false, figures: new Set([1, 2, 3, 4, 5]), bcryptCost: 12, out: fileURLToPath(new URL('../bench/results', import.meta.url)) };
+  const options = { quick: false, figures: new Set([1, 2, 3, 4, 5]), bcryptCost: 12, bcryptConcurrency: null as number | null, out: fileURLToPath(new URL('../bench/results', import.meta.url)) };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -39,6 +40,9 @@ function parse(argv: string[]) {
     } else if (arg === '--bcrypt-cost') {
       options.bcryptCost = Number(value());
       if (!Number.isInteger(options.bcryptCost) || options.bcryptCost < 4 || options.bcryptCost > 15) throw new Error('--bcrypt-cost must be 4 to 15');
+    } else if (arg === '--bcrypt-concurrency') {
+      options.bcryptConcurrency = Number(value());
+      if (!Number.isInteger(options.bcryptConcurrency) || options.bcryptConcurrency < 1 || options.bcryptConcurrency > 64) throw new Error('--bcrypt-concurrency must be 1 to 64');
     } else if (arg === '--out') options.out = value();
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
@@ -71,6 +75,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => pr
 const settings: BenchSettings = {
   quick: options.quick,
   bcryptCost: options.bcryptCost,
+  bcryptConcurrency: options.bcryptConcurrency,
   databaseUrl: stack.databaseUrl,
   redisUrl: stack.redisUrl,
   stormS: options.quick ? 5 : 10,

@@ -33,6 +33,8 @@ export interface Row {
 export interface BenchSettings {
   quick: boolean;
   bcryptCost: number;
+  /** BCRYPT_CONCURRENCY given to the gateway and the ceiling; null: the gateway's default. */
+  bcryptConcurrency: number | null;
   databaseUrl: string;
   redisUrl: string;
   /** Seconds of each throughput run. */
@@ -92,6 +94,7 @@ export function gatewayEnv(s: BenchSettings, databaseUrl: string, extra: Record<
     REDIS_URL: s.redisUrl,
     PORT: '0',
     BCRYPT_COST: String(s.bcryptCost),
+    ...(s.bcryptConcurrency ? { BCRYPT_CONCURRENCY: String(s.bcryptConcurrency) } : {}),
     RATE_LIMITS: 'off',
     ...extra,
   };
@@ -304,7 +307,7 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured): Promise
   s.log(`  ceiling: raw bcrypt.compare at cost ${s.bcryptCost} for ${seconds} s`);
   const child = track(spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/bcryptCeiling.ts'], {
     cwd: ROOT,
-    env: { ...process.env, BCRYPT_COST: String(s.bcryptCost), CEILING_SECONDS: String(seconds) },
+    env: { ...process.env, BCRYPT_COST: String(s.bcryptCost), CEILING_SECONDS: String(seconds), ...(s.bcryptConcurrency ? { BCRYPT_CONCURRENCY: String(s.bcryptConcurrency) } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   }));
   let out = '';
