@@ -301,10 +301,13 @@ export async function figureMemory(s: BenchSettings, databaseUrl: string, tokens
   });
 }
 
-/** Figure 3: sign-in throughput vs raw bcrypt, with Authorize p99 and event-loop delay p99 during the storm. */
-export async function figureSignIn(s: BenchSettings, gateway: Measured): Promise<Row[]> {
-  const seconds = s.stormS;
-  s.log(`  ceiling: raw bcrypt.compare at cost ${s.bcryptCost} for ${seconds} s`);
+interface BcryptCeiling {
+  perSecond: number;
+  concurrency: number;
+  delayP99: number;
+}
+
+async function bcryptCeiling(s: BenchSettings, seconds: number): Promise<BcryptCeiling> {
   const child = track(spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/bcryptCeiling.ts'], {
     cwd: ROOT,
     env: { ...process.env, BCRYPT_COST: String(s.bcryptCost), CEILING_SECONDS: String(seconds), ...(s.bcryptConcurrency ? { BCRYPT_CONCURRENCY: String(s.bcryptConcurrency) } : {}) },
@@ -313,17 +316,39 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured): Promise
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   await once(child, 'exit');
-  const ceiling = JSON.parse(out.trim().split('\n').pop()!) as { perSecond: number; concurrency: number; delayP99: number };
+  return JSON.parse(out.trim().split('\n').pop()!) as BcryptCeiling;
+}
 
-  s.log(`  gateway: sign-in storm (8 sockets) for ${seconds} s, with reconnect+Authorize at 50/s alongside`);
-  await gateway.probe('reset-delay');
-  const [signIns, authorizes] = await Promise.all([
-    runLoad(loadOptions(gateway.url, 'signin', { connections: 8, durationS: seconds, timeoutMs: 60_000 })),
-    runLoad(loadOptions(gateway.url, 'authorize', { connections: 5, durationS: seconds, ratePerSocket: 10 })),
-  ]);
-  const probe = await gateway.probe();
-  const si = op(signIns, 'auth_sign_in');
-  const az = op(authorizes, 'auth_authorize');
+/**
+ * Figure 3: sign-in throughput vs raw bcrypt, with Authorize p99 and
+ * event-loop delay p99 during the storm. Ceiling and gateway alternate in two
+ * rounds (the machine is shared); the best round of each counts for
+ * throughput, the worst for the latencies.
+ */
+export async function figureSignIn(s: BenchSettings, gateway: Measured, rounds = 2): Promise<Row[]> {
+  const seconds = s.stormS / rounds;
+  const ceilings: BcryptCeiling[] = [];
+  const signIns: LoadReport[] = [];
+  const authorizes: LoadReport[] = [];
+  const delays: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    s.log(`  round ${r + 1}/${rounds}: raw bcrypt.compare at cost ${s.bcryptCost} for ${seconds} s, then the gateway's sign-in storm (8 sockets) with reconnect+Authorize at 50/s alongside`);
+    ceilings.push(await bcryptCeiling(s, seconds));
+    await gateway.probe('reset-delay');
+    const [si, az] = await Promise.all([
+      runLoad(loadOptions(gateway.url, 'signin', { connections: 8, durationS: seconds, timeoutMs: 60_000 })),
+      runLoad(loadOptions(gateway.url, 'authorize', { connections: 5, durationS: seconds, ratePerSocket: 10 })),
+    ]);
+    signIns.push(si);
+    authorizes.push(az);
+    delays.push((await gateway.probe()).delay.p99);
+  }
+  const ceiling = ceilings.sort((a, b) => b.perSecond - a.perSecond)[0]!;
+  const si = signIns.map((r) => op(r, 'auth_sign_in')).sort((a, b) => b.throughput - a.throughput)[0]!;
+  const az = authorizes.map((r) => op(r, 'auth_authorize')).sort((a, b) => b.p99 - a.p99)[0]!;
+  const delayP99 = Math.max(...delays);
+  const signInErrors = signIns.reduce((n, r) => n + op(r, 'auth_sign_in').errors, 0);
+  const authorizeErrors = authorizes.reduce((n, r) => n + op(r, 'auth_authorize').errors, 0);
   return [
     {
       figure: '3',
@@ -333,8 +358,8 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured): Promise
       ceiling: ceiling.perSecond,
       ratio: si.throughput / ceiling.perSecond,
       goal: '>= 85 % of raw bcrypt',
-      met: si.throughput / ceiling.perSecond >= 0.85 && si.errors === 0,
-      note: `raw bcrypt with ${ceiling.concurrency} at once; sign-in p50 ${si.p50} ms`,
+      met: si.throughput / ceiling.perSecond >= 0.85 && signInErrors === 0,
+      note: `best of ${rounds} alternating rounds; raw bcrypt with ${ceiling.concurrency} at once; sign-in p50 ${si.p50} ms (queued behind the pool)`,
     },
     {
       figure: '3',
@@ -344,19 +369,19 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured): Promise
       ceiling: null,
       ratio: null,
       goal: '< 20 ms',
-      met: az.p99 < 20 && az.errors === 0,
-      note: `${az.count} Authorize calls, p50 ${az.p50} ms`,
+      met: az.p99 < 20 && authorizeErrors === 0,
+      note: `worst of ${rounds} rounds, ${az.count} Authorize calls, p50 ${az.p50} ms`,
     },
     {
       figure: '3',
       metric: 'event-loop delay p99 during the sign-in storm',
       unit: 'ms',
-      gateway: probe.delay.p99,
+      gateway: delayP99,
       ceiling: null,
       ratio: null,
       goal: '< 20 ms',
-      met: probe.delay.p99 < 20,
-      note: `max ${probe.delay.max} ms; a process doing only the raw bcrypt work had event-loop p99 ${ceiling.delayP99} ms`,
+      met: delayP99 < 20,
+      note: `worst of ${rounds} rounds; a process doing only the raw bcrypt work had event-loop p99 ${Math.max(...ceilings.map((c) => c.delayP99))} ms`,
     },
   ];
 }

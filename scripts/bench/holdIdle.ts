@@ -24,9 +24,9 @@ process.once('message', (start: Start) => {
     tokens: start.tokens,
     stopSignal,
     onProgress(p) {
-      if (p.slotsReady + p.errors >= start.options.connections && !announced) {
+      if (p.slotsReady + p.slotsFailed >= start.options.connections && !announced) {
         announced = true;
-        process.send!({ type: 'ready', open: p.openSockets, errors: p.errors });
+        process.send!({ type: 'ready', open: p.openSockets, errors: p.slotsFailed });
       }
     },
   }).then((report) => {

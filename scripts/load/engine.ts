@@ -25,6 +25,8 @@ export interface EngineProgress {
   errors: number;
   openSockets: number;
   slotsReady: number;
+  /** Sockets that could not be prepared (after retries). */
+  slotsFailed: number;
 }
 
 export interface EngineResult {
@@ -35,6 +37,9 @@ export interface EngineResult {
   steps: number;
   peakSockets: number;
 }
+
+/** Tries to prepare a socket (connect, sign up or authorize) before counting it as failed. */
+const SETUP_ATTEMPTS = 3;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
@@ -51,6 +56,7 @@ export async function runEngine(job: EngineJob, onProgress: (p: EngineProgress) 
   let peakSockets = 0;
   let steps = 0;
   let slotsReady = 0;
+  let slotsFailed = 0;
   let budget = job.requestBudget;
   let tokenIndex = 0;
   const tokens = job.tokens;
@@ -79,7 +85,7 @@ export async function runEngine(job: EngineJob, onProgress: (p: EngineProgress) 
     return true;
   };
 
-  const report = () => onProgress({ steps, errors: recorder.totalErrors + setupRecorder.totalErrors, openSockets, slotsReady });
+  const report = () => onProgress({ steps, errors: recorder.totalErrors + slotsFailed, openSockets, slotsReady, slotsFailed });
   const progressTimer = setInterval(report, 500);
 
   const inFlight = new Set<Promise<void>>();
@@ -111,11 +117,22 @@ export async function runEngine(job: EngineJob, onProgress: (p: EngineProgress) 
       };
       const slot = createSlot(scenario, env);
       allSlots.push(slot);
-      try {
-        await slot.setup();
-      } catch {
-        setupRecorder.error('setup', 'failed');
-        return;
+      // A refused or reset connect (accept backlog full during a fast ramp) is retried, as a client would.
+      let attempt = 0;
+      for (;;) {
+        try {
+          await slot.setup();
+          break;
+        } catch {
+          await slot.close().catch(() => undefined);
+          if (++attempt >= SETUP_ATTEMPTS || stopping) {
+            setupRecorder.error('setup', 'failed');
+            slotsFailed++;
+            return;
+          }
+          setupRecorder.error('setup-retry', 'retried');
+          await sleep(100 * attempt + Math.random() * 200);
+        }
       }
       envs.push(env);
       ready.push(slot);
@@ -193,8 +210,11 @@ export async function runEngine(job: EngineJob, onProgress: (p: EngineProgress) 
   // Open-loop steps still in flight finish (each is bounded by the request timeout).
   await Promise.all([...inFlight]);
   const elapsedS = (performance.now() - started) / 1000;
-  const setupErrors = setupRecorder.totalErrors;
-  if (setupErrors) recorder.merge({ operations: { setup: { histogram: '', ok: 0, errors: { failed: setupErrors }, expected: {} } } });
+  // Setup failures are reported (under "setup ..." names), their latencies are not.
+  const setupOps = setupRecorder.serialize().operations;
+  for (const [name, data] of Object.entries(setupOps)) {
+    if (Object.keys(data.errors).length) recorder.merge({ operations: { [name === 'setup' || name === 'setup-retry' ? name : `setup ${name}`]: { histogram: '', ok: 0, errors: data.errors, expected: {} } } });
+  }
   clearTimeout(deadlineTimer);
   clearInterval(checkStop);
   clearInterval(progressTimer);

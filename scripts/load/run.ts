@@ -54,7 +54,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
     }
   });
 
-  const progress: EngineProgress[] = jobs.map(() => ({ steps: 0, errors: 0, openSockets: 0, slotsReady: 0 }));
+  const progress: EngineProgress[] = jobs.map(() => ({ steps: 0, errors: 0, openSockets: 0, slotsReady: 0, slotsFailed: 0 }));
   const t0 = performance.now();
   const emit = () =>
     hooks.onProgress?.({
@@ -62,6 +62,7 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
       errors: progress.reduce((s, p) => s + p.errors, 0),
       openSockets: progress.reduce((s, p) => s + p.openSockets, 0),
       slotsReady: progress.reduce((s, p) => s + p.slotsReady, 0),
+      slotsFailed: progress.reduce((s, p) => s + p.slotsFailed, 0),
       elapsedS: (performance.now() - t0) / 1000,
     });
 
