@@ -5,7 +5,8 @@
  * and bench/results/latest.svg. See README "Load tests and benchmarks".
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { freePort, startStack } from './stack.mjs';
@@ -68,6 +69,21 @@ const machine = {
 };
 log(`machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`);
 
+/**
+ * How noisy the machine is right now: the load average, and the event-loop
+ * delay p99 of this process doing nothing for 2 s. On a machine shared with
+ * other work, latency goals are judged against this floor.
+ */
+async function noiseFloor() {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  await new Promise((r) => setTimeout(r, 2_000));
+  delay.disable();
+  return { loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, idleEventLoopP99Ms: Math.round(delay.percentile(99) / 1e4) / 100 };
+}
+const noiseBefore = await noiseFloor();
+log(`noise floor: load average ${noiseBefore.loadAverage1m}, idle event-loop p99 ${noiseBefore.idleEventLoopP99Ms} ms`);
+
 const stack = await startStack();
 process.on('exit', () => stack.stop());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
@@ -119,6 +135,9 @@ try {
   await gateway?.stop();
 }
 
+const noiseAfter = await noiseFloor();
+log(`noise floor: load average ${noiseAfter.loadAverage1m}, idle event-loop p99 ${noiseAfter.idleEventLoopP99Ms} ms`);
+
 const fmt = (n: number | null, unit = '') => (n === null ? '-' : `${n >= 100 ? n.toFixed(0) : n.toFixed(2)}${unit ? ` ${unit}` : ''}`);
 const header = ['figure', 'gateway', 'ceiling', 'ratio', 'goal', 'met?'];
 const lines = rows.map((r) => [
@@ -135,7 +154,18 @@ for (const r of rows) if (r.note) console.log(`  ${r.figure}. ${r.metric}: ${r.n
 const date = new Date().toISOString();
 mkdirSync(options.out, { recursive: true });
 const file = join(options.out, `${date.slice(0, 19).replace(/:/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ date, machine, quick: options.quick, bcryptCost: options.bcryptCost, durationS: (performance.now() - started) / 1000, rows }, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify({ date, machine, noise: { before: noiseBefore, after: noiseAfter }, quick: options.quick, bcryptCost: options.bcryptCost, durationS: (performance.now() - started) / 1000, rows }, null, 2)}\n`);
+const markdown = [
+  `Measured ${date.slice(0, 16).replace('T', ' ')} UTC with \`npm run bench${options.quick ? ' -- --quick' : ''}\` on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${noiseBefore.loadAverage1m} → ${noiseAfter.loadAverage1m}, idle event-loop p99 ${noiseBefore.idleEventLoopP99Ms} / ${noiseAfter.idleEventLoopP99Ms} ms.`,
+  '',
+  `| ${header.join(' | ')} |`,
+  `|${header.map((_, i) => (i === 0 || i === 4 ? '---' : '---:')).join('|')}|`,
+  ...lines.map((cells) => `| ${cells.join(' | ')} |`),
+  '',
+  ...rows.filter((r) => r.note).map((r) => `- ${r.figure}. ${r.metric}: ${r.note}`),
+  '',
+].join('\n');
+writeFileSync(join(options.out, 'latest.md'), markdown);
 writeFileSync(join(options.out, 'latest.svg'), renderChart(rows, `npm run bench${options.quick ? ' --quick' : ''}, ${date.slice(0, 10)}: ${machine.cpus} cores, Node ${machine.node}`));
-log(`wrote ${file} and ${join(options.out, 'latest.svg')}`);
+log(`wrote ${file}, latest.md and latest.svg in ${options.out}`);
 process.exit(0);
