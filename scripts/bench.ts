@@ -94,7 +94,7 @@ const settings: BenchSettings = {
   bcryptConcurrency: options.bcryptConcurrency,
   databaseUrl: stack.databaseUrl,
   redisUrl: stack.redisUrl,
-  stormS: options.quick ? 5 : 10,
+  stormS: options.quick ? 6 : 10,
   idleCounts: options.quick ? [5_000, 10_000] : [10_000, 19_800],
   log,
 };

@@ -105,7 +105,7 @@ export function gatewayEnv(s: BenchSettings, databaseUrl: string, extra: Record<
  * once. The machine is shared, so gateway and ceiling run in alternating
  * short rounds and the best round of each counts.
  */
-export async function figureAuthorize(s: BenchSettings, gateway: Measured, tokens: string[], rounds = 3): Promise<Row[]> {
+export async function figureAuthorize(s: BenchSettings, gateway: Measured, tokens: string[], rounds = 5): Promise<Row[]> {
   const roundS = s.stormS / rounds;
   let next = 0;
   const storm = (url: string) => {
@@ -336,8 +336,8 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured, rounds =
     ceilings.push(await bcryptCeiling(s, seconds));
     await gateway.probe('reset-delay');
     const [si, az] = await Promise.all([
-      runLoad(loadOptions(gateway.url, 'signin', { connections: 8, durationS: seconds, timeoutMs: 60_000 })),
-      runLoad(loadOptions(gateway.url, 'authorize', { connections: 5, durationS: seconds, ratePerSocket: 10 })),
+      runLoad(loadOptions(gateway.url, 'signin', { connections: 8, durationS: seconds, timeoutMs: 60_000, workers: 0 })),
+      runLoad(loadOptions(gateway.url, 'authorize', { connections: 5, durationS: seconds, ratePerSocket: 10, workers: 0 })),
     ]);
     signIns.push(si);
     authorizes.push(az);
@@ -415,7 +415,7 @@ export async function figureRevocation(s: BenchSettings, samples: number): Promi
   const b = await spawnGateway(gatewayEnv(s, databaseUrl, { BCRYPT_COST: '4' }));
   try {
     s.log(`  gateway: ${samples} revocations, revoking socket on instance A, revoked socket on instance B`);
-    const report = await runLoad(loadOptions(a.url, 'revoke', { peerUrl: b.url, connections: 4, durationS: null, requests: samples, maxTimeS: 60 }));
+    const report = await runLoad(loadOptions(a.url, 'revoke', { peerUrl: b.url, connections: 4, durationS: null, requests: samples, maxTimeS: 60, workers: 0 }));
     const push = op(report, 'revoke->push');
     const floor = await redisPubSubLatency(s.redisUrl, samples);
     return [
