@@ -135,6 +135,7 @@ try {
   await gateway?.stop();
 }
 
+rows.sort((a, b) => a.figure.localeCompare(b.figure)); // stable: rows of a figure keep their order
 const noiseAfter = await noiseFloor();
 log(`noise floor: load average ${noiseAfter.loadAverage1m}, idle event-loop p99 ${noiseAfter.idleEventLoopP99Ms} ms`);
 
