@@ -5,7 +5,7 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ArgError, parseArgs } from './load/args.js';
+import { ArgError, parseArgs, USAGE } from './load/args.js';
 import { formatReport, progressLine } from './load/report.js';
 import { runLoad } from './load/run.js';
 
@@ -14,8 +14,9 @@ try {
   options = parseArgs(process.argv.slice(2));
 } catch (err) {
   if (err instanceof ArgError) {
-    console.error(err.message);
-    process.exit(2);
+    const help = err.message === USAGE;
+    (help ? console.log : console.error)(err.message);
+    process.exit(help ? 0 : 2);
   }
   throw err;
 }
