@@ -110,7 +110,7 @@ const settings: BenchSettings = {
   databaseUrl: stack.databaseUrl,
   redisUrl: stack.redisUrl,
   stormS: options.quick ? 6 : 10,
-  idleCounts: options.quick ? [5_000, Math.min(10_000, maxSockets)] : [Math.min(10_000, maxSockets), maxSockets],
+  idleCounts: [...new Set(options.quick ? [Math.min(5_000, maxSockets), Math.min(10_000, maxSockets)] : [Math.min(10_000, maxSockets), maxSockets])],
   log,
 };
 

@@ -162,7 +162,7 @@ async function authorizeAnswerBytes(url: string, token: string): Promise<number>
 
 /** Opens `count` idle authorized sockets from child processes; resolves with a release function. */
 async function holdIdle(url: string, count: number, tokens: string[]): Promise<{ open: number; errors: number; release(): Promise<void> }> {
-  const perProcess = 9_900; // under the 20 000 descriptors a process may hold here
+  const perProcess = Math.min(9_900, Math.max(100, count)); // each holder stays well under its descriptor limit
   const processes = Math.ceil(count / perProcess);
   const children: ChildProcess[] = [];
   let offset = 0;
