@@ -154,9 +154,13 @@ export async function runEngine(job: EngineJob, onProgress: (p: EngineProgress) 
     if (!slot.countsAsRequest) {
       // Idle sockets: a heartbeat every heartbeatS (or at --rate), until the end.
       const interval = perSocketRate ? 1000 / perSocketRate : options.heartbeatS * 1000;
-      while (!stopping) {
-        await sleep(Math.min(interval, Math.max(0, deadline - performance.now())));
+      let next = performance.now() + interval;
+      while (!stopping && performance.now() < deadline) {
+        // Short naps, so that the end of a --requests run is not held up by idle sockets.
+        await sleep(Math.min(250, next - performance.now(), deadline - performance.now()));
         if (stopping || performance.now() >= deadline) break;
+        if (performance.now() < next) continue;
+        next += interval;
         await slot.step();
       }
       return;
