@@ -50,7 +50,7 @@ export function renderChart(rows: readonly Row[], caption: string): string {
   lines.push(
     `<line x1="${goalX}" y1="${top - 4}" x2="${goalX}" y2="${top + scored.length * rowH}" stroke="#000" stroke-dasharray="4 3"/>`,
     `<text x="${goalX - 14}" y="${top + scored.length * rowH + 16}">goal</text>`,
-    `<text x="10" y="${height - 8}" fill="#555">bar = measured value as a share of its goal (longer is better; clipped at ${max * 100} %)</text>`,
+    `<text x="10" y="${height - 8}" fill="#555">bar = how far each figure is towards its goal: 100 % meets it exactly, longer is better (clipped at ${max * 100} %)</text>`,
     '</svg>',
   );
   return `${lines.join('\n')}\n`;
