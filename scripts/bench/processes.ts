@@ -1,0 +1,156 @@
+/**
+ * Processes the benchmark measures: gateways (`src/main.ts`) and the bare
+ * `ws` ceiling server, each with the probe preloaded so the benchmark can ask
+ * for memory and event-loop delay over IPC.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../stack.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
+
+export interface ProbeReply {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  delay: { p50: number; p99: number; max: number; count: number };
+}
+
+export interface Measured {
+  process: ChildProcess;
+  port: number;
+  url: string;
+  output: string[];
+  /** Asks the probe; `gc` collects garbage first, `reset-delay` restarts the event-loop histogram. */
+  probe(kind?: 'read' | 'gc' | 'reset-delay'): Promise<ProbeReply>;
+  /** VmRSS of the process from /proc, bytes. */
+  rssFromProc(): number;
+  stop(): Promise<void>;
+}
+
+let probeIds = 0;
+
+/** Every process spawned here dies with the benchmark, whatever the way it ends. */
+const spawned = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+export function track(child: ChildProcess): ChildProcess {
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
+  return child;
+}
+
+
+function attach(child: ChildProcess, port: number, output: string[]): Measured {
+  const waiting = new Map<number, (r: ProbeReply) => void>();
+  child.on('message', (m: { probe?: string; id?: number } & ProbeReply) => {
+    if (m?.probe === 'reply' && m.id !== undefined) {
+      waiting.get(m.id)?.(m);
+      waiting.delete(m.id);
+    }
+  });
+  return {
+    process: child,
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    output,
+    probe(kind = 'read') {
+      const id = ++probeIds;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('probe did not answer')), 30_000);
+        waiting.set(id, (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        });
+        child.send({ probe: kind, id });
+      });
+    },
+    rssFromProc() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+      return kb * 1024;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await once(child, 'exit');
+      clearTimeout(timer);
+    },
+  };
+}
+
+function nodeArgs(script: string): string[] {
+  return ['--expose-gc', '--import', 'tsx', '--import', PROBE, script];
+}
+
+function collect(child: ChildProcess, output: string[]): void {
+  const push = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line) output.push(line);
+    if (output.length > 2000) output.splice(0, output.length - 2000);
+  };
+  child.stdout?.on('data', push);
+  child.stderr?.on('data', push);
+}
+
+/**
+ * Spawns `src/main.ts` with `env` on a free port and resolves once `/readyz`
+ * answers 200 (at LOG_LEVEL=warn the gateway logs nothing when it starts).
+ */
+export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<Measured> {
+  const port = await freePort();
+  const child = track(spawn(process.execPath, nodeArgs('src/main.ts'), {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      WORKERS: '1',
+      OSMIUM_BENCH_PROBE: '1',
+      ...env,
+      PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  }));
+  const output: string[] = [];
+  collect(child, output);
+  let exitCode: number | null = null;
+  child.once('exit', (code) => (exitCode = code ?? -1));
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (exitCode !== null) throw new Error(`gateway exited with ${exitCode}:\n${output.join('\n')}`);
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`gateway not ready within ${timeoutMs} ms:\n${output.join('\n')}`);
+    }
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return attach(child, port, output);
+}
+
+/** Spawns the bare ws ceiling server (scripts/bench/bareServer.ts). */
+export async function spawnBareServer(answerBytes: number): Promise<Measured> {
+  const child = track(spawn(process.execPath, nodeArgs('scripts/bench/bareServer.ts'), {
+    cwd: ROOT,
+    env: { ...process.env, OSMIUM_BENCH_PROBE: '1', BARE_ANSWER_BYTES: String(answerBytes) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  }));
+  const output: string[] = [];
+  collect(child, output);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (chunk: Buffer) => resolve(Number(/listening (\d+)/.exec(chunk.toString())?.[1])));
+    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}:\n${output.join('\n')}`)));
+  });
+  return attach(child, port, output);
+}
