@@ -35,6 +35,19 @@ try {
 }
 
 const log = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY === true });
+
+// bcrypt hashes and token checks (WebCrypto HMAC) share libuv's thread pool.
+// The pool must keep threads free beside BCRYPT_CONCURRENCY hashes, or every
+// Authorize waits behind a sign-in storm. Its size is read when the pool first
+// starts, so it is set for cluster workers here and by `npm start` otherwise.
+const threadPoolWanted = config.BCRYPT_CONCURRENCY + 2;
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, threadPoolWanted));
+if (Number(process.env.UV_THREADPOOL_SIZE) < threadPoolWanted) {
+  log.warn(
+    { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE, BCRYPT_CONCURRENCY: config.BCRYPT_CONCURRENCY },
+    'UV_THREADPOOL_SIZE leaves fewer than 2 threads beside bcrypt: token checks may wait during sign-in storms',
+  );
+}
 // Workers coordinate only through Redis: without it, several processes would not see each other's revocations.
 const workers = config.mode === 'embedded' || !config.REDIS_URL ? 1 : config.WORKERS;
 

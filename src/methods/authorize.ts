@@ -16,7 +16,7 @@ export const authorize: Method<'auth_authorize'> = {
     const token = request.token ?? '';
     const resumed = await ctx.services.sessions.resume(token);
     if (!resumed) throw new RpcError(ErrorCode.FORBIDDEN, INVALID_TOKEN);
-    const user = await ctx.services.users.byId(resumed.userId);
+    const user = await ctx.services.users.profile(resumed.userId);
     if (!user) throw new RpcError(ErrorCode.FORBIDDEN, INVALID_TOKEN);
     ctx.conn.bindSession(resumed);
     if (ctx.conn.device.clientId || ctx.conn.device.deviceType) {
