@@ -29,6 +29,9 @@ export interface ConnectionOwner {
 /** Requests one socket may have in flight; more are answered 429 at once. */
 export const MAX_IN_FLIGHT = 32;
 
+/** Shared 'error' listener (one function for every socket, not a closure each). */
+function ignoreError(): void {}
+
 export class Connection implements ConnectionState {
   device: DeviceInfo = NO_DEVICE;
   session: BoundSession | null = null;
@@ -57,7 +60,7 @@ export class Connection implements ConnectionState {
     });
     // ws emits 'error' for protocol violations (oversized frame: closes 1009 by
     // itself). Without a listener the process would crash.
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
   }
 
   /** True while a request of this socket is being handled. */

@@ -17,7 +17,14 @@ import { Topic, type Broker } from '../store/broker.js';
 import type { Dispatcher } from './dispatcher.js';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { SocketLimiter, type SocketLimits } from './limiter.js';
+import { SessionIndex } from './sessionIndex.js';
 import type { Geo } from '../store/sessionsRepo.js';
+
+/** Errors of a socket being upgraded; ws reports them on the WebSocket afterwards. */
+function ignoreSocketError(): void {}
+
+/** Shared by every socket without geo headers (most of them). */
+const NO_GEO: Geo = Object.freeze({});
 
 /** Longest geo header value kept. */
 const GEO_MAX = 64;
@@ -41,7 +48,7 @@ export class Gateway implements ConnectionOwner {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
   /** Session id → sockets of this instance bound to it. */
-  private readonly bySession = new Map<Id, Set<Connection>>();
+  private readonly bySession = new SessionIndex<Connection>();
   /** Client IP → open sockets (per-IP cap). */
   private readonly perIp = new Map<string, number>();
   /** Sockets that have not sent a valid frame yet (handshake timeout). */
@@ -75,7 +82,8 @@ export class Gateway implements ConnectionOwner {
         socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      socket.on('error', () => {});
+      // A shared function: a closure here would keep this handler's scope (req, head) alive as long as the socket.
+      socket.on('error', ignoreSocketError);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, req, ip));
     });
   }
@@ -108,10 +116,7 @@ export class Gateway implements ConnectionOwner {
 
   sessionBound(conn: Connection, previous: BoundSession | null): void {
     if (previous) this.unindex(conn, previous.sessionId);
-    const sessionId = conn.session!.sessionId;
-    let set = this.bySession.get(sessionId);
-    if (!set) this.bySession.set(sessionId, (set = new Set()));
-    set.add(conn);
+    this.bySession.add(conn.session!.sessionId, conn);
     this.reportConnections();
   }
 
@@ -211,21 +216,17 @@ export class Gateway implements ConnectionOwner {
     };
     const country = pick(this.config.GEO_COUNTRY_HEADER);
     const region = pick(this.config.GEO_REGION_HEADER);
+    if (!country && !region) return NO_GEO;
     return { ...(country ? { country } : {}), ...(region ? { region } : {}) };
   }
 
   private unindex(conn: Connection, sessionId: Id): void {
-    const set = this.bySession.get(sessionId);
-    if (!set) return;
-    set.delete(conn);
-    if (!set.size) this.bySession.delete(sessionId);
+    this.bySession.remove(sessionId, conn);
   }
 
   private reportConnections(): void {
     if (!this.metrics) return;
-    let authorized = 0;
-    for (const set of this.bySession.values()) authorized += set.size;
-    this.metrics.connections(this.connections.size, authorized);
+    this.metrics.connections(this.connections.size, this.bySession.size);
   }
 
   /** Pushes session_deleted to every local socket of the revoked sessions, then closes them. */
@@ -245,10 +246,7 @@ export class Gateway implements ConnectionOwner {
 
   private kick(sessionIds: readonly Id[]): void {
     for (const sessionId of sessionIds) {
-      const set = this.bySession.get(sessionId);
-      if (!set) continue;
-      for (const conn of set) conn.revoke(sessionId);
-      this.bySession.delete(sessionId);
+      for (const conn of this.bySession.take(sessionId)) conn.revoke(sessionId);
     }
     this.reportConnections();
   }
