@@ -12,5 +12,6 @@ export interface Stack {
   stop(): void;
 }
 export function freePort(): Promise<number>;
+export function createDatabase(serverUrl: string, prefix?: string): Promise<string>;
 export function startRedis(dir: string, port?: number): Promise<RedisServer>;
 export function startStack(): Promise<Stack>;

@@ -105,6 +105,22 @@ export async function startRedis(dir, port) {
   };
 }
 
+/** Creates an empty database on a Postgres server and returns its URL. */
+export async function createDatabase(serverUrl, prefix = 'db') {
+  const { default: pg } = await import('pg');
+  const name = `${prefix}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e9).toString(36)}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 export async function startStack() {
   const dir = mkdtempSync(join(tmpdir(), 'osmium-stack-'));
   const stops = [];

@@ -3,6 +3,7 @@
  * the same machine. Every function returns table rows; none throws for a
  * missed goal (only for a broken setup).
  */
+import { createDatabase as createStackDatabase } from '../stack.mjs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import type { LoadOptions, ScenarioName } from '../load/args.js';
 import { runLoad, type LoadReport } from '../load/run.js';
 import { mintGuestTokens } from '../load/scenarios.js';
@@ -77,15 +77,8 @@ function op(report: LoadReport, name: string) {
 }
 
 /** A fresh database on the bench Postgres (so each gateway starts from nothing). */
-export async function createDatabase(serverUrl: string): Promise<string> {
-  const name = `bench_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+export function createDatabase(serverUrl: string): Promise<string> {
+  return createStackDatabase(serverUrl, 'bench');
 }
 
 export function gatewayEnv(s: BenchSettings, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -10,11 +10,12 @@
  *   nothing either;
  * - every refused code gets the same message (the precise reason is logged).
  */
+import { withTransaction } from '../store/transaction.js';
 import type { Logger } from '../logger.js';
 import type { Id } from '../protocol/codec.js';
 import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
 import type { EmailCodesRepo } from '../store/emailCodesRepo.js';
-import type { Pool, PoolClient } from '../store/postgres.js';
+import type { Pool } from '../store/postgres.js';
 import type { UserRecord, UsersRepo } from '../store/usersRepo.js';
 import { CODE_TTL_MS, type CodeCheck, type CodePurpose, type CodeService } from './codes.js';
 import type { Mail, MailService } from './mail.js';
@@ -91,7 +92,7 @@ export class AccountEmailService {
 
   /** auth.verifyEmail: marks the address verified when the code is right. */
   async verifyEmail(email: string, code: string): Promise<void> {
-    const check = await this.inTransaction(async (client) => {
+    const check = await withTransaction(this.db, async (client) => {
       const result = await this.codes.consume(client, 'verify_email', email, code);
       if (result.ok) await this.repo.markEmailVerified(result.userId, client);
       return result;
@@ -137,7 +138,7 @@ export class AccountEmailService {
    */
   async confirmReset(email: string, code: string, newPassword: string): Promise<void> {
     let revoked: Id[] = [];
-    const check = await this.inTransaction(async (client) => {
+    const check = await withTransaction(this.db, async (client) => {
       const result = await this.codes.consume(client, 'reset_password', email, code);
       if (!result.ok) return result;
       // Hashed inside the transaction (the row stays locked for ~one bcrypt):
@@ -156,22 +157,6 @@ export class AccountEmailService {
     if (check.ok) return;
     this.log.info({ purpose, reason: check.reason }, 'email code refused');
     throw badRequest(CODE_REFUSED);
-  }
-
-  /** Runs `work` in a transaction; commits whatever it returns (a refused code's counted try included). */
-  private async inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
   }
 }
 

@@ -3,6 +3,7 @@
  * Postgres and Redis (started by scripts/test.mjs), and gateways in their own
  * processes for multi-instance tests.
  */
+import { createDatabase as createStackDatabase } from '../../scripts/stack.mjs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -10,7 +11,6 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
 import { loadConfig } from '../../src/config.js';
@@ -66,16 +66,8 @@ function embeddedPostgres(): Promise<EmbeddedPostgres> {
 }
 
 /** Creates an empty database on the test server and returns its URL. */
-export async function createDatabase(): Promise<string> {
-  const name = `t_${randomBytes(6).toString('hex')}`;
-  const serverUrl = TEST_MODE === 'embedded' ? (await embeddedPostgres()).adminUrl : DATABASE_URL;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+export function createDatabase(): Promise<string> {
+  return createStackDatabase(DATABASE_URL, 't');
 }
 
 export interface TestGateway {
