@@ -4,8 +4,6 @@
  * should reconnect. README.md ("Close codes") restates this table.
  */
 export const CloseCode = {
-  /** Normal closure. */
-  NORMAL: 1000,
   /** The gateway is shutting down. Reconnect (to another instance). */
   GOING_AWAY: 1001,
   /** A text frame arrived; the protocol is binary only. Fix the client. */
@@ -16,12 +14,8 @@ export const CloseCode = {
   POLICY_VIOLATION: 1008,
   /** A frame was larger than MAX_FRAME_BYTES. Fix the client. */
   MESSAGE_TOO_BIG: 1009,
-  /** The gateway failed unexpectedly. Reconnect with backoff. */
-  INTERNAL_ERROR: 1011,
   /** The session bound to this socket was revoked (sign-out elsewhere, password reset). Do not resume it: sign in again. */
   SESSION_REVOKED: 4001,
-  /** The session bound to this socket expired. Sign in again. */
-  SESSION_EXPIRED: 4002,
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
