@@ -38,14 +38,17 @@ const stop = () => {
 process.on('exit', stop);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
-/** Runs test files in one node --test process; resolves with its exit code. */
+/** Totals over every run, for one closing line. */
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+/** Runs test files in one node --test process (output passed through, totals counted); resolves with its exit code. */
 function runTests(testFiles, extraEnv = {}) {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...testFiles],
     {
       cwd: root,
-      stdio: 'inherit',
+      stdio: ['ignore', 'pipe', 'inherit'],
       env: {
         ...process.env,
         TEST_DATABASE_URL: stack.databaseUrl,
@@ -57,7 +60,19 @@ function runTests(testFiles, extraEnv = {}) {
       },
     },
   );
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  let pending = '';
+  child.stdout.on('data', (chunk) => {
+    process.stdout.write(chunk);
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      const match = /^ℹ (pass|fail|skipped) (\d+)$/.exec(line.trim());
+      if (match) totals[{ pass: 'passed', fail: 'failed', skipped: 'skipped' }[match[1]]] += Number(match[2]);
+    }
+  });
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
 // The main protocol suite runs a second time in the zero-config mode
@@ -70,4 +85,5 @@ if (again.length) {
   code = (await runTests(again, { TEST_MODE: 'embedded' })) || code;
 }
 stop();
+console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(code);
