@@ -86,3 +86,26 @@ describe('socket limits', () => {
     }
   });
 });
+
+describe('heartbeats', () => {
+  it('pings every PING_INTERVAL_MS and drops a socket that missed two pongs, keeping one that answers', async () => {
+    const gw = await startGateway({ PING_INTERVAL_MS: '150' });
+    try {
+      const { WebSocket } = await import('ws');
+      const deaf = new WebSocket(gw.url, { autoPong: false });
+      let pings = 0;
+      deaf.on('ping', () => pings++);
+      await new Promise((resolve) => deaf.once('open', resolve));
+      const alive = await gw.connect();
+      alive.heartbeat();
+      deaf.send(new Uint8Array([0x08, 0x01])); // a heartbeat frame, so only the pongs are missing
+      const code = await new Promise<number>((resolve) => deaf.once('close', (c) => resolve(c)));
+      assert.ok(pings >= 2, `saw ${pings} pings before the drop`);
+      assert.equal(code, 1006, 'dropped without a close frame');
+      await sleep(400);
+      assert.ok(alive.isOpen, 'a socket that answers pings stays');
+    } finally {
+      await gw.close();
+    }
+  });
+});
