@@ -114,7 +114,8 @@ export class Connection implements ConnectionState {
       this.close(CloseCode.UNSUPPORTED_DATA, 'binary frames only');
       return;
     }
-    const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    // ws hands binary frames over as one Buffer (binaryType 'nodebuffer'); decode it in place.
+    const frame = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     this.owner.frameIn(frame.length);
     let message: ClientMessage;
     try {

@@ -94,7 +94,7 @@ export class AccountEmailService {
   async verifyEmail(email: string, code: string): Promise<void> {
     const check = await withTransaction(this.db, async (client) => {
       const result = await this.codes.consume(client, 'verify_email', email, code);
-      if (result.ok) await this.repo.markEmailVerified(result.userId, client);
+      if (result.ok) await this.users.markEmailVerified(result.userId, client);
       return result;
     });
     this.refuseUnlessOk(check, 'verify_email');
@@ -144,7 +144,7 @@ export class AccountEmailService {
       // Hashed inside the transaction (the row stays locked for ~one bcrypt):
       // only a right code pays for a hash, a wrong guess never does.
       const hash = await this.passwords.hash(newPassword);
-      await this.repo.setPasswordAndVerify(result.userId, hash, client);
+      await this.users.setPasswordAndVerify(result.userId, hash, client);
       revoked = await this.sessions.revokeAll(result.userId, client);
       return result;
     });

@@ -109,12 +109,4 @@ export class EmailCodesRepo {
     const { rows } = await this.pool.query<EmailCodeRow>(`SELECT * FROM email_codes WHERE user_id = $1 AND purpose = $2`, [userId, purpose]);
     return rows[0] ? toRecord(rows[0]) : null;
   }
-
-  async markEmailVerified(userId: Id, client: PoolClient): Promise<void> {
-    await client.query(`UPDATE users SET email_verified = true WHERE id = $1`, [userId]);
-  }
-
-  async setPasswordAndVerify(userId: Id, passwordHash: string, client: PoolClient): Promise<void> {
-    await client.query(`UPDATE users SET password_hash = $2, email_verified = true WHERE id = $1`, [userId, passwordHash]);
-  }
 }

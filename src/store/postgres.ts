@@ -41,9 +41,13 @@ export async function migrate(url: string, log: Logger): Promise<void> {
 }
 
 /** The migration files present in this build. */
-async function expectedMigrations(): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
-  return (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort();
+let expected: Promise<string[]> | undefined;
+function expectedMigrations(): Promise<string[]> {
+  // Read once: the files of a build do not change while it runs, and /readyz is polled often.
+  expected ??= import('node:fs/promises').then(async ({ readdir }) =>
+    (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort(),
+  );
+  return expected;
 }
 
 /** True when Postgres answers and every migration of this build is applied. */

@@ -120,7 +120,9 @@ export class SessionsRepo {
 
   async updateDevice(id: Id, device: DeviceInfo): Promise<void> {
     await this.pool.query(
-      `UPDATE sessions SET client_id = $2, device_type = $3, device_version = $4, app_version = $5 WHERE id = $1`,
+      // Clients send the same Initialize on every reconnect: write only what changed.
+      `UPDATE sessions SET client_id = $2, device_type = $3, device_version = $4, app_version = $5
+       WHERE id = $1 AND (client_id, device_type, device_version, app_version) IS DISTINCT FROM ($2, $3, $4, $5)`,
       [id, device.clientId, device.deviceType, device.deviceVersion, device.appVersion],
     );
   }

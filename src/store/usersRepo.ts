@@ -70,6 +70,15 @@ export class UsersRepo {
     }
   }
 
+  async markEmailVerified(userId: Id, client: Pool | PoolClient = this.pool): Promise<void> {
+    await client.query(`UPDATE users SET email_verified = true WHERE id = $1`, [userId]);
+  }
+
+  /** A password reset: the new hash, and the address proven by the mailed code. */
+  async setPasswordAndVerify(userId: Id, passwordHash: string, client: Pool | PoolClient = this.pool): Promise<void> {
+    await client.query(`UPDATE users SET password_hash = $2, email_verified = true WHERE id = $1`, [userId, passwordHash]);
+  }
+
   async byEmail(email: string): Promise<UserRecord | null> {
     const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE lower(email) = lower($1)`, [email]);
     return rows[0] ? toUser(rows[0]) : null;
