@@ -6,24 +6,36 @@
  */
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import type { AuditOrigin } from './domain/audit.js';
+import type { DeviceInfo, Geo } from './domain/device.js';
 import { Dispatcher } from './gateway/dispatcher.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
 import { Metrics } from './metrics.js';
+import { AccountDeletionService } from './services/accountDeletion.js';
 import { AccountEmailService } from './services/accountEmail.js';
 import { AccountService } from './services/accounts.js';
+import { AccountSecurityService } from './services/accountSecurity.js';
+import { AuditLog } from './services/audit.js';
 import { EmailCodeService } from './services/emailCodes.js';
 import { Entrypoints } from './services/entrypoints.js';
 import type { Services } from './services/index.js';
 import { InviteService } from './services/invites.js';
 import { defineLimits } from './services/limits.js';
 import { MailService, mailOutboxDir } from './services/mail.js';
+import { MailOrigins } from './services/mailOrigin.js';
 import { PasswordHasher } from './services/passwords.js';
+import { PasswordPolicy } from './services/passwordPolicy.js';
 import { RateLimitBackend } from './services/rateLimit.js';
+import { RecentSignIn } from './services/recentSignIn.js';
+import { SecretBox } from './services/secretBox.js';
 import { SessionService } from './services/sessions.js';
 import { SnowflakeGenerator } from './services/snowflake.js';
 import { TokenService } from './services/tokens.js';
+import { TotpService } from './services/totp.js';
+import { AccountDeletionRepo } from './store/accountDeletionRepo.js';
+import { AuditRepo } from './store/auditRepo.js';
 import { Topic, type Broker } from './store/broker.js';
 import { MemoryBroker } from './store/brokerMemory.js';
 import { RedisBroker } from './store/brokerRedis.js';
@@ -34,11 +46,14 @@ import { FriendsRepo } from './store/friendsRepo.js';
 import { GroupsRepo } from './store/groupsRepo.js';
 import { InvitesRepo } from './store/invitesRepo.js';
 import { KeysRepo } from './store/keysRepo.js';
+import { KnownDevicesRepo } from './store/knownDevicesRepo.js';
 import type { LiveState } from './store/liveState.js';
 import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
+import { loadTotpKeys } from './store/totpKeyFile.js';
+import { TotpRepo } from './store/totpRepo.js';
 import { UsersRepo } from './store/usersRepo.js';
 import { WorkerLease } from './store/workerLease.js';
 
@@ -147,12 +162,46 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const accounts = new AccountService(repos.users, sessions, passwords, ids, log, limits);
   const mail = new MailService({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config) }, log);
   log.info({ mail: mail.destination }, 'mail destination');
-  const accountEmail = new AccountEmailService(pool, new EmailCodeService(repos.emailCodes), repos.users, sessions, passwords, mail, limits, log);
-  accounts.hooks.onSignedUp = (user) => accountEmail.onSignedUp(user);
+  const audit = new AuditLog(new AuditRepo(pool), ids, config.AUDIT_RETENTION_DAYS, log);
+  const policy = new PasswordPolicy(config.PASSWORD_MIN_SCORE);
+  const emailCodes = new EmailCodeService(repos.emailCodes);
+  const accountEmail = new AccountEmailService(pool, emailCodes, repos.users, sessions, passwords, mail, limits, log, policy, audit);
+
+  // Account security (issue 14): TOTP, password and email changes, deletion, alerts, audit.
+  const totpKeys = await loadTotpKeys(config);
+  if (totpKeys) log.info({ keys: totpKeys.keys.length, from: totpKeys.source }, 'TOTP secrets encrypted at rest');
+  else log.warn('TOTP_ENCRYPTION_KEY is not set: two-factor authentication is unavailable (settings.setupTotp answers 503)');
+  const totp = new TotpService(
+    pool, new TotpRepo(pool), totpKeys ? new SecretBox(totpKeys.keys) : null, config.TOTP_ISSUER, limits, audit, log,
+  );
+  const recentSignIn = new RecentSignIn(sessions, config.REAUTH_WINDOW_MINUTES);
+  const mailOrigins = new MailOrigins(new ClientAppsRepo(pool));
+  const accountSecurity = new AccountSecurityService({
+    db: pool, users: repos.users, sessions, passwords, policy, totp, recentSignIn, codes: emailCodes,
+    knownDevices: new KnownDevicesRepo(pool), audit, mail, mailOrigins, limits, log,
+  });
+  const accountDeletion = new AccountDeletionService({
+    db: pool, repo: new AccountDeletionRepo(pool), users: repos.users, sessions, recentSignIn, audit, mail, mailOrigins,
+    graceDays: config.ACCOUNT_DELETE_GRACE_DAYS, log,
+  });
+  accountDeletion.start();
+  const originOf = (from: { device: DeviceInfo; geo: Geo; ip: string }, sessionId: string | null = null): AuditOrigin => ({
+    sessionId, ip: from.ip, device: from.device, geo: from.geo,
+  });
+  accounts.hooks.onSignedUp = async (user, session) => {
+    await accountEmail.onSignedUp(user);
+    await accountSecurity.signedUp(user, session);
+  };
+  accounts.hooks.checkNewPassword = (password, owner) => policy.check(password, owner, 'password');
+  accounts.hooks.checkSecondFactor = (user, code, from) => accountSecurity.checkSecondFactor(user, code, from.ip, originOf(from));
+  accounts.hooks.onSignInFailed = (user, from) => accountSecurity.signInFailed(user, originOf(from));
+  accounts.hooks.onSignedIn = (user, session, from) => accountSecurity.signedIn(user, session, originOf(from, session.id));
   const invites = new InviteService(
     pool, new InvitesRepo(pool), new CommunitiesRepo(pool), new GroupsRepo(pool), repos.friends, limits,
   );
-  const services: Services = { accounts, sessions, accountEmail, invites, entrypoints: new Entrypoints(config.entrypoints, config.PORT) };
+  const services: Services = {
+    accounts, sessions, accountEmail, invites, entrypoints: new Entrypoints(config.entrypoints, config.PORT), accountSecurity, accountDeletion,
+  };
 
   const readiness = {
     async check() {
@@ -181,6 +230,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
+      await accountDeletion.stop();
       await sessions.stop();
       await accountEmail.drain();
       await mail.close();

@@ -35,6 +35,9 @@ export const LIMIT_SETTINGS = {
   INVITE_LOOKUP_USER: ['60/60', 'Invite lookups per signed-in user'],
   INVITE_USE_IP: ['30/60', 'Invite uses per IP'],
   INVITE_USE_USER: ['10/60', 'Invite uses per user'],
+  TOTP_GUESS_USER: ['10/3600', 'TOTP and backup code checks per account (sign-in, turning TOTP on or off)'],
+  TOTP_GUESS_IP: ['30/3600', 'TOTP and backup code checks per IP'],
+  PASSWORD_CHECK_USER: ['5/900', 'Current-password checks per account when changing the password'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type LimitName = keyof typeof LIMIT_SETTINGS;
@@ -105,6 +108,24 @@ export const configSchema = z.object({
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
   CLIENT_IP_HEADER: optionalString.describe('Header carrying the client IP set by your proxy (e.g. x-forwarded-for; leftmost address used). Unset: the socket address'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
+  TOTP_ISSUER: z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').default('Osmium').describe(
+    'Issuer shown by authenticator apps in the otpauth:// URL of TOTP two-factor setup',
+  ),
+  TOTP_ENCRYPTION_KEY: optionalString
+    .refine((v) => v === undefined || parseEncryptionKeys(v) !== null, 'expected comma-separated base64 keys of 32 bytes each (newest first)')
+    .describe(
+      'Keys encrypting TOTP secrets at rest: base64 of 32 random bytes, comma-separated, newest first (older keys only decrypt; see "Two-factor authentication"). Unset: generated under DATA_DIR in embedded mode, TOTP unavailable (503) in server mode',
+    ),
+  REAUTH_WINDOW_MINUTES: z.coerce.number().positive().max(1440).default(10).describe(
+    'Changing the email, turning TOTP off and deleting the account need a sign-in on this session within this many minutes',
+  ),
+  ACCOUNT_DELETE_GRACE_DAYS: z.coerce.number().min(0).max(3650).default(14).describe(
+    'Days between a deletion request and the purge of the account (fractions allowed; 0: at the next purge run)',
+  ),
+  AUDIT_RETENTION_DAYS: z.coerce.number().positive().max(36500).default(365).describe('Security events older than this are pruned from the audit trail'),
+  PASSWORD_MIN_SCORE: int(0, 4).default(3).describe(
+    'Lowest zxcvbn score (0-4) a new password must reach; 3 = about 10^8 guesses (see "Passwords")',
+  ),
   WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
 });
 
@@ -146,6 +167,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(parsed.data.DATA_DIR),
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
   };
+}
+
+/**
+ * TOTP_ENCRYPTION_KEY parsed: the raw keys, newest (the one that encrypts)
+ * first; null when any entry is not base64 of exactly 32 bytes.
+ */
+export function parseEncryptionKeys(value: string): Buffer[] | null {
+  const keys = value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (!keys.length) return null;
+  const decoded = keys.map((k) => (/^[A-Za-z0-9+/_-]+={0,2}$/.test(k) ? Buffer.from(k, 'base64') : Buffer.alloc(0)));
+  return decoded.every((k) => k.length === 32) ? decoded : null;
 }
 
 export interface EntrypointSetting {

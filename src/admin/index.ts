@@ -6,6 +6,7 @@ import { groupCommands } from './group.js';
 import { inviteCommands } from './invite.js';
 import { keysCommands } from './keys.js';
 import { mailCommands } from './mail.js';
+import { totpCommands } from './totp.js';
 import { userCommands } from './user.js';
 
 export const adminGroups: Record<string, { summary: string; commands: Record<string, AdminCommand> }> = {
@@ -16,4 +17,5 @@ export const adminGroups: Record<string, { summary: string; commands: Record<str
   user: { summary: 'users', commands: userCommands },
   invite: { summary: 'invites', commands: inviteCommands },
   keys: { summary: 'JWT signing keys (rotation)', commands: keysCommands },
+  totp: { summary: 'encryption at rest of TOTP secrets (key rotation)', commands: totpCommands },
 };

@@ -1,11 +1,12 @@
 /** `admin user ...`: what an operator needs to know about one user. */
+import { AuditRepo } from '../store/auditRepo.js';
 import { CommunitiesRepo } from '../store/communitiesRepo.js';
 import { FriendsRepo } from '../store/friendsRepo.js';
 import { GroupsRepo } from '../store/groupsRepo.js';
 import { SessionsRepo } from '../store/sessionsRepo.js';
 import { UsersRepo } from '../store/usersRepo.js';
 import type { AdminCommand } from './command.js';
-import { idArg } from './commandSupport.js';
+import { idArg, limitFlag } from './commandSupport.js';
 
 export const userCommands: Record<string, AdminCommand> = {
   show: {
@@ -28,6 +29,8 @@ export const userCommands: Record<string, AdminCommand> = {
         email: user.email,
         email_verified: user.emailVerified,
         created_at: user.createdAt.toISOString(),
+        delete_requested_at: user.deleteRequestedAt?.toISOString() ?? null,
+        deleted_at: user.deletedAt?.toISOString() ?? null,
         communities,
         groups,
         friends,
@@ -44,6 +47,32 @@ export const userCommands: Record<string, AdminCommand> = {
           region: s.region ?? null,
         })),
       });
+    },
+  },
+  events: {
+    usage: 'events <userId> [--limit N]',
+    summary: "the user's security events (audit trail), newest first, one JSON line each",
+    async run(args, ctx) {
+      const userId = idArg(args.positional[0], 'userId');
+      // No existence check: the trail outlives the account's other rows.
+      for (const event of await new AuditRepo(ctx.db).byUser(userId, limitFlag(args))) {
+        const { origin } = event;
+        ctx.print({
+          id: event.id,
+          at: event.at.toISOString(),
+          user_id: event.userId,
+          kind: event.kind,
+          session_id: origin.sessionId,
+          ip: origin.ip,
+          client_id: origin.device?.clientId ?? null,
+          device_type: origin.device?.deviceType ?? null,
+          device_version: origin.device?.deviceVersion ?? null,
+          app_version: origin.device?.appVersion ?? null,
+          country: origin.geo.country ?? null,
+          region: origin.geo.region ?? null,
+          detail: event.detail,
+        });
+      }
     },
   },
 };

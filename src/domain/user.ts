@@ -9,6 +9,10 @@ export interface UserRecord {
   /** bcrypt hash; null for a guest (no password). */
   passwordHash: string | null;
   createdAt: Date;
+  /** When deletion was requested (grace period running); null otherwise. */
+  deleteRequestedAt: Date | null;
+  /** When the account was purged (a tombstone: no email, password or name); null while it lives. */
+  deletedAt: Date | null;
 }
 
 /** What anyone may see of a user (types.User). */

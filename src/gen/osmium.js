@@ -5397,11 +5397,11 @@ export const osmium = $root.osmium = (() => {
                     if (m.settings_edit_profile != null && $Object.hasOwnProperty.call(m, "settings_edit_profile"))
                         w.uint32(/* id 74, wireType 2 =*/594).bytes(m.settings_edit_profile);
                     if (m.settings_get_account != null && $Object.hasOwnProperty.call(m, "settings_get_account"))
-                        w.uint32(/* id 75, wireType 2 =*/602).bytes(m.settings_get_account);
+                        $root.osmium.client.settings.GetAccount.encode(m.settings_get_account, w.uint32(/* id 75, wireType 2 =*/602).fork(), q + 1).ldelim();
                     if (m.settings_change_password != null && $Object.hasOwnProperty.call(m, "settings_change_password"))
-                        w.uint32(/* id 76, wireType 2 =*/610).bytes(m.settings_change_password);
+                        $root.osmium.client.settings.ChangePassword.encode(m.settings_change_password, w.uint32(/* id 76, wireType 2 =*/610).fork(), q + 1).ldelim();
                     if (m.settings_change_email != null && $Object.hasOwnProperty.call(m, "settings_change_email"))
-                        w.uint32(/* id 77, wireType 2 =*/618).bytes(m.settings_change_email);
+                        $root.osmium.client.settings.ChangeEmail.encode(m.settings_change_email, w.uint32(/* id 77, wireType 2 =*/618).fork(), q + 1).ldelim();
                     if (m.communities_unban_members != null && $Object.hasOwnProperty.call(m, "communities_unban_members"))
                         w.uint32(/* id 78, wireType 2 =*/626).bytes(m.communities_unban_members);
                     if (m.communities_get_members != null && $Object.hasOwnProperty.call(m, "communities_get_members"))
@@ -5413,11 +5413,11 @@ export const osmium = $root.osmium = (() => {
                     if (m.billing_get_subscription != null && $Object.hasOwnProperty.call(m, "billing_get_subscription"))
                         w.uint32(/* id 82, wireType 2 =*/658).bytes(m.billing_get_subscription);
                     if (m.settings_setup_totp != null && $Object.hasOwnProperty.call(m, "settings_setup_totp"))
-                        w.uint32(/* id 83, wireType 2 =*/666).bytes(m.settings_setup_totp);
+                        $root.osmium.client.settings.SetupTotp.encode(m.settings_setup_totp, w.uint32(/* id 83, wireType 2 =*/666).fork(), q + 1).ldelim();
                     if (m.settings_request_takeout != null && $Object.hasOwnProperty.call(m, "settings_request_takeout"))
                         w.uint32(/* id 84, wireType 2 =*/674).bytes(m.settings_request_takeout);
                     if (m.settings_delete_account != null && $Object.hasOwnProperty.call(m, "settings_delete_account"))
-                        w.uint32(/* id 85, wireType 2 =*/682).bytes(m.settings_delete_account);
+                        $root.osmium.client.settings.DeleteAccount.encode(m.settings_delete_account, w.uint32(/* id 85, wireType 2 =*/682).fork(), q + 1).ldelim();
                     if (m.messages_get_unread_mentions != null && $Object.hasOwnProperty.call(m, "messages_get_unread_mentions"))
                         w.uint32(/* id 86, wireType 2 =*/690).bytes(m.messages_get_unread_mentions);
                     if (m.discovery_get_discoverable_communities != null && $Object.hasOwnProperty.call(m, "discovery_get_discoverable_communities"))
@@ -5995,21 +5995,21 @@ export const osmium = $root.osmium = (() => {
                         case 75: {
                                 if (u !== 2)
                                     break;
-                                m.settings_get_account = r.bytes();
+                                m.settings_get_account = $root.osmium.client.settings.GetAccount.decode(r, r.size(), $undefined, q + 1, m.settings_get_account);
                                 m.message = "settings_get_account";
                                 continue;
                             }
                         case 76: {
                                 if (u !== 2)
                                     break;
-                                m.settings_change_password = r.bytes();
+                                m.settings_change_password = $root.osmium.client.settings.ChangePassword.decode(r, r.size(), $undefined, q + 1, m.settings_change_password);
                                 m.message = "settings_change_password";
                                 continue;
                             }
                         case 77: {
                                 if (u !== 2)
                                     break;
-                                m.settings_change_email = r.bytes();
+                                m.settings_change_email = $root.osmium.client.settings.ChangeEmail.decode(r, r.size(), $undefined, q + 1, m.settings_change_email);
                                 m.message = "settings_change_email";
                                 continue;
                             }
@@ -6051,7 +6051,7 @@ export const osmium = $root.osmium = (() => {
                         case 83: {
                                 if (u !== 2)
                                     break;
-                                m.settings_setup_totp = r.bytes();
+                                m.settings_setup_totp = $root.osmium.client.settings.SetupTotp.decode(r, r.size(), $undefined, q + 1, m.settings_setup_totp);
                                 m.message = "settings_setup_totp";
                                 continue;
                             }
@@ -6065,7 +6065,7 @@ export const osmium = $root.osmium = (() => {
                         case 85: {
                                 if (u !== 2)
                                     break;
-                                m.settings_delete_account = r.bytes();
+                                m.settings_delete_account = $root.osmium.client.settings.DeleteAccount.decode(r, r.size(), $undefined, q + 1, m.settings_delete_account);
                                 m.message = "settings_delete_account";
                                 continue;
                             }
@@ -6602,22 +6602,19 @@ export const osmium = $root.osmium = (() => {
                             m.settings_edit_profile = d.settings_edit_profile;
                     }
                     if (d.settings_get_account != null) {
-                        if (typeof d.settings_get_account === "string")
-                            $util.base64.decode(d.settings_get_account, m.settings_get_account = $util.newBuffer($util.base64.length(d.settings_get_account)), 0);
-                        else if (d.settings_get_account.length >= 0)
-                            m.settings_get_account = d.settings_get_account;
+                        if (!$util.isObject(d.settings_get_account))
+                            throw $TypeError(".osmium.client.core.ClientMessage.settings_get_account: object expected");
+                        m.settings_get_account = $root.osmium.client.settings.GetAccount.fromObject(d.settings_get_account, q + 1);
                     }
                     if (d.settings_change_password != null) {
-                        if (typeof d.settings_change_password === "string")
-                            $util.base64.decode(d.settings_change_password, m.settings_change_password = $util.newBuffer($util.base64.length(d.settings_change_password)), 0);
-                        else if (d.settings_change_password.length >= 0)
-                            m.settings_change_password = d.settings_change_password;
+                        if (!$util.isObject(d.settings_change_password))
+                            throw $TypeError(".osmium.client.core.ClientMessage.settings_change_password: object expected");
+                        m.settings_change_password = $root.osmium.client.settings.ChangePassword.fromObject(d.settings_change_password, q + 1);
                     }
                     if (d.settings_change_email != null) {
-                        if (typeof d.settings_change_email === "string")
-                            $util.base64.decode(d.settings_change_email, m.settings_change_email = $util.newBuffer($util.base64.length(d.settings_change_email)), 0);
-                        else if (d.settings_change_email.length >= 0)
-                            m.settings_change_email = d.settings_change_email;
+                        if (!$util.isObject(d.settings_change_email))
+                            throw $TypeError(".osmium.client.core.ClientMessage.settings_change_email: object expected");
+                        m.settings_change_email = $root.osmium.client.settings.ChangeEmail.fromObject(d.settings_change_email, q + 1);
                     }
                     if (d.communities_unban_members != null) {
                         if (typeof d.communities_unban_members === "string")
@@ -6650,10 +6647,9 @@ export const osmium = $root.osmium = (() => {
                             m.billing_get_subscription = d.billing_get_subscription;
                     }
                     if (d.settings_setup_totp != null) {
-                        if (typeof d.settings_setup_totp === "string")
-                            $util.base64.decode(d.settings_setup_totp, m.settings_setup_totp = $util.newBuffer($util.base64.length(d.settings_setup_totp)), 0);
-                        else if (d.settings_setup_totp.length >= 0)
-                            m.settings_setup_totp = d.settings_setup_totp;
+                        if (!$util.isObject(d.settings_setup_totp))
+                            throw $TypeError(".osmium.client.core.ClientMessage.settings_setup_totp: object expected");
+                        m.settings_setup_totp = $root.osmium.client.settings.SetupTotp.fromObject(d.settings_setup_totp, q + 1);
                     }
                     if (d.settings_request_takeout != null) {
                         if (typeof d.settings_request_takeout === "string")
@@ -6662,10 +6658,9 @@ export const osmium = $root.osmium = (() => {
                             m.settings_request_takeout = d.settings_request_takeout;
                     }
                     if (d.settings_delete_account != null) {
-                        if (typeof d.settings_delete_account === "string")
-                            $util.base64.decode(d.settings_delete_account, m.settings_delete_account = $util.newBuffer($util.base64.length(d.settings_delete_account)), 0);
-                        else if (d.settings_delete_account.length >= 0)
-                            m.settings_delete_account = d.settings_delete_account;
+                        if (!$util.isObject(d.settings_delete_account))
+                            throw $TypeError(".osmium.client.core.ClientMessage.settings_delete_account: object expected");
+                        m.settings_delete_account = $root.osmium.client.settings.DeleteAccount.fromObject(d.settings_delete_account, q + 1);
                     }
                     if (d.messages_get_unread_mentions != null) {
                         if (typeof d.messages_get_unread_mentions === "string")
@@ -7115,17 +7110,17 @@ export const osmium = $root.osmium = (() => {
                             d.message = "settings_edit_profile";
                     }
                     if (m.settings_get_account != null && $Object.hasOwnProperty.call(m, "settings_get_account")) {
-                        d.settings_get_account = o.bytes === $String ? $util.base64.encode(m.settings_get_account, 0, m.settings_get_account.length) : o.bytes === $Array ? $Array.prototype.slice.call(m.settings_get_account) : m.settings_get_account;
+                        d.settings_get_account = $root.osmium.client.settings.GetAccount.toObject(m.settings_get_account, o, q + 1);
                         if (o.oneofs)
                             d.message = "settings_get_account";
                     }
                     if (m.settings_change_password != null && $Object.hasOwnProperty.call(m, "settings_change_password")) {
-                        d.settings_change_password = o.bytes === $String ? $util.base64.encode(m.settings_change_password, 0, m.settings_change_password.length) : o.bytes === $Array ? $Array.prototype.slice.call(m.settings_change_password) : m.settings_change_password;
+                        d.settings_change_password = $root.osmium.client.settings.ChangePassword.toObject(m.settings_change_password, o, q + 1);
                         if (o.oneofs)
                             d.message = "settings_change_password";
                     }
                     if (m.settings_change_email != null && $Object.hasOwnProperty.call(m, "settings_change_email")) {
-                        d.settings_change_email = o.bytes === $String ? $util.base64.encode(m.settings_change_email, 0, m.settings_change_email.length) : o.bytes === $Array ? $Array.prototype.slice.call(m.settings_change_email) : m.settings_change_email;
+                        d.settings_change_email = $root.osmium.client.settings.ChangeEmail.toObject(m.settings_change_email, o, q + 1);
                         if (o.oneofs)
                             d.message = "settings_change_email";
                     }
@@ -7155,7 +7150,7 @@ export const osmium = $root.osmium = (() => {
                             d.message = "billing_get_subscription";
                     }
                     if (m.settings_setup_totp != null && $Object.hasOwnProperty.call(m, "settings_setup_totp")) {
-                        d.settings_setup_totp = o.bytes === $String ? $util.base64.encode(m.settings_setup_totp, 0, m.settings_setup_totp.length) : o.bytes === $Array ? $Array.prototype.slice.call(m.settings_setup_totp) : m.settings_setup_totp;
+                        d.settings_setup_totp = $root.osmium.client.settings.SetupTotp.toObject(m.settings_setup_totp, o, q + 1);
                         if (o.oneofs)
                             d.message = "settings_setup_totp";
                     }
@@ -7165,7 +7160,7 @@ export const osmium = $root.osmium = (() => {
                             d.message = "settings_request_takeout";
                     }
                     if (m.settings_delete_account != null && $Object.hasOwnProperty.call(m, "settings_delete_account")) {
-                        d.settings_delete_account = o.bytes === $String ? $util.base64.encode(m.settings_delete_account, 0, m.settings_delete_account.length) : o.bytes === $Array ? $Array.prototype.slice.call(m.settings_delete_account) : m.settings_delete_account;
+                        d.settings_delete_account = $root.osmium.client.settings.DeleteAccount.toObject(m.settings_delete_account, o, q + 1);
                         if (o.oneofs)
                             d.message = "settings_delete_account";
                     }
@@ -7522,7 +7517,7 @@ export const osmium = $root.osmium = (() => {
                     if (m.payment_link != null && $Object.hasOwnProperty.call(m, "payment_link"))
                         w.uint32(/* id 31, wireType 2 =*/250).bytes(m.payment_link);
                     if (m.account != null && $Object.hasOwnProperty.call(m, "account"))
-                        w.uint32(/* id 32, wireType 2 =*/258).bytes(m.account);
+                        $root.osmium.client.settings.Account.encode(m.account, w.uint32(/* id 32, wireType 2 =*/258).fork(), q + 1).ldelim();
                     if (m.members != null && $Object.hasOwnProperty.call(m, "members"))
                         w.uint32(/* id 33, wireType 2 =*/266).bytes(m.members);
                     if (m.community_settings != null && $Object.hasOwnProperty.call(m, "community_settings"))
@@ -7530,7 +7525,7 @@ export const osmium = $root.osmium = (() => {
                     if (m.subscription != null && $Object.hasOwnProperty.call(m, "subscription"))
                         w.uint32(/* id 35, wireType 2 =*/282).bytes(m.subscription);
                     if (m.totp != null && $Object.hasOwnProperty.call(m, "totp"))
-                        w.uint32(/* id 36, wireType 2 =*/290).bytes(m.totp);
+                        $root.osmium.client.settings.Totp.encode(m.totp, w.uint32(/* id 36, wireType 2 =*/290).fork(), q + 1).ldelim();
                     if (m.trace_id != null && $Object.hasOwnProperty.call(m, "trace_id"))
                         w.uint32(/* id 37, wireType 2 =*/298).string(m.trace_id);
                     if (m.unread_mentions != null && $Object.hasOwnProperty.call(m, "unread_mentions"))
@@ -7797,7 +7792,7 @@ export const osmium = $root.osmium = (() => {
                         case 32: {
                                 if (u !== 2)
                                     break;
-                                m.account = r.bytes();
+                                m.account = $root.osmium.client.settings.Account.decode(r, r.size(), $undefined, q + 1, m.account);
                                 m.result = "account";
                                 continue;
                             }
@@ -7825,7 +7820,7 @@ export const osmium = $root.osmium = (() => {
                         case 36: {
                                 if (u !== 2)
                                     break;
-                                m.totp = r.bytes();
+                                m.totp = $root.osmium.client.settings.Totp.decode(r, r.size(), $undefined, q + 1, m.totp);
                                 m.result = "totp";
                                 continue;
                             }
@@ -8065,10 +8060,9 @@ export const osmium = $root.osmium = (() => {
                             m.payment_link = d.payment_link;
                     }
                     if (d.account != null) {
-                        if (typeof d.account === "string")
-                            $util.base64.decode(d.account, m.account = $util.newBuffer($util.base64.length(d.account)), 0);
-                        else if (d.account.length >= 0)
-                            m.account = d.account;
+                        if (!$util.isObject(d.account))
+                            throw $TypeError(".osmium.client.core.RPCResult.account: object expected");
+                        m.account = $root.osmium.client.settings.Account.fromObject(d.account, q + 1);
                     }
                     if (d.members != null) {
                         if (typeof d.members === "string")
@@ -8089,10 +8083,9 @@ export const osmium = $root.osmium = (() => {
                             m.subscription = d.subscription;
                     }
                     if (d.totp != null) {
-                        if (typeof d.totp === "string")
-                            $util.base64.decode(d.totp, m.totp = $util.newBuffer($util.base64.length(d.totp)), 0);
-                        else if (d.totp.length >= 0)
-                            m.totp = d.totp;
+                        if (!$util.isObject(d.totp))
+                            throw $TypeError(".osmium.client.core.RPCResult.totp: object expected");
+                        m.totp = $root.osmium.client.settings.Totp.fromObject(d.totp, q + 1);
                     }
                     if (d.unread_mentions != null) {
                         if (typeof d.unread_mentions === "string")
@@ -8286,7 +8279,7 @@ export const osmium = $root.osmium = (() => {
                             d.result = "payment_link";
                     }
                     if (m.account != null && $Object.hasOwnProperty.call(m, "account")) {
-                        d.account = o.bytes === $String ? $util.base64.encode(m.account, 0, m.account.length) : o.bytes === $Array ? $Array.prototype.slice.call(m.account) : m.account;
+                        d.account = $root.osmium.client.settings.Account.toObject(m.account, o, q + 1);
                         if (o.oneofs)
                             d.result = "account";
                     }
@@ -8306,7 +8299,7 @@ export const osmium = $root.osmium = (() => {
                             d.result = "subscription";
                     }
                     if (m.totp != null && $Object.hasOwnProperty.call(m, "totp")) {
-                        d.totp = o.bytes === $String ? $util.base64.encode(m.totp, 0, m.totp.length) : o.bytes === $Array ? $Array.prototype.slice.call(m.totp) : m.totp;
+                        d.totp = $root.osmium.client.settings.Totp.toObject(m.totp, o, q + 1);
                         if (o.oneofs)
                             d.result = "totp";
                     }
@@ -8941,6 +8934,1124 @@ export const osmium = $root.osmium = (() => {
                 return Entrypoints;
             })();
             return core;
+        })();
+        client.settings = (function() {
+            const settings = {};
+            settings.GetAccount = (function() {
+                const GetAccount = function (p) {
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                GetAccount.create = function(properties) {
+                    return new GetAccount(properties);
+                };
+                GetAccount.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                GetAccount.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.GetAccount();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        r.skipType(t & 7, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                GetAccount.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.GetAccount)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.GetAccount: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    return new $root.osmium.client.settings.GetAccount();
+                };
+                GetAccount.toObject = function () {
+                    return {};
+                };
+                GetAccount.prototype.toJSON = function() {
+                    return GetAccount.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return GetAccount;
+            })();
+            settings.Account = (function() {
+                const Account = function (p) {
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                Account.prototype.email = null;
+                Account.prototype.confirmed = false;
+                Account.prototype.has_password = false;
+                Account.prototype.totp_enabled = false;
+                Account.prototype.pending_delete = false;
+                // OneOf field names bound to virtual getters and setters
+                let $oneOfFields;
+                // Virtual OneOf for proto3 optional field
+                $Object.defineProperty(Account.prototype, "_email", {
+                    get: $util.oneOfGetter($oneOfFields = ["email"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+                Account.create = function(properties) {
+                    return new Account(properties);
+                };
+                Account.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.email != null && $Object.hasOwnProperty.call(m, "email"))
+                        w.uint32(/* id 1, wireType 2 =*/10).string(m.email);
+                    if (m.confirmed != null && $Object.hasOwnProperty.call(m, "confirmed") && m.confirmed !== false)
+                        w.uint32(/* id 2, wireType 0 =*/16).bool(m.confirmed);
+                    if (m.has_password != null && $Object.hasOwnProperty.call(m, "has_password") && m.has_password !== false)
+                        w.uint32(/* id 3, wireType 0 =*/24).bool(m.has_password);
+                    if (m.totp_enabled != null && $Object.hasOwnProperty.call(m, "totp_enabled") && m.totp_enabled !== false)
+                        w.uint32(/* id 4, wireType 0 =*/32).bool(m.totp_enabled);
+                    if (m.pending_delete != null && $Object.hasOwnProperty.call(m, "pending_delete") && m.pending_delete !== false)
+                        w.uint32(/* id 5, wireType 0 =*/40).bool(m.pending_delete);
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                Account.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m, v;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.Account();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        var u = t & 7;
+                        switch (t >>>= 3) {
+                        case 1: {
+                                if (u !== 2)
+                                    break;
+                                m.email = r.stringVerify();
+                                m._email = "email";
+                                continue;
+                            }
+                        case 2: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.confirmed = v;
+                                else
+                                    delete m.confirmed;
+                                continue;
+                            }
+                        case 3: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.has_password = v;
+                                else
+                                    delete m.has_password;
+                                continue;
+                            }
+                        case 4: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.totp_enabled = v;
+                                else
+                                    delete m.totp_enabled;
+                                continue;
+                            }
+                        case 5: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.pending_delete = v;
+                                else
+                                    delete m.pending_delete;
+                                continue;
+                            }
+                        }
+                        r.skipType(u, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                Account.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.Account)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.Account: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var m = new $root.osmium.client.settings.Account();
+                    if (d.email != null) {
+                        m.email = $String(d.email);
+                    }
+                    if (d.confirmed != null) {
+                        if (d.confirmed) {
+                            m.confirmed = $Boolean(d.confirmed);
+                        }
+                    }
+                    if (d.has_password != null) {
+                        if (d.has_password) {
+                            m.has_password = $Boolean(d.has_password);
+                        }
+                    }
+                    if (d.totp_enabled != null) {
+                        if (d.totp_enabled) {
+                            m.totp_enabled = $Boolean(d.totp_enabled);
+                        }
+                    }
+                    if (d.pending_delete != null) {
+                        if (d.pending_delete) {
+                            m.pending_delete = $Boolean(d.pending_delete);
+                        }
+                    }
+                    return m;
+                };
+                Account.toObject = function (m, o, q) {
+                    if (!o)
+                        o = {};
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var d = {};
+                    if (o.defaults) {
+                        d.confirmed = false;
+                        d.has_password = false;
+                        d.totp_enabled = false;
+                        d.pending_delete = false;
+                    }
+                    if (m.email != null && $Object.hasOwnProperty.call(m, "email")) {
+                        d.email = m.email;
+                    }
+                    if (m.confirmed != null && $Object.hasOwnProperty.call(m, "confirmed")) {
+                        d.confirmed = m.confirmed;
+                    }
+                    if (m.has_password != null && $Object.hasOwnProperty.call(m, "has_password")) {
+                        d.has_password = m.has_password;
+                    }
+                    if (m.totp_enabled != null && $Object.hasOwnProperty.call(m, "totp_enabled")) {
+                        d.totp_enabled = m.totp_enabled;
+                    }
+                    if (m.pending_delete != null && $Object.hasOwnProperty.call(m, "pending_delete")) {
+                        d.pending_delete = m.pending_delete;
+                    }
+                    return d;
+                };
+                Account.prototype.toJSON = function() {
+                    return Account.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return Account;
+            })();
+            settings.ChangePassword = (function() {
+                const ChangePassword = function (p) {
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                ChangePassword.prototype.current_password = "";
+                ChangePassword.prototype.new_password = "";
+                ChangePassword.prototype.revoke_sessions = false;
+                ChangePassword.create = function(properties) {
+                    return new ChangePassword(properties);
+                };
+                ChangePassword.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.current_password != null && $Object.hasOwnProperty.call(m, "current_password") && m.current_password !== "")
+                        w.uint32(/* id 1, wireType 2 =*/10).string(m.current_password);
+                    if (m.new_password != null && $Object.hasOwnProperty.call(m, "new_password") && m.new_password !== "")
+                        w.uint32(/* id 2, wireType 2 =*/18).string(m.new_password);
+                    if (m.revoke_sessions != null && $Object.hasOwnProperty.call(m, "revoke_sessions") && m.revoke_sessions !== false)
+                        w.uint32(/* id 3, wireType 0 =*/24).bool(m.revoke_sessions);
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                ChangePassword.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m, v;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.ChangePassword();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        var u = t & 7;
+                        switch (t >>>= 3) {
+                        case 1: {
+                                if (u !== 2)
+                                    break;
+                                if ((v = r.stringVerify()).length)
+                                    m.current_password = v;
+                                else
+                                    delete m.current_password;
+                                continue;
+                            }
+                        case 2: {
+                                if (u !== 2)
+                                    break;
+                                if ((v = r.stringVerify()).length)
+                                    m.new_password = v;
+                                else
+                                    delete m.new_password;
+                                continue;
+                            }
+                        case 3: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.revoke_sessions = v;
+                                else
+                                    delete m.revoke_sessions;
+                                continue;
+                            }
+                        }
+                        r.skipType(u, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                ChangePassword.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.ChangePassword)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.ChangePassword: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var m = new $root.osmium.client.settings.ChangePassword();
+                    if (d.current_password != null) {
+                        if (typeof d.current_password !== "string" || d.current_password.length) {
+                            m.current_password = $String(d.current_password);
+                        }
+                    }
+                    if (d.new_password != null) {
+                        if (typeof d.new_password !== "string" || d.new_password.length) {
+                            m.new_password = $String(d.new_password);
+                        }
+                    }
+                    if (d.revoke_sessions != null) {
+                        if (d.revoke_sessions) {
+                            m.revoke_sessions = $Boolean(d.revoke_sessions);
+                        }
+                    }
+                    return m;
+                };
+                ChangePassword.toObject = function (m, o, q) {
+                    if (!o)
+                        o = {};
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var d = {};
+                    if (o.defaults) {
+                        d.current_password = "";
+                        d.new_password = "";
+                        d.revoke_sessions = false;
+                    }
+                    if (m.current_password != null && $Object.hasOwnProperty.call(m, "current_password")) {
+                        d.current_password = m.current_password;
+                    }
+                    if (m.new_password != null && $Object.hasOwnProperty.call(m, "new_password")) {
+                        d.new_password = m.new_password;
+                    }
+                    if (m.revoke_sessions != null && $Object.hasOwnProperty.call(m, "revoke_sessions")) {
+                        d.revoke_sessions = m.revoke_sessions;
+                    }
+                    return d;
+                };
+                ChangePassword.prototype.toJSON = function() {
+                    return ChangePassword.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return ChangePassword;
+            })();
+            settings.ChangeEmail = (function() {
+                const ChangeEmail = function (p) {
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                ChangeEmail.prototype.new_email = "";
+                ChangeEmail.create = function(properties) {
+                    return new ChangeEmail(properties);
+                };
+                ChangeEmail.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.new_email != null && $Object.hasOwnProperty.call(m, "new_email") && m.new_email !== "")
+                        w.uint32(/* id 1, wireType 2 =*/10).string(m.new_email);
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                ChangeEmail.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m, v;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.ChangeEmail();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        var u = t & 7;
+                        switch (t >>>= 3) {
+                        case 1: {
+                                if (u !== 2)
+                                    break;
+                                if ((v = r.stringVerify()).length)
+                                    m.new_email = v;
+                                else
+                                    delete m.new_email;
+                                continue;
+                            }
+                        }
+                        r.skipType(u, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                ChangeEmail.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.ChangeEmail)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.ChangeEmail: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var m = new $root.osmium.client.settings.ChangeEmail();
+                    if (d.new_email != null) {
+                        if (typeof d.new_email !== "string" || d.new_email.length) {
+                            m.new_email = $String(d.new_email);
+                        }
+                    }
+                    return m;
+                };
+                ChangeEmail.toObject = function (m, o, q) {
+                    if (!o)
+                        o = {};
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var d = {};
+                    if (o.defaults) {
+                        d.new_email = "";
+                    }
+                    if (m.new_email != null && $Object.hasOwnProperty.call(m, "new_email")) {
+                        d.new_email = m.new_email;
+                    }
+                    return d;
+                };
+                ChangeEmail.prototype.toJSON = function() {
+                    return ChangeEmail.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return ChangeEmail;
+            })();
+            settings.SetupTotp = (function() {
+                const SetupTotp = function (p) {
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                SetupTotp.prototype.enabled = false;
+                SetupTotp.prototype.code = null;
+                // OneOf field names bound to virtual getters and setters
+                let $oneOfFields;
+                // Virtual OneOf for proto3 optional field
+                $Object.defineProperty(SetupTotp.prototype, "_code", {
+                    get: $util.oneOfGetter($oneOfFields = ["code"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+                SetupTotp.create = function(properties) {
+                    return new SetupTotp(properties);
+                };
+                SetupTotp.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.enabled != null && $Object.hasOwnProperty.call(m, "enabled") && m.enabled !== false)
+                        w.uint32(/* id 1, wireType 0 =*/8).bool(m.enabled);
+                    if (m.code != null && $Object.hasOwnProperty.call(m, "code"))
+                        w.uint32(/* id 2, wireType 2 =*/18).string(m.code);
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                SetupTotp.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m, v;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.SetupTotp();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        var u = t & 7;
+                        switch (t >>>= 3) {
+                        case 1: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.enabled = v;
+                                else
+                                    delete m.enabled;
+                                continue;
+                            }
+                        case 2: {
+                                if (u !== 2)
+                                    break;
+                                m.code = r.stringVerify();
+                                m._code = "code";
+                                continue;
+                            }
+                        }
+                        r.skipType(u, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                SetupTotp.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.SetupTotp)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.SetupTotp: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var m = new $root.osmium.client.settings.SetupTotp();
+                    if (d.enabled != null) {
+                        if (d.enabled) {
+                            m.enabled = $Boolean(d.enabled);
+                        }
+                    }
+                    if (d.code != null) {
+                        m.code = $String(d.code);
+                    }
+                    return m;
+                };
+                SetupTotp.toObject = function (m, o, q) {
+                    if (!o)
+                        o = {};
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var d = {};
+                    if (o.defaults) {
+                        d.enabled = false;
+                    }
+                    if (m.enabled != null && $Object.hasOwnProperty.call(m, "enabled")) {
+                        d.enabled = m.enabled;
+                    }
+                    if (m.code != null && $Object.hasOwnProperty.call(m, "code")) {
+                        d.code = m.code;
+                    }
+                    return d;
+                };
+                SetupTotp.prototype.toJSON = function() {
+                    return SetupTotp.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return SetupTotp;
+            })();
+            settings.Totp = (function() {
+                const Totp = function (p) {
+                    this.backup_codes = [];
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                Totp.prototype.enabled = false;
+                Totp.prototype.url = null;
+                Totp.prototype.backup_codes = $util.emptyArray;
+                // OneOf field names bound to virtual getters and setters
+                let $oneOfFields;
+                // Virtual OneOf for proto3 optional field
+                $Object.defineProperty(Totp.prototype, "_url", {
+                    get: $util.oneOfGetter($oneOfFields = ["url"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+                Totp.create = function(properties) {
+                    return new Totp(properties);
+                };
+                Totp.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.enabled != null && $Object.hasOwnProperty.call(m, "enabled") && m.enabled !== false)
+                        w.uint32(/* id 1, wireType 0 =*/8).bool(m.enabled);
+                    if (m.url != null && $Object.hasOwnProperty.call(m, "url"))
+                        w.uint32(/* id 2, wireType 2 =*/18).string(m.url);
+                    if (m.backup_codes != null && m.backup_codes.length) {
+                        for (var i = 0; i < m.backup_codes.length; ++i)
+                            $root.osmium.client.settings.BackupCode.encode(m.backup_codes[i], w.uint32(/* id 3, wireType 2 =*/26).fork(), q + 1).ldelim();
+                    }
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                Totp.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m, v;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.Totp();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        var u = t & 7;
+                        switch (t >>>= 3) {
+                        case 1: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.enabled = v;
+                                else
+                                    delete m.enabled;
+                                continue;
+                            }
+                        case 2: {
+                                if (u !== 2)
+                                    break;
+                                m.url = r.stringVerify();
+                                m._url = "url";
+                                continue;
+                            }
+                        case 3: {
+                                if (u !== 2)
+                                    break;
+                                if (!(m.backup_codes && m.backup_codes.length))
+                                    m.backup_codes = [];
+                                m.backup_codes.push($root.osmium.client.settings.BackupCode.decode(r, r.size(), $undefined, q + 1));
+                                continue;
+                            }
+                        }
+                        r.skipType(u, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                Totp.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.Totp)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.Totp: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var m = new $root.osmium.client.settings.Totp();
+                    if (d.enabled != null) {
+                        if (d.enabled) {
+                            m.enabled = $Boolean(d.enabled);
+                        }
+                    }
+                    if (d.url != null) {
+                        m.url = $String(d.url);
+                    }
+                    if (d.backup_codes) {
+                        if (!$Array.isArray(d.backup_codes))
+                            throw $TypeError(".osmium.client.settings.Totp.backup_codes: array expected");
+                        m.backup_codes = $Array(d.backup_codes.length);
+                        for (var i = 0; i < d.backup_codes.length; ++i) {
+                            if (!$util.isObject(d.backup_codes[i]))
+                                throw $TypeError(".osmium.client.settings.Totp.backup_codes: object expected");
+                            m.backup_codes[i] = $root.osmium.client.settings.BackupCode.fromObject(d.backup_codes[i], q + 1);
+                        }
+                    }
+                    return m;
+                };
+                Totp.toObject = function (m, o, q) {
+                    if (!o)
+                        o = {};
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var d = {};
+                    if (o.arrays || o.defaults) {
+                        d.backup_codes = [];
+                    }
+                    if (o.defaults) {
+                        d.enabled = false;
+                    }
+                    if (m.enabled != null && $Object.hasOwnProperty.call(m, "enabled")) {
+                        d.enabled = m.enabled;
+                    }
+                    if (m.url != null && $Object.hasOwnProperty.call(m, "url")) {
+                        d.url = m.url;
+                    }
+                    if (m.backup_codes && m.backup_codes.length) {
+                        d.backup_codes = $Array(m.backup_codes.length);
+                        for (var j = 0; j < m.backup_codes.length; ++j) {
+                            d.backup_codes[j] = $root.osmium.client.settings.BackupCode.toObject(m.backup_codes[j], o, q + 1);
+                        }
+                    }
+                    return d;
+                };
+                Totp.prototype.toJSON = function() {
+                    return Totp.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return Totp;
+            })();
+            settings.BackupCode = (function() {
+                const BackupCode = function (p) {
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                BackupCode.prototype.code = "";
+                BackupCode.prototype.used = false;
+                BackupCode.create = function(properties) {
+                    return new BackupCode(properties);
+                };
+                BackupCode.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.code != null && $Object.hasOwnProperty.call(m, "code") && m.code !== "")
+                        w.uint32(/* id 1, wireType 2 =*/10).string(m.code);
+                    if (m.used != null && $Object.hasOwnProperty.call(m, "used") && m.used !== false)
+                        w.uint32(/* id 2, wireType 0 =*/16).bool(m.used);
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                BackupCode.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m, v;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.BackupCode();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        var u = t & 7;
+                        switch (t >>>= 3) {
+                        case 1: {
+                                if (u !== 2)
+                                    break;
+                                if ((v = r.stringVerify()).length)
+                                    m.code = v;
+                                else
+                                    delete m.code;
+                                continue;
+                            }
+                        case 2: {
+                                if (u !== 0)
+                                    break;
+                                if (v = r.bool())
+                                    m.used = v;
+                                else
+                                    delete m.used;
+                                continue;
+                            }
+                        }
+                        r.skipType(u, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                BackupCode.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.BackupCode)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.BackupCode: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var m = new $root.osmium.client.settings.BackupCode();
+                    if (d.code != null) {
+                        if (typeof d.code !== "string" || d.code.length) {
+                            m.code = $String(d.code);
+                        }
+                    }
+                    if (d.used != null) {
+                        if (d.used) {
+                            m.used = $Boolean(d.used);
+                        }
+                    }
+                    return m;
+                };
+                BackupCode.toObject = function (m, o, q) {
+                    if (!o)
+                        o = {};
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var d = {};
+                    if (o.defaults) {
+                        d.code = "";
+                        d.used = false;
+                    }
+                    if (m.code != null && $Object.hasOwnProperty.call(m, "code")) {
+                        d.code = m.code;
+                    }
+                    if (m.used != null && $Object.hasOwnProperty.call(m, "used")) {
+                        d.used = m.used;
+                    }
+                    return d;
+                };
+                BackupCode.prototype.toJSON = function() {
+                    return BackupCode.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return BackupCode;
+            })();
+            settings.DeleteAccount = (function() {
+                const DeleteAccount = function (p) {
+                    if (p)
+                        for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                            if (p[ks[i]] != null && ks[i] !== "__proto__")
+                                this[ks[i]] = p[ks[i]];
+                };
+                DeleteAccount.prototype.cancel = null;
+                // OneOf field names bound to virtual getters and setters
+                let $oneOfFields;
+                // Virtual OneOf for proto3 optional field
+                $Object.defineProperty(DeleteAccount.prototype, "_cancel", {
+                    get: $util.oneOfGetter($oneOfFields = ["cancel"]),
+                    set: $util.oneOfSetter($oneOfFields)
+                });
+                DeleteAccount.create = function(properties) {
+                    return new DeleteAccount(properties);
+                };
+                DeleteAccount.encode = function (m, w, q) {
+                    if (!w)
+                        w = $Writer.create();
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    if (m.cancel != null && $Object.hasOwnProperty.call(m, "cancel"))
+                        w.uint32(/* id 1, wireType 0 =*/8).bool(m.cancel);
+                    if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                        for (var i = 0; i < m.$unknowns.length; ++i)
+                            w.raw(m.$unknowns[i]);
+                    return w;
+                };
+                DeleteAccount.decode = function (r, l, z, q, g) {
+                    if (!(r instanceof $Reader))
+                        r = $Reader.create(r);
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $Reader.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var c, m;
+                    if (l === $undefined)
+                        c = r.len;
+                    else {
+                        c = r.pos + l;
+                        if (c > r.len)
+                            throw $RangeError("index out of range");
+                        l = r.len;
+                        r.len = c;
+                    }
+                    m = g || new $root.osmium.client.settings.DeleteAccount();
+                    while (r.pos < c) {
+                        var s = r.pos;
+                        var t = r.tag();
+                        if (t === z) {
+                            z = $undefined;
+                            break;
+                        }
+                        var u = t & 7;
+                        switch (t >>>= 3) {
+                        case 1: {
+                                if (u !== 0)
+                                    break;
+                                m.cancel = r.bool();
+                                m._cancel = "cancel";
+                                continue;
+                            }
+                        }
+                        r.skipType(u, q, t);
+                        if (!r.discardUnknown) {
+                            $util.makeProp(m, "$unknowns", false);
+                            (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                        }
+                    }
+                    if (l !== $undefined) {
+                        if (r.pos !== c)
+                            throw $RangeError("index out of range");
+                        r.len = l;
+                    }
+                    if (z !== $undefined)
+                        throw $Error("missing end group");
+                    return m;
+                };
+                DeleteAccount.fromObject = function (d, q) {
+                    if (d instanceof $root.osmium.client.settings.DeleteAccount)
+                        return d;
+                    if (!$util.isObject(d))
+                        throw $TypeError(".osmium.client.settings.DeleteAccount: object expected");
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var m = new $root.osmium.client.settings.DeleteAccount();
+                    if (d.cancel != null) {
+                        m.cancel = $Boolean(d.cancel);
+                    }
+                    return m;
+                };
+                DeleteAccount.toObject = function (m, o, q) {
+                    if (!o)
+                        o = {};
+                    if (q === $undefined)
+                        q = 0;
+                    if (q > $util.recursionLimit)
+                        throw $Error("max depth exceeded");
+                    var d = {};
+                    if (m.cancel != null && $Object.hasOwnProperty.call(m, "cancel")) {
+                        d.cancel = m.cancel;
+                    }
+                    return d;
+                };
+                DeleteAccount.prototype.toJSON = function() {
+                    return DeleteAccount.toObject(this, $protobuf.util.toJSONOptions);
+                };
+                return DeleteAccount;
+            })();
+            return settings;
         })();
         client.updates = (function() {
             const updates = {};

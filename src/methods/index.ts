@@ -4,13 +4,18 @@
  */
 import type { MethodName } from '../protocol/codec.js';
 import { authorize } from './authorize.js';
+import { changeEmail } from './changeEmail.js';
+import { changePassword } from './changePassword.js';
 import { createChatInvite } from './createChatInvite.js';
+import { deleteAccount } from './deleteAccount.js';
 import { deleteChatInvite } from './deleteChatInvite.js';
+import { getAccount } from './getAccount.js';
 import { getSessions } from './getSessions.js';
 import { initialize } from './initialize.js';
 import { listChatInvites } from './listChatInvites.js';
 import { lookupInvite } from './lookupInvite.js';
 import { revokeSessions } from './revokeSessions.js';
+import { setupTotp } from './setupTotp.js';
 import { signIn } from './signIn.js';
 import { signUp } from './signUp.js';
 import { resendEmailVerification } from './resendEmailVerification.js';
@@ -36,4 +41,9 @@ export const methods: MethodTable = {
   auth_use_invite: useInvite,
   chats_list_chat_invites: listChatInvites,
   chats_delete_chat_invite: deleteChatInvite,
+  settings_get_account: getAccount,
+  settings_change_password: changePassword,
+  settings_change_email: changeEmail,
+  settings_setup_totp: setupTotp,
+  settings_delete_account: deleteAccount,
 };

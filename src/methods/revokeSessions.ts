@@ -3,7 +3,7 @@
  * Ids that are not the caller's are ignored without a word (no existence
  * oracle). The caller's own session may be listed: that is signing out.
  */
-import { sessionOf, type Method } from './types.js';
+import { originOf, sessionOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 const REVOKE_MAX_IDS = 100;
@@ -13,7 +13,8 @@ export const revokeSessions: Method<'auth_revoke_sessions'> = {
   async handle(request, ctx) {
     const ids = v.list(request.session_ids, 'session_ids', 1, REVOKE_MAX_IDS).map((id, i) => v.snowflake(id, `session_ids[${i}]`));
     const { userId } = sessionOf(ctx);
-    await ctx.services.sessions.revoke(userId, [...new Set(ids)]);
+    const revoked = await ctx.services.sessions.revoke(userId, [...new Set(ids)]);
+    await ctx.services.accountSecurity.sessionsRevoked(userId, revoked, originOf(ctx));
     return undefined;
   },
 };

@@ -1,7 +1,9 @@
 /**
  * auth.signIn{email, password} → Authorization, a new session each time.
  * Unknown email and wrong password answer alike (401, same message, one bcrypt
- * comparison either way). `totp` is ignored: TOTP accounts are out of scope.
+ * comparison either way). For an account with TOTP on, and only once the
+ * password was right: no `totp` → 401 `totp required`, a wrong one → 401
+ * `invalid totp`; `totp` takes a TOTP code or an unused backup code.
  */
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import { PASSWORD_MAX_CHARS } from '../services/passwords.js';
@@ -15,11 +17,15 @@ export const signIn: Method<'auth_sign_in'> = {
     const email = v.email(request.email);
     const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
     if (!password) throw badPassword();
-    const signedIn = await ctx.services.accounts.signIn(email, password, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
+    const totp = request.totp === undefined || request.totp === null ? null : v.boundedString(request.totp, 'totp', TOTP_MAX_CHARS).trim();
+    const signedIn = await ctx.services.accounts.signIn(email, password, totp || null, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
     const session = { userId: signedIn.user.id, sessionId: signedIn.session.id };
     ctx.conn.bindSession(session);
     return authorizationView(signedIn.token, signedIn.user, session);
   },
 };
+
+/** A TOTP code is 6 digits, a backup code 12 symbols (dashes and spaces forgiven): anything longer is not one. */
+const TOTP_MAX_CHARS = 32;
 
 const badPassword = () => new RpcError(ErrorCode.BAD_REQUEST, 'password is required');

@@ -2,6 +2,7 @@
  * What a method handler sees: the request, the services, and the state of the
  * connection it came on (never the socket itself).
  */
+import type { AuditOrigin } from '../domain/audit.js';
 import type { DeviceInfo, Geo } from '../domain/device.js';
 import type { BoundSession } from '../domain/session.js';
 import type { RequestSource } from '../domain/source.js';
@@ -50,4 +51,9 @@ export function sessionOf(ctx: MethodContext): BoundSession {
 /** Who the request comes from, for the services' rate limits. */
 export function sourceOf(ctx: MethodContext): RequestSource {
   return { ip: ctx.conn.ip, userId: ctx.conn.session?.userId ?? null };
+}
+
+/** Where the request comes from, for the audit trail and notice mails: session, address, device, geo. */
+export function originOf(ctx: MethodContext): AuditOrigin {
+  return { sessionId: ctx.conn.session?.sessionId ?? null, ip: ctx.conn.ip, device: ctx.conn.device, geo: ctx.conn.geo };
 }

@@ -1,4 +1,5 @@
 /** Conversions from records to protocol messages. */
+import type { AccountState, TotpState } from '../domain/account.js';
 import type { BoundSession } from '../domain/session.js';
 import type { UserProfile } from '../domain/user.js';
 import type { osmium } from '../gen/osmium.js';
@@ -12,4 +13,28 @@ export function userView(user: UserProfile): osmium.client.types.User.$Propertie
 /** The Authorization result of sign-up, sign-in and authorize. */
 export function authorizationView(token: string, user: UserProfile, session: BoundSession): MethodResult {
   return { authorization: { token, user: userView(user), session_id: idToWire(session.sessionId) } };
+}
+
+/** settings.Account; `email` is absent for an account without one. */
+export function accountView(account: AccountState): MethodResult {
+  return {
+    account: {
+      ...(account.email !== null ? { email: account.email } : {}),
+      confirmed: account.confirmed,
+      has_password: account.hasPassword,
+      totp_enabled: account.totpEnabled,
+      pending_delete: account.pendingDelete,
+    },
+  };
+}
+
+/** settings.Totp. */
+export function totpView(state: TotpState): MethodResult {
+  return {
+    totp: {
+      enabled: state.enabled,
+      ...(state.url !== undefined ? { url: state.url } : {}),
+      backup_codes: state.backupCodes.map((c) => ({ code: c.code, used: c.used })),
+    },
+  };
 }

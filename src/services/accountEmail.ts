@@ -10,6 +10,7 @@
  *   nothing either;
  * - every refused code gets the same message (the precise reason is logged).
  */
+import { AuditKind, type AuditOrigin } from '../domain/audit.js';
 import type { Id } from '../domain/ids.js';
 import type { RequestSource } from '../domain/source.js';
 import type { UserRecord } from '../domain/user.js';
@@ -17,12 +18,14 @@ import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
 import type { Pool } from '../store/postgres.js';
 import { withTransaction } from '../store/transaction.js';
-import type { UsersRepo } from '../store/usersRepo.js';
+import { EmailTakenError, type UsersRepo } from '../store/usersRepo.js';
+import type { AuditLog } from './audit.js';
 import type { CodeCheck, CodePurpose, EmailCodeService } from './emailCodes.js';
 import type { Limits } from './limits.js';
 import type { MailService } from './mail.js';
 import { resetMail, verificationMail } from './mailTemplates.js';
 import type { PasswordHasher } from './passwords.js';
+import type { PasswordPolicy } from './passwordPolicy.js';
 import { RateLimitedError } from './rateLimit.js';
 import type { SessionService } from './sessions.js';
 
@@ -42,6 +45,8 @@ export class AccountEmailService {
     private readonly mail: MailService,
     private readonly limits: Pick<Limits, 'VERIFY_MAIL_EMAIL' | 'RESET_MAIL_EMAIL' | 'MAIL_IP' | 'CODE_CHECK_IP'>,
     private readonly log: Logger,
+    private readonly policy: PasswordPolicy,
+    private readonly audit: AuditLog,
   ) {}
 
   /** Sign-up hook: mails the first verification code. A capped address gets no mail (sign-up still succeeds). */
@@ -82,13 +87,31 @@ export class AccountEmailService {
     if (issued) this.mail.send(verificationMail(issued.email, issued.code));
   }
 
-  /** auth.verifyEmail: marks the address verified when the code is right. */
-  async verifyEmail(email: string, code: string, source: RequestSource): Promise<void> {
+  /**
+   * auth.verifyEmail: marks the address verified when the code is the
+   * account's verification code; or, when it is the code of an email change
+   * to this address (settings.changeEmail), makes it the account's verified
+   * address (409 when another account took it meanwhile).
+   */
+  async verifyEmail(email: string, code: string, source: RequestSource, origin: AuditOrigin): Promise<void> {
     await this.limits.CODE_CHECK_IP.consume(source.ip);
     const check = await withTransaction(this.db, async (client) => {
-      const result = await this.codes.consume(client, 'verify_email', email, code);
-      if (result.ok) await this.users.markEmailVerified(result.userId, client);
-      return result;
+      const verification = await this.codes.consume(client, 'verify_email', email, code);
+      if (verification.ok) {
+        await this.users.markEmailVerified(verification.userId, client);
+        return verification;
+      }
+      const change = await this.codes.consumeChange(client, email, code);
+      if (!change.ok) return verification.reason === 'none' ? change : verification;
+      const previous = await this.users.byId(change.userId);
+      try {
+        await this.users.setVerifiedEmail(change.userId, email, client);
+      } catch (err) {
+        if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
+        throw err;
+      }
+      await this.audit.record(change.userId, AuditKind.EMAIL_CHANGE_CONFIRMED, origin, { old_email: previous?.email ?? null, new_email: email }, client);
+      return change;
     });
     this.refuseUnlessOk(check, 'verify_email');
   }
@@ -128,19 +151,24 @@ export class AccountEmailService {
    * auth.resetPassword with confirm: when the code is right, in one
    * transaction sets the new password, marks the address verified and revokes
    * every session of the account; then tells every instance so live sockets
-   * get session_deleted and are closed. `newPassword` is already policy-checked.
+   * get session_deleted and are closed. `newPassword` is length-checked; the
+   * strength policy (with the account's email and name) runs once the code
+   * is right, and a refusal rolls the transaction back, so the code still works.
    */
-  async confirmReset(email: string, code: string, newPassword: string, source: RequestSource): Promise<void> {
+  async confirmReset(email: string, code: string, newPassword: string, source: RequestSource, origin: AuditOrigin): Promise<void> {
     await this.limits.CODE_CHECK_IP.consume(source.ip);
     let revoked: Id[] = [];
     const check = await withTransaction(this.db, async (client) => {
       const result = await this.codes.consume(client, 'reset_password', email, code);
       if (!result.ok) return result;
+      const user = await this.users.byId(result.userId);
+      this.policy.check(newPassword, { email: user?.email ?? email, name: user?.name ?? null }, 'confirm.new_password');
       // Hashed inside the transaction (the row stays locked for ~one bcrypt):
       // only a right code pays for a hash, a wrong guess never does.
       const hash = await this.passwords.hash(newPassword);
       await this.users.setPasswordAndVerify(result.userId, hash, client);
       revoked = await this.sessions.revokeAll(result.userId, client);
+      await this.audit.record(result.userId, AuditKind.PASSWORD_RESET, origin, { revoked_sessions: revoked.length }, client);
       return result;
     });
     this.refuseUnlessOk(check, 'reset_password');

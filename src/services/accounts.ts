@@ -22,9 +22,25 @@ export interface SignedIn {
   token: string;
 }
 
+/** Where a sign-in or sign-up comes from. */
+export interface SignInOrigin {
+  device: DeviceInfo;
+  geo: Geo;
+  ip: string;
+}
+
+/** What other services add to sign-up and sign-in (account security: accountSecurity.ts, passwordPolicy.ts). */
 export interface AccountHooks {
-  /** Called after an account with an email is created (sends the verification mail). */
-  onSignedUp?(user: UserRecord): Promise<void>;
+  /** Called after an account is created (verification mail, first known device). */
+  onSignedUp?(user: UserRecord, session: SessionRecord): Promise<void>;
+  /** Sign-up with a password: throws 400 when it is too easy to guess. */
+  checkNewPassword?(password: string, owner: { email: string | null; name: string }): void;
+  /** The password was right: throws 401 `totp required` / `invalid totp` when the account's second factor is missing or wrong. */
+  checkSecondFactor?(user: UserRecord, totp: string | null, origin: SignInOrigin): Promise<void>;
+  /** A wrong password for an existing account. */
+  onSignInFailed?(user: UserRecord, origin: SignInOrigin): void;
+  /** A sign-in succeeded (audit, new-device alert); must not throw. */
+  onSignedIn?(user: UserRecord, session: SessionRecord, origin: SignInOrigin): Promise<void>;
 }
 
 export class AccountService {
@@ -46,6 +62,7 @@ export class AccountService {
     ip: string,
   ): Promise<SignedIn> {
     await this.limits.SIGNUP_IP.consume(ip);
+    if (input.password !== null) this.hooks.checkNewPassword?.(input.password, { email: input.email, name: input.name });
     const passwordHash = input.password === null ? null : await this.passwords.hash(input.password);
     let user: UserRecord;
     try {
@@ -55,9 +72,9 @@ export class AccountService {
       throw err;
     }
     const { session, token } = await this.sessions.create(user.id, device, geo);
-    if (user.email && this.hooks.onSignedUp) {
+    if (this.hooks.onSignedUp) {
       // Never fail the sign-up for the mail: the hook queues and retries on its own.
-      await this.hooks.onSignedUp(user).catch((err) => this.log.error({ err, userId: user.id }, 'sign-up hook failed'));
+      await this.hooks.onSignedUp(user, session).catch((err) => this.log.error({ err, userId: user.id }, 'sign-up hook failed'));
     }
     return { user, session, token };
   }
@@ -67,7 +84,8 @@ export class AccountService {
    * password) and opens a session. Failures count per (email, IP) and per
    * email, whether or not the account exists, so the limits reveal nothing.
    */
-  async signIn(email: string, password: string, device: DeviceInfo, geo: Geo, ip: string): Promise<SignedIn> {
+  async signIn(email: string, password: string, totp: string | null, device: DeviceInfo, geo: Geo, ip: string): Promise<SignedIn> {
+    const origin: SignInOrigin = { device, geo, ip };
     const emailKey = email.toLowerCase();
     const pairKey = `${emailKey}|${ip}`;
     await this.limits.SIGNIN_FAIL_EMAIL_IP.check(pairKey);
@@ -76,11 +94,15 @@ export class AccountService {
     const ok = await this.passwords.verify(password, user?.passwordHash ?? null);
     if (!user || !ok) {
       await Promise.all([this.limits.SIGNIN_FAIL_EMAIL_IP.penalize(pairKey), this.limits.SIGNIN_FAIL_EMAIL.penalize(emailKey)]);
+      if (user) this.hooks.onSignInFailed?.(user, origin);
       throw new RpcError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
     }
     // The owner got in from here: forget this source's failures.
     await this.limits.SIGNIN_FAIL_EMAIL_IP.reset(pairKey);
+    // Only now, with the password right, may the answer speak of the second factor.
+    await this.hooks.checkSecondFactor?.(user, totp, origin);
     const { session, token } = await this.sessions.create(user.id, device, geo);
+    await this.hooks.onSignedIn?.(user, session, origin);
     return { user, session, token };
   }
 }

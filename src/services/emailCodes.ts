@@ -23,6 +23,7 @@ const CODE_DIGITS = 6;
 export const CODE_TTL_MS: Readonly<Record<CodePurpose, number>> = {
   verify_email: 30 * 60_000,
   reset_password: 15 * 60_000,
+  change_email: 30 * 60_000,
 };
 /** Wrong tries a code survives; the next check after this many is refused even with the right code. */
 const MAX_WRONG_TRIES = 5;
@@ -79,6 +80,38 @@ export class EmailCodeService {
       db,
     );
     return issued ? { ...issued, code } : null;
+  }
+
+  /** Creates a code confirming an email change of `userId` to `email` (replacing an earlier request); returns the plain code. */
+  async issueForChange(userId: Id, email: string, db?: Pool | PoolClient): Promise<string> {
+    const code = newCode();
+    const salt = randomBytes(16);
+    await this.repo.issueForChange(userId, email, { salt, codeHash: hashCode('change_email', salt, code), ttlMs: CODE_TTL_MS.change_email }, db);
+    return code;
+  }
+
+  /**
+   * Inside the caller's transaction: checks `candidate` against every pending
+   * change to `email` and records the outcome on each (a right code is marked
+   * used, a wrong one counts as a wrong try on every pending change to the
+   * address). Commit even when the check fails.
+   */
+  async consumeChange(client: PoolClient, email: string, candidate: string): Promise<CodeCheck> {
+    const records = await this.repo.lockChangesTo(email, client);
+    if (!records.length) {
+      checkCode(null, 'change_email', candidate); // the same work as a real check
+      return { ok: false, reason: 'none' };
+    }
+    const checks = records.map((record) => ({ record, check: checkCode(record, 'change_email', candidate) }));
+    const winner = checks.find((c) => c.check.ok);
+    if (winner) {
+      await this.repo.markUsed(winner.record.userId, 'change_email', client);
+      return winner.check;
+    }
+    for (const { record, check } of checks) {
+      if (!check.ok && check.reason === 'wrong') await this.repo.recordFailure(record.userId, 'change_email', client);
+    }
+    return checks[0]!.check;
   }
 
   /**

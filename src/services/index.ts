@@ -2,8 +2,10 @@
  * The services a method handler may call, built once per process by app.ts.
  * Services only: handlers never see a pool, a repository or a socket.
  */
+import type { AccountDeletionService } from './accountDeletion.js';
 import type { AccountEmailService } from './accountEmail.js';
 import type { AccountService } from './accounts.js';
+import type { AccountSecurityService } from './accountSecurity.js';
 import type { Entrypoints } from './entrypoints.js';
 import type { InviteService } from './invites.js';
 import type { SessionService } from './sessions.js';
@@ -14,4 +16,6 @@ export interface Services {
   accountEmail: AccountEmailService;
   invites: InviteService;
   entrypoints: Entrypoints;
+  accountSecurity: AccountSecurityService;
+  accountDeletion: AccountDeletionService;
 }

@@ -43,6 +43,17 @@ const LIMITS = {
   /** Key: IP / user id. */
   INVITE_USE_IP: { whenStoreDown: 'local', refusal: retry('too many invite uses') },
   INVITE_USE_USER: { whenStoreDown: 'local', refusal: retry('too many invite uses') },
+  /**
+   * Key: user id / IP. Every TOTP or backup code check takes a point BEFORE
+   * the code is compared (consume, atomic in Redis), so concurrent guesses
+   * can never evaluate more than the allowance; a right code clears the
+   * account's counter (the owner got in). Closed while Redis is down: never
+   * unlimited guessing of a 6-digit code.
+   */
+  TOTP_GUESS_USER: { whenStoreDown: 'closed', refusal: retry('too many two-factor code attempts') },
+  TOTP_GUESS_IP: { whenStoreDown: 'closed', refusal: retry('too many two-factor code attempts from this address') },
+  /** Key: user id. ChangePassword's current password: a point taken before bcrypt compares; a right password clears it. */
+  PASSWORD_CHECK_USER: { whenStoreDown: 'closed', refusal: retry('too many wrong current passwords') },
 } as const satisfies Record<LimitName, CatalogueEntry>;
 
 export type Limits = Record<LimitName, RateLimit>;

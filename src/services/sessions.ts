@@ -175,6 +175,30 @@ export class SessionService {
   }
 
   /**
+   * Revokes every session of a user except `keepSessionId` (a password change
+   * or deletion request keeps the caller signed in), in the caller's
+   * transaction when `db` is one; returns those revoked. Like revokeAll, the
+   * caller announces them (announceRevoked) once that transaction committed.
+   */
+  async revokeAllExcept(userId: Id, keepSessionId: Id, db?: Pool | PoolClient): Promise<Id[]> {
+    return this.repo.revokeAllExcept(userId, keepSessionId, db);
+  }
+
+  /**
+   * When the session last proved the password (its sign-in or sign-up, or a
+   * password change on it), for the recent sign-in rule; an Authorize of its
+   * token never counts. Null for an unknown or revoked session.
+   */
+  async authenticatedAt(sessionId: Id): Promise<Date | null> {
+    return this.repo.authenticatedAt(sessionId);
+  }
+
+  /** The session just proved (or set) the password. */
+  async markAuthenticated(sessionId: Id, db?: Pool | PoolClient): Promise<void> {
+    await this.repo.markAuthenticated(sessionId, db);
+  }
+
+  /**
    * Tells `listener` of every revocation: this instance's at once (even when
    * the broker is down), other instances' through the broker, and those the
    * broker lost, after it reconnects.

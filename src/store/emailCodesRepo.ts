@@ -6,7 +6,8 @@
 import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 
-export type CodePurpose = 'verify_email' | 'reset_password';
+/** `change_email`: a code mailed to the address the account asked to change to (the row's email). */
+export type CodePurpose = 'verify_email' | 'reset_password' | 'change_email';
 
 export interface EmailCodeRecord {
   userId: Id;
@@ -95,6 +96,42 @@ export class EmailCodesRepo {
       [email, purpose],
     );
     return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /**
+   * Stores a code for an email change of `userId` to `email` (the address
+   * mailed), replacing an earlier change request of the account.
+   */
+  async issueForChange(
+    userId: Id,
+    email: string,
+    code: Omit<NewCode, 'purpose' | 'onlyUnverified'>,
+    client: Pool | PoolClient = this.pool,
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO email_codes (user_id, purpose, email, salt, code_hash, expires_at)
+       VALUES ($1, 'change_email', $2, $3, $4, now() + $5 * interval '1 millisecond')
+       ON CONFLICT (user_id, purpose) DO UPDATE SET
+         email = EXCLUDED.email, salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash,
+         expires_at = EXCLUDED.expires_at, failed_attempts = 0, used_at = NULL, created_at = now()`,
+      [userId, email, code.salt, code.codeHash, code.ttlMs],
+    );
+  }
+
+  /**
+   * The pending email changes to `email` (several accounts may ask for the
+   * same address; the first to confirm gets it), locked for the rest of the
+   * transaction.
+   */
+  async lockChangesTo(email: string, client: PoolClient): Promise<EmailCodeRecord[]> {
+    const { rows } = await client.query<EmailCodeRow>(
+      `SELECT c.* FROM email_codes c JOIN users u ON u.id = c.user_id
+       WHERE lower(c.email) = lower($1) AND c.purpose = 'change_email' AND u.deleted_at IS NULL
+       ORDER BY c.created_at, c.user_id
+       FOR UPDATE OF c`,
+      [email],
+    );
+    return rows.map(toRecord);
   }
 
   async recordFailure(userId: Id, purpose: CodePurpose, client: PoolClient): Promise<void> {

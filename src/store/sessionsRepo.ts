@@ -82,6 +82,33 @@ export class SessionsRepo {
     return rows.map((r) => r.id);
   }
 
+  /** Revokes every session of a user but `keepId` (a password change that keeps the caller signed in); returns the ids revoked. */
+  async revokeAllExcept(userId: Id, keepId: Id, client: Pool | PoolClient = this.pool): Promise<Id[]> {
+    const { rows } = await client.query<{ id: string }>(
+      `UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id`,
+      [userId, keepId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * When the session last proved the account's password (its sign-in, or a
+   * password change on it); sessions older than the column count from their
+   * creation. Null for an unknown or revoked session.
+   */
+  async authenticatedAt(id: Id): Promise<Date | null> {
+    const { rows } = await this.pool.query<{ at: Date }>(
+      `SELECT coalesce(authenticated_at, created_at) AS at FROM sessions WHERE id = $1 AND revoked_at IS NULL`,
+      [id],
+    );
+    return rows[0]?.at ?? null;
+  }
+
+  /** The session just proved (or set) the password. */
+  async markAuthenticated(id: Id, client: Pool | PoolClient = this.pool): Promise<void> {
+    await client.query(`UPDATE sessions SET authenticated_at = now() WHERE id = $1`, [id]);
+  }
+
   /** Ids of sessions revoked since `since`. */
   async revokedSince(since: Date): Promise<Id[]> {
     const { rows } = await this.pool.query<{ id: string }>(`SELECT id FROM sessions WHERE revoked_at >= $1`, [since]);

@@ -10,6 +10,8 @@ interface UserRow {
   email_verified: boolean;
   password_hash: string | null;
   created_at: Date;
+  delete_requested_at: Date | null;
+  deleted_at: Date | null;
 }
 
 const toUser = (row: UserRow): UserRecord => ({
@@ -19,6 +21,8 @@ const toUser = (row: UserRow): UserRecord => ({
   emailVerified: row.email_verified,
   passwordHash: row.password_hash,
   createdAt: row.created_at,
+  deleteRequestedAt: row.delete_requested_at,
+  deletedAt: row.deleted_at,
 });
 
 /** Thrown by insert when the email is already taken (unique index, so races too). */
@@ -69,6 +73,31 @@ export class UsersRepo {
   /** A password reset: the new hash, and the address proven by the mailed code. */
   async setPasswordAndVerify(userId: Id, passwordHash: string, client: Pool | PoolClient = this.pool): Promise<void> {
     await client.query(`UPDATE users SET password_hash = $2, email_verified = true WHERE id = $1`, [userId, passwordHash]);
+  }
+
+  /**
+   * Sets a new password hash if the current one is still `previous` (null for
+   * an account without password). False when it changed meanwhile.
+   */
+  async replacePassword(userId: Id, previous: string | null, passwordHash: string, client: Pool | PoolClient = this.pool): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash IS NOT DISTINCT FROM $2 AND deleted_at IS NULL`,
+      [userId, previous, passwordHash],
+    );
+    return rowCount === 1;
+  }
+
+  /**
+   * An email change confirmed by the code mailed to the new address: the
+   * address, verified. Throws EmailTakenError when another account has it.
+   */
+  async setVerifiedEmail(userId: Id, email: string, client: Pool | PoolClient = this.pool): Promise<void> {
+    try {
+      await client.query(`UPDATE users SET email = $2, email_verified = true WHERE id = $1`, [userId, email]);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') throw new EmailTakenError();
+      throw err;
+    }
   }
 
   async byEmail(email: string): Promise<UserRecord | null> {

@@ -177,7 +177,7 @@ describe('fuzzing', () => {
     // A well-behaved client, served throughout.
     const email = uniqueEmail('fuzz');
     const good = await gw.connect();
-    const { authorization } = await good.call('auth_sign_up', { email, password: 'fuzz password', name: 'Good' });
+    const { authorization } = await good.call('auth_sign_up', { email, password: 'quokka fuzz password', name: 'Good' });
     // Warm up every path (lazy allocations, JIT, pools) so the baseline is a steady state.
     const warm = Array.from({ length: 4 }, () => new FuzzSocket(gw.url));
     await Promise.all(warm.map(async (s, w) => {
