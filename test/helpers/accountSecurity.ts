@@ -46,6 +46,8 @@ export interface TotpAccount {
   client: OsmiumClient;
   userId: string;
   sessionId: string;
+  /** The token of the sign-up session. */
+  token: string;
   url: string;
   backupCodes: string[];
 }
@@ -65,6 +67,7 @@ export async function totpAccount(gw: TestGateway, tag = 'totp'): Promise<TotpAc
     client,
     userId: auth.user!.id!.toString(),
     sessionId: auth.session_id!.toString(),
+    token: auth.token!,
     url,
     backupCodes: enabled.totp!.backup_codes!.map((c) => c.code!),
   };
