@@ -121,6 +121,11 @@ export class AccountDeletionService {
     return purged;
   }
 
+  /** Deletes audit events older than AUDIT_RETENTION_DAYS; returns how many (run hourly by the pass). */
+  pruneAudit(): Promise<number> {
+    return this.deps.audit.prune();
+  }
+
   /** Starts the periodic pass (purge, and the hourly audit prune). */
   start(): void {
     this.timer = setInterval(() => void this.runPass(), PASS_INTERVAL_MS);
@@ -139,7 +144,7 @@ export class AccountDeletionService {
         await this.purgeDue();
         if (Date.now() - this.lastPrune >= PRUNE_INTERVAL_MS) {
           this.lastPrune = Date.now();
-          const pruned = await this.deps.audit.prune();
+          const pruned = await this.pruneAudit();
           if (pruned) this.deps.log.info({ pruned }, 'pruned old audit events');
         }
       } catch (err) {

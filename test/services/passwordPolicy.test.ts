@@ -1,0 +1,52 @@
+/** The password strength policy (zxcvbn): what it refuses, why it says so, and what it lets through. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RpcError } from '../../src/protocol/errorCodes.js';
+import { PasswordPolicy } from '../../src/services/passwordPolicy.js';
+
+const policy = new PasswordPolicy(3);
+const owner = { email: 'margaret.hamilton@example.test', name: 'Margaret Hamilton' };
+
+function refusal(password: string, who = owner): string | null {
+  try {
+    policy.check(password, who, 'password');
+    return null;
+  } catch (err) {
+    assert.ok(err instanceof RpcError);
+    assert.equal(err.code, 400);
+    return err.message;
+  }
+}
+
+describe('password policy', () => {
+  it('refuses common passwords and says so', () => {
+    assert.match(refusal('password')!, /^password is one of the most common passwords/);
+    assert.match(refusal('iloveyou2')!, /^password is too common/);
+    assert.match(refusal('Password123!')!, /^password is too similar to a common password/);
+  });
+
+  it('refuses keyboard patterns, repeats and sequences', () => {
+    assert.match(refusal('qwertyuiop')!, /common|keyboard/);
+    assert.match(refusal('aaaaaaaaaaaa')!, /repeats/);
+    assert.match(refusal('abcdefghij')!, /sequence|common/);
+  });
+
+  it("refuses the user's own email and name, which the same password does not trip for someone else", () => {
+    assert.match(refusal('margaret.hamilton')!, /contains your email address or name/);
+    assert.match(refusal('hamilton1969!')!, /contains your email address or name/);
+    assert.equal(refusal('hamilton1969!', { email: 'x@example.test', name: 'Someone Else' }), null);
+  });
+
+  it('lets long passphrases and random passwords through', () => {
+    for (const ok of ['correct horse battery staple', 'velvet quasar lantern', 'Tr0ub4dor&3-xyz', 'k8#Qz!v2Lm9@']) assert.equal(refusal(ok), null, ok);
+  });
+
+  it('scores at most 64 characters, so a crafted long input costs the same as a 64-character one', () => {
+    const crafted = 'p@$$w0rd!'.repeat(14);
+    assert.equal(policy.evaluate(crafted, owner).password.length, 64);
+  });
+
+  it('PASSWORD_MIN_SCORE=0 turns it off', () => {
+    assert.doesNotThrow(() => new PasswordPolicy(0).check('password', owner, 'password'));
+  });
+});
