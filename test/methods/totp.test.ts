@@ -317,3 +317,30 @@ describe('TOTP without an encryption key (server mode)', () => {
     }
   });
 });
+
+describe('TOTP secrets and codes in the logs', () => {
+  it('never reach a log line, even at trace level (request payloads included)', async () => {
+    const gw = await startGateway({ TOTP_ENCRYPTION_KEY: newTotpKey(), LOG_LEVEL: 'trace' });
+    const secrets: string[] = [];
+    try {
+      const account = await totpAccount(gw, 'logs');
+      secrets.push(totpOf(account.url).secret.base32, ...account.backupCodes);
+      await awayFromStepBoundary();
+      const code = codeAt(account.url);
+      secrets.push(code);
+      const client = await gw.connect();
+      await client.call('auth_sign_in', { email: account.email, password: account.password, totp: code });
+      await client.request('auth_sign_in', { email: account.email, password: account.password, totp: account.backupCodes[2] });
+      const newPassword = 'secret orchard telescope';
+      secrets.push(newPassword);
+      await client.call('settings_change_password', { current_password: account.password, new_password: newPassword });
+      await client.call('settings_setup_totp', { enabled: false, code: account.backupCodes[3] });
+    } finally {
+      await gw.close();
+    }
+    const text = gw.logs.map((l) => JSON.stringify(l)).join('\n');
+    assert.ok(gw.logs.some((l) => l.msg === 'request received' && (l.request as { totp?: string })?.totp === '[redacted]'), 'sign-in payloads are logged, totp redacted');
+    assert.ok(gw.logs.some((l) => l.msg === 'request received' && (l.request as { current_password?: string })?.current_password === '[redacted]'));
+    for (const secret of [...secrets, STRONG_PASSWORD]) assert.ok(!text.includes(secret), `a secret reached the logs: ${secret.slice(0, 6)}...`);
+  });
+});
