@@ -17,7 +17,7 @@ export const changePassword: Method<'settings_change_password'> = {
     const currentPassword = v.boundedString(request.current_password, 'current_password', PASSWORD_MAX_CHARS * 4);
     const newPassword = checkNewPassword(v.boundedString(request.new_password, 'new_password', PASSWORD_MAX_CHARS * 4), 'new_password');
     const revokeSessions = request.revoke_sessions === true;
-    await ctx.services.accountSecurity.changePassword(sessionOf(ctx), { currentPassword, newPassword, revokeSessions }, ctx.conn.ip, originOf(ctx));
+    await ctx.services.accountSecurity.changePassword(sessionOf(ctx), { currentPassword, newPassword, revokeSessions }, originOf(ctx));
     return undefined;
   },
 };

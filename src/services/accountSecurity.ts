@@ -84,7 +84,7 @@ export class AccountSecurityService {
    * records the event. Then live sockets of revoked sessions are closed and
    * the owner is mailed.
    */
-  async changePassword(caller: BoundSession, change: PasswordChange, ip: string, origin: AuditOrigin): Promise<void> {
+  async changePassword(caller: BoundSession, change: PasswordChange, origin: AuditOrigin): Promise<void> {
     const { users, sessions, passwords, limits, audit } = this.deps;
     const user = await this.user(caller.userId);
     const firstPassword = user.passwordHash === null;

@@ -11,6 +11,7 @@ const SERVED = new Set([
   'auth_sign_in', 'auth_sign_up', 'chats_create_chat_invite', 'auth_lookup_invite', 'auth_use_invite', 'core_initialize',
   'auth_authorize', 'auth_get_sessions', 'auth_revoke_sessions', 'auth_reset_password', 'auth_verify_email',
   'auth_resend_email_verification', 'chats_delete_chat_invite', 'chats_list_chat_invites',
+  'settings_get_account', 'settings_change_password', 'settings_change_email', 'settings_setup_totp', 'settings_delete_account',
 ]);
 
 const ALL_METHODS = protoRoot.lookupType('osmium.client.core.ClientMessage').oneofs.message!.fieldsArray.map((f) => f.name);
