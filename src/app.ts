@@ -21,6 +21,7 @@ import { defineLimits } from './services/limits.js';
 import { MailService, mailOutboxDir } from './services/mail.js';
 import { PasswordHasher } from './services/passwords.js';
 import { RateLimitBackend } from './services/rateLimit.js';
+import { RevocationBus } from './services/revocationBus.js';
 import { SessionService } from './services/sessions.js';
 import { SnowflakeGenerator } from './services/snowflake.js';
 import { TokenService } from './services/tokens.js';
@@ -34,7 +35,7 @@ import { FriendsRepo } from './store/friendsRepo.js';
 import { GroupsRepo } from './store/groupsRepo.js';
 import { InvitesRepo } from './store/invitesRepo.js';
 import { KeysRepo } from './store/keysRepo.js';
-import type { LiveState } from './store/liveState.js';
+import { liveStateTtls, type LiveState } from './store/liveState.js';
 import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
@@ -103,18 +104,19 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const { log, databaseUrl } = options;
   const metrics = options.metrics ?? new Metrics();
   await migrate(databaseUrl, log);
-  const pool = createPool(databaseUrl, log, { onError: metrics.postgresError });
+  const pool = createPool(databaseUrl, log, { onError: metrics.postgresError, preparedStatements: config.DATABASE_PREPARED_STATEMENTS === 'on' });
 
+  const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
   let live: LiveState;
   let broker: Broker;
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
     redis = connectRedis(config.REDIS_URL, log, 'commands', metrics.redisError);
     const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber', metrics.redisError);
-    live = new RedisLiveState(redis, config.REDIS_PREFIX, config.SESSION_IDLE_DAYS * 86_400_000);
+    live = new RedisLiveState(redis, config.REDIS_PREFIX, liveStateTtls(idleMs));
     broker = new RedisBroker(redis, subscriber, config.REDIS_PREFIX);
   } else {
-    live = new MemoryLiveState();
+    live = new MemoryLiveState(liveStateTtls(idleMs));
     broker = new MemoryBroker();
   }
 
@@ -137,7 +139,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY);
   metrics.trackHashing(() => passwords.stats);
   const sessions = new SessionService(
-    repos.sessions, repos.users, new ClientAppsRepo(pool), live, broker, tokens, ids, config.SESSION_IDLE_DAYS, log,
+    repos.sessions, new ClientAppsRepo(pool), live, new RevocationBus(broker, log), tokens, ids,
+    { idleMs, persistGranularityMs: config.ACTIVITY_PERSIST_GRANULARITY * 1000 }, log,
   );
   await sessions.start();
   const limits = defineLimits(new RateLimitBackend({ redis, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on', onRefused: metrics.rateLimited }), config);

@@ -89,6 +89,12 @@ export const configSchema = z.object({
   ),
   WORKER_ID: int(0, 1023).optional().describe('Snowflake worker id (0-1023). Unset: leased from Postgres'),
   SESSION_IDLE_DAYS: z.coerce.number().positive().max(3650).default(30).describe('Sessions expire after this many days without activity'),
+  ACTIVITY_PERSIST_GRANULARITY: int(1, 86_400).default(300).describe(
+    'Seconds a session\'s last activity must move before Postgres is written again (Redis keeps the exact value)',
+  ),
+  DATABASE_PREPARED_STATEMENTS: onOff.default('on').describe(
+    'Named prepared statements for hot queries; `off` behind PgBouncer older than 1.21 in transaction mode',
+  ),
   GEO_COUNTRY_HEADER: optionalString.describe('Request header carrying the client country (e.g. cf-ipcountry). Unset: no geo'),
   GEO_REGION_HEADER: optionalString.describe('Request header carrying the client region. Unset: no region'),
   SMTP_URL: optionalString

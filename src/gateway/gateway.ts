@@ -35,7 +35,7 @@ export interface GatewayObserver {
 }
 
 /** The session operations the gateway itself needs (methods get the rest through the dispatcher). */
-export type GatewaySessions = Pick<SessionService, 'noteActivity' | 'onRevoked'>;
+export type GatewaySessions = Pick<SessionService, 'noteActivity' | 'onRevoked' | 'stillValid' | 'idleMs'>;
 
 export class Gateway implements ConnectionOwner {
   readonly http: Server;
@@ -100,17 +100,50 @@ export class Gateway implements ConnectionOwner {
   // ConnectionOwner
 
   dispatch(message: ClientMessage, conn: Connection) {
-    if (conn.session) this.sessions.noteActivity(conn.session.sessionId);
+    if (conn.session) {
+      if (conn.quietBeforeLastFrameMs > this.sessions.idleMs) return this.checkIdleSession(conn).then(() => this.dispatcher.dispatch(message, conn));
+      this.sessions.noteActivity(conn.session.sessionId);
+    }
     return this.dispatcher.dispatch(message, conn);
   }
 
-  sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): void {
-    this.fanout.bound(conn, session, previous);
+  sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): boolean {
+    if (!this.fanout.bind(conn, session, previous)) return false;
     this.reportConnections();
+    return true;
   }
 
   heartbeat(conn: Connection): void {
-    if (conn.session) this.sessions.noteActivity(conn.session.sessionId);
+    if (!conn.session) return;
+    if (conn.quietBeforeLastFrameMs > this.sessions.idleMs) void this.checkIdleSession(conn);
+    else this.sessions.noteActivity(conn.session.sessionId);
+  }
+
+  closed(conn: Connection): void {
+    this.connections.delete(conn);
+    this.perIp?.closed(conn.ip);
+    this.liveness.closed(conn);
+    if (conn.session) this.fanout.unbound(conn, conn.session);
+    this.reportConnections();
+  }
+
+  /**
+   * A frame on a signed-in socket counts as its session's activity, but a
+   * socket quiet for longer than the idle window may carry a session that
+   * expired (or was removed) meanwhile, and its frame must not revive it: the
+   * session is checked first, and the socket closed as revoked (4001) when it
+   * is no longer valid.
+   */
+  private async checkIdleSession(conn: Connection): Promise<void> {
+    const session = conn.session!;
+    let valid = true;
+    try {
+      valid = await this.sessions.stillValid(session);
+    } catch (err) {
+      this.log.warn({ err }, 'could not check an idle session; serving the frame');
+    }
+    if (valid) this.sessions.noteActivity(session.sessionId);
+    else if (conn.session === session) this.fanout.revoked([session.sessionId]);
   }
 
   firstValidFrame(conn: Connection): void {
@@ -158,13 +191,6 @@ export class Gateway implements ConnectionOwner {
     this.perIp?.opened(ip);
     this.liveness.opened(conn);
     this.reportConnections();
-    ws.on('close', () => {
-      this.connections.delete(conn);
-      this.perIp?.closed(ip);
-      this.liveness.closed(conn);
-      if (conn.session) this.fanout.unbound(conn, conn.session);
-      this.reportConnections();
-    });
   }
 
   private reportConnections(): void {
