@@ -6,6 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { isSnowflake } from './domain/ids.js';
 import { Dispatcher } from './gateway/dispatcher.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Logger } from './logger.js';
@@ -39,6 +40,7 @@ import { liveStateTtls, type LiveState } from './store/liveState.js';
 import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
+import { PostgresListener } from './store/postgresListener.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { UsersRepo } from './store/usersRepo.js';
 import { WorkerLease } from './store/workerLease.js';
@@ -73,6 +75,9 @@ export interface AppOptions {
   metrics?: Metrics;
 }
 
+/** Postgres channel on which the removal of a user ends its sessions (migration 0006). */
+const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
+
 /** Key ring re-read period when no broker can announce a rotation (no REDIS_URL). */
 const KEY_RELOAD_MS = 60_000;
 
@@ -102,8 +107,10 @@ function connectRedis(url: string, log: Logger, role: 'commands' | 'subscriber',
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
   const { log, databaseUrl } = options;
+  // Migrations (an advisory lock) and LISTEN need a session of their own: not through a transaction pooler.
+  const directUrl = config.DATABASE_DIRECT_URL ?? databaseUrl;
   const metrics = options.metrics ?? new Metrics();
-  await migrate(databaseUrl, log);
+  await migrate(directUrl, log);
   const pool = createPool(databaseUrl, log, { onError: metrics.postgresError, preparedStatements: config.DATABASE_PREPARED_STATEMENTS === 'on' });
 
   const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
@@ -169,6 +176,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   };
   const dispatcher = new Dispatcher(methods, services, log, metrics.observeRequest);
   const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics);
+  // Users removed from Postgres (purge, or by hand) end their sessions on every instance.
+  const listener = new PostgresListener(directUrl, log);
+  listener.on(SESSIONS_ENDED_CHANNEL, (payload) => {
+    sessions.ended(payload.split(',').filter(isSnowflake)).catch((err) => log.warn({ err }, 'could not end the sessions of a removed user'));
+  });
+  listener.onReconnect(() => void gateway.recheckBoundSessions());
+  await listener.start();
   const port = await gateway.listen();
   log.info({ port, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
 
@@ -184,6 +198,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
+      await listener.close();
       await sessions.stop();
       await accountEmail.drain();
       await mail.close();

@@ -73,6 +73,9 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString.describe(
     'Postgres connection URL. Unset: embedded single-instance mode (Postgres under DATA_DIR)',
   ),
+  DATABASE_DIRECT_URL: optionalString.describe(
+    'Postgres URL for what needs a session of its own (migrations, LISTEN) when DATABASE_URL goes through a transaction pooler such as PgBouncer. Unset: DATABASE_URL',
+  ),
   REDIS_URL: optionalString.describe('Redis URL for live state and pub/sub. Unset: in-process live state (single instance only)'),
   REDIS_PREFIX: z.string().default('osm:').describe('Prefix of every Redis key and channel this gateway uses'),
   DATA_DIR: z.string().default('./data').describe('Folder for embedded Postgres data and the mail outbox'),
@@ -107,6 +110,11 @@ export const configSchema = z.object({
   SOCKET_BURST: int(1, 100_000).default(60).describe('Requests one socket may send in a burst before SOCKET_RATE applies'),
   SOCKET_FLOOD_CLOSE: int(1, 1_000_000).default(200).describe('Refused frames within one second after which the socket is closed with 1008'),
   MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(1000).describe('Open sockets allowed from one client IP; more are refused with HTTP 429'),
+  MAX_PENDING_CONNECTIONS_PER_IP: int(1, 1_000_000).default(64).describe(
+    'TCP connections from one peer address not yet upgraded to a WebSocket (headers arriving, plain HTTP); more are dropped at once',
+  ),
+  MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(4096).describe('TCP connections not yet upgraded to a WebSocket, in all; more are dropped at once'),
+  HTTP_HEADERS_TIMEOUT_MS: int(500, 600_000).default(5_000).describe('Longest wait for an HTTP request\'s headers (an upgrade included); the request itself gets twice this'),
   HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
   CLIENT_IP_HEADER: optionalString.describe('Header carrying the client IP set by your proxy (e.g. x-forwarded-for; leftmost address used). Unset: the socket address'),

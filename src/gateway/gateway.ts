@@ -4,7 +4,7 @@
  * (liveness.ts) and the revocation fan-out to them (revocationFanout.ts).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { BoundSession } from '../domain/session.js';
@@ -18,6 +18,7 @@ import { ConnectionsPerIp } from './connectionsPerIp.js';
 import type { Dispatcher } from './dispatcher.js';
 import { httpRoutes, type MetricsRenderer, type Readiness } from './httpRoutes.js';
 import { Liveness } from './liveness.js';
+import { PendingConnections } from './pendingConnections.js';
 import { RevocationFanout } from './revocationFanout.js';
 import { SocketLimiter, type SocketLimits } from './socketLimiter.js';
 
@@ -35,13 +36,14 @@ export interface GatewayObserver {
 }
 
 /** The session operations the gateway itself needs (methods get the rest through the dispatcher). */
-export type GatewaySessions = Pick<SessionService, 'noteActivity' | 'onRevoked' | 'stillValid' | 'idleMs'>;
+export type GatewaySessions = Pick<SessionService, 'noteActivity' | 'onRevoked' | 'stillValid' | 'idleMs' | 'endedAmong'>;
 
 export class Gateway implements ConnectionOwner {
   readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
   private readonly perIp: ConnectionsPerIp | null;
+  private readonly pending: PendingConnections;
   private readonly liveness: Liveness;
   private readonly fanout: RevocationFanout;
   private readonly socketLimits: SocketLimits | null;
@@ -61,9 +63,20 @@ export class Gateway implements ConnectionOwner {
     this.liveness = new Liveness(this.connections, config.PING_INTERVAL_MS, config.HANDSHAKE_TIMEOUT_MS);
     this.fanout = new RevocationFanout((seconds) => observer?.revocationDelivered(seconds));
     const routes = httpRoutes({ readiness, draining: () => this.draining, metrics: observer?.render, log });
-    this.http = createServer((req, res) => void routes(req, res));
+    this.http = createServer(
+      // Bounded waits for a request's headers and body, checked every second, so stalled connections go.
+      { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: config.HTTP_HEADERS_TIMEOUT_MS * 2, connectionsCheckingInterval: 1_000 },
+      (req, res) => void routes(req, res),
+    );
+    this.pending = new PendingConnections(limitsOn ? config.MAX_PENDING_CONNECTIONS_PER_IP : null, config.MAX_PENDING_CONNECTIONS);
+    this.http.on('connection', (socket: Socket) => {
+      if (this.pending.admit(socket)) return;
+      this.observer?.rateLimited('pending_connections');
+      socket.destroy();
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => {
+      this.pending.release(socket as Socket);
       if (this.draining) {
         socket.destroy();
         return;
@@ -93,8 +106,28 @@ export class Gateway implements ConnectionOwner {
     return (this.http.address() as AddressInfo).port;
   }
 
+  /**
+   * Closes the sockets of sessions that ended while this instance could not
+   * hear of it (its Postgres listener reconnected): asks Postgres about every
+   * session bound here.
+   */
+  async recheckBoundSessions(): Promise<void> {
+    try {
+      const ended = await this.sessions.endedAmong(this.fanout.boundSessionIds());
+      if (ended.length) this.fanout.revoked(ended);
+      this.reportConnections();
+    } catch (err) {
+      this.log.warn({ err }, 'could not recheck the sessions bound here');
+    }
+  }
+
   get openConnections(): number {
     return this.connections.size;
+  }
+
+  /** Sockets bound to a session. */
+  get authorizedConnections(): number {
+    return this.fanout.boundSockets;
   }
 
   // ConnectionOwner

@@ -38,6 +38,11 @@ export class RevocationFanout {
     return this.bySession.size;
   }
 
+  /** Sessions with a socket here. */
+  boundSessionIds(): Id[] {
+    return this.bySession.sessionIds();
+  }
+
   /** Binds a socket to `session` (replacing `previous`, if any); false when the session was just revoked. */
   bind(conn: Connection, session: BoundSession, previous: BoundSession | null): boolean {
     if (this.wasRevoked(session.sessionId)) return false;

@@ -117,7 +117,8 @@ export class RevocationBus {
     }
   }
 
-  private tell(sessionIds: readonly Id[], publishedAt?: number): void {
+  /** Tells this instance's listeners only (each instance hears the event itself, e.g. from Postgres). */
+  tell(sessionIds: readonly Id[], publishedAt?: number): void {
     for (const listener of this.listeners) listener(sessionIds, publishedAt);
   }
 }

@@ -154,13 +154,24 @@ export class SessionService {
       entry = await this.entryFromPostgres(sessionId, userId);
       if (!entry) return null;
     }
-    if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) {
-      await this.repo.updateDevice(sessionId, device);
-      entry = { ...entry, device: deviceFingerprint(device) };
-      await this.live.cacheSession(sessionId, entry).catch((err) => this.liveFailed(err));
-    }
+    if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) await this.recordDevice(sessionId, entry, device);
     this.noteActivity(sessionId);
     return { session: claims, user: { id: userId, name: entry.name, bot: entry.bot } };
+  }
+
+  /**
+   * The device a session is used from changed: Postgres, then the cache. The
+   * device is what GetSessions shows, not a credential: when Postgres cannot
+   * take it, Authorize still succeeds, and the next Authorize tries again.
+   */
+  private async recordDevice(sessionId: Id, entry: SessionEntry, device: DeviceInfo): Promise<void> {
+    try {
+      await this.repo.updateDevice(sessionId, device);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, sessionId }, 'could not record the device of a session; will retry at its next Authorize');
+      return;
+    }
+    await this.live.cacheSession(sessionId, { ...entry, device: deviceFingerprint(device) }).catch((err) => this.liveFailed(err));
   }
 
   /**
@@ -279,6 +290,31 @@ export class SessionService {
       this.liveFailed(err);
     }
     await this.bus.announce(sessionIds);
+  }
+
+  /**
+   * Sessions that ended in Postgres without a revocation here (their user was
+   * removed: every instance hears it from Postgres itself): tombstoned, and
+   * this instance's sockets of them closed.
+   */
+  async ended(sessionIds: readonly Id[]): Promise<void> {
+    for (const id of sessionIds) {
+      this.toLive.delete(id);
+      this.toPostgres.delete(id);
+    }
+    await this.live.markRevoked(sessionIds).catch((err) => this.liveFailed(err));
+    this.bus.tell(sessionIds);
+  }
+
+  /** Of these sessions, those Postgres no longer has as valid (removed or revoked), checked in batches. */
+  async endedAmong(sessionIds: readonly Id[]): Promise<Id[]> {
+    const ended: Id[] = [];
+    for (let i = 0; i < sessionIds.length; i += 10_000) {
+      const batch = sessionIds.slice(i, i + 10_000);
+      const valid = await this.repo.unrevoked(batch);
+      for (const id of batch) if (!valid.has(id)) ended.push(id);
+    }
+    return ended;
   }
 
   /**

@@ -74,6 +74,13 @@ export class SessionsRepo {
     return rows.map(toSession);
   }
 
+  /** Of the given ids, those of sessions that still exist unrevoked. */
+  async unrevoked(ids: readonly Id[]): Promise<Set<Id>> {
+    if (!ids.length) return new Set();
+    const { rows } = await this.pool.query<{ id: string }>(`SELECT id FROM sessions WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL`, [ids]);
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Revokes the listed sessions that belong to the user; returns the ids actually revoked. */
   async revoke(userId: Id, ids: readonly Id[], client: Pool | PoolClient = this.pool): Promise<Id[]> {
     const { rows } = await client.query<{ id: string }>(
