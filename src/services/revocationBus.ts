@@ -82,7 +82,8 @@ export class RevocationBus {
    * with the broker down, other instances reconcile when it returns.
    */
   async announce(sessionIds: readonly Id[]): Promise<void> {
-    this.tell(sessionIds);
+    // Delivered here at once: a fan-out time of zero for this instance.
+    this.tell(sessionIds, Date.now());
     const rid = randomBytes(8).toString('hex');
     let done!: () => void;
     const confirmed = new Promise<void>((resolve) => (done = resolve));

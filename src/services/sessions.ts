@@ -114,11 +114,11 @@ export class SessionService {
     await this.bus.start((lostAt) => this.reconcileRevocations(lostAt));
   }
 
-  /** Stops the timers and writes every pending activity. */
+  /** Stops the timers and writes every pending activity, exactly (what this process alone knew would be lost). */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     await this.flushToLive();
-    await this.flushToPostgres();
+    await this.flushToPostgres(0);
   }
 
   /** Creates a session for a user and signs its token. */
@@ -364,12 +364,12 @@ export class SessionService {
     }
   }
 
-  private async flushToPostgres(): Promise<void> {
+  private async flushToPostgres(granularityMs = this.persistGranularityMs): Promise<void> {
     if (!this.toPostgres.size) return;
     const batch = this.toPostgres;
     this.toPostgres = new Map();
     try {
-      await this.repo.recordActivity(batch, this.persistGranularityMs);
+      await this.repo.recordActivity(batch, granularityMs);
     } catch (err) {
       this.log.warn({ err, sessions: batch.size }, 'could not write session activity; will retry');
       for (const [id, at] of batch) if (!this.toPostgres.has(id)) this.toPostgres.set(id, at);

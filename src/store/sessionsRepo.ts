@@ -123,7 +123,7 @@ export class SessionsRepo {
     if (!activity.size) return;
     await this.pool.query(
       `UPDATE sessions s SET last_active = v.at
-       FROM unnest($1::bigint[], $2::bigint[]) AS v(id, at) WHERE s.id = v.id AND s.last_active <= v.at - $3::bigint`,
+       FROM unnest($1::bigint[], $2::bigint[]) AS v(id, at) WHERE s.id = v.id AND s.last_active + $3::bigint <= v.at AND s.last_active < v.at`,
       [[...activity.keys()], [...activity.values()].map(String), Math.round(granularityMs)],
     );
   }
