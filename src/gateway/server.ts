@@ -18,6 +18,8 @@ import type { Dispatcher } from './dispatcher.js';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { SocketLimiter, type SocketLimits } from './limiter.js';
 import { SessionIndex } from './sessionIndex.js';
+import { createConsoleRoutes, type ConsoleRoutes } from './consoleRoutes.js';
+import { describeOriginPolicy, originAllowed, parseAllowedOrigins, type OriginPolicy } from './origin.js';
 import type { Geo } from '../store/sessionsRepo.js';
 
 /** Errors of a socket being upgraded; ws reports them on the WebSocket afterwards. */
@@ -57,6 +59,8 @@ export class Gateway implements ConnectionOwner {
   private pingTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private draining = false;
+  private readonly origins: OriginPolicy;
+  private readonly console: ConsoleRoutes | null;
 
   constructor(
     private readonly config: Config,
@@ -67,6 +71,9 @@ export class Gateway implements ConnectionOwner {
     private readonly log: Logger,
     private readonly metrics?: GatewayMetrics,
   ) {
+    this.origins = parseAllowedOrigins(config.ALLOWED_ORIGINS);
+    log.info({ allowedOrigins: config.ALLOWED_ORIGINS ?? null }, describeOriginPolicy(this.origins, config.ALLOWED_ORIGINS));
+    this.console = createConsoleRoutes(config, services, log);
     this.http = createServer((req, res) => void this.onHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_FRAME_BYTES, perMessageDeflate: false });
     this.socketLimits =
@@ -77,6 +84,11 @@ export class Gateway implements ConnectionOwner {
         return;
       }
       const ip = this.clientIp(req);
+      if (!originAllowed(this.origins, req.headers.origin, req.headers.host)) {
+        log.info({ origin: req.headers.origin, ip }, 'upgrade refused: origin not in ALLOWED_ORIGINS');
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       if (this.socketLimits && (this.perIp.get(ip) ?? 0) >= config.MAX_CONNECTIONS_PER_IP) {
         this.metrics?.rateLimited('connections_per_ip');
         socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -281,6 +293,7 @@ export class Gateway implements ConnectionOwner {
         const ready = !this.draining && (await this.readiness.check());
         return send(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
       }
+      if (this.console && (await this.console.handle(req, res, path ?? '/'))) return;
       if (path === '/metrics' && this.metrics) {
         const { contentType, body } = await this.metrics.render();
         res.writeHead(200, { 'content-type': contentType });
