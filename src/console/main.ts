@@ -70,7 +70,7 @@ function field(form: HTMLFormElement, name: string): HTMLInputElement {
   return form.elements.namedItem(name) as HTMLInputElement;
 }
 
-const relativeTime = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+const relativeTime = new Intl.RelativeTimeFormat('en', { numeric: 'always' });
 function ago(ms: number): string {
   const seconds = Math.round((ms - Date.now()) / 1000);
   if (Math.abs(seconds) < 45) return 'just now';
@@ -120,6 +120,8 @@ client.on('state', (state) => {
 });
 
 let signedIn: PlainAuthorization | null = null;
+/** Set while this page signs itself out, so the end of the session is not reported as a revocation. */
+let signingOut = false;
 let sessionsTimer: ReturnType<typeof setInterval> | undefined;
 
 function showSignedIn(authorization: PlainAuthorization): void {
@@ -166,9 +168,11 @@ client.on('sessionDeleted', ({ via }) => {
   const wasSignedIn = signedIn !== null;
   showSignedOut();
   notice.textContent =
-    via === 'authorize' ? 'Your saved session has ended. Sign in again.'
+    signingOut ? 'Signed out.'
+    : via === 'authorize' ? 'Your saved session has ended. Sign in again.'
     : wasSignedIn ? 'This session was signed out (revoked from another device, or the password was reset). Sign in again.'
     : 'Signed out.';
+  signingOut = false;
   notice.hidden = false;
 });
 
@@ -267,7 +271,7 @@ async function revoke(ids: string[], includesCurrent: boolean): Promise<void> {
     return;
   }
   try {
-    if (includesCurrent) await client.signOut();
+    if (includesCurrent) await signOut();
     else {
       await client.call('auth_revoke_sessions', { session_ids: ids });
       say(sessionsMessage, `Revoked ${ids.length} session${ids.length === 1 ? '' : 's'}.`, 'ok');
@@ -279,7 +283,16 @@ async function revoke(ids: string[], includesCurrent: boolean): Promise<void> {
 }
 
 $('#refresh-sessions').addEventListener('click', () => void loadSessions());
-$('#sign-out').addEventListener('click', () => void client.signOut().catch((err) => say(sessionsMessage, errorText(err), 'error')));
+async function signOut(): Promise<void> {
+  signingOut = true;
+  try {
+    await client.signOut();
+  } catch (err) {
+    signingOut = false;
+    throw err;
+  }
+}
+$('#sign-out').addEventListener('click', () => void signOut().catch((err) => say(sessionsMessage, errorText(err), 'error')));
 $('#revoke-others').addEventListener('click', () => {
   void (async () => {
     const result = await client.call('auth_get_sessions', {}).catch((err) => {

@@ -10,7 +10,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import PostalMime from 'postal-mime';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { mailOutboxDir } from '../services/mail.js';
@@ -79,6 +78,8 @@ export function createConsoleRoutes(config: Config, services: Services, log: Log
       .sort() // names start with the ISO time of sending
       .reverse()
       .slice(0, MAIL_SCAN_LIMIT);
+    // Loaded on first use: only development gateways ever read the outbox.
+    const { default: PostalMime } = await import('postal-mime');
     for (const file of files) {
       const parsed = await PostalMime.parse(await readFile(join(outbox, file)));
       const to = (parsed.to ?? []).map((a) => a.address?.toLowerCase());

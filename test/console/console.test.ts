@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createCommunity } from '../helpers/invites.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { authForm, buildConsole, errorsOf, launchChromium, logPanel, openConsole, sessionRows, signIn, signUp, type Browser } from './browser.js';
 
@@ -91,7 +92,7 @@ describe('web console in a browser', () => {
     await phone.context().close();
   });
 
-  it('resumes the saved session after a reload (Initialize, then Authorize with the stored token)', async () => {
+  it('resumes the saved session after a reload (Initialize, then Authorize with the stored token); Sign out ends it', async () => {
     const page = await openConsole(browser, gw.url);
     await signUp(page, { email: uniqueEmail('reload'), password: PASSWORD, name: 'Reloader' });
     const session = await page.locator('#session-id').textContent();
@@ -101,6 +102,13 @@ describe('web console in a browser', () => {
     const summaries = await logPanel(page).locator('summary').allTextContents();
     assert.match(summaries[0]!, /core_initialize/);
     assert.match(summaries[2]!, /auth_authorize/);
+
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: /^Signed out\.$/ }).waitFor();
+    await authForm(page).waitFor();
+    await page.reload();
+    await page.getByRole('status').filter({ hasText: 'Connected to' }).waitFor();
+    assert.equal(await page.getByRole('table', { name: 'Sessions' }).isVisible(), false, 'the token is gone: nothing to resume');
     await page.context().close();
   });
 
@@ -172,5 +180,37 @@ describe('web console in a browser', () => {
     await lookup.getByText('404: ').waitFor();
     await page.context().close();
     await stranger.context().close();
+  });
+
+  it('creates a community invite for a community the user is in; another user previews and joins it', async () => {
+    const owner = await openConsole(browser, gw.url);
+    await signUp(owner, { email: uniqueEmail('owner'), password: PASSWORD, name: 'Community Owner' });
+    const ownerId = (await owner.locator('#user-id').textContent())!;
+    const community = await createCommunity(gw, ownerId, 'Analytical Society');
+    const create = owner.getByRole('form', { name: 'Create an invite' });
+    await create.getByLabel('Invite to').selectOption({ label: 'A community (by channel)' });
+    await create.getByLabel('Community id').fill(community.communityId);
+    await create.getByLabel('Channel id').fill(community.channelId);
+    await create.getByLabel('Expires').selectOption({ label: 'In 1 day' });
+    await create.getByRole('button', { name: 'Create invite' }).click();
+    const row = owner.getByRole('table', { name: 'Live invites' }).getByRole('row').filter({ hasText: 'Analytical Society' });
+    await row.waitFor();
+    assert.match((await row.textContent())!, /in 1 day/);
+    const code = (await row.locator('code').textContent())!;
+
+    const guest = await openConsole(browser, gw.url);
+    await signUp(guest, { email: uniqueEmail('joiner'), password: PASSWORD, name: 'Joiner' });
+    const lookup = guest.getByRole('form', { name: 'Look up invite' });
+    await lookup.getByLabel('Look up invite').fill(code);
+    await lookup.getByRole('button', { name: 'Look up' }).click();
+    const preview = guest.getByRole('group', { name: 'Invite preview' });
+    await preview.waitFor();
+    assert.match((await preview.textContent())!, /community “Analytical Society”/);
+    await preview.getByRole('button', { name: 'Join' }).click();
+    await lookup.getByRole('status').filter({ hasText: 'Joined.' }).waitFor();
+    await lookup.getByRole('button', { name: 'Join' }).click();
+    await lookup.getByRole('status').filter({ hasText: /^409: / }).waitFor();
+    await owner.context().close();
+    await guest.context().close();
   });
 });
