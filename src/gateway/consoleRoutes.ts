@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { mailOutboxDir } from '../services/mail.js';
-import type { Services } from '../services/index.js';
 
 /** Where scripts/buildBrowser.mjs writes the console (the same path is written there). */
 export const BROWSER_BUNDLE_DIR = fileURLToPath(new URL('../../dist/browser/', import.meta.url));
@@ -47,13 +46,19 @@ export function consoleMailEnabled(config: Config): boolean {
   return consoleEnabled(config) && config.mode === 'embedded' && !config.SMTP_URL;
 }
 
+/** What the outbox mail view needs to know about the caller (built by app.ts). */
+export interface ConsoleAccounts {
+  /** The email address of the token's user when the token's session is live; else null. */
+  emailOfToken(token: string): Promise<string | null>;
+}
+
 export interface ConsoleRoutes {
   /** Answers `/console` and `/console/...`; false for every other path. */
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean>;
 }
 
 /** The console's routes, or null when CONSOLE is off. */
-export function createConsoleRoutes(config: Config, services: Services, log: Logger, dir = BROWSER_BUNDLE_DIR): ConsoleRoutes | null {
+export function createConsoleRoutes(config: Config, accounts: ConsoleAccounts, log: Logger, dir = BROWSER_BUNDLE_DIR): ConsoleRoutes | null {
   if (!consoleEnabled(config)) return null;
   const mail = consoleMailEnabled(config);
   log.info({ path: '/console', outboxMail: mail }, 'web console on (CONSOLE)');
@@ -61,16 +66,9 @@ export function createConsoleRoutes(config: Config, services: Services, log: Log
     log.warn({ dir }, 'web console is on but not built: run `npm run build:browser` (npm start and npm test build it)'),
   );
 
-  /** The email address of the token's user, when the token's session is live. */
-  async function emailOfToken(token: string): Promise<string | null> {
-    const session = await services.sessions.resume(token);
-    if (!session) return null;
-    return (await services.users.byId(session.userId))?.email ?? null;
-  }
-
   async function newestMail(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const email = token ? await emailOfToken(token) : null;
+    const email = token ? await accounts.emailOfToken(token) : null;
     if (!email) return json(res, 401, { error: 'sign in first (Authorization: Bearer <token>) with an account that has an email' });
     const outbox = mailOutboxDir(config);
     const files = (await readdir(outbox).catch(() => [] as string[]))

@@ -1,42 +1,12 @@
 /**
  * Which web pages may open a socket: the `Origin` check at upgrade
- * (ALLOWED_ORIGINS). Browsers always send `Origin` on a WebSocket upgrade and
- * page scripts cannot change it, so this stops a page on another site from
- * using a visitor's browser against the gateway (cross-site WebSocket
- * hijacking). Native and server clients send no `Origin` and are not browsers:
- * they are let through, as the check cannot bind them anyway.
+ * (ALLOWED_ORIGINS, parsed in config.ts). Browsers always send `Origin` on a
+ * WebSocket upgrade and page scripts cannot change it, so this stops a page on
+ * another site from using a visitor's browser against the gateway (cross-site
+ * WebSocket hijacking). Native and server clients send no `Origin` and are not
+ * browsers: they are let through, as the check cannot bind them anyway.
  */
-
-export type OriginPolicy = { any: true } | { any: false; allowed: ReadonlySet<string> };
-
-/**
- * Parses ALLOWED_ORIGINS: unset or `*` allows every origin; otherwise a comma
- * list of `scheme://host[:port]` origins. Throws on an entry that is not one.
- */
-export function parseAllowedOrigins(value: string | undefined): OriginPolicy {
-  if (value === undefined || value.trim() === '*') return { any: true };
-  const allowed = new Set<string>();
-  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
-    if (entry === '*') return { any: true };
-    allowed.add(normalizeOrigin(entry));
-  }
-  if (!allowed.size) throw new Error('expected * or a comma list of origins such as https://chat.example.com');
-  return { any: false, allowed };
-}
-
-/** `https://Chat.Example.com:443` → `https://chat.example.com`; throws on anything but a bare origin. */
-function normalizeOrigin(entry: string): string {
-  let url: URL;
-  try {
-    url = new URL(entry);
-  } catch {
-    throw new Error(`"${entry}" is not an origin (scheme://host[:port])`);
-  }
-  if (!/^https?:$/.test(url.protocol) || url.origin === 'null' || entry.replace(/\/$/, '').length !== url.origin.length) {
-    throw new Error(`"${entry}" is not an origin (scheme://host[:port], no path)`);
-  }
-  return url.origin;
-}
+import type { OriginPolicy } from '../config.js';
 
 /**
  * True when a socket may open: no `Origin` (not a browser), the gateway's own

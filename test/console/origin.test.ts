@@ -8,8 +8,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { OsmiumClient } from '../../src/client/client.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { originAllowed, parseAllowedOrigins } from '../../src/gateway/origin.js';
+import { ConfigError, loadConfig, parseAllowedOrigins } from '../../src/config.js';
+import { originAllowed } from '../../src/gateway/origin.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 import { launchChromium, type Browser, type Page } from './browser.js';
 
