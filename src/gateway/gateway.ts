@@ -63,7 +63,7 @@ export class Gateway implements ConnectionOwner {
     this.perIp = limitsOn ? new ConnectionsPerIp(config.MAX_CONNECTIONS_PER_IP) : null;
     this.liveness = new Liveness(this.connections, config.PING_INTERVAL_MS, config.HANDSHAKE_TIMEOUT_MS);
     this.fanout = new RevocationFanout((seconds) => observer?.revocationDelivered(seconds));
-    const routes = httpRoutes({ readiness, draining: () => this.draining, metrics: observer?.render, console: consoleRoutes, log });
+    const routes = httpRoutes({ readiness, draining: () => this.draining, metrics: observer?.render, consoleRoutes, log });
     log.info({ allowedOrigins: config.ALLOWED_ORIGINS ?? null }, describeOriginPolicy(config.allowedOrigins, config.ALLOWED_ORIGINS));
     this.http = createServer((req, res) => void routes(req, res));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_FRAME_BYTES, perMessageDeflate: false });

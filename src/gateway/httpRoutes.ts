@@ -21,12 +21,12 @@ export interface HttpRoutesOptions {
   draining: () => boolean;
   metrics?: MetricsRenderer;
   /** The web console under /console (CONSOLE); null when off. */
-  console?: ConsoleRoutes | null;
+  consoleRoutes?: ConsoleRoutes | null;
   log: Logger;
 }
 
 export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { readiness, draining, metrics, console, log } = options;
+  const { readiness, draining, metrics, consoleRoutes, log } = options;
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -35,7 +35,7 @@ export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, r
         const ready = !draining() && (await readiness.check());
         return send(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
       }
-      if (console && (await console.handle(req, res, path ?? '/'))) return;
+      if (consoleRoutes && (await consoleRoutes.handle(req, res, path ?? '/'))) return;
       if (path === '/metrics' && metrics) {
         const { contentType, body } = await metrics();
         res.writeHead(200, { 'content-type': contentType });
