@@ -6,8 +6,10 @@
  */
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { NO_DEVICE } from './domain/device.js';
 import { isSnowflake } from './domain/ids.js';
 import { Dispatcher } from './gateway/dispatcher.js';
+import { createConsoleRoutes } from './gateway/consoleRoutes.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
@@ -175,7 +177,14 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     },
   };
   const dispatcher = new Dispatcher(methods, services, log, metrics.observeRequest);
-  const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics);
+  // The console's outbox mail view: the email of a live token's user (single-instance development only).
+  const consoleAccounts = {
+    async emailOfToken(token: string) {
+      const authorized = await sessions.authorize(token, NO_DEVICE);
+      return authorized ? ((await repos.users.byId(authorized.session.userId))?.email ?? null) : null;
+    },
+  };
+  const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics, createConsoleRoutes(config, consoleAccounts, log));
   // Users removed from Postgres (purge, or by hand) end their sessions on every instance.
   const listener = new PostgresListener(directUrl, log);
   listener.on(SESSIONS_ENDED_CHANNEL, (payload) => {

@@ -118,6 +118,10 @@ export const configSchema = z.object({
   HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
   CLIENT_IP_HEADER: optionalString.describe('Header carrying the client IP set by your proxy (e.g. x-forwarded-for; leftmost address used). Unset: the socket address'),
+  ALLOWED_ORIGINS: optionalString.describe(
+    'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
+  ),
+  CONSOLE: onOff.optional().describe('Web console at GET /console. Unset: on in single-instance mode (no DATABASE_URL), off in server mode'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
   WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
 });
@@ -128,6 +132,8 @@ export type Config = z.infer<typeof configSchema> & {
   dataDir: string;
   /** ENTRYPOINTS parsed; null when unset (core.Initialize answers with the host the client reached). */
   entrypoints: EntrypointSetting[] | null;
+  /** ALLOWED_ORIGINS parsed (the rule applying it: src/gateway/origin.ts). */
+  allowedOrigins: OriginPolicy;
 };
 
 export class ConfigError extends Error {
@@ -159,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
     dataDir: resolve(parsed.data.DATA_DIR),
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
+    allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
   };
 }
 
@@ -179,4 +186,29 @@ function parseEntrypoints(value: string): EntrypointSetting[] {
     }
     return { hostname, port: portNumber, region: regionNumber };
   });
+}
+
+/** Web origins whose pages may open sockets: any, or a set of `scheme://host[:port]`. */
+export type OriginPolicy = { any: true } | { any: false; allowed: ReadonlySet<string> };
+
+/** Parses ALLOWED_ORIGINS: unset or `*` allows every origin, else a comma list of origins. */
+export function parseAllowedOrigins(value: string | undefined): OriginPolicy {
+  if (value === undefined) return { any: true };
+  const problem = (text: string) => new ConfigError([`ALLOWED_ORIGINS=${JSON.stringify(value)}: ${text}`]);
+  const allowed = new Set<string>();
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    if (entry === '*') return { any: true };
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      /* reported below */
+    }
+    // Only a bare origin: a path, query or credentials would never match what a browser sends.
+    const bare = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if (!url || !bare || !/^https?:$/.test(url.protocol)) throw problem(`"${entry}" is not an origin (scheme://host[:port], no path)`);
+    allowed.add(url.origin);
+  }
+  if (!allowed.size) throw problem('expected * or a comma list of origins such as https://chat.example.com');
+  return { any: false, allowed };
 }

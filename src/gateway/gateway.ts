@@ -16,8 +16,10 @@ import { clientGeo, clientIp } from './clientAddress.js';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { ConnectionsPerIp } from './connectionsPerIp.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { ConsoleRoutes } from './consoleRoutes.js';
 import { httpRoutes, type MetricsRenderer, type Readiness } from './httpRoutes.js';
 import { Liveness } from './liveness.js';
+import { describeOriginPolicy, originAllowed } from './origin.js';
 import { PendingConnections } from './pendingConnections.js';
 import { RevocationFanout } from './revocationFanout.js';
 import { SocketLimiter, type SocketLimits } from './socketLimiter.js';
@@ -56,13 +58,15 @@ export class Gateway implements ConnectionOwner {
     readiness: Readiness,
     private readonly log: Logger,
     private readonly observer?: GatewayObserver,
+    consoleRoutes?: ConsoleRoutes | null,
   ) {
     const limitsOn = config.RATE_LIMITS === 'on';
     this.socketLimits = limitsOn ? { rate: config.SOCKET_RATE, burst: config.SOCKET_BURST, floodClose: config.SOCKET_FLOOD_CLOSE } : null;
     this.perIp = limitsOn ? new ConnectionsPerIp(config.MAX_CONNECTIONS_PER_IP) : null;
     this.liveness = new Liveness(this.connections, config.PING_INTERVAL_MS, config.HANDSHAKE_TIMEOUT_MS);
     this.fanout = new RevocationFanout((seconds) => observer?.revocationDelivered(seconds));
-    const routes = httpRoutes({ readiness, draining: () => this.draining, metrics: observer?.render, log });
+    const routes = httpRoutes({ readiness, draining: () => this.draining, metrics: observer?.render, consoleRoutes, log });
+    log.info({ allowedOrigins: config.ALLOWED_ORIGINS ?? null }, describeOriginPolicy(config.allowedOrigins, config.ALLOWED_ORIGINS));
     this.http = createServer(
       // Bounded waits for a request's headers and body, checked every second, so stalled connections go.
       { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: config.HTTP_HEADERS_TIMEOUT_MS * 2, connectionsCheckingInterval: 1_000 },
@@ -82,6 +86,11 @@ export class Gateway implements ConnectionOwner {
         return;
       }
       const ip = clientIp(req, config.CLIENT_IP_HEADER);
+      if (!originAllowed(config.allowedOrigins, req.headers.origin, req.headers.host)) {
+        log.info({ origin: req.headers.origin, ip }, 'upgrade refused: origin not in ALLOWED_ORIGINS');
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       if (this.perIp && !this.perIp.admits(ip)) {
         this.observer?.rateLimited('connections_per_ip');
         socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
