@@ -6,8 +6,10 @@ export interface UserRecord {
   name: string;
   email: string | null;
   emailVerified: boolean;
-  /** bcrypt hash; null for a guest (no password). */
+  /** bcrypt hash; null for a guest or a bot (no password). */
   passwordHash: string | null;
+  /** A bot account (types.User.bot): signs in with a token only. */
+  bot: boolean;
   createdAt: Date;
   /** When deletion was requested (grace period running); null otherwise. */
   deleteRequestedAt: Date | null;
@@ -16,4 +18,4 @@ export interface UserRecord {
 }
 
 /** What anyone may see of a user (types.User). */
-export type UserProfile = Pick<UserRecord, 'id' | 'name'>;
+export type UserProfile = Pick<UserRecord, 'id' | 'name' | 'bot'>;

@@ -71,7 +71,7 @@ export class AccountService {
       if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
       throw err;
     }
-    const { session, token } = await this.sessions.create(user.id, device, geo);
+    const { session, token } = await this.sessions.create(user, device, geo);
     if (this.hooks.onSignedUp) {
       // Never fail the sign-up for the mail: the hook queues and retries on its own.
       await this.hooks.onSignedUp(user, session).catch((err) => this.log.error({ err, userId: user.id }, 'sign-up hook failed'));
@@ -101,7 +101,7 @@ export class AccountService {
     await this.limits.SIGNIN_FAIL_EMAIL_IP.reset(pairKey);
     // Only now, with the password right, may the answer speak of the second factor.
     await this.hooks.checkSecondFactor?.(user, totp, origin);
-    const { session, token } = await this.sessions.create(user.id, device, geo);
+    const { session, token } = await this.sessions.create(user, device, geo);
     await this.hooks.onSignedIn?.(user, session, origin);
     return { user, session, token };
   }
