@@ -1,11 +1,11 @@
-/** GET /metrics: Prometheus text that moves with traffic. */
+/** GET /metrics on its own listener: Prometheus text that moves with traffic. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 /** Parses Prometheus text into `name{labels}` → value. */
 async function scrape(gw: TestGateway): Promise<Map<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${gw.app.port}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${gw.app.metricsPort}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
   const samples = new Map<string, number>();
