@@ -1,5 +1,5 @@
 /**
- * Finishes migration 0005 (canonical email addresses) for the rows Postgres
+ * Finishes migration 0006 (canonical email addresses) for the rows Postgres
  * could not convert itself: a Unicode domain needs IDNA (`url.domainToASCII`).
  * Runs after the migrations on every start; the queue table is empty once
  * done, so it then costs one query. Several instances may run it at once:
