@@ -23,7 +23,7 @@ export function email(value: string | null | undefined, field = 'email'): string
   if (given.length > EMAIL_MAX) throw badRequest(`${field} must be at most ${EMAIL_MAX} characters`);
   const canonical = canonicalEmail(given);
   if (canonical === null) {
-    throw badRequest(`${field} must be a plain address local@domain (local part: ASCII letters, digits and !#$%&'*+-/=?^_\`{|}~ between dots)`);
+    throw badRequest(`${field} is not a valid email address: a plain local@domain, the local part of ASCII letters, digits and !#$%&'*+-/=?^_\`{|}~ between dots`);
   }
   return canonical;
 }
