@@ -27,6 +27,8 @@ export class EmailTakenError extends Error {}
 /** How long a user's public profile (id, name) is served from memory. Names only change through the admin path. */
 const PROFILE_CACHE_MS = 60_000;
 const PROFILE_CACHE_MAX = 50_000;
+/** Rows read to find the most common password cost at start. */
+const COST_SAMPLE_ROWS = 20_000;
 
 export class UsersRepo {
   /** Public profiles for Authorize, so a reconnect storm does not query Postgres per token. */
@@ -119,17 +121,25 @@ export class UsersRepo {
     return rowCount === 1;
   }
 
-  /** The bcrypt cost most stored password hashes have; null when no account has a password. */
+  /**
+   * The bcrypt cost most stored password hashes have; null when no account has
+   * a password. Read at start: over the whole table when it is small, else
+   * over a random sample of about SAMPLE_ROWS rows (whole pages, TABLESAMPLE
+   * SYSTEM), so a start never scans millions of rows.
+   */
   async commonPasswordCost(): Promise<number | null> {
-    // bcrypt hashes read `$2b$<cost>$...`; one scan of the table at start.
+    const { rows: size } = await this.pool.query<{ rows: number }>(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'users'::regclass`);
+    const estimated = size[0]?.rows ?? 0;
+    const sample = estimated > COST_SAMPLE_ROWS ? `TABLESAMPLE SYSTEM (${((COST_SAMPLE_ROWS / estimated) * 100).toFixed(4)})` : '';
+    // bcrypt hashes read `$2b$<two-digit cost>$...`.
     const { rows } = await this.pool.query<{ cost: string }>(
-      `SELECT cost FROM (
-         SELECT substring(password_hash from '^\\$2[abxy]?\\$(\\d\\d)\\$') AS cost FROM users WHERE password_hash IS NOT NULL
-       ) hashes
-       WHERE cost IS NOT NULL GROUP BY cost ORDER BY count(*) DESC, cost DESC LIMIT 1`,
+      `SELECT substr(password_hash, 5, 2) AS cost FROM users ${sample}
+       WHERE password_hash LIKE '$2_$__$%'
+       GROUP BY 1 ORDER BY count(*) DESC, 1 DESC LIMIT 1`,
     );
     return rows[0] ? Number(rows[0].cost) : null;
   }
+
 
   async byId(id: Id): Promise<UserRecord | null> {
     const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = $1`, [id]);
