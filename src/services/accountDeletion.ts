@@ -110,7 +110,9 @@ export class AccountDeletionService {
         const result = await repo.purge(due.id, client);
         await audit.record(due.id, AuditKind.ACCOUNT_PURGED, SYSTEM_ORIGIN, {
           sessions: result.sessions, invites: result.invites, memberships: result.memberships, friendships: result.friendships,
+          bots: result.bots.length,
         }, client);
+        for (const bot of result.bots) await audit.record(bot, AuditKind.ACCOUNT_PURGED, SYSTEM_ORIGIN, { owner: due.id }, client);
         return { userId: due.id, liveSessionIds: result.liveSessionIds };
       });
       if (!done) break;

@@ -93,14 +93,23 @@ export class AccountSecurityService {
     }
     if (!firstPassword && change.currentPassword === '') throw badRequest('current_password is required');
     this.deps.policy.check(change.newPassword, { email: user.email, name: user.name }, 'new_password');
+    const source = origin.ip ?? '';
     if (!firstPassword) {
-      await limits.PASSWORD_CHECK_USER.consume(user.id);
-      if (!(await passwords.verify(change.currentPassword, user.passwordHash))) {
+      const guess = await limits.PASSWORD_CHECK_USER.reserve(user.id);
+      let right: boolean;
+      try {
+        right = await passwords.verify(change.currentPassword, user.passwordHash, source);
+      } catch (err) {
+        await guess.cancelled(); // not evaluated (hash queue full): the point goes back
+        throw err;
+      }
+      if (!right) {
+        await guess.failed();
         throw new RpcError(ErrorCode.UNAUTHENTICATED, 'current_password is wrong');
       }
-      await limits.PASSWORD_CHECK_USER.reset(user.id);
+      await guess.succeeded();
     }
-    const hash = await passwords.hash(change.newPassword);
+    const hash = await passwords.hash(change.newPassword, source);
     const revoked = await withTransaction(this.deps.db, async (client) => {
       if (!(await users.replacePassword(user.id, user.passwordHash, hash, client))) {
         throw new RpcError(ErrorCode.CONFLICT, 'the password was changed meanwhile; try again');
@@ -131,7 +140,7 @@ export class AccountSecurityService {
     const holder = await users.byEmail(newEmail);
     if (holder) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
     await limits.MAIL_IP.consume(ip);
-    await limits.VERIFY_MAIL_EMAIL.consume(newEmail.trim().toLowerCase());
+    await limits.VERIFY_MAIL_EMAIL.consume(newEmail);
     const code = await withTransaction(this.deps.db, async (client) => {
       const issued = await codes.issueForChange(user.id, newEmail, client);
       await audit.record(user.id, AuditKind.EMAIL_CHANGE_REQUESTED, origin, { new_email: newEmail }, client);

@@ -11,9 +11,11 @@
  *   the statement that records it is conditional, so two concurrent uses of
  *   one code cannot both pass.
  * - A backup code works once (conditional UPDATE of its used_at).
- * - Every check takes a point of TOTP_GUESS_USER and TOTP_GUESS_IP before
- *   the code is compared (limits.ts), so no burst of concurrent guesses gets
- *   more than the allowance evaluated. A right code clears the account's count.
+ * - Every check reserves a point of TOTP_GUESS_USER and TOTP_GUESS_IP before
+ *   the code is compared (limits.ts, atomic in Redis), so no burst of
+ *   concurrent guesses gets more than the allowance evaluated. A right code
+ *   clears the account's count and gives the address's point back; a check
+ *   that could not run (503) gives both back.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as OTPAuth from 'otpauth';
@@ -28,6 +30,7 @@ import type { StoredBackupCode, TotpCredential, TotpRepo } from '../store/totpRe
 import { withTransaction } from '../store/transaction.js';
 import type { AuditLog } from './audit.js';
 import type { Limits } from './limits.js';
+import { reserveAll, type Reservation } from './rateLimit.js';
 import { SecretBoxError, type SecretBox } from './secretBox.js';
 
 const PERIOD_SECONDS = 30;
@@ -119,12 +122,11 @@ export class TotpService {
     if (!credential) throw badRequest('no two-factor setup is pending: call settings.setupTotp{enabled: true} without a code first');
     const parsed = parseCode(code);
     if (parsed?.kind !== 'totp') throw badRequest('code must be the 6 digits shown by the authenticator app');
-    await this.takeGuess(user.id, ip);
-    const step = this.matchingStep(credential, parsed.token);
     const plain = Array.from({ length: BACKUP_CODE_COUNT }, newBackupCode);
-    const enabled =
-      step !== null &&
-      (await withTransaction(this.db, async (client) => {
+    const enabled = await judged(await this.reserveGuess(user.id, ip), async () => {
+      const step = this.matchingStep(credential, parsed.token);
+      if (step === null) return false;
+      return withTransaction(this.db, async (client) => {
         if (!(await this.repo.claimStep(user.id, credential.secret, step, 'pending', client))) return false;
         await this.repo.replaceBackupCodes(user.id, plain.map((c) => {
           const salt = randomBytes(16);
@@ -132,9 +134,9 @@ export class TotpService {
         }), client);
         await this.audit.record(user.id, AuditKind.TOTP_ENABLED, origin, {}, client);
         return true;
-      }));
+      });
+    });
     if (!enabled) throw badRequest(TOTP_CODE_REFUSED);
-    await this.limits.TOTP_GUESS_USER.reset(user.id);
     return { enabled: true, backupCodes: plain.map((c) => ({ code: displayBackupCode(c), used: false })) };
   }
 
@@ -152,17 +154,16 @@ export class TotpService {
     if (code === null) throw badRequest('code is required to turn two-factor authentication off (a TOTP or backup code)');
     const parsed = parseCode(code);
     if (!parsed) throw badRequest(TOTP_CODE_REFUSED);
-    await this.takeGuess(user.id, ip);
-    const factor = await withTransaction(this.db, async (client) => {
-      const used = await this.claim(user.id, credential, parsed, client);
-      if (!used) return null;
-      if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'totp_off' }, client);
-      await this.repo.removeEnabled(user.id, client);
-      await this.audit.record(user.id, AuditKind.TOTP_DISABLED, origin, { with: used }, client);
-      return used;
-    });
+    const factor = await judged(await this.reserveGuess(user.id, ip), () =>
+      withTransaction(this.db, async (client) => {
+        const used = await this.claim(user.id, credential, parsed, client);
+        if (!used) return null;
+        if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'totp_off' }, client);
+        await this.repo.removeEnabled(user.id, client);
+        await this.audit.record(user.id, AuditKind.TOTP_DISABLED, origin, { with: used }, client);
+        return used;
+      }));
     if (!factor) throw badRequest(TOTP_CODE_REFUSED);
-    await this.limits.TOTP_GUESS_USER.reset(user.id);
     return { enabled: false, backupCodes: [] };
   }
 
@@ -175,22 +176,23 @@ export class TotpService {
   async verifySignIn(user: UserRecord, code: string, ip: string, origin: AuditOrigin): Promise<SecondFactor | null> {
     const parsed = parseCode(code);
     if (!parsed) return null;
-    await this.takeGuess(user.id, ip);
-    const credential = await this.repo.get(user.id);
-    if (!credential?.enabledAt) return null;
-    const factor = await withTransaction(this.db, async (client) => {
-      const used = await this.claim(user.id, credential, parsed, client);
-      if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'sign_in' }, client);
-      return used;
+    return judged(await this.reserveGuess(user.id, ip), async () => {
+      const credential = await this.repo.get(user.id);
+      if (!credential?.enabledAt) return null;
+      return withTransaction(this.db, async (client) => {
+        const used = await this.claim(user.id, credential, parsed, client);
+        if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'sign_in' }, client);
+        return used;
+      });
     });
-    if (factor) await this.limits.TOTP_GUESS_USER.reset(user.id);
-    return factor;
   }
 
-  /** A point of each guess limit, taken before the code is compared. */
-  private async takeGuess(userId: Id, ip: string): Promise<void> {
-    await this.limits.TOTP_GUESS_USER.consume(userId);
-    await this.limits.TOTP_GUESS_IP.consume(ip);
+  /** A point of each guess limit (429 when either is spent), reserved before the code is compared. */
+  private reserveGuess(userId: Id, ip: string): Promise<Reservation> {
+    return reserveAll([
+      [this.limits.TOTP_GUESS_USER, userId],
+      [this.limits.TOTP_GUESS_IP, ip],
+    ]);
   }
 
   /** Accepts the code once, inside `client`'s transaction: which factor it was, or null. */
@@ -237,6 +239,23 @@ export class TotpService {
     this.log.warn('TOTP used but TOTP_ENCRYPTION_KEY is not set');
     throw new RpcError(ErrorCode.UNAVAILABLE, 'two-factor authentication is not configured on this server (TOTP_ENCRYPTION_KEY)');
   }
+}
+
+/**
+ * Settles a reserved guess by its outcome: a right code (truthy) succeeded, a
+ * wrong one failed; a check that could not run (it threw) gives the points back.
+ */
+async function judged<T>(guess: Reservation, check: () => Promise<T>): Promise<T> {
+  let outcome: T;
+  try {
+    outcome = await check();
+  } catch (err) {
+    await guess.cancelled();
+    throw err;
+  }
+  if (outcome) await guess.succeeded();
+  else await guess.failed();
+  return outcome;
 }
 
 /** The unused backup code matching `code`; every stored code is hashed and compared, so the time says nothing. */

@@ -18,6 +18,8 @@ export interface PurgeResult {
   invites: number;
   memberships: number;
   friendships: number;
+  /** Bot accounts the user owned, purged with it. */
+  bots: Id[];
 }
 
 export class AccountDeletionRepo {
@@ -60,14 +62,35 @@ export class AccountDeletionRepo {
   }
 
   /**
-   * Inside the caller's transaction: removes the account's sessions, email
-   * codes, TOTP credentials, known devices, memberships and friendships,
-   * deletes its invites (rows kept with deleted_at, as every deleted invite:
-   * a code is never handed out twice), and turns the user row into a
-   * tombstone whose email is free again. Communities and groups the user
-   * owned stay, for their other members.
+   * Inside the caller's transaction: purges the account and the bot accounts
+   * it owns (purgeOne each), counted together.
    */
   async purge(userId: Id, client: PoolClient): Promise<PurgeResult> {
+    const { rows: bots } = await client.query<{ id: string }>(
+      `SELECT id FROM users WHERE bot_owner_id = $1 AND deleted_at IS NULL ORDER BY id`,
+      [userId],
+    );
+    const total: PurgeResult = { liveSessionIds: [], sessions: 0, invites: 0, memberships: 0, friendships: 0, bots: bots.map((b) => b.id) };
+    for (const id of [...total.bots, userId]) {
+      const one = await this.purgeOne(id, client);
+      total.liveSessionIds.push(...one.liveSessionIds);
+      total.sessions += one.sessions;
+      total.invites += one.invites;
+      total.memberships += one.memberships;
+      total.friendships += one.friendships;
+    }
+    return total;
+  }
+
+  /**
+   * Removes one account's sessions, email codes, TOTP credentials, known
+   * devices and sign-in sources, memberships and friendships, deletes its
+   * invites (rows kept with deleted_at, as every deleted invite: a code is
+   * never handed out twice), and turns the user row into a tombstone whose
+   * email is free again. Communities and groups the user owned stay, for
+   * their other members.
+   */
+  private async purgeOne(userId: Id, client: PoolClient): Promise<Omit<PurgeResult, 'bots'>> {
     const sessions = await client.query<{ id: string; live: boolean }>(
       `DELETE FROM sessions WHERE user_id = $1 RETURNING id, revoked_at IS NULL AS live`,
       [userId],
@@ -76,6 +99,8 @@ export class AccountDeletionRepo {
     await client.query(`DELETE FROM totp_backup_codes WHERE user_id = $1`, [userId]);
     await client.query(`DELETE FROM totp_credentials WHERE user_id = $1`, [userId]);
     await client.query(`DELETE FROM known_devices WHERE user_id = $1`, [userId]);
+    await client.query(`DELETE FROM sign_in_sources WHERE user_id = $1`, [userId]);
+    await client.query(`DELETE FROM email_canonicalisation_pending WHERE user_id = $1`, [userId]);
     const invites = await client.query(
       `UPDATE invites SET deleted_at = now()
        WHERE deleted_at IS NULL AND (creator_id = $1 OR (target_type = 3 AND target_id = $1))`,

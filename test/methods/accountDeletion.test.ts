@@ -127,7 +127,7 @@ describe('account purge', () => {
     assert.equal((await second.closed).code, CloseCode.SESSION_REVOKED);
     const resume = await (await gw.connect()).request('auth_authorize', { token: target.token });
     assert.equal(resume.error?.error_code, ErrorCode.FORBIDDEN);
-    for (const table of ['sessions', 'email_codes', 'totp_credentials', 'totp_backup_codes', 'known_devices', 'community_members', 'group_participants']) {
+    for (const table of ['sessions', 'email_codes', 'totp_credentials', 'totp_backup_codes', 'known_devices', 'sign_in_sources', 'community_members', 'group_participants']) {
       assert.equal(await count(`${table} WHERE user_id = $1`, [userId]), 0, table);
     }
     assert.equal(await count(`friendships WHERE user_low = $1 OR user_high = $1`, [userId]), 0, 'friendships');
@@ -143,7 +143,21 @@ describe('account purge', () => {
     const fresh = await newcomer.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Newcomer' });
     assert.notEqual(idFromWire(fresh.authorization!.user!.id), userId);
     const { rows } = await gw.app.db.query(`SELECT kind, detail FROM audit_events WHERE user_id = $1 AND kind = 'account_purged'`, [userId]);
-    assert.deepEqual(rows, [{ kind: 'account_purged', detail: { sessions: 1, invites: 1, memberships: 3, friendships: 1 } }]);
+    assert.deepEqual(rows, [{ kind: 'account_purged', detail: { sessions: 1, invites: 1, memberships: 3, friendships: 1, bots: 0 } }]);
+  });
+
+  it("takes the bot accounts the user owns with it", async () => {
+    const { userId, client } = await verifiedAccount(gw, smtp, 'botowner');
+    const botId = gw.app.ids.next();
+    await gw.app.db.query(`INSERT INTO users (id, name, bot, bot_owner_id) VALUES ($1, 'Helper Bot', true, $2)`, [botId, userId]);
+    await gw.app.db.query(`INSERT INTO sessions (id, user_id, last_active) VALUES ($1, $2, $3)`, [gw.app.ids.next(), botId, Date.now()]);
+    await client.call('settings_delete_account', {});
+    await gw.app.services.accountDeletion.purgeDue();
+    const bot = (await gw.app.repos.users.byId(botId))!;
+    assert.equal(bot.name, PURGED_NAME);
+    assert.equal(await count(`sessions WHERE user_id = $1`, [botId]), 0);
+    const { rows } = await gw.app.db.query(`SELECT detail FROM audit_events WHERE user_id = $1 AND kind = 'account_purged'`, [botId]);
+    assert.deepEqual(rows, [{ detail: { owner: userId } }]);
   });
 
   it('is one transaction per account: a purge that fails part way changes nothing, and the next pass finishes it', async () => {
