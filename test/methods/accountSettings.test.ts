@@ -208,7 +208,8 @@ describe('account settings', () => {
     it('validates new_email like sign-up (400 naming the field)', async () => {
       const { client } = await verifiedAccount('chmailbad');
       const r = await client.request('settings_change_email', { new_email: 'not an address' });
-      assert.deepEqual(errorOf(r), { code: ErrorCode.BAD_REQUEST, message: 'new_email is not a valid email address' });
+      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assert.match(r.error!.error_message!, /^new_email is not a valid email address/);
     });
 
     it('a guest adds its first email this way', async () => {
