@@ -116,9 +116,9 @@ describe('a user removed from Postgres', () => {
     try {
       const email = uniqueEmail('removed');
       const a = await one.connect();
-      const first = (await a.call('auth_sign_up', { email, password: 'removed user', name: 'Removed' })).authorization!;
+      const first = (await a.call('auth_sign_up', { email, password: 'removed walrus lantern', name: 'Removed' })).authorization!;
       const b = await two.connect();
-      const second = (await b.call('auth_sign_in', { email, password: 'removed user' })).authorization!;
+      const second = (await b.call('auth_sign_in', { email, password: 'removed walrus lantern' })).authorization!;
       await one.app.db.query(`DELETE FROM users WHERE id = $1`, [first.user!.id!.toString()]);
       for (const [client, auth] of [[a, first], [b, second]] as const) {
         assert.equal((await client.nextUpdate()).session_deleted?.session_id?.toString(), auth.session_id!.toString());

@@ -12,7 +12,7 @@ import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
-const PASSWORD = 'pool password';
+const PASSWORD = 'pool quokka password';
 
 const from = (gw: TestGateway, ip: string): Promise<OsmiumClient> => gw.connect({ 'x-forwarded-for': ip });
 const codes = (results: RpcResult[]) => results.map((r) => r.error?.error_code ?? 0);
