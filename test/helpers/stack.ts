@@ -16,7 +16,7 @@ import { OsmiumClient } from '../../src/client/client.js';
 import { loadConfig } from '../../src/config.js';
 import { ABUSE_LIMITS } from '../../src/services/abuseLimits.js';
 import { createLogger } from '../../src/logger.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/embeddedPostgres.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');
 export const REDIS_URL = required('TEST_REDIS_URL');
