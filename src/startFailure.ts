@@ -28,7 +28,8 @@ export function explainStartFailure(err: unknown, config: Pick<Config, 'PORT' | 
   if (err instanceof StartError) return err.message;
   if (!(err instanceof Error)) return undefined;
   const e = err as SystemError;
-  if (e.syscall === 'listen') {
+  // A cluster worker's listen fails in the primary, which reports the failed `bind`.
+  if (e.syscall === 'listen' || e.syscall === 'bind') {
     const where = e.port !== undefined ? `port ${e.port}` : `port ${config.PORT}`;
     if (e.code === 'EADDRINUSE') return `${where} is in use (set PORT to another port, or stop what listens there)`;
     if (e.code === 'EACCES') return `no permission to listen on ${where} (ports below 1024 need privileges: set PORT to 1024 or above)`;

@@ -23,6 +23,8 @@ export function runPrimary(count: number, config: Pick<Config, 'PORT' | 'SHUTDOW
   const ready = new WeakSet<Worker>();
   let everReady = false;
   let failedStarts = 0;
+  /** What the last worker that could not start said. */
+  let lastReason: string | undefined;
   const fork = () => cluster.fork();
 
   cluster.on('message', (worker: Worker, message: unknown) => {
@@ -40,6 +42,7 @@ export function runPrimary(count: number, config: Pick<Config, 'PORT' | 'SHUTDOW
       stop('a worker could not start', 1);
       return;
     }
+    lastReason = message.reason;
     log.error({ worker: worker.id, reason: message.reason }, 'a replacement worker could not start');
   });
 
@@ -47,7 +50,7 @@ export function runPrimary(count: number, config: Pick<Config, 'PORT' | 'SHUTDOW
     if (stopping) return;
     // A worker that never got ready would likely fail again: stop retrying after a few.
     if (!ready.has(worker) && ++failedStarts >= MAX_FAILED_STARTS) {
-      log.fatal({ exitCode: code, signal }, `${failedStarts} workers in a row died before they were ready; giving up`);
+      log.fatal({ exitCode: code, signal, reason: lastReason }, `${failedStarts} workers in a row died before they were ready; giving up`);
       stop('workers keep dying', 1);
       return;
     }
