@@ -34,7 +34,7 @@ describe('the Docker image, built step by step without Docker', () => {
     scratch = mkdtempSync(join(tmpdir(), 'osmium-image-'));
     chmodSync(scratch, 0o755); // the node user must reach the image's folder
     // The host's npm cache and PATH stand in for the builder's network and base image.
-    const stages = buildStages(join(REPO, 'Dockerfile'), scratch, { PATH: process.env.PATH, HOME: process.env.HOME });
+    const stages = buildStages(join(REPO, 'Dockerfile'), scratch, { PATH: process.env.PATH, HOME: process.env.HOME, npm_config_prefer_offline: 'true' });
     image = stages.at(-1)!;
   });
   after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -49,9 +49,21 @@ describe('the Docker image, built step by step without Docker', () => {
     return { PATH: process.env.PATH, HOME: home, ...imageEnv(image), LOG_LEVEL: 'info', BCRYPT_COST: '4', ...env };
   }
 
+  /**
+   * `docker stop`: STOPSIGNAL to the container's main process, the gateway
+   * itself (here behind runuser, which would answer the signal on its own
+   * behalf), then its exit code.
+   */
+  async function stopLikeDocker(gateway: Running): Promise<number | null> {
+    const main = isRoot ? Number((await runToExit('pgrep', ['-P', String(gateway.child.pid)])).stdout.trim()) : gateway.child.pid!;
+    process.kill(main, image.stopSignal);
+    return gateway.exited();
+  }
+
   /** Starts the image's CMD. */
   function run(env: Record<string, string>): Running {
-    return startProcess(...asImageUser(image.cmd!), { cwd: inStage(image, image.workdir), env: containerEnv(env) });
+    // Its own process group: cleaning up after a failure reaches the workers behind runuser too.
+    return startProcess(...asImageUser(image.cmd!), { cwd: inStage(image, image.workdir), env: containerEnv(env), detached: true });
   }
 
   it('holds compiled JavaScript and production dependencies only, and runs as node', () => {
@@ -86,7 +98,7 @@ describe('the Docker image, built step by step without Docker', () => {
       assert.equal(admin.stdout.trim().split('\n').length, 1, 'one signing key listed');
 
       assert.ok(existsSync(join(imageEnv(image).DATA_DIR!, 'postgres', 'PG_VERSION')), 'the cluster lives in the image\'s DATA_DIR');
-      assert.equal(await gateway.stop(image.stopSignal), 0);
+      assert.equal(await stopLikeDocker(gateway), 0);
     } finally {
       await gateway.stop('SIGKILL');
     }
@@ -97,7 +109,7 @@ describe('the Docker image, built step by step without Docker', () => {
     const gateway = run({ PORT: String(port), DATABASE_URL: await createDatabase(), REDIS_URL, WORKERS: '2' });
     try {
       await readyz(port, gateway, 120_000);
-      assert.equal(await gateway.stop(image.stopSignal), 0);
+      assert.equal(await stopLikeDocker(gateway), 0);
     } finally {
       await gateway.stop('SIGKILL');
     }

@@ -39,7 +39,7 @@ export interface Running {
   lines: string[];
   /** Resolves with the first line matching `pattern`; rejects when the process exits first or the deadline passes. */
   line(pattern: RegExp, deadlineMs?: number): Promise<string>;
-  /** Sends `signal` and resolves with the exit code. */
+  /** Sends `signal` (to the whole process group when started `detached`) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Resolves with the exit code once the process has exited by itself. */
   exited(deadlineMs?: number): Promise<number | null>;
@@ -81,9 +81,20 @@ export function startProcess(command: string, args: string[], options: SpawnOpti
       return code;
     },
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const signalGroup = () => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch {
+          /* the group is gone */
+        }
+      };
+      if (child.exitCode !== null || child.signalCode !== null) {
+        if (options.detached) signalGroup(); // what the process left behind in its group
+        return child.exitCode;
+      }
       const exited = once(child, 'exit');
-      child.kill(signal);
+      if (options.detached) signalGroup();
+      else child.kill(signal);
       const [code] = (await exited) as [number | null];
       return code;
     },
