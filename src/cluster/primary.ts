@@ -6,7 +6,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config.js';
-import { serveClusterMetrics } from '../gateway/metrics.js';
+import { serveClusterMetrics } from './metricsAggregation.js';
 import type { Logger } from '../logger.js';
 import { isWorkerMessage } from './messages.js';
 
