@@ -42,7 +42,7 @@ async function mtime(path) {
 }
 
 /** Why the last build no longer matches its inputs, or undefined when it does. */
-export async function staleReason() {
+async function staleReason() {
   const built = await mtime(INPUTS_FILE);
   if (built === undefined) return 'no build yet';
   const { inputs } = JSON.parse(await readFile(INPUTS_FILE, 'utf8'));
@@ -61,7 +61,7 @@ async function migrationsDir() {
   return join(ROOT, 'src', found[0]);
 }
 
-export async function build() {
+async function build() {
   let esbuild;
   try {
     esbuild = await import('esbuild');

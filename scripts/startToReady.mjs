@@ -2,8 +2,10 @@
 /**
  * Start to ready: milliseconds from spawning a process to its first
  * `/readyz` 200, for the gateway in each mode and for the ceiling (plain node
- * serving /readyz with nothing else). Runs on throwaway servers from
- * scripts/stack.mjs.
+ * serving /readyz with nothing else), and the CPU time the process itself
+ * used until then (steadier than the wall time on a machine shared with other
+ * work; Postgres's own work is not in it). Runs on throwaway servers from
+ * scripts/stack.mjs; the cases run interleaved, round after round.
  *
  *   node scripts/startToReady.mjs [--runs 5] [--tsx]   (--tsx: also the TypeScript start through tsx)
  *
@@ -11,8 +13,8 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -25,9 +27,22 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CEILING_SCRIPT = `require('node:http').createServer((q, s) => s.end('ready')).listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));`;
 
+/** USER_HZ: the unit of /proc's CPU times (100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU milliseconds (user + system) a running process has used, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
 /**
- * Spawns `node ...args` with PORT set and resolves with the milliseconds until
- * `http://127.0.0.1:PORT/readyz` answers 200; the process is stopped after.
+ * Spawns `node ...args` with PORT set and resolves with `{ ms, cpuMs }`: the
+ * milliseconds until `http://127.0.0.1:PORT/readyz` answers 200 and the CPU
+ * time the process used until then; the process is stopped after.
  */
 export async function timeToReady({ args, env = {}, timeoutMs = 90_000 }) {
   const port = await freePort();
@@ -44,7 +59,7 @@ export async function timeToReady({ args, env = {}, timeoutMs = 90_000 }) {
     while (performance.now() - started < timeoutMs) {
       if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${output}`);
       const status = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
-      if (status === 200) return performance.now() - started;
+      if (status === 200) return { ms: performance.now() - started, cpuMs: cpuMs(child.pid) };
       await new Promise((r) => setTimeout(r, 2));
     }
     throw new Error(`not ready in ${timeoutMs} ms:\n${output}`);
@@ -102,14 +117,21 @@ async function main() {
     }
     // The later-start case needs a cluster that already exists.
     await timeToReady({ args: built ? compiled : typescript, env: embeddedEnv(reusedDir()) });
-    const results = cases.map(([name]) => ({ name, ms: [] }));
+    const results = cases.map(([name]) => ({ name, ms: [], cpu: [] }));
     // Interleaved rounds: load from other work on the machine falls on every case alike.
     for (let round = 0; round < runs; round++) {
-      for (const [i, [, setup]] of cases.entries()) results[i].ms.push(await timeToReady(await setup()));
+      for (const [i, [, setup]] of cases.entries()) {
+        const { ms, cpuMs } = await timeToReady(await setup());
+        results[i].ms.push(ms);
+        if (cpuMs !== undefined) results[i].cpu.push(cpuMs);
+      }
     }
-    for (const { name, ms } of results) {
-      console.log(`${name.padEnd(52)} median ${median(ms).toFixed(0).padStart(5)} ms   runs: ${ms.map((m) => m.toFixed(0)).join(', ')}`);
+    console.log(`${'case'.padEnd(52)} ${'wall ms'.padStart(8)} ${'cpu ms'.padStart(7)}   wall ms of each run`);
+    for (const { name, ms, cpu } of results) {
+      const cpuText = cpu.length ? median(cpu).toFixed(0) : '-';
+      console.log(`${name.padEnd(52)} ${median(ms).toFixed(0).padStart(8)} ${cpuText.padStart(7)}   ${ms.map((m) => m.toFixed(0)).join(', ')}`);
     }
+    console.log(`medians of ${runs} runs; load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   } finally {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     stack.stop();

@@ -22,11 +22,12 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StartError } from '../startFailure.js';
+import { exists, isAlive } from './fileAndProcessChecks.js';
 
 /** Where root keeps the copy (and clusters it cannot keep in DATA_DIR): every user may enter it. */
 export const ROOT_STATE_DIR = '/var/lib/osmium-gateway';
 
-export interface PostgresBinaries {
+interface PostgresBinaries {
   initdb: string;
   postgres: string;
   /** The copy's folder (bin/, lib/, share/). */
@@ -37,7 +38,7 @@ export interface PostgresBinaries {
   copied: boolean;
 }
 
-export interface BinariesOptions {
+interface BinariesOptions {
   /** Folder holding the copies; default: per user, see the module comment. */
   cacheDir?: string;
 }
@@ -49,7 +50,7 @@ export function platformPackage(): string {
 }
 
 /** Default folder for the copies. */
-export function defaultCacheDir(): string {
+function defaultCacheDir(): string {
   if (process.getuid?.() === 0) return ROOT_STATE_DIR;
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(base, 'osmium-gateway');
@@ -135,25 +136,11 @@ async function hydrateSymlinks(packageDir: string, copy: string): Promise<void> 
 async function removeAbandonedCopies(cacheDir: string): Promise<void> {
   for (const entry of await readdir(cacheDir).catch(() => [])) {
     const pid = Number(/\.partial-(\d+)-[0-9a-f]+$/.exec(entry)?.[1]);
-    if (pid && !alive(pid)) await rm(join(cacheDir, entry), { recursive: true, force: true });
+    if (pid && !isAlive(pid)) await rm(join(cacheDir, entry), { recursive: true, force: true });
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** True when `dir`, or the nearest existing folder above it, is writable. */
 async function writableOrCreatable(dir: string): Promise<boolean> {

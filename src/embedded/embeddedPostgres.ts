@@ -25,6 +25,7 @@ import getPort from 'get-port';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { StartError } from '../startFailure.js';
+import { exists, isAlive } from './fileAndProcessChecks.js';
 import { postgresBinaries, ROOT_STATE_DIR } from './binaries.js';
 
 const run = promisify(execFile);
@@ -114,14 +115,6 @@ async function serverUser(log: Logger): Promise<{ uid: number; gid: number } | u
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** pid and port of a server running on this cluster, from postmaster.pid. */
 export async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
@@ -130,7 +123,7 @@ export async function runningServer(dataDir: string): Promise<{ pid: number; por
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
   // A stale lock file's pid may now belong to another program: never take that for our server.
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
   if (cmdline !== undefined && !cmdline.split('\0').includes(embeddedPaths(dataDir).cluster)) return undefined;
@@ -145,7 +138,7 @@ export async function embeddedUrl(dataDir: string, port: number): Promise<string
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs;
-  while (alive(pid)) {
+  while (isAlive(pid)) {
     if (Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -183,7 +176,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const leftover = await runningServer(dataDir);
   if (leftover) {
     const owner = Number((await readFile(paths.owner, 'utf8').catch(() => '')).trim());
-    if (owner && owner !== process.pid && alive(owner)) {
+    if (owner && owner !== process.pid && isAlive(owner)) {
       throw new StartError(`DATA_DIR ${dataDir} is in use by another process (pid ${owner}, a gateway or the admin CLI): stop it or set another DATA_DIR`);
     }
     log.warn({ postgresPid: leftover.pid }, 'stopping an embedded Postgres left running by a gateway that did not shut down');
@@ -277,12 +270,6 @@ async function writableDataDir(dataDir: string): Promise<void> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 function runAs(user: { uid: number; gid: number } | undefined, file: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
