@@ -6,7 +6,10 @@
  */
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { NO_DEVICE } from './domain/device.js';
+import { isSnowflake } from './domain/ids.js';
 import { Dispatcher } from './gateway/dispatcher.js';
+import { createConsoleRoutes } from './gateway/consoleRoutes.js';
 import { Gateway } from './gateway/gateway.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
@@ -21,6 +24,7 @@ import { defineLimits } from './services/limits.js';
 import { MailService, mailOutboxDir } from './services/mail.js';
 import { PasswordHasher } from './services/passwords.js';
 import { RateLimitBackend } from './services/rateLimit.js';
+import { RevocationBus } from './services/revocationBus.js';
 import { SessionService } from './services/sessions.js';
 import { SnowflakeGenerator } from './services/snowflake.js';
 import { TokenService } from './services/tokens.js';
@@ -34,10 +38,11 @@ import { FriendsRepo } from './store/friendsRepo.js';
 import { GroupsRepo } from './store/groupsRepo.js';
 import { InvitesRepo } from './store/invitesRepo.js';
 import { KeysRepo } from './store/keysRepo.js';
-import type { LiveState } from './store/liveState.js';
+import { liveStateTtls, type LiveState } from './store/liveState.js';
 import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
+import { PostgresListener } from './store/postgresListener.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { UsersRepo } from './store/usersRepo.js';
 import { WorkerLease } from './store/workerLease.js';
@@ -72,6 +77,9 @@ export interface AppOptions {
   metrics?: Metrics;
 }
 
+/** Postgres channel on which the removal of a user ends its sessions (migration 0006). */
+const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
+
 /** Key ring re-read period when no broker can announce a rotation (no REDIS_URL). */
 const KEY_RELOAD_MS = 60_000;
 
@@ -101,20 +109,23 @@ function connectRedis(url: string, log: Logger, role: 'commands' | 'subscriber',
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
   const { log, databaseUrl } = options;
+  // Migrations (an advisory lock) and LISTEN need a session of their own: not through a transaction pooler.
+  const directUrl = config.DATABASE_DIRECT_URL ?? databaseUrl;
   const metrics = options.metrics ?? new Metrics();
-  await migrate(databaseUrl, log);
-  const pool = createPool(databaseUrl, log, { onError: metrics.postgresError });
+  await migrate(directUrl, log);
+  const pool = createPool(databaseUrl, log, { onError: metrics.postgresError, preparedStatements: config.DATABASE_PREPARED_STATEMENTS === 'on' });
 
+  const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
   let live: LiveState;
   let broker: Broker;
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
     redis = connectRedis(config.REDIS_URL, log, 'commands', metrics.redisError);
     const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber', metrics.redisError);
-    live = new RedisLiveState(redis, config.REDIS_PREFIX, config.SESSION_IDLE_DAYS * 86_400_000);
+    live = new RedisLiveState(redis, config.REDIS_PREFIX, liveStateTtls(idleMs));
     broker = new RedisBroker(redis, subscriber, config.REDIS_PREFIX);
   } else {
-    live = new MemoryLiveState();
+    live = new MemoryLiveState(liveStateTtls(idleMs));
     broker = new MemoryBroker();
   }
 
@@ -137,7 +148,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY);
   metrics.trackHashing(() => passwords.stats);
   const sessions = new SessionService(
-    repos.sessions, repos.users, new ClientAppsRepo(pool), live, broker, tokens, ids, config.SESSION_IDLE_DAYS, log,
+    repos.sessions, new ClientAppsRepo(pool), live, new RevocationBus(broker, log), tokens, ids,
+    { idleMs, persistGranularityMs: config.ACTIVITY_PERSIST_GRANULARITY * 1000 }, log,
   );
   await sessions.start();
   const limits = defineLimits(new RateLimitBackend({ redis, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on', onRefused: metrics.rateLimited }), config);
@@ -165,7 +177,21 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     },
   };
   const dispatcher = new Dispatcher(methods, services, log, metrics.observeRequest);
-  const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics);
+  // The console's outbox mail view: the email of a live token's user (single-instance development only).
+  const consoleAccounts = {
+    async emailOfToken(token: string) {
+      const authorized = await sessions.authorize(token, NO_DEVICE);
+      return authorized ? ((await repos.users.byId(authorized.session.userId))?.email ?? null) : null;
+    },
+  };
+  const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics, createConsoleRoutes(config, consoleAccounts, log));
+  // Users removed from Postgres (purge, or by hand) end their sessions on every instance.
+  const listener = new PostgresListener(directUrl, log);
+  listener.on(SESSIONS_ENDED_CHANNEL, (payload) => {
+    sessions.ended(payload.split(',').filter(isSnowflake)).catch((err) => log.warn({ err }, 'could not end the sessions of a removed user'));
+  });
+  listener.onReconnect(() => void gateway.recheckBoundSessions());
+  await listener.start();
   const port = await gateway.listen();
   log.info({ port, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
 
@@ -181,6 +207,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
+      await listener.close();
       await sessions.stop();
       await accountEmail.drain();
       await mail.close();

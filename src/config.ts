@@ -73,6 +73,9 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString.describe(
     'Postgres connection URL. Unset: embedded single-instance mode (Postgres under DATA_DIR)',
   ),
+  DATABASE_DIRECT_URL: optionalString.describe(
+    'Postgres URL for what needs a session of its own (migrations, LISTEN) when DATABASE_URL goes through a transaction pooler such as PgBouncer. Unset: DATABASE_URL',
+  ),
   REDIS_URL: optionalString.describe('Redis URL for live state and pub/sub. Unset: in-process live state (single instance only)'),
   REDIS_PREFIX: z.string().default('osm:').describe('Prefix of every Redis key and channel this gateway uses'),
   DATA_DIR: z.string().default('./data').describe('Folder for embedded Postgres data and the mail outbox'),
@@ -89,6 +92,12 @@ export const configSchema = z.object({
   ),
   WORKER_ID: int(0, 1023).optional().describe('Snowflake worker id (0-1023). Unset: leased from Postgres'),
   SESSION_IDLE_DAYS: z.coerce.number().positive().max(3650).default(30).describe('Sessions expire after this many days without activity'),
+  ACTIVITY_PERSIST_GRANULARITY: int(1, 86_400).default(300).describe(
+    'Seconds a session\'s last activity must move before Postgres is written again (Redis keeps the exact value)',
+  ),
+  DATABASE_PREPARED_STATEMENTS: onOff.default('on').describe(
+    'Named prepared statements for hot queries; `off` behind PgBouncer older than 1.21 in transaction mode',
+  ),
   GEO_COUNTRY_HEADER: optionalString.describe('Request header carrying the client country (e.g. cf-ipcountry). Unset: no geo'),
   GEO_REGION_HEADER: optionalString.describe('Request header carrying the client region. Unset: no region'),
   SMTP_URL: optionalString
@@ -101,9 +110,18 @@ export const configSchema = z.object({
   SOCKET_BURST: int(1, 100_000).default(60).describe('Requests one socket may send in a burst before SOCKET_RATE applies'),
   SOCKET_FLOOD_CLOSE: int(1, 1_000_000).default(200).describe('Refused frames within one second after which the socket is closed with 1008'),
   MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(1000).describe('Open sockets allowed from one client IP; more are refused with HTTP 429'),
+  MAX_PENDING_CONNECTIONS_PER_IP: int(1, 1_000_000).default(64).describe(
+    'TCP connections from one peer address not yet upgraded to a WebSocket (headers arriving, plain HTTP); more are dropped at once',
+  ),
+  MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(4096).describe('TCP connections not yet upgraded to a WebSocket, in all; more are dropped at once'),
+  HTTP_HEADERS_TIMEOUT_MS: int(500, 600_000).default(5_000).describe('Longest wait for an HTTP request\'s headers (an upgrade included); the request itself gets twice this'),
   HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
   CLIENT_IP_HEADER: optionalString.describe('Header carrying the client IP set by your proxy (e.g. x-forwarded-for; leftmost address used). Unset: the socket address'),
+  ALLOWED_ORIGINS: optionalString.describe(
+    'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
+  ),
+  CONSOLE: onOff.optional().describe('Web console at GET /console. Unset: on in single-instance mode (no DATABASE_URL), off in server mode'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
   WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
 });
@@ -114,6 +132,8 @@ export type Config = z.infer<typeof configSchema> & {
   dataDir: string;
   /** ENTRYPOINTS parsed; null when unset (core.Initialize answers with the host the client reached). */
   entrypoints: EntrypointSetting[] | null;
+  /** ALLOWED_ORIGINS parsed (the rule applying it: src/gateway/origin.ts). */
+  allowedOrigins: OriginPolicy;
 };
 
 export class ConfigError extends Error {
@@ -145,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
     dataDir: resolve(parsed.data.DATA_DIR),
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
+    allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
   };
 }
 
@@ -165,4 +186,29 @@ function parseEntrypoints(value: string): EntrypointSetting[] {
     }
     return { hostname, port: portNumber, region: regionNumber };
   });
+}
+
+/** Web origins whose pages may open sockets: any, or a set of `scheme://host[:port]`. */
+export type OriginPolicy = { any: true } | { any: false; allowed: ReadonlySet<string> };
+
+/** Parses ALLOWED_ORIGINS: unset or `*` allows every origin, else a comma list of origins. */
+export function parseAllowedOrigins(value: string | undefined): OriginPolicy {
+  if (value === undefined) return { any: true };
+  const problem = (text: string) => new ConfigError([`ALLOWED_ORIGINS=${JSON.stringify(value)}: ${text}`]);
+  const allowed = new Set<string>();
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    if (entry === '*') return { any: true };
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      /* reported below */
+    }
+    // Only a bare origin: a path, query or credentials would never match what a browser sends.
+    const bare = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if (!url || !bare || !/^https?:$/.test(url.protocol)) throw problem(`"${entry}" is not an origin (scheme://host[:port], no path)`);
+    allowed.add(url.origin);
+  }
+  if (!allowed.size) throw problem('expected * or a comma list of origins such as https://chat.example.com');
+  return { any: false, allowed };
 }

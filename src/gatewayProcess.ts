@@ -2,7 +2,8 @@
  * One gateway process: the whole gateway in embedded mode or with one
  * worker, else one cluster worker. Starts the embedded Postgres when there is
  * no DATABASE_URL, then the app; says it is ready (and, in embedded mode,
- * where to connect and how to try it); stops gracefully on SIGTERM / SIGINT.
+ * where to connect, the console, and how to try it); stops gracefully on
+ * SIGTERM / SIGINT.
  * A failed start ends the process at once with exit code 1 and one line
  * saying what failed (src/startFailure.ts).
  */
@@ -14,6 +15,7 @@ import type { WorkerMessage } from './cluster/messages.js';
 import type { Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded/embeddedPostgres.js';
 import type { Logger } from './logger.js';
+import { consoleEnabled } from './gateway/consoleRoutes.js';
 import { explainStartFailure } from './startFailure.js';
 
 /** Beyond SHUTDOWN_GRACE_MS before a stuck shutdown is cut short. */
@@ -83,9 +85,10 @@ export async function runGatewayProcess(config: Config, log: Logger): Promise<vo
         `1 process, ready in ${readyMs} ms; ` +
         'for production set DATABASE_URL and REDIS_URL (README: Running in production)',
     );
-    // A newcomer's first minute: where to connect, and one command that talks to it.
+    // A newcomer's first minute: where to connect, and what talks to it.
     const url = webSocketUrl(config.HOST, app!.port);
     log.info({ url }, `WebSocket URL: ${url}`);
+    if (consoleEnabled(config)) log.info(`web console: ${url.replace(/^ws:/, 'http:')}/console`);
     log.info(`try it: npm run loadtest -- --url ${url} --scenario authorize --duration 5   (10 sockets sign up as guests, then reconnect and resume their tokens)`);
   } else if (!config.REDIS_URL) {
     log.info(

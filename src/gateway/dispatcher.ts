@@ -67,7 +67,11 @@ function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   const message = (err as Error)?.message ?? '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300'].includes(code) ||
+    // Sockets; Postgres: connection exceptions (class 08), shutdown and crash (57P*), too many connections,
+    // and a database that is not accepting connections (55000, e.g. ALLOW_CONNECTIONS false during maintenance).
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '53300', '55000'].includes(code) ||
+    code.startsWith('08') ||
+    code.startsWith('57P') ||
     /Connection terminated|timeout exceeded when trying to connect|Connection is closed/.test(message)
   );
 }

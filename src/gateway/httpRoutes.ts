@@ -1,10 +1,11 @@
 /**
  * The plain HTTP routes of the gateway port: liveness (`/healthz`), readiness
- * (`/readyz`), Prometheus metrics (`/metrics`); anything else that is not a
- * WebSocket upgrade gets 426.
+ * (`/readyz`), Prometheus metrics (`/metrics`), the web console (`/console`,
+ * consoleRoutes.ts); anything else that is not a WebSocket upgrade gets 426.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { ConsoleRoutes } from './consoleRoutes.js';
 
 export interface Readiness {
   /** Resolves true when every dependency answers and migrations are applied. */
@@ -19,11 +20,13 @@ export interface HttpRoutesOptions {
   /** True from the moment a shutdown begins: /readyz answers 503. */
   draining: () => boolean;
   metrics?: MetricsRenderer;
+  /** The web console under /console (CONSOLE); null when off. */
+  consoleRoutes?: ConsoleRoutes | null;
   log: Logger;
 }
 
 export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { readiness, draining, metrics, log } = options;
+  const { readiness, draining, metrics, consoleRoutes, log } = options;
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -32,6 +35,7 @@ export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, r
         const ready = !draining() && (await readiness.check());
         return send(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
       }
+      if (consoleRoutes && (await consoleRoutes.handle(req, res, path ?? '/'))) return;
       if (path === '/metrics' && metrics) {
         const { contentType, body } = await metrics();
         res.writeHead(200, { 'content-type': contentType });

@@ -54,7 +54,7 @@ export class AccountService {
       if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
       throw err;
     }
-    const { session, token } = await this.sessions.create(user.id, device, geo);
+    const { session, token } = await this.sessions.create(user, device, geo);
     if (user.email && this.hooks.onSignedUp) {
       // Never fail the sign-up for the mail: the hook queues and retries on its own.
       await this.hooks.onSignedUp(user).catch((err) => this.log.error({ err, userId: user.id }, 'sign-up hook failed'));
@@ -80,7 +80,7 @@ export class AccountService {
     }
     // The owner got in from here: forget this source's failures.
     await this.limits.SIGNIN_FAIL_EMAIL_IP.reset(pairKey);
-    const { session, token } = await this.sessions.create(user.id, device, geo);
+    const { session, token } = await this.sessions.create(user, device, geo);
     return { user, session, token };
   }
 }

@@ -20,6 +20,13 @@ export interface PoolOptions {
   /** Connections at most (default 10). */
   max?: number;
   /**
+   * Named (server-side prepared) statements for the hot queries (default
+   * true): parsed and planned once per connection instead of per call. Off
+   * behind a pooler that cannot keep them across transactions (PgBouncer
+   * before 1.21 in transaction mode).
+   */
+  preparedStatements?: boolean;
+  /**
    * Told of each failed query (by SQLSTATE, or the driver's error code) and of
    * each idle connection lost; integrity violations (SQLSTATE class 23, which
    * callers expect, e.g. a taken email) are not failures.
@@ -30,6 +37,7 @@ export interface PoolOptions {
 export function createPool(url: string, log: Logger, options: PoolOptions = {}): Pool {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   const { onError } = options;
+  if (options.preparedStatements ?? true) preparedPools.add(pool);
   // An idle client losing its connection must not crash the process.
   pool.on('error', (err: Error & { code?: string }) => {
     log.warn({ err }, 'postgres idle client error');
@@ -50,6 +58,16 @@ export function createPool(url: string, log: Logger, options: PoolOptions = {}):
     };
   }
   return pool;
+}
+
+const preparedPools = new WeakSet<Pool>();
+
+/**
+ * A hot statement: named, so Postgres parses and plans it once per
+ * connection, unless the pool was made without prepared statements.
+ */
+export function hotStatement(pool: Pool, name: string, text: string, values: unknown[]): pg.QueryConfig {
+  return preparedPools.has(pool) ? { name, text, values } : { text, values };
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Postgres repository of users. */
 import type { Id } from '../domain/ids.js';
-import type { UserProfile, UserRecord } from '../domain/user.js';
+import type { UserRecord } from '../domain/user.js';
 import type { Pool, PoolClient } from './postgres.js';
 
 interface UserRow {
@@ -9,6 +9,7 @@ interface UserRow {
   email: string | null;
   email_verified: boolean;
   password_hash: string | null;
+  bot: boolean;
   created_at: Date;
 }
 
@@ -18,33 +19,15 @@ const toUser = (row: UserRow): UserRecord => ({
   email: row.email,
   emailVerified: row.email_verified,
   passwordHash: row.password_hash,
+  bot: row.bot,
   createdAt: row.created_at,
 });
 
 /** Thrown by insert when the email is already taken (unique index, so races too). */
 export class EmailTakenError extends Error {}
 
-/** How long a user's public profile (id, name) is served from memory. Names only change through the admin path. */
-const PROFILE_CACHE_MS = 60_000;
-const PROFILE_CACHE_MAX = 50_000;
-
 export class UsersRepo {
-  /** Public profiles for Authorize, so a reconnect storm does not query Postgres per token. */
-  private readonly profiles = new Map<Id, { name: string; until: number }>();
-
   constructor(private readonly pool: Pool) {}
-
-  /** The user's public profile (id and name), cached for a minute; null when the user does not exist. */
-  async profile(id: Id): Promise<UserProfile | null> {
-    const now = Date.now();
-    const cached = this.profiles.get(id);
-    if (cached && cached.until > now) return { id, name: cached.name };
-    const user = await this.byId(id);
-    if (!user) return null;
-    if (this.profiles.size >= PROFILE_CACHE_MAX) this.profiles.delete(this.profiles.keys().next().value!);
-    this.profiles.set(id, { name: user.name, until: now + PROFILE_CACHE_MS });
-    return { id, name: user.name };
-  }
 
   async insert(
     user: { id: Id; name: string; email: string | null; passwordHash: string | null },

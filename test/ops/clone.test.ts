@@ -74,7 +74,9 @@ describe('npm start from a clone in a folder only its owner may enter', () => {
       await readyz(port, npm, 120_000);
       assert.match(await npm.line(/WebSocket URL: /), new RegExp(`ws://127\\.0\\.0\\.1:${port}`));
       await npm.line(/try it: npm run loadtest/);
+      assert.match(await npm.line(/web console: /), new RegExp(`http://127\\.0\\.0\\.1:${port}/console`));
       assert.ok(existsSync(join(clone, 'dist', 'main.js')), 'npm start built dist/');
+      assert.equal((await fetch(`http://127.0.0.1:${port}/console/`)).status, 200, 'and the console');
 
       const client = await OsmiumClient.connect(`ws://127.0.0.1:${port}`);
       const signedUp = await client.call('auth_sign_up', { email: 'clone@example.test', password: 'clone password 1', name: 'Clone' });

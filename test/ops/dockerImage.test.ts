@@ -71,7 +71,8 @@ describe('the Docker image, built step by step without Docker', () => {
     assert.deepEqual(image.cmd, ['node', 'dist/main.js']);
     const app = inStage(image, image.workdir);
     assert.ok(existsSync(join(app, 'dist', 'main.js')));
-    assert.ok(existsSync(join(app, 'dist', 'migrations')));
+    assert.ok(existsSync(join(app, 'dist', 'server', 'migrations')));
+    assert.ok(existsSync(join(app, 'dist', 'browser', 'index.html')), 'the web console');
     assert.equal(existsSync(join(app, 'src')), false, 'no TypeScript sources');
     for (const dev of ['tsx', 'typescript', 'esbuild']) assert.equal(existsSync(join(app, 'node_modules', dev)), false, `no ${dev}`);
   });
@@ -83,6 +84,9 @@ describe('the Docker image, built step by step without Docker', () => {
       await readyz(port, gateway, 120_000);
       const health = await runToExit(...asImageUser(image.healthcheck!), { env: containerEnv({ PORT: String(port) }) });
       assert.equal(health.code, 0, `HEALTHCHECK: ${health.stderr}`);
+      const page = await fetch(`http://127.0.0.1:${port}/console/`);
+      assert.equal(page.status, 200, 'the web console (on by default in this mode) is in the image');
+      assert.match(await page.text(), /<html/i);
 
       const client = await OsmiumClient.connect(`ws://127.0.0.1:${port}`);
       const email = uniqueEmail('image');

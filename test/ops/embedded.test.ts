@@ -50,6 +50,7 @@ describe('embedded single-instance mode', () => {
       assert.ok(first.output.indexOf(urlLine!) > modeAt && first.output.indexOf(tryLine!) > modeAt, 'both after the ready line');
       assert.match(urlLine!, new RegExp(`WebSocket URL: ${first.url}"`));
       assert.match(tryLine!, new RegExp(`npm run loadtest -- --url ${first.url} --scenario authorize`));
+      assert.match((await waitForOutput(first, /web console: /))[0]!, new RegExp(`web console: ${first.url.replace('ws:', 'http:')}/console`));
 
       const client = await OsmiumClient.connect(first.url);
       const signedUp = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Embedded User' });
