@@ -11,6 +11,7 @@ import { isSnowflake } from './domain/ids.js';
 import { Dispatcher } from './gateway/dispatcher.js';
 import { createConsoleRoutes } from './gateway/consoleRoutes.js';
 import { Gateway } from './gateway/gateway.js';
+import { MetricsListener } from './gateway/metricsListener.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
 import { Metrics } from './metrics.js';
@@ -57,6 +58,8 @@ export interface Repos {
 
 export interface App {
   port: number;
+  /** Port of the /metrics listener; undefined without METRICS_PORT. */
+  metricsPort: number | undefined;
   config: Config;
   services: Services;
   gateway: Gateway;
@@ -77,7 +80,7 @@ export interface AppOptions {
   metrics?: Metrics;
 }
 
-/** Postgres channel on which the removal of a user ends its sessions (migration 0006). */
+/** Postgres channel on which the removal of a user ends its sessions (migration 0007). */
 const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
 
 /** Key ring re-read period when no broker can announce a rotation (no REDIS_URL). */
@@ -145,7 +148,14 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     emailCodes: new EmailCodesRepo(pool),
     friends: new FriendsRepo(pool),
   };
-  const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY);
+  const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY, {
+    maxQueued: config.BCRYPT_MAX_QUEUED,
+    // Per client IP: an abuse bound like the rate limits (lifted with them); the total bound always holds.
+    maxQueuedPerSource: config.RATE_LIMITS === 'on' ? config.BCRYPT_MAX_QUEUED_PER_IP : undefined,
+  });
+  // Unknown emails are compared against a hash of the cost most accounts have (not necessarily BCRYPT_COST).
+  await passwords.useDummyCost((await repos.users.commonPasswordCost()) ?? config.BCRYPT_COST);
+  log.info({ dummyHashCost: passwords.dummyCost, bcryptCost: config.BCRYPT_COST }, 'password hashing ready');
   metrics.trackHashing(() => passwords.stats);
   const sessions = new SessionService(
     repos.sessions, new ClientAppsRepo(pool), live, new RevocationBus(broker, log), tokens, ids,
@@ -156,7 +166,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   if (config.RATE_LIMITS === 'off') {
     log.warn('RATE_LIMITS=off: EVERY RATE LIMIT AND PER-IP CAP IS DISABLED. Use this only for load tests on a trusted network.');
   }
-  const accounts = new AccountService(repos.users, sessions, passwords, ids, log, limits);
+  const accounts = new AccountService(pool, repos.users, sessions, passwords, ids, log, limits);
   const mail = new MailService({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config) }, log);
   log.info({ mail: mail.destination }, 'mail destination');
   const accountEmail = new AccountEmailService(pool, new EmailCodeService(repos.emailCodes), repos.users, sessions, passwords, mail, limits, log);
@@ -192,11 +202,14 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   });
   listener.onReconnect(() => void gateway.recheckBoundSessions());
   await listener.start();
+  const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
+  const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const port = await gateway.listen();
-  log.info({ port, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
+  log.info({ port, metricsPort, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
 
   return {
     port,
+    metricsPort,
     config,
     services,
     gateway,
@@ -208,6 +221,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
       await listener.close();
+      await metricsListener?.close();
       await sessions.stop();
       await accountEmail.drain();
       await mail.close();

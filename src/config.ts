@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -25,11 +26,12 @@ const onOff = z.enum(['on', 'off']);
  */
 export const LIMIT_SETTINGS = {
   SIGNIN_FAIL_EMAIL_IP: ['5/900', 'Failed sign-ins per (email, IP)'],
-  SIGNIN_FAIL_EMAIL: ['30/3600', 'Failed sign-ins per email from any IP'],
+  SIGNIN_FAIL_EMAIL: ['30/3600', 'Failed sign-ins per email from any IP (not counted from an IP the account signed in from before)'],
+  SIGNIN_IP: ['100/900', 'Sign-in attempts per IP, success or not'],
   SIGNUP_IP: ['10/3600', 'Sign-ups per IP'],
   MAIL_IP: ['20/3600', 'Verification and reset mails requested per IP'],
   VERIFY_MAIL_EMAIL: ['5/3600', 'Verification mails per address'],
-  RESET_MAIL_EMAIL: ['5/3600', 'Password reset mails per address'],
+  RESET_MAIL_EMAIL: ['5/3600', 'Password reset mails per address (plus as many per IP the account signed in from before)'],
   CODE_CHECK_IP: ['30/900', 'Email code checks per IP'],
   INVITE_LOOKUP_IP: ['60/60', 'Invite lookups per IP'],
   INVITE_LOOKUP_USER: ['60/60', 'Invite lookups per signed-in user'],
@@ -85,6 +87,10 @@ export const configSchema = z.object({
   BCRYPT_CONCURRENCY: int(1, 64).default(availableParallelism()).describe(
     'Password hashes run at once (libuv thread pool slots); the rest queue',
   ),
+  BCRYPT_MAX_QUEUED: int(1, 1_000_000).default(256).describe('Password hashes waiting at most; beyond, sign-ins are refused with 503'),
+  BCRYPT_MAX_QUEUED_PER_IP: int(1, 1_000_000).default(8).describe(
+    'Password hashes waiting at most per client IP; beyond, its sign-ins are refused with 429 (lifted by RATE_LIMITS=off)',
+  ),
   MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024).describe('Largest accepted WebSocket frame; bigger closes with 1009'),
   PING_INTERVAL_MS: int(100, 600_000).default(30_000).describe('Server ping period; two missed pongs drop the socket'),
   ENTRYPOINTS: optionalString.describe(
@@ -117,7 +123,19 @@ export const configSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: int(500, 600_000).default(5_000).describe('Longest wait for an HTTP request\'s headers (an upgrade included); the request itself gets twice this'),
   HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
-  CLIENT_IP_HEADER: optionalString.describe('Header carrying the client IP set by your proxy (e.g. x-forwarded-for; leftmost address used). Unset: the socket address'),
+  CLIENT_IP_HEADER: optionalString.describe(
+    'Header in which your proxies append the address they saw (e.g. x-forwarded-for); read with TRUSTED_PROXIES. Unset: the socket address',
+  ),
+  TRUSTED_PROXIES: z
+    .string()
+    .trim()
+    .default('1')
+    .refine((v) => parseTrustedProxies(v) !== null, 'expected a hop count (1-16) or a comma list of addresses, CIDRs, loopback, linklocal, uniquelocal')
+    .describe(
+      'With CLIENT_IP_HEADER: how many proxies in front of the gateway append to it (a count), or which addresses are your proxies (comma list of IPs/CIDRs or loopback, linklocal, uniquelocal); the client is the nearest address not trusted',
+    ),
+  METRICS_PORT: int(0, 65535).optional().describe('TCP port of the Prometheus /metrics listener (on METRICS_HOST). Unset: no metrics listener'),
+  METRICS_HOST: z.string().default('127.0.0.1').describe('Address the metrics listener binds (loopback by default)'),
   ALLOWED_ORIGINS: optionalString.describe(
     'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
   ),
@@ -167,6 +185,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
     allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
   };
+}
+
+/** TRUSTED_PROXIES parsed: a hop count, or the list of trusted proxy addresses (proxy-addr syntax); null when malformed. */
+export function parseTrustedProxies(value: string): number | string[] | null {
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return hops >= 1 && hops <= 16 ? hops : null;
+  }
+  const items = value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (!items.length) return null;
+  try {
+    proxyaddr.compile(items); // throws on an address or range it cannot parse
+  } catch {
+    return null;
+  }
+  return items;
 }
 
 export interface EntrypointSetting {

@@ -24,16 +24,22 @@ interface SystemError extends Error {
  * The one line for a failed start, or undefined when the error is not one a
  * setup mistake explains (a bug: the caller logs it with its stack).
  */
-export function explainStartFailure(err: unknown, config: Pick<Config, 'PORT' | 'HOST' | 'DATABASE_URL'>): string | undefined {
+export function explainStartFailure(
+  err: unknown,
+  config: Pick<Config, 'PORT' | 'HOST' | 'DATABASE_URL' | 'METRICS_PORT' | 'METRICS_HOST'>,
+): string | undefined {
   if (err instanceof StartError) return err.message;
   if (!(err instanceof Error)) return undefined;
   const e = err as SystemError;
   // A cluster worker's listen fails in the primary, which reports the failed `bind`.
   if (e.syscall === 'listen' || e.syscall === 'bind') {
-    const where = e.port !== undefined ? `port ${e.port}` : `port ${config.PORT}`;
-    if (e.code === 'EADDRINUSE') return `${where} is in use (set PORT to another port, or stop what listens there)`;
-    if (e.code === 'EACCES') return `no permission to listen on ${where} (ports below 1024 need privileges: set PORT to 1024 or above)`;
-    if (e.code === 'EADDRNOTAVAIL') return `HOST ${config.HOST} is not an address of this machine (set HOST, e.g. 0.0.0.0)`;
+    // Two listeners: the gateway's (PORT, HOST) and the metrics one (METRICS_PORT, METRICS_HOST).
+    const metrics = e.port !== undefined && e.port === config.METRICS_PORT && e.port !== config.PORT;
+    const [portSetting, hostSetting, host] = metrics ? ['METRICS_PORT', 'METRICS_HOST', config.METRICS_HOST] : ['PORT', 'HOST', config.HOST];
+    const where = `port ${e.port ?? config.PORT}${metrics ? ' (metrics)' : ''}`;
+    if (e.code === 'EADDRINUSE') return `${where} is in use (set ${portSetting} to another port, or stop what listens there)`;
+    if (e.code === 'EACCES') return `no permission to listen on ${where} (ports below 1024 need privileges: set ${portSetting} to 1024 or above)`;
+    if (e.code === 'EADDRNOTAVAIL') return `${hostSetting} ${host} is not an address of this machine (set ${hostSetting}, e.g. ${metrics ? '127.0.0.1' : '0.0.0.0'})`;
   }
   if (config.DATABASE_URL) {
     const postgres = postgresFailure(e, config.DATABASE_URL);

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { MethodTable } from '../methods/index.js';
+import { refuseControlCharacters } from '../methods/validate.js';
 import type { ConnectionState, MethodContext } from '../methods/types.js';
 import type { ClientMessage, MethodName, RpcResultInit } from '../protocol/codec.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
@@ -38,6 +39,7 @@ export class Dispatcher {
       const payload = (message as unknown as Record<string, unknown>)[method];
       // Secrets in the payload (password, token, code) are redacted by the logger.
       this.log.trace({ method, reqId, request: payload }, 'request received');
+      refuseControlCharacters(payload, '');
       const body = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<RpcResultInit | undefined>)(payload, ctx);
       result = { ...body, req_id: reqId };
     } catch (err) {

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { ClientMessage } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/closeCodes.js';
 import type { SessionService } from '../services/sessions.js';
-import { clientGeo, clientIp } from './clientAddress.js';
+import { clientGeo, clientIpReader, type ClientIpReader } from './clientAddress.js';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { ConnectionsPerIp } from './connectionsPerIp.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -49,6 +49,7 @@ export class Gateway implements ConnectionOwner {
   private readonly liveness: Liveness;
   private readonly fanout: RevocationFanout;
   private readonly socketLimits: SocketLimits | null;
+  private readonly clientIp: ClientIpReader;
   private draining = false;
 
   constructor(
@@ -63,9 +64,10 @@ export class Gateway implements ConnectionOwner {
     const limitsOn = config.RATE_LIMITS === 'on';
     this.socketLimits = limitsOn ? { rate: config.SOCKET_RATE, burst: config.SOCKET_BURST, floodClose: config.SOCKET_FLOOD_CLOSE } : null;
     this.perIp = limitsOn ? new ConnectionsPerIp(config.MAX_CONNECTIONS_PER_IP) : null;
+    this.clientIp = clientIpReader(config.CLIENT_IP_HEADER, config.TRUSTED_PROXIES);
     this.liveness = new Liveness(this.connections, config.PING_INTERVAL_MS, config.HANDSHAKE_TIMEOUT_MS);
     this.fanout = new RevocationFanout((seconds) => observer?.revocationDelivered(seconds));
-    const routes = httpRoutes({ readiness, draining: () => this.draining, metrics: observer?.render, consoleRoutes, log });
+    const routes = httpRoutes({ readiness, draining: () => this.draining, consoleRoutes, log });
     log.info({ allowedOrigins: config.ALLOWED_ORIGINS ?? null }, describeOriginPolicy(config.allowedOrigins, config.ALLOWED_ORIGINS));
     this.http = createServer(
       // Bounded waits for a request's headers and body, checked every second, so stalled connections go.
@@ -85,7 +87,7 @@ export class Gateway implements ConnectionOwner {
         socket.destroy();
         return;
       }
-      const ip = clientIp(req, config.CLIENT_IP_HEADER);
+      const ip = this.clientIp(req);
       if (!originAllowed(config.allowedOrigins, req.headers.origin, req.headers.host)) {
         log.info({ origin: req.headers.origin, ip }, 'upgrade refused: origin not in ALLOWED_ORIGINS');
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

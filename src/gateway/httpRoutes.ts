@@ -1,7 +1,8 @@
 /**
- * The plain HTTP routes of the gateway port: liveness (`/healthz`), readiness
- * (`/readyz`), Prometheus metrics (`/metrics`), the web console (`/console`,
- * consoleRoutes.ts); anything else that is not a WebSocket upgrade gets 426.
+ * The plain HTTP routes of the gateway port: liveness (`/healthz`),
+ * readiness (`/readyz`) and the web console (`/console`, consoleRoutes.ts);
+ * anything else that is not a WebSocket upgrade gets 426. Metrics are served
+ * on their own listener (metricsListener.ts), never here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
@@ -19,14 +20,13 @@ export interface HttpRoutesOptions {
   readiness: Readiness;
   /** True from the moment a shutdown begins: /readyz answers 503. */
   draining: () => boolean;
-  metrics?: MetricsRenderer;
   /** The web console under /console (CONSOLE); null when off. */
   consoleRoutes?: ConsoleRoutes | null;
   log: Logger;
 }
 
 export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { readiness, draining, metrics, consoleRoutes, log } = options;
+  const { readiness, draining, consoleRoutes, log } = options;
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -36,12 +36,6 @@ export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, r
         return send(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
       }
       if (consoleRoutes && (await consoleRoutes.handle(req, res, path ?? '/'))) return;
-      if (path === '/metrics' && metrics) {
-        const { contentType, body } = await metrics();
-        res.writeHead(200, { 'content-type': contentType });
-        res.end(body);
-        return;
-      }
       send(res, 426, 'this is an Osmium WebSocket gateway: connect with a WebSocket client\n');
     } catch (err) {
       log.error({ err, path }, 'http handler failed');

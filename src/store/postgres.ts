@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '../logger.js';
+import { finishEmailCanonicalisation } from './legacyEmails.js';
 
 // bigint columns arrive as decimal strings (pg's default), which is exactly our Id type.
 export type Pool = pg.Pool;
@@ -85,6 +86,7 @@ export async function migrate(url: string, log: Logger): Promise<void> {
     log: (msg: string) => log.debug({ migration: msg }, 'migration'),
   });
   if (applied.length) log.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+  await finishEmailCanonicalisation(url, log);
 }
 
 /** The migration files present in this build. */

@@ -26,6 +26,9 @@ const toUser = (row: UserRow): UserRecord => ({
 /** Thrown by insert when the email is already taken (unique index, so races too). */
 export class EmailTakenError extends Error {}
 
+/** Rows read to find the most common password cost at start. */
+const COST_SAMPLE_ROWS = 20_000;
+
 export class UsersRepo {
   constructor(private readonly pool: Pool) {}
 
@@ -54,10 +57,73 @@ export class UsersRepo {
     await client.query(`UPDATE users SET password_hash = $2, email_verified = true WHERE id = $1`, [userId, passwordHash]);
   }
 
+  /** The account with this canonical address (src/domain/email.ts), compared exactly. */
   async byEmail(email: string): Promise<UserRecord | null> {
-    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE lower(email) = lower($1)`, [email]);
+    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE email = $1`, [email]);
     return rows[0] ? toUser(rows[0]) : null;
   }
+
+  /**
+   * For a sign-in: the account with this canonical address, and whether `ip`
+   * is one it signed in from successfully within the last `withinDays` days.
+   */
+  async forSignIn(email: string, ip: string, withinDays: number): Promise<(UserRecord & { knownSource: boolean }) | null> {
+    const { rows } = await this.pool.query<UserRow & { known_source: boolean }>(
+      `SELECT u.*, EXISTS (
+         SELECT 1 FROM sign_in_sources s
+         WHERE s.user_id = u.id AND s.ip = $2 AND s.last_seen > now() - $3 * interval '1 day'
+       ) AS known_source
+       FROM users u WHERE u.email = $1`,
+      [email, ip, withinDays],
+    );
+    return rows[0] ? { ...toUser(rows[0]), knownSource: rows[0].known_source } : null;
+  }
+
+  /** Whether the account with this address signed in from `ip` within the last `withinDays` days. */
+  async isKnownSource(email: string, ip: string, withinDays: number): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      `SELECT 1 FROM sign_in_sources s JOIN users u ON u.id = s.user_id
+       WHERE u.email = $1 AND s.ip = $2 AND s.last_seen > now() - $3 * interval '1 day'`,
+      [email, ip, withinDays],
+    );
+    return rows.length > 0;
+  }
+
+  /** Records a successful sign-in (or sign-up) from `ip`, and forgets the account's sources older than `keepDays`. */
+  async recordSignInSource(userId: Id, ip: string, keepDays: number, client: Pool | PoolClient = this.pool): Promise<void> {
+    await client.query(
+      `WITH forget AS (DELETE FROM sign_in_sources WHERE user_id = $1 AND last_seen < now() - $3 * interval '1 day')
+       INSERT INTO sign_in_sources (user_id, ip) VALUES ($1, $2)
+       ON CONFLICT (user_id, ip) DO UPDATE SET last_seen = now()`,
+      [userId, ip, keepDays],
+    );
+  }
+
+  /** Replaces a password hash only if it is still `previous` (a reset meanwhile wins). */
+  async replacePasswordHash(userId: Id, previous: string, next: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(`UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2`, [userId, previous, next]);
+    return rowCount === 1;
+  }
+
+  /**
+   * The bcrypt cost most stored password hashes have; null when no account has
+   * a password. Read at start: over the whole table when it is small, else
+   * over a random sample of about SAMPLE_ROWS rows (whole pages, TABLESAMPLE
+   * SYSTEM), so a start never scans millions of rows.
+   */
+  async commonPasswordCost(): Promise<number | null> {
+    const { rows: size } = await this.pool.query<{ rows: number }>(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'users'::regclass`);
+    const estimated = size[0]?.rows ?? 0;
+    const sample = estimated > COST_SAMPLE_ROWS ? `TABLESAMPLE SYSTEM (${((COST_SAMPLE_ROWS / estimated) * 100).toFixed(4)})` : '';
+    // bcrypt hashes read `$2b$<two-digit cost>$...`.
+    const { rows } = await this.pool.query<{ cost: string }>(
+      `SELECT substr(password_hash, 5, 2) AS cost FROM users ${sample}
+       WHERE password_hash LIKE '$2_$__$%'
+       GROUP BY 1 ORDER BY count(*) DESC, 1 DESC LIMIT 1`,
+    );
+    return rows[0] ? Number(rows[0].cost) : null;
+  }
+
 
   async byId(id: Id): Promise<UserRecord | null> {
     const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = $1`, [id]);

@@ -88,7 +88,7 @@ describe('revocation is final on one instance', () => {
     }
     await eventually(() => gw.app.gateway.openConnections === 0, { what: 'every socket closed' });
     await eventually(() => gw.app.gateway.authorizedConnections === 0, { what: 'no binding left behind', timeoutMs: 10_000 });
-    const metrics = await (await fetch(`http://127.0.0.1:${gw.app.port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.app.metricsPort}/metrics`)).text();
     assert.equal(/^osmium_connections_authorized (\S+)$/m.exec(metrics)?.[1], '0', 'the gauge is back to 0');
   });
 

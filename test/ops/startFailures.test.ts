@@ -50,6 +50,11 @@ describe('a start that cannot succeed says why in one line', () => {
     assert.equal(run.stdout.match(/"msg":"worker died/g), null, 'no worker was respawned');
   });
 
+  it('metrics port in use: names METRICS_PORT, not PORT', async () => {
+    const run = await runGatewayToExit({ DATABASE_URL: await createDatabase(), REDIS_URL, PORT: '0', METRICS_PORT: String(occupiedPort) });
+    assertOneLine(run, new RegExp(`port ${occupiedPort} \\(metrics\\) is in use \\(set METRICS_PORT to another port`));
+  });
+
   it('Postgres refusing connections: names DATABASE_URL and its address', async () => {
     const closedPort = await getPort({ host: '127.0.0.1' });
     const run = await runGatewayToExit({ DATABASE_URL: `postgres://osmium@127.0.0.1:${closedPort}/osmium`, REDIS_URL: '', PORT: '0' });
