@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -102,6 +102,8 @@ async function main() {
     let reused;
     function freshDir() {
       const dir = mkdtempSync(join(tmpdir(), 'osmium-ready-'));
+      // As root, Postgres runs as the user postgres, who must enter it: the cluster then stays in DATA_DIR, removed with it.
+      chmodSync(dir, 0o755);
       dirs.push(dir);
       return join(dir, 'data');
     }
