@@ -140,10 +140,10 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
 }
 
 /** Spawns the bare ws ceiling server (scripts/bench/bareServer.ts). */
-export async function spawnBareServer(answerBytes: number): Promise<Measured> {
+export async function spawnBareServer(answerBytes: number, initializeBytes = answerBytes): Promise<Measured> {
   const child = track(spawn(process.execPath, nodeArgs('scripts/bench/bareServer.ts'), {
     cwd: ROOT,
-    env: { ...process.env, OSMIUM_BENCH_PROBE: '1', BARE_ANSWER_BYTES: String(answerBytes) },
+    env: { ...process.env, OSMIUM_BENCH_PROBE: '1', BARE_ANSWER_BYTES: String(answerBytes), BARE_INITIALIZE_BYTES: String(initializeBytes) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   }));
   const output: string[] = [];
