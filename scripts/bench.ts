@@ -21,6 +21,7 @@ import {
 } from './bench/figures.js';
 import { figureIdleState, type SessionFootprint } from './bench/idleState.js';
 import { spawnGateway } from './bench/processes.js';
+import { formatSelfTime, summarizeCpuProfile } from './bench/profile.js';
 import { RedisWatch, postgresPid } from './bench/servers.js';
 import { mintGuestSessions, type BenchSession } from './bench/sessions.js';
 import { table } from './load/report.js';
@@ -118,6 +119,7 @@ const poolSize = Math.max(
 const needsMainGateway = poolSize > 0 || want('3');
 const mainGateway = needsMainGateway ? await spawnGateway(gatewayEnv(settings, databaseUrl)) : null;
 let pool: BenchSession[] = [];
+let cpuProfile: ReturnType<typeof summarizeCpuProfile> | null = null;
 let footprint: SessionFootprint | null = null;
 try {
   if (mainGateway && poolSize > 0) {
@@ -139,7 +141,11 @@ try {
   await mainGateway?.stop();
   if (want('1a') || want('1b')) {
     log('figures 1a/1b: server CPU per Authorize on open sockets and per reconnect, aged sessions, fresh gateway process');
-    rows.push(...(await figureCpu(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool, { a: want('1a'), b: want('1b') })));
+    const profileDir = options.cpuProfile ? mkdtempSync(join(tmpdir(), 'osmium-bench-profile-')) : null;
+    const cpu = await figureCpu(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool, { a: want('1a'), b: want('1b') }, profileDir);
+    rows.push(...cpu.rows);
+    cpuProfile = cpu.profile;
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   }
   if (want('2')) {
     log(`figure 2: memory per idle authorized connection at ${settings.idleCounts.join(' and ')} sockets`);
@@ -186,6 +192,8 @@ const lines = rows.map((r) => [
 ]);
 console.log(`\n${table(header, lines)}\n`);
 for (const r of rows) if (r.note) console.log(`  ${r.figure}. ${r.metric}: ${r.note}`);
+const profileText = cpuProfile ? `gateway CPU profile of figures ${[want('1a') ? '1a' : '', want('1b') ? '1b' : ''].filter(Boolean).join(' and ')}, top self time (${cpuProfile.busyMs.toFixed(0)} ms busy):\n${formatSelfTime(cpuProfile.entries)}` : null;
+if (profileText) console.log(`\n${profileText}\n`);
 
 const date = new Date().toISOString();
 const durationS = (performance.now() - started) / 1000;
@@ -195,7 +203,7 @@ const file = join(options.out, `${date.slice(0, 19).replace(/:/g, '-')}.json`);
 writeFileSync(
   file,
   `${JSON.stringify(
-    { date, command, machine, noise: { before: noiseBefore, after: noiseAfter }, quick: options.quick, bcryptCost: options.bcryptCost, figures: [...options.figures], gatewayEnv: options.gatewayEnv, durationS, rows },
+    { date, command, machine, noise: { before: noiseBefore, after: noiseAfter }, quick: options.quick, bcryptCost: options.bcryptCost, figures: [...options.figures], gatewayEnv: options.gatewayEnv, durationS, rows, cpuProfile },
     null,
     2,
   )}\n`,
@@ -209,6 +217,7 @@ const markdown = [
   '',
   ...rows.filter((r) => r.note).map((r) => `- ${r.figure}. ${r.metric}: ${r.note}`),
   '',
+  ...(profileText ? ['```', profileText, '```', ''] : []),
 ].join('\n');
 writeFileSync(join(options.out, 'latest.md'), markdown);
 writeFileSync(join(options.out, 'latest.svg'), renderChart(rows, `${command}, ${date.slice(0, 10)}: ${machine.cpus} cores, Node ${machine.node}`));

@@ -11,6 +11,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --idle-sockets N        idle sockets of figure 7 (default 10000, --quick 5000)
   --idle-window S         seconds figure 7 measures, rounded to whole 30 s activity flushes (default 60, --quick 30)
   --gateway-env KEY=VALUE a setting for every bench gateway (repeatable), e.g. --gateway-env ACTIVITY_PERSIST_GRANULARITY_MS=10000
+  --cpu-profile           run the gateway of figures 1a/1b under node --cpu-prof and print its top 10 self-time functions
+                          (those figures then include the profiler's cost; use with --figures 1a for the Authorize hot path)
   --out DIR               results folder (default bench/results)
 
 figures: 1 reconnect round trips/s (cache warm), 1a server CPU per Authorize on open sockets,
@@ -25,6 +27,7 @@ export interface BenchOptions {
   idleSockets: number;
   idleWindowS: number;
   gatewayEnv: Record<string, string>;
+  cpuProfile: boolean;
   out: string;
   help: boolean;
 }
@@ -47,6 +50,7 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
   const gatewayEnv: Record<string, string> = {};
   let out = defaultOut;
   let help = false;
+  let cpuProfile = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -87,6 +91,9 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
       case '--out':
         out = value();
         break;
+      case '--cpu-profile':
+        cpuProfile = true;
+        break;
       case '--help':
       case '-h':
         help = true;
@@ -103,6 +110,7 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
     idleSockets: idleSockets ?? (quick ? 5_000 : 10_000),
     idleWindowS: idleWindowS ?? (quick ? 30 : 60),
     gatewayEnv,
+    cpuProfile,
     out,
     help,
   };

@@ -24,6 +24,7 @@ import { spawnBareServer, spawnGateway, type Measured } from './processes.js';
 import { countersPerUnit, quietCounters, type DatabaseCounters, type RedisWatch } from './servers.js';
 import type { BenchSession } from './sessions.js';
 import type { BenchSettings, Row } from './figures.js';
+import { readNewestProfile, summarizeCpuProfile } from './profile.js';
 
 /** The stack's servers as the CPU figures see them. */
 export interface ServerWatch {
@@ -242,7 +243,9 @@ export async function figureCpu(
   env: Record<string, string>,
   sessions: readonly BenchSession[],
   figures: { a: boolean; b: boolean },
-): Promise<Row[]> {
+  /** A folder: run the gateway under `node --cpu-prof` and summarize the profile (CPU figures then include the profiler's cost). */
+  profileDir: string | null = null,
+): Promise<{ rows: Row[]; profile: ReturnType<typeof summarizeCpuProfile> | null }> {
   const sizes = cpuFigureSizes(s.quick);
   const needed = cpuFigureSessions(sizes, figures);
   if (sessions.length < needed) throw new Error(`figures 1a/1b need ${needed} sessions, got ${sessions.length}`);
@@ -254,7 +257,7 @@ export async function figureCpu(
   };
   const age = (slice: readonly BenchSession[]) => ageSessions(watch.redis.client, watch.redisPrefix, slice.map((x) => x.sessionId));
 
-  const gateway = await spawnGateway(env);
+  const gateway = await spawnGateway(env, 60_000, profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
   const rows: Row[] = [];
   try {
     const warm = take(sizes.warmUp);
@@ -319,5 +322,8 @@ export async function figureCpu(
   } finally {
     await gateway.stop();
   }
-  return rows;
+  if (!profileDir) return { rows, profile: null };
+  for (const row of rows) row.note = `PROFILED (node --cpu-prof: CPU includes the profiler's cost); ${row.note ?? ''}`;
+  const profile = readNewestProfile(profileDir);
+  return { rows, profile: profile ? summarizeCpuProfile(profile, 10) : null };
 }

@@ -85,8 +85,8 @@ function attach(child: ChildProcess, port: number, output: string[]): Measured {
   };
 }
 
-function nodeArgs(script: string): string[] {
-  return ['--expose-gc', '--import', 'tsx', '--import', PROBE, script];
+function nodeArgs(script: string, extra: readonly string[] = []): string[] {
+  return ['--expose-gc', ...extra, '--import', 'tsx', '--import', PROBE, script];
 }
 
 function collect(child: ChildProcess, output: string[]): void {
@@ -102,9 +102,9 @@ function collect(child: ChildProcess, output: string[]): void {
  * Spawns `src/main.ts` with `env` on a free port and resolves once `/readyz`
  * answers 200 (at LOG_LEVEL=warn the gateway logs nothing when it starts).
  */
-export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<Measured> {
+export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000, extraNodeArgs: readonly string[] = []): Promise<Measured> {
   const port = await freePort();
-  const child = track(spawn(process.execPath, nodeArgs('src/main.ts'), {
+  const child = track(spawn(process.execPath, nodeArgs('src/main.ts', extraNodeArgs), {
     cwd: ROOT,
     env: {
       ...process.env,

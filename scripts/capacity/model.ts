@@ -280,6 +280,10 @@ export function formatValue(value: number, unit: string): string {
     }
     return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}${unit === 'B/s' ? '/s' : ''}`;
   }
-  const compact = (v: number) => (Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : Math.abs(v) >= 1e4 ? `${(v / 1e3).toFixed(1)} k` : v >= 100 ? v.toFixed(0) : v.toFixed(2));
-  return `${compact(value)}${unit ? ` ${unit}` : ''}`.replace('  ', ' ');
+  const compact = (v: number) =>
+    Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : Math.abs(v) >= 1e4 ? `${(v / 1e3).toFixed(1)} k` : Number.isInteger(v) || v >= 100 ? v.toFixed(0) : v.toFixed(2);
+  const number = compact(value);
+  if (!unit) return number;
+  // '33.3 k/s' but '50 /s' and '8 cores'.
+  return unit.startsWith('/') && / [kM]$/.test(number) ? `${number}${unit}` : `${number} ${unit}`;
 }
