@@ -22,8 +22,10 @@ function testFiles(path) {
   return readdirSync(path).sort().flatMap((name) => testFiles(join(path, name)));
 }
 
-execFileSync(process.execPath, [join(root, 'scripts', 'gen-proto.mjs'), '--check'], { stdio: 'inherit' });
+execFileSync(process.execPath, [join(root, 'scripts', 'genProto.mjs'), '--check'], { stdio: 'inherit' });
 execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });
+// The layer rules of .dependency-cruiser.cjs (README "Architecture"): no cycles, imports only downwards.
+execFileSync(join(root, 'node_modules', '.bin', 'depcruise'), ['--config', join(root, '.dependency-cruiser.cjs'), 'src'], { cwd: root, stdio: 'inherit' });
 
 const files = (args.length ? args : ['test']).flatMap((p) => testFiles(join(root, p)));
 const stack = await startStack();

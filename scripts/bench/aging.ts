@@ -5,7 +5,7 @@
  * reconnect storm.
  *
  * This is the one place that knows the cache layout. Today (src/store/
- * liveState_redis.ts): `s:<sid>` (validity, user id) is written with a 1 h
+ * liveStateRedis.ts): `s:<sid>` (validity, user id) is written with a 1 h
  * TTL when the session is created or first checked and never extended, so it
  * is gone after an hour however active the session is; `la:<sid>` (last
  * activity) is rewritten every 2 s while the session is active, so it stays.
