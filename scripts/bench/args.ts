@@ -11,8 +11,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --idle-sockets N        idle sockets of figure 7 (default 10000, --quick 5000)
   --idle-window S         seconds figure 7 measures, rounded to whole 30 s activity flushes (default 60, --quick 30)
   --gateway-env KEY=VALUE a setting for every bench gateway (repeatable), e.g. --gateway-env ACTIVITY_PERSIST_GRANULARITY_MS=10000
-  --cpu-profile           run the gateway of figures 1a/1b under node --cpu-prof and print its top 10 self-time functions
-                          (those figures then include the profiler's cost; use with --figures 1a for the Authorize hot path)
+  --cpu-profile           profile the gateway during the measured rounds of figures 1a/1b and print its top 10 self-time
+                          functions (those figures then include the profiler's cost; --figures 1a for the Authorize hot path)
   --out DIR               results folder (default bench/results)
 
 figures: 1 reconnect round trips/s (cache warm), 1a server CPU per Authorize on open sockets,

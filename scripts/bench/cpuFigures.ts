@@ -15,6 +15,8 @@
  * cache and frequency effects remain).
  */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { osmium } from '../../src/gen/osmium.js';
 import { AGING_NOTE, ageSessions } from './aging.js';
@@ -24,7 +26,7 @@ import { spawnBareServer, spawnGateway, type Measured } from './processes.js';
 import { countersPerUnit, quietCounters, type DatabaseCounters, type RedisWatch } from './servers.js';
 import type { BenchSession } from './sessions.js';
 import type { BenchSettings, Row } from './figures.js';
-import { readNewestProfile, summarizeCpuProfile } from './profile.js';
+import { summarizeCpuProfile, type CpuProfile } from './profile.js';
 
 /** The stack's servers as the CPU figures see them. */
 export interface ServerWatch {
@@ -243,7 +245,7 @@ export async function figureCpu(
   env: Record<string, string>,
   sessions: readonly BenchSession[],
   figures: { a: boolean; b: boolean },
-  /** A folder: run the gateway under `node --cpu-prof` and summarize the profile (CPU figures then include the profiler's cost). */
+  /** A folder: profile the gateway's CPU during the measured gateway rounds and summarize it (CPU figures then include the profiler's cost). */
   profileDir: string | null = null,
 ): Promise<{ rows: Row[]; profile: ReturnType<typeof summarizeCpuProfile> | null }> {
   const sizes = cpuFigureSizes(s.quick);
@@ -257,7 +259,9 @@ export async function figureCpu(
   };
   const age = (slice: readonly BenchSession[]) => ageSessions(watch.redis.client, watch.redisPrefix, slice.map((x) => x.sessionId));
 
-  const gateway = await spawnGateway(env, 60_000, profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
+  const gateway = await spawnGateway(env);
+  // Only gateway rounds: the profiler runs from the first to the last, and the gateway idles between them (idle is not counted).
+  const profiled = profileDir ? join(profileDir, 'gateway.cpuprofile') : null;
   const rows: Row[] = [];
   try {
     const warm = take(sizes.warmUp);
@@ -274,6 +278,7 @@ export async function figureCpu(
       closeAll(bareWarm);
       const postgres = new PostgresRounds(databaseUrl);
       await postgres.start(performance.now());
+      if (profiled) await gateway.probe('profile-start');
 
       if (figures.a) {
         s.log(`  1a: ${sizes.rounds} rounds of ${sizes.authorizePerRound} Authorize on 32 open sockets x 8 in flight, gateway then bare ws`);
@@ -316,14 +321,15 @@ export async function figureCpu(
         }
         rows.push(...rowsFor('1b', 'reconnect', gw, bareRounds, 60, '64 clients at once, each: new socket, core.Initialize, auth.authorize, close'));
       }
+      if (profiled) await gateway.stopProfile(profiled);
     } finally {
       await bare.stop();
     }
   } finally {
     await gateway.stop();
   }
-  if (!profileDir) return { rows, profile: null };
-  for (const row of rows) row.note = `PROFILED (node --cpu-prof: CPU includes the profiler's cost); ${row.note ?? ''}`;
-  const profile = readNewestProfile(profileDir);
-  return { rows, profile: profile ? summarizeCpuProfile(profile, 10) : null };
+  if (!profiled) return { rows, profile: null };
+  for (const row of rows) row.note = `PROFILED (CPU includes the profiler's cost); ${row.note ?? ''}`;
+  const profile = JSON.parse(readFileSync(profiled, 'utf8')) as CpuProfile;
+  return { rows, profile: summarizeCpuProfile(profile, 10) };
 }

@@ -18,6 +18,8 @@ export interface ProbeReply {
   external: number;
   arrayBuffers: number;
   delay: { p50: number; p99: number; max: number; count: number };
+  /** Set when a profiling request failed. */
+  error?: string;
 }
 
 export interface Measured {
@@ -26,7 +28,9 @@ export interface Measured {
   url: string;
   output: string[];
   /** Asks the probe; `gc` collects garbage first, `reset-delay` restarts the event-loop histogram. */
-  probe(kind?: 'read' | 'gc' | 'reset-delay'): Promise<ProbeReply>;
+  probe(kind?: 'read' | 'gc' | 'reset-delay' | 'profile-start'): Promise<ProbeReply>;
+  /** Stops the CPU profile started with probe('profile-start') and writes it (.cpuprofile JSON) to `file`. */
+  stopProfile(file: string): Promise<ProbeReply>;
   /** VmRSS of the process from /proc, bytes. */
   rssFromProc(): number;
   stop(): Promise<void>;
@@ -54,21 +58,28 @@ function attach(child: ChildProcess, port: number, output: string[]): Measured {
       waiting.delete(m.id);
     }
   });
+  const ask = (message: Record<string, unknown>): Promise<ProbeReply> => {
+    const id = ++probeIds;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('probe did not answer')), 60_000);
+      waiting.set(id, (r) => {
+        clearTimeout(timer);
+        if (r.error) reject(new Error(`probe: ${r.error}`));
+        else resolve(r);
+      });
+      child.send({ ...message, id });
+    });
+  };
   return {
     process: child,
     port,
     url: `ws://127.0.0.1:${port}`,
     output,
     probe(kind = 'read') {
-      const id = ++probeIds;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('probe did not answer')), 30_000);
-        waiting.set(id, (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        });
-        child.send({ probe: kind, id });
-      });
+      return ask({ probe: kind });
+    },
+    stopProfile(file) {
+      return ask({ probe: 'profile-stop', file });
     },
     rssFromProc() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

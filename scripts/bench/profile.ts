@@ -1,11 +1,10 @@
 /**
- * Summary of a V8 CPU profile (`node --cpu-prof`, a .cpuprofile file): the
+ * Summary of a V8 CPU profile (a .cpuprofile file, as the bench probe or `node --cpu-prof` writes it): the
  * functions with the most self time, as issue 13 asks for the Authorize hot
  * path. Self time of a node = the sampling intervals whose sample landed in
  * it; nodes of the same function (same name, file and line) are added up.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -20,7 +19,7 @@ export interface CpuProfile {
 
 export interface SelfTimeEntry {
   name: string;
-  /** Where: file:line relative to the repository, or the V8 pseudo-frame. */
+  /** Where: file:line relative to the repository, '(native)', or '' for V8's pseudo-frames such as (garbage collector). */
   where: string;
   selfMs: number;
   /** Share of the profile's non-idle time. */
@@ -38,7 +37,8 @@ export function summarizeCpuProfile(profile: CpuProfile, top = 10, root = proces
     if (!frame || frame.functionName === '(idle)') return;
     busyUs += us;
     const file = frame.url ? relative(root, frame.url.replace(/^file:\/\//, '')) : '';
-    const where = file ? `${file}:${frame.lineNumber + 1}` : frame.functionName;
+    // Frames without a script are native code (syscalls, V8 builtins) or V8's pseudo-frames.
+    const where = file ? `${file}:${frame.lineNumber + 1}` : frame.functionName.startsWith('(') ? '' : '(native)';
     const key = `${frame.functionName}|${where}`;
     const entry = selfUs.get(key) ?? { name: frame.functionName || '(anonymous)', where, us: 0 };
     entry.us += us;
@@ -51,13 +51,6 @@ export function summarizeCpuProfile(profile: CpuProfile, top = 10, root = proces
   return { entries, busyMs: busyUs / 1000 };
 }
 
-/** The newest .cpuprofile in a folder. */
-export function readNewestProfile(dir: string): CpuProfile | null {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
-  const newest = files.at(-1);
-  return newest ? (JSON.parse(readFileSync(join(dir, newest), 'utf8')) as CpuProfile) : null;
-}
-
 export function formatSelfTime(entries: readonly SelfTimeEntry[]): string {
-  return entries.map((e, i) => `${String(i + 1).padStart(2)}. ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.selfMs.toFixed(0).padStart(6)} ms  ${e.name}  ${e.where}`).join('\n');
+  return entries.map((e, i) => `${String(i + 1).padStart(2)}. ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.selfMs.toFixed(0).padStart(6)} ms  ${e.name}${e.where ? `  ${e.where}` : ''}`).join('\n');
 }
