@@ -171,6 +171,7 @@ function rowsFor(
   bare: RoundResult[],
   goal: number,
   extraNote: string,
+  answers: { initialize: number; authorize: number },
 ): Row[] {
   const g = leastCpu(gw);
   const c = leastCpu(bare);
@@ -196,6 +197,8 @@ function rowsFor(
     barePerSecond: Math.round(perSecond(c)),
     requests: g.outcome.ok,
     rounds: gw.length,
+    initializeAnswerBytes: answers.initialize,
+    authorizeAnswerBytes: answers.authorize,
   };
   const allRounds = gw.map((r) => r1(r.cpu.total)).join(', ');
   const bareRounds = bare.map((r) => r1(r.cpu.total)).join(', ');
@@ -302,7 +305,7 @@ export async function figureCpu(
           closeAll(sockets);
           closeAll(bareSockets);
         }
-        rows.push(...rowsFor('1a', 'Authorize', gw, bareRounds, 40, '32 open sockets x 8 in flight, core.Initialize once per socket, distinct users'));
+        rows.push(...rowsFor('1a', 'Authorize', gw, bareRounds, 40, '32 open sockets x 8 in flight, core.Initialize once per socket, distinct users', sizesOnWire));
       }
 
       if (figures.b) {
@@ -319,7 +322,7 @@ export async function figureCpu(
           await postgres.attribute(gw.at(-1)!);
           s.log(`    round ${r + 1}: gateway ${r1(gw.at(-1)!.cpu.total)} µs (${describeParts(gw.at(-1)!.cpu.parts)}), ${statementsOf(gw.at(-1)!).value} statements; bare ${r1(bareRounds.at(-1)!.cpu.total)} µs per reconnect`);
         }
-        rows.push(...rowsFor('1b', 'reconnect', gw, bareRounds, 60, '64 clients at once, each: new socket, core.Initialize, auth.authorize, close'));
+        rows.push(...rowsFor('1b', 'reconnect', gw, bareRounds, 60, '64 clients at once, each: new socket, core.Initialize, auth.authorize, close', sizesOnWire));
       }
       if (profiled) await gateway.stopProfile(profiled);
     } finally {

@@ -178,7 +178,14 @@ async function authorizeAnswerBytes(url: string, token: string): Promise<number>
 }
 
 /** Opens `count` idle authorized sockets from child processes, heartbeating every `heartbeatS`; resolves with a release function. */
-export async function holdIdle(url: string, count: number, tokens: string[], heartbeatS = 60): Promise<{ open: number; errors: number; release(): Promise<void> }> {
+export async function holdIdle(
+  url: string,
+  count: number,
+  tokens: string[],
+  heartbeatS = 60,
+  /** Sockets opened and authorized per second, over all holders. */
+  openPerSecond = 1_500,
+): Promise<{ open: number; errors: number; release(): Promise<Record<string, number>> }> {
   const perProcess = Math.min(9_900, Math.max(100, count)); // each holder stays well under its descriptor limit
   const processes = Math.ceil(count / perProcess);
   const children: ChildProcess[] = [];
@@ -195,7 +202,7 @@ export async function holdIdle(url: string, count: number, tokens: string[], hea
         durationS: 600,
         heartbeatS,
         workers: 1,
-        rampS: n / 1_500,
+        rampS: count / openPerSecond,
         // Several source addresses: no shortage of ephemeral ports.
         sourceAddresses: 4,
         timeoutMs: 60_000,
@@ -218,10 +225,16 @@ export async function holdIdle(url: string, count: number, tokens: string[], hea
   return {
     open: ready.reduce((a, r) => a + r.open, 0),
     errors: ready.reduce((a, r) => a + r.errors, 0),
+    /** Stops the holders; resolves with their errors by operation and code (setup failures included). */
     async release() {
+      const errors: Record<string, number> = {};
       await Promise.all(
         children.map(async (child) => {
           child.removeAllListeners('exit');
+          child.on('message', (m: { type: string; report?: LoadReport }) => {
+            if (m.type !== 'done' || !m.report) return;
+            for (const op of m.report.operations) for (const [code, n] of Object.entries(op.errorsByCode)) errors[`${op.name} ${code}`] = (errors[`${op.name} ${code}`] ?? 0) + n;
+          });
           const exited = once(child, 'exit');
           child.send({ type: 'stop' });
           const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -229,6 +242,7 @@ export async function holdIdle(url: string, count: number, tokens: string[], hea
           clearTimeout(timer);
         }),
       );
+      return errors;
     },
   };
 }

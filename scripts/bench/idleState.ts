@@ -63,7 +63,9 @@ export async function figureIdleState(
   const gateway = await spawnGateway(env);
   try {
     s.log(`  opening ${sockets} idle authorized sockets (heartbeat every ${IDLE_HEARTBEAT_S} s)`);
-    const held = await holdIdle(gateway.url, sockets, tokens.slice(0, sockets), IDLE_HEARTBEAT_S);
+    // Opened at 500/s: a faster ramp on a loaded machine makes Authorize wait over the gateway's 5 s pool timeout (503).
+    const held = await holdIdle(gateway.url, sockets, tokens.slice(0, sockets), IDLE_HEARTBEAT_S, 500);
+    let released = false;
     try {
       const periods = Math.max(1, Math.round(windowS / ACTIVITY_FLUSH_S));
       s.log(`  ${held.open} open (${held.errors} errors); waiting for an activity flush, then measuring until ${periods} more landed`);
@@ -191,9 +193,14 @@ export async function figureIdleState(
           note: `INFO used_memory before and after creating ${footprint.sessionsCreated} guest sessions, divided by them (the cache entries a session's sign-in writes)`,
         });
       }
+      // Holders stop here; their errors (setup failures, dropped sockets) are part of the result.
+      const errors = await held.release();
+      released = true;
+      const text = Object.entries(errors).map(([what, n]) => `${what}: ${n}`).join(', ');
+      rows[0]!.note += `; idle holders' errors: ${text || 'none'}`;
       return rows;
     } finally {
-      await held.release();
+      if (!released) await held.release();
     }
   } finally {
     await gateway.stop();
