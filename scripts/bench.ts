@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { freePort, startStack } from './stack.mjs';
 import { BenchArgError, USAGE, figureOrder, parseBenchArgs, type BenchOptions } from './bench/args.js';
-import { renderChart } from './bench/chart.js';
+import { chartCaption, renderChart } from './bench/chart.js';
 import { cpuFigureSessions, cpuFigureSizes, figureCpu, type ServerWatch } from './bench/cpuFigures.js';
 import { figureEnumeration } from './bench/enumeration.js';
 import { figureFairness } from './bench/fairness.js';
@@ -220,6 +220,6 @@ const markdown = [
   ...(profileText ? ['```', profileText, '```', ''] : []),
 ].join('\n');
 writeFileSync(join(options.out, 'latest.md'), markdown);
-writeFileSync(join(options.out, 'latest.svg'), renderChart(rows, `${command}, ${date.slice(0, 10)}: ${machine.cpus} cores, Node ${machine.node}`));
+writeFileSync(join(options.out, 'latest.svg'), renderChart(rows, chartCaption(command, date, machine, noiseBefore.loadAverage1m, noiseAfter.loadAverage1m)));
 log(`wrote ${file}, latest.md and latest.svg in ${options.out}`);
 process.exit(0);
