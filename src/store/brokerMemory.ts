@@ -4,8 +4,10 @@ import type { Broker, BrokerHandler } from './broker.js';
 export class MemoryBroker implements Broker {
   private readonly handlers = new Map<string, BrokerHandler[]>();
 
-  async publish(topic: string, payload: string): Promise<void> {
-    for (const handler of this.handlers.get(topic) ?? []) queueMicrotask(() => handler(payload));
+  async publish(topic: string, payload: string): Promise<number> {
+    const handlers = this.handlers.get(topic) ?? [];
+    for (const handler of handlers) queueMicrotask(() => handler(payload));
+    return handlers.length;
   }
 
   async subscribe(topic: string, handler: BrokerHandler): Promise<void> {

@@ -34,6 +34,7 @@ function required(name: string): string {
 export const LIFTED_LIMITS: Record<string, string> = {
   SOCKET_RATE: '100000',
   SOCKET_BURST: '100000',
+  MAX_PENDING_CONNECTIONS_PER_IP: '100000',
   ...Object.fromEntries(
     Object.keys(LIMIT_SETTINGS)
       .filter((name) => !name.endsWith('_MAIL_EMAIL'))
@@ -98,6 +99,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     ...LIFTED_LIMITS,
     // Mail without SMTP_URL goes to .eml files: keep them out of the working tree.
     MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'),
+    METRICS_PORT: '0',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -131,6 +133,8 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
 export interface SpawnedGateway {
   process: ChildProcess;
   port: number;
+  /** The /metrics listener's port (METRICS_PORT=0 unless the test sets it). */
+  metricsPort: number;
   url: string;
   output: string[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -140,11 +144,12 @@ export interface SpawnedGateway {
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
-      ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'), ...env },
+      ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'), METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   let buffer = '';
+  let metricsPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output.join('\n')}`)), 20_000);
     const onData = (chunk: Buffer) => {
@@ -155,9 +160,10 @@ export async function spawnGateway(env: Record<string, string>): Promise<Spawned
         buffer = buffer.slice(nl + 1);
         output.push(line);
         try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number };
+          const entry = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
           if (entry.msg === 'gateway listening' && entry.port) {
             clearTimeout(timer);
+            metricsPort = entry.metricsPort ?? 0;
             resolve(entry.port);
           }
         } catch {
@@ -175,6 +181,7 @@ export async function spawnGateway(env: Record<string, string>): Promise<Spawned
   return {
     process: child,
     port,
+    metricsPort,
     url: `ws://127.0.0.1:${port}`,
     output,
     async stop(signal = 'SIGTERM') {

@@ -61,7 +61,7 @@ describe('live state durability', () => {
     const probe = new Redis(redis.url);
     const keys = await probe.keys('*');
     probe.disconnect();
-    assert.ok(keys.some((k) => k.includes(`s:${first.authorization!.session_id!.toString()}`)), 'the cache rebuilt itself');
+    assert.ok(keys.some((k) => k.includes(`s:{${first.authorization!.session_id!.toString()}}`)), 'the cache rebuilt itself');
 
     // Revocation still reaches live sockets after the flush.
     await c.call('auth_revoke_sessions', { session_ids: [second.authorization!.session_id!] });
@@ -81,7 +81,7 @@ describe('live state durability', () => {
     const during = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
     assert.equal(during.error?.error_code, ErrorCode.FORBIDDEN, 'refused while the tombstone is not written');
     await sleep(3_500); // pause over, tombstone retried by the flush loop
-    const probe = await admin.get(`${gw.app.config.REDIS_PREFIX}s:${victim.authorization!.session_id!.toString()}`);
+    const probe = await admin.get(`${gw.app.config.REDIS_PREFIX}s:{${victim.authorization!.session_id!.toString()}}`);
     admin.disconnect();
     assert.equal(probe, 'r', 'the tombstone reached Redis after the pause');
   });
