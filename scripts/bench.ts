@@ -153,7 +153,7 @@ try {
   }
   if (want('7')) {
     log(`figure 7: Postgres writes, Redis commands and CPU per idle socket (${idleSockets} sockets)`);
-    rows.push(...(await figureIdleState(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), tokens, idleSockets, options.idleWindowS, footprint)));
+    rows.push(...(await figureIdleState(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), tokens, idleSockets, options.idleWindowS, footprint, options.idleTimeScale)));
   }
   if (want('4')) {
     log('figure 4: cross-instance revocation push');

@@ -4,22 +4,27 @@
  * first TTL) and has stayed in use since, which is most sessions in a real
  * reconnect storm.
  *
- * This is the one place that knows the cache layout. Today (src/store/
- * liveStateRedis.ts): `s:<sid>` (validity, user id) is written with a 1 h
- * TTL when the session is created or first checked and never extended, so it
- * is gone after an hour however active the session is; `la:<sid>` (last
- * activity) is rewritten every 2 s while the session is active, so it stays.
- * Aging = letting every `s:` key expire. When the cache layout or its TTL
- * rules change, change `AGED_KEYS` (keys that expire by age despite use) and
- * leave keys that activity keeps alive out of it.
+ * This is the one place that knows the cache layout. Before issue 13
+ * (src/store/liveStateRedis.ts then): `s:<sid>` was written with a 1 h TTL
+ * when the session was created or first checked and never extended, so it
+ * was gone after an hour however active the session was, and aging expired
+ * it. Since issue 13: `s:{<sid>}` holds what Authorize needs and lives for
+ * the idle-expiry window (at most 30 days) from its last use, every Authorize
+ * extending it (GETEX); `la:{<sid>}` is rewritten while the session is
+ * active. An hour or a day of use expires neither, so there is nothing to
+ * expire: `AGED_KEYS` is empty and aging only checks that. When the layout or
+ * its TTL rules change again, list here the keys that expire by age despite
+ * use, and leave out the keys that use keeps alive.
  */
 import type { Redis } from 'ioredis';
 
-/** Keys of one session that an hour of use does not keep alive, today. */
-export const AGED_KEYS: ReadonlyArray<(prefix: string, sessionId: string) => string> = [(prefix, sid) => `${prefix}s:${sid}`];
+/** Keys of one session that time expires despite use, today: none (see above). */
+export const AGED_KEYS: ReadonlyArray<(prefix: string, sessionId: string) => string> = [];
 
 /** One line for the bench notes: what aging did. */
-export const AGING_NOTE = 'sessions aged past the cache TTL: their s:<sid> keys (1 h TTL set at first caching, never extended) expired, la:<sid> kept';
+export const AGING_NOTE = AGED_KEYS.length
+  ? 'sessions aged past the cache TTL: their cache keys that expire by age despite use expired'
+  : 'sessions aged past the cache\'s first TTL: nothing to expire, since every use extends the s:{sid} entry for the idle window (issue 13)';
 
 const BATCH = 1_000;
 
@@ -27,8 +32,14 @@ const BATCH = 1_000;
  * Expires the aged keys of every session (PEXPIRE 1 ms, as if their TTL ran
  * out) and waits until none exists any more. Returns how many keys expired.
  */
-export async function ageSessions(redis: Redis, prefix: string, sessionIds: readonly string[], timeoutMs = 10_000): Promise<number> {
-  const keys = sessionIds.flatMap((sid) => AGED_KEYS.map((key) => key(prefix, sid)));
+export async function ageSessions(
+  redis: Redis,
+  prefix: string,
+  sessionIds: readonly string[],
+  agedKeys: ReadonlyArray<(prefix: string, sessionId: string) => string> = AGED_KEYS,
+  timeoutMs = 10_000,
+): Promise<number> {
+  const keys = sessionIds.flatMap((sid) => agedKeys.map((key) => key(prefix, sid)));
   let expired = 0;
   for (let i = 0; i < keys.length; i += BATCH) {
     const pipe = redis.pipeline();

@@ -9,7 +9,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --bcrypt-cost N         BCRYPT_COST of the measured gateways (default 12, the configured default)
   --bcrypt-concurrency N  BCRYPT_CONCURRENCY of the gateway and the raw bcrypt ceiling (default: the gateway's default)
   --idle-sockets N        idle sockets of figure 7 (default 10000, --quick 5000)
-  --idle-window S         seconds figure 7 measures, rounded to whole 30 s activity flushes (default 60, --quick 30)
+  --idle-window S         wall seconds figure 7 measures, rounded to whole activity flushes (default 60, --quick 30)
+  --idle-time-scale K     figure 7 runs time K times faster than production and divides its rates by K (default 10; 1 = real time)
   --gateway-env KEY=VALUE a setting for every bench gateway (repeatable), e.g. --gateway-env ACTIVITY_PERSIST_GRANULARITY_MS=10000
   --cpu-profile           profile the gateway during the measured rounds of figures 1a/1b and print its top 10 self-time
                           functions (those figures then include the profiler's cost; --figures 1a for the Authorize hot path)
@@ -26,6 +27,7 @@ export interface BenchOptions {
   bcryptConcurrency: number | null;
   idleSockets: number;
   idleWindowS: number;
+  idleTimeScale: number;
   gatewayEnv: Record<string, string>;
   cpuProfile: boolean;
   out: string;
@@ -47,6 +49,7 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
   let bcryptConcurrency: number | null = null;
   let idleSockets: number | null = null;
   let idleWindowS: number | null = null;
+  let idleTimeScale = 10;
   const gatewayEnv: Record<string, string> = {};
   let out = defaultOut;
   let help = false;
@@ -79,7 +82,10 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
         idleSockets = integer(arg, value(), 100, 100_000);
         break;
       case '--idle-window':
-        idleWindowS = integer(arg, value(), 30, 3_600);
+        idleWindowS = integer(arg, value(), 2, 3_600);
+        break;
+      case '--idle-time-scale':
+        idleTimeScale = integer(arg, value(), 1, 100);
         break;
       case '--gateway-env': {
         const setting = value();
@@ -109,6 +115,7 @@ export function parseBenchArgs(argv: readonly string[], defaultOut: string): Ben
     bcryptConcurrency,
     idleSockets: idleSockets ?? (quick ? 5_000 : 10_000),
     idleWindowS: idleWindowS ?? (quick ? 30 : 60),
+    idleTimeScale,
     gatewayEnv,
     cpuProfile,
     out,

@@ -2,22 +2,43 @@
  * Figure 7, what idle sockets cost: Postgres row writes per second per 10 000
  * idle authorized sockets that heartbeat every 30 s (pg_stat_user_tables
  * n_tup_upd, every table, `sessions` named), with the Redis commands, server
- * CPU and gateway I/O they cause, over a window of whole 30 s activity-flush
- * periods. Also the state each session leaves: Redis memory (INFO
- * used_memory before and after creating the sessions) and Postgres bytes per
- * row, inputs of the capacity model.
+ * CPU and gateway I/O they cause, over a window of whole activity flushes.
+ * Also the state each session leaves: Redis memory (INFO used_memory before
+ * and after creating the sessions) and Postgres bytes per row, inputs of the
+ * capacity model.
+ *
+ * Time runs `timeScale` times faster than in production, so that a window of
+ * a minute or two shows what production does in ten or twenty: clients
+ * heartbeat every 30 s / k, the gateway pings every PING_INTERVAL_MS / k and
+ * persists activity at ACTIVITY_PERSIST_GRANULARITY / k (its defaults), and
+ * every rate measured is divided by k. Everything periodic scales; the fixed
+ * 2 s push of activity to Redis does not need to (it carries one touch per
+ * heartbeat either way). k = 1 measures in real time.
  */
+import { loadConfig } from '../../src/config.js';
 import { cpuPerUnit, processIo, sampleCpu } from './cpu.js';
 import { holdIdle, type BenchSettings, type Row } from './figures.js';
 import { spawnGateway } from './processes.js';
 import { TableUpdatesWatch, databaseCounters, storagePerRow, tableWrites, userRowWidths } from './servers.js';
 import type { ServerWatch } from './cpuFigures.js';
 
-/** Real clients heartbeat every 30 s; the figure uses the real period (writes follow the server's flush timers, not the heartbeat rate). */
+/** Real clients heartbeat every 30 s. */
 export const IDLE_HEARTBEAT_S = 30;
-/** The gateway writes activity to Postgres this often today (src/services/sessions.ts ACTIVITY_TO_POSTGRES_MS). */
-export const ACTIVITY_FLUSH_S = 30;
 const PER = 10_000;
+
+/** The production timing the figure scales: the gateway's defaults. */
+const DEFAULTS = loadConfig({});
+
+/** Gateway settings, client heartbeat and flush period of figure 7 at time scale k. */
+export function idleTiming(k: number): { env: Record<string, string>; heartbeatS: number; flushS: number } {
+  const granularityS = Math.max(1, Math.round(DEFAULTS.ACTIVITY_PERSIST_GRANULARITY / k));
+  return {
+    env: { PING_INTERVAL_MS: String(Math.max(100, Math.round(DEFAULTS.PING_INTERVAL_MS / k))), ACTIVITY_PERSIST_GRANULARITY: String(granularityS) },
+    heartbeatS: IDLE_HEARTBEAT_S / k,
+    // The gateway flushes activity to Postgres every granularity (at least every second).
+    flushS: granularityS,
+  };
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -59,14 +80,17 @@ export async function figureIdleState(
   sockets: number,
   windowS: number,
   footprint: SessionFootprint | null,
+  timeScale = 10,
 ): Promise<Row[]> {
-  const gateway = await spawnGateway(env);
+  const timing = idleTiming(timeScale);
+  const gateway = await spawnGateway({ ...env, ...timing.env });
   try {
-    s.log(`  opening ${sockets} idle authorized sockets (heartbeat every ${IDLE_HEARTBEAT_S} s)`);
+    s.log(`  opening ${sockets} idle authorized sockets; time ${timeScale}x: heartbeat every ${timing.heartbeatS} s, ${Object.entries(timing.env).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     // Opened at 500/s: a faster ramp on a loaded machine makes Authorize wait over the gateway's 5 s pool timeout (503).
-    const held = await holdIdle(gateway.url, sockets, tokens.slice(0, sockets), IDLE_HEARTBEAT_S, 500);
+    const held = await holdIdle(gateway.url, sockets, tokens.slice(0, sockets), timing.heartbeatS, 500);
     let released = false;
     try {
+      const ACTIVITY_FLUSH_S = timing.flushS;
       const periods = Math.max(1, Math.round(windowS / ACTIVITY_FLUSH_S));
       s.log(`  ${held.open} open (${held.errors} errors); waiting for an activity flush, then measuring until ${periods} more landed`);
       // The window runs from just after one flush shows in the statistics to just after the
@@ -92,9 +116,10 @@ export async function figureIdleState(
       const pgAfter = await databaseCounters(databaseUrl);
       await sessionsWatch.close();
       const writesAfter = await tableWrites(databaseUrl);
-      const elapsedS = (cpuAfter.at - cpuBefore.at) / 1000;
+      // Production seconds: the window's wall seconds times the time scale.
+      const elapsedS = ((cpuAfter.at - cpuBefore.at) / 1000) * timeScale;
       // Writes come in flushes: per second of flush period when aligned, per second of window otherwise.
-      const writeSeconds = aligned ? periods * ACTIVITY_FLUSH_S : elapsedS;
+      const writeSeconds = aligned ? periods * ACTIVITY_FLUSH_S * timeScale : elapsedS;
       const open = held.open;
       const perTenK = (n: number) => (n / writeSeconds) * (PER / open);
       const updated = (t: string) => (writesAfter[t]?.updated ?? 0) - (writesBefore[t]?.updated ?? 0);
@@ -126,9 +151,11 @@ export async function figureIdleState(
           goal: 'reported',
           met: null,
           note:
-            `${open} sockets over ${elapsedS.toFixed(0)} s (${aligned ? `${periods} activity flush(es), counted per ${ACTIVITY_FLUSH_S} s flush period` : 'no flush seen: a plain window, not aligned with flushes'}); sessions rows updated ${r2(sessionUpdates)}/s, all tables ${r2(perTenK(allRows))}/s, ` +
-            `${r2(transactionsPerTenK)} transactions/s per ${PER}; measured with the real heartbeat period: today's writes follow the gateway's 30 s flush, not the heartbeat rate`,
-          data: { sessionsUpdatesPer10k: r2(sessionUpdates), transactionsPer10k: r2(transactionsPerTenK), sockets: open, windowS: r2(elapsedS) },
+            `${open} sockets over ${(elapsedS / timeScale).toFixed(0)} s of wall time at ${timeScale}x (${elapsedS.toFixed(0)} production seconds; ` +
+            `${aligned ? `${periods} activity flush(es) every ${ACTIVITY_FLUSH_S} s, counted per flush period` : 'no flush seen: a plain window, not aligned with flushes'}); ` +
+            `sessions rows updated ${r2(sessionUpdates)}/s, all tables ${r2(perTenK(allRows))}/s, ${r2(transactionsPerTenK)} transactions/s per ${PER} (production seconds); ` +
+            `gateway at ${Object.entries(timing.env).map(([k, v]) => `${k}=${v}`).join(', ')}, heartbeat ${timing.heartbeatS} s`,
+          data: { sessionsUpdatesPer10k: r2(sessionUpdates), transactionsPer10k: r2(transactionsPerTenK), sockets: open, productionSeconds: r2(elapsedS), timeScale },
         },
         {
           figure: '7',
@@ -140,7 +167,7 @@ export async function figureIdleState(
           ratio: null,
           goal: 'reported',
           met: null,
-          note: 'INFO total_commands_processed over the same window (pipelined commands count one each)',
+          note: 'INFO total_commands_processed over the same window (pipelined commands count one each), per production second',
         },
         {
           figure: '7',
@@ -152,7 +179,7 @@ export async function figureIdleState(
           ratio: null,
           goal: 'reported',
           met: null,
-          note: `${parts} µs; heartbeats, server pings and the activity flushes; gateway I/O ${ioIn === null ? '-' : r2(ioIn)} B in / ${ioOut === null ? '-' : r2(ioOut)} B out per socket-second`,
+          note: `${parts} µs per production socket-second (measured CPU / time scale: what does not run faster, such as GC, is undercounted); heartbeats, server pings and the activity flushes; gateway I/O ${ioIn === null ? '-' : r2(ioIn)} B in / ${ioOut === null ? '-' : r2(ioOut)} B out per socket-second`,
           data: { gatewayUs: r2(cpu.parts.gateway!), redisUs: r2(cpu.parts.redis!), postgresUs: r2(cpu.parts.postgres!), gatewayBytesIn: ioIn, gatewayBytesOut: ioOut },
         },
       ];

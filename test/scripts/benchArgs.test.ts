@@ -11,6 +11,7 @@ describe('bench arguments', () => {
     assert.equal(o.bcryptConcurrency, null);
     assert.equal(o.idleSockets, 10_000);
     assert.equal(o.idleWindowS, 60);
+    assert.equal(o.idleTimeScale, 10);
     assert.equal(o.out, '/out');
     assert.deepEqual(o.gatewayEnv, {});
   });
@@ -18,9 +19,10 @@ describe('bench arguments', () => {
   it('--quick halves figure 7 unless its sizes are given', () => {
     assert.equal(parseBenchArgs(['--quick'], '/out').idleSockets, 5_000);
     assert.equal(parseBenchArgs(['--quick'], '/out').idleWindowS, 30);
-    const o = parseBenchArgs(['--quick', '--idle-sockets', '2000', '--idle-window', '90'], '/out');
+    const o = parseBenchArgs(['--quick', '--idle-sockets', '2000', '--idle-window', '90', '--idle-time-scale', '1'], '/out');
     assert.equal(o.idleSockets, 2_000);
     assert.equal(o.idleWindowS, 90);
+    assert.equal(o.idleTimeScale, 1);
   });
 
   it('takes figure ids with letters, in any case, and repeated --gateway-env settings', () => {
@@ -31,7 +33,7 @@ describe('bench arguments', () => {
   });
 
   it('refuses unknown figures, options, missing values and out-of-range numbers', () => {
-    for (const argv of [['--figures', '9'], ['--figures', ''], ['--nope'], ['--bcrypt-cost'], ['--bcrypt-cost', '3'], ['--idle-window', '10'], ['--gateway-env', 'lower=1'], ['--gateway-env', 'NOEQUALS']]) {
+    for (const argv of [['--figures', '9'], ['--figures', ''], ['--nope'], ['--bcrypt-cost'], ['--bcrypt-cost', '3'], ['--idle-window', '1'], ['--idle-time-scale', '0'], ['--gateway-env', 'lower=1'], ['--gateway-env', 'NOEQUALS']]) {
       assert.throws(() => parseBenchArgs(argv, '/out'), BenchArgError, argv.join(' '));
     }
   });
