@@ -1,6 +1,8 @@
 /**
- * The five figures of `npm run bench`, each measured next to its ceiling on
- * the same machine. Every function returns table rows; none throws for a
+ * Figures 1 to 5 of `npm run bench` (1a/1b: cpuFigures.ts, 6: fairness.ts,
+ * 7: idleState.ts, 8: enumeration.ts), each measured next to its ceiling on
+ * the same machine, and what they share (rows, settings, gateway settings,
+ * idle socket holders). Every figure returns table rows; none throws for a
  * missed goal (only for a broken setup).
  */
 import { createDatabase as createStackDatabase } from '../stack.mjs';
