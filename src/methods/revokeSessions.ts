@@ -14,7 +14,7 @@ export const revokeSessions: Method<'auth_revoke_sessions'> = {
     const ids = v.list(request.session_ids, 'session_ids', 1, REVOKE_MAX_IDS).map((id, i) => v.snowflake(id, `session_ids[${i}]`));
     const { userId } = sessionOf(ctx);
     const revoked = await ctx.services.sessions.revoke(userId, [...new Set(ids)]);
-    await ctx.services.accountSecurity.sessionsRevoked(userId, revoked, originOf(ctx));
+    ctx.services.accountSecurity.sessionsRevoked(userId, revoked, originOf(ctx));
     return undefined;
   },
 };

@@ -208,10 +208,14 @@ export class AccountSecurityService {
     await this.deps.knownDevices.remember(user.id, session, session);
   }
 
-  /** auth.revokeSessions ended some of the caller's sessions. */
-  async sessionsRevoked(userId: Id, sessionIds: readonly Id[], origin: AuditOrigin): Promise<void> {
+  /**
+   * auth.revokeSessions ended some of the caller's sessions: recorded after
+   * the answer (the revocation is already committed and announced; a sign-out
+   * should not wait for its audit line).
+   */
+  sessionsRevoked(userId: Id, sessionIds: readonly Id[], origin: AuditOrigin): void {
     if (!sessionIds.length) return;
-    await this.deps.audit.record(userId, AuditKind.SESSIONS_REVOKED, origin, { sessions: sessionIds.join(',') });
+    this.deps.audit.recordInBackground(userId, AuditKind.SESSIONS_REVOKED, origin, { sessions: sessionIds.join(',') });
   }
 
   /** The caller's account (a signed-in session's user exists until purged, which revokes its sessions). */

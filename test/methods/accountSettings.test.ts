@@ -307,6 +307,21 @@ describe('account settings', () => {
     });
   });
 
+  it('the audit trail records sessions revoked with auth.revokeSessions', async () => {
+    const { email, client, userId } = await verifiedAccount('auditrevoke');
+    const other = await signInResult(email, STRONG_PASSWORD);
+    const otherId = other.r.authorization!.session_id!.toString();
+    await client.call('auth_revoke_sessions', { session_ids: [other.r.authorization!.session_id!] });
+    const deadline = Date.now() + 5_000;
+    let rows: Array<Record<string, unknown>> = [];
+    while (Date.now() < deadline) {
+      ({ rows } = await gw.app.db.query(`SELECT detail FROM audit_events WHERE user_id = $1 AND kind = 'sessions_revoked'`, [userId]));
+      if (rows.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(rows, [{ detail: { sessions: otherId } }]);
+  });
+
   it('the audit trail records failed sign-ins with the address and device they came from', async () => {
     const { email, userId } = await verifiedAccount('auditfail');
     const client = await gw.connect();
