@@ -4,7 +4,6 @@
  * (gateway → methods → services → stores). `startApp` is what main.ts runs
  * and what the tests start in process.
  */
-import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { NO_DEVICE } from './domain/device.js';
 import { isSnowflake } from './domain/ids.js';
@@ -31,7 +30,6 @@ import { SnowflakeGenerator } from './services/snowflake.js';
 import { TokenService } from './services/tokens.js';
 import { Topic, type Broker } from './store/broker.js';
 import { MemoryBroker } from './store/brokerMemory.js';
-import { RedisBroker } from './store/brokerRedis.js';
 import { ClientAppsRepo } from './store/clientAppsRepo.js';
 import { CommunitiesRepo } from './store/communitiesRepo.js';
 import { EmailCodesRepo } from './store/emailCodesRepo.js';
@@ -44,6 +42,7 @@ import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
 import { PostgresListener } from './store/postgresListener.js';
+import { connectRedis, redisBroker, type RedisClients } from './store/redisClients.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { UsersRepo } from './store/usersRepo.js';
 import { WorkerLease } from './store/workerLease.js';
@@ -66,6 +65,8 @@ export interface App {
   metrics: Metrics;
   /** The Postgres pool (the tests inspect rows with it). */
   db: Pool;
+  /** The Redis connections, when live state is in Redis (the tests watch the commands). */
+  redis: RedisClients | undefined;
   ids: SnowflakeGenerator;
   repos: Repos;
   /** Graceful stop: drain sockets, flush activity, close pools. */
@@ -83,32 +84,8 @@ export interface AppOptions {
 /** Postgres channel on which the removal of a user ends its sessions (migration 0007). */
 const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
 
-/** Key ring re-read period when no broker can announce a rotation (no REDIS_URL). */
+/** Key ring re-read period when no broker can announce a rotation (no Redis). */
 const KEY_RELOAD_MS = 60_000;
-
-/** Redis clients fail fast while disconnected so that callers fall back to Postgres. */
-function connectRedis(url: string, log: Logger, role: 'commands' | 'subscriber', onError: (role: string) => void): Redis {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: role === 'subscriber',
-    maxRetriesPerRequest: 1,
-    commandTimeout: role === 'subscriber' ? undefined : 1_000,
-    retryStrategy: (times) => Math.min(times * 100, 2_000),
-    enableAutoPipelining: role === 'commands',
-  });
-  let healthy = true;
-  redis.on('error', (err) => {
-    onError(role);
-    if (healthy) log.warn({ err: err.message, role }, 'redis connection error');
-    healthy = false;
-  });
-  redis.on('ready', () => {
-    if (!healthy) log.info({ role }, 'redis connection restored');
-    healthy = true;
-  });
-  redis.connect().catch(() => undefined);
-  return redis;
-}
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
   const { log, databaseUrl } = options;
@@ -121,12 +98,11 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
   let live: LiveState;
   let broker: Broker;
-  let redis: Redis | undefined;
-  if (config.REDIS_URL) {
-    redis = connectRedis(config.REDIS_URL, log, 'commands', metrics.redisError);
-    const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber', metrics.redisError);
-    live = new RedisLiveState(redis, config.REDIS_PREFIX, liveStateTtls(idleMs));
-    broker = new RedisBroker(redis, subscriber, config.REDIS_PREFIX);
+  let redis: RedisClients | undefined;
+  if (config.redis) {
+    redis = connectRedis(config.redis, log, metrics.redisError);
+    live = new RedisLiveState(redis.commands, config.REDIS_PREFIX, liveStateTtls(idleMs));
+    broker = redisBroker(redis, config.REDIS_PREFIX);
   } else {
     live = new MemoryLiveState(liveStateTtls(idleMs));
     broker = new MemoryBroker();
@@ -139,7 +115,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   await tokens.start();
   await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
   // Without Redis no rotation is announced by the admin CLI: re-read the key ring now and then.
-  const keyReload = config.REDIS_URL ? undefined : setInterval(() => void tokens.reload().catch(() => undefined), KEY_RELOAD_MS);
+  const keyReload = config.redis ? undefined : setInterval(() => void tokens.reload().catch(() => undefined), KEY_RELOAD_MS);
   keyReload?.unref();
 
   const repos: Repos = {
@@ -162,7 +138,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     { idleMs, persistGranularityMs: config.ACTIVITY_PERSIST_GRANULARITY * 1000 }, log,
   );
   await sessions.start();
-  const limits = defineLimits(new RateLimitBackend({ redis, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on', onRefused: metrics.rateLimited }), config);
+  const limits = defineLimits(new RateLimitBackend({ redis: redis?.commands, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on', onRefused: metrics.rateLimited }), config);
   if (config.RATE_LIMITS === 'off') {
     log.warn('RATE_LIMITS=off: EVERY RATE LIMIT AND PER-IP CAP IS DISABLED. Use this only for load tests on a trusted network.');
   }
@@ -205,7 +181,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const port = await gateway.listen();
-  log.info({ port, metricsPort, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
+  log.info({ port, metricsPort, workerId, live: redis ? `redis ${redis.kind}` : 'memory' }, 'gateway listening');
 
   return {
     port,
@@ -215,6 +191,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     gateway,
     metrics,
     db: pool,
+    redis,
     ids,
     repos,
     async close() {

@@ -2,25 +2,26 @@
  * `admin keys ...`: JWT signing keys. `rotate` adds a key that signs from now
  * on while the older ones keep verifying; `retire` stops accepting tokens of
  * every key but the newest. Running gateways are told through Redis
- * (KEYS_CHANGED); without REDIS_URL they re-read the keys within a minute, and
+ * (KEYS_CHANGED); without Redis they re-read the keys within a minute, and
  * any gateway meeting an unknown kid re-reads them at once.
  */
-import { Redis } from 'ioredis';
+import { createLogger } from '../logger.js';
 import { Topic } from '../store/broker.js';
-import { RedisBroker } from '../store/brokerRedis.js';
 import { KeysRepo } from '../store/keysRepo.js';
+import { connectRedis, redisBroker } from '../store/redisClients.js';
 import type { AdminCommand, AdminContext } from './command.js';
 
 /** Tells every running gateway to reload its key ring; returns false without Redis. */
 async function announce({ config }: AdminContext): Promise<boolean> {
-  if (!config.REDIS_URL) return false;
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  if (!config.redis) return false;
+  const log = createLogger({ level: 'silent', pretty: false });
+  const redis = connectRedis(config.redis, log, () => {});
   try {
-    await redis.connect();
-    await new RedisBroker(redis, redis, config.REDIS_PREFIX).publish(Topic.KEYS_CHANGED, '');
+    await redisBroker(redis, config.REDIS_PREFIX).publish(Topic.KEYS_CHANGED, '');
     return true;
   } finally {
-    redis.disconnect();
+    redis.commands.disconnect();
+    redis.subscriber.disconnect();
   }
 }
 
