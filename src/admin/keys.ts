@@ -35,11 +35,13 @@ export const keysCommands: Record<string, AdminCommand> = {
     },
   },
   retire: {
-    usage: 'retire',
-    summary: 'retire every key but the newest: tokens signed with them stop working',
-    async run(_args, ctx) {
-      const retired = await new KeysRepo(ctx.db).retireAllButNewest();
-      ctx.print({ retired, announced: await announce(ctx) });
+    usage: 'retire [--include-bot-keys]',
+    summary:
+      'retire every key but the newest: tokens signed with them stop working; keys that live bots\' tokens use are kept ' +
+      '(listed; `bot reset-token` moves a bot to the newest key) unless --include-bot-keys',
+    async run(args, ctx) {
+      const { retired, keptForBots } = await new KeysRepo(ctx.db).retireAllButNewest(args.flags.has('include-bot-keys'));
+      ctx.print({ retired, kept_for_bots: keptForBots.map((k) => ({ kid: k.kid, bot_ids: k.botIds })), announced: await announce(ctx) });
     },
   },
   list: {

@@ -34,6 +34,9 @@ export class Dispatcher {
       const handler = this.table[method];
       if (!handler) throw new RpcError(ErrorCode.NOT_SERVED, `method ${method} is not served by this gateway`);
       if (handler.needsSession && !conn.session) throw new RpcError(ErrorCode.UNAUTHENTICATED, `${method} needs a signed-in session`);
+      if (handler.peopleOnly && conn.session?.bot) {
+        throw new RpcError(ErrorCode.FORBIDDEN, `bots cannot call ${method}: bots have no password or email and sign in with their token only`);
+      }
       const ctx: MethodContext = { conn, services: this.services, log: this.log };
       // The table guarantees handler and payload belong to the same member.
       const payload = (message as unknown as Record<string, unknown>)[method];

@@ -11,12 +11,13 @@ import { authorizationView } from './views.js';
 
 export const signIn: Method<'auth_sign_in'> = {
   needsSession: false,
+  peopleOnly: true,
   async handle(request, ctx) {
     const email = v.email(request.email);
     const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
     if (!password) throw badPassword();
     const signedIn = await ctx.services.accounts.signIn(email, password, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
-    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id };
+    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id, bot: false };
     ctx.conn.bindSession(session);
     return authorizationView(signedIn.token, signedIn.user, session);
   },
