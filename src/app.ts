@@ -108,29 +108,33 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     broker = new MemoryBroker();
   }
 
-  const lease = config.WORKER_ID === undefined ? await WorkerLease.acquire(pool, log) : undefined;
-  const workerId = config.WORKER_ID ?? lease!.workerId;
-  const ids = new SnowflakeGenerator(workerId);
   const tokens = new TokenService(new KeysRepo(pool), log);
-  await tokens.start();
-  await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
-  // Without Redis no rotation is announced by the admin CLI: re-read the key ring now and then.
-  const keyReload = config.redis ? undefined : setInterval(() => void tokens.reload().catch(() => undefined), KEY_RELOAD_MS);
-  keyReload?.unref();
-
   const repos: Repos = {
     users: new UsersRepo(pool),
     sessions: new SessionsRepo(pool),
     emailCodes: new EmailCodesRepo(pool),
     friends: new FriendsRepo(pool),
   };
+  // Independent reads, at once: the worker id, the key ring, the cost most stored password hashes have.
+  const [lease, , commonCost] = await Promise.all([
+    config.WORKER_ID === undefined ? WorkerLease.acquire(pool, log) : undefined,
+    tokens.start(),
+    repos.users.commonPasswordCost(),
+  ]);
+  const workerId = config.WORKER_ID ?? lease!.workerId;
+  const ids = new SnowflakeGenerator(workerId);
+  await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
+  // Without Redis no rotation is announced by the admin CLI: re-read the key ring now and then.
+  const keyReload = config.redis ? undefined : setInterval(() => void tokens.reload().catch(() => undefined), KEY_RELOAD_MS);
+  keyReload?.unref();
+
   const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY, {
     maxQueued: config.BCRYPT_MAX_QUEUED,
     // Per client IP: an abuse bound like the rate limits (lifted with them); the total bound always holds.
     maxQueuedPerSource: config.RATE_LIMITS === 'on' ? config.BCRYPT_MAX_QUEUED_PER_IP : undefined,
   });
   // Unknown emails are compared against a hash of the cost most accounts have (not necessarily BCRYPT_COST).
-  await passwords.useDummyCost((await repos.users.commonPasswordCost()) ?? config.BCRYPT_COST);
+  passwords.useDummyCost(commonCost ?? config.BCRYPT_COST);
   log.info({ dummyHashCost: passwords.dummyCost, bcryptCost: config.BCRYPT_COST }, 'password hashing ready');
   metrics.trackHashing(() => passwords.stats);
   const sessions = new SessionService(
