@@ -81,7 +81,7 @@ export interface AppOptions {
   metrics?: Metrics;
 }
 
-/** Postgres channel on which the removal of a user ends its sessions (migration 0007). */
+/** Postgres channel on which ended sessions are announced: a user removed (migration 0007), any revocation (0010). */
 const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
 
 /** Key ring re-read period when no broker can announce a rotation (no Redis). */

@@ -5,7 +5,7 @@
  * same Authorize as any token (same checks, same cache). Resetting the token
  * revokes the old session and opens a new one; deleting the bot removes it.
  * Both reach every gateway instance through Postgres (migrations 0007 and
- * 0009 notify them), so the operator's CLI needs no Redis, and live sockets
+ * 0010 notify them), so the operator's CLI needs no Redis, and live sockets
  * get `session_deleted` and close 4001 at once, whatever the mode.
  */
 import { NO_DEVICE, NO_GEO } from '../domain/device.js';
