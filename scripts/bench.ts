@@ -145,7 +145,7 @@ try {
     const cpu = await figureCpu(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool, { a: want('1a'), b: want('1b') }, profileDir);
     rows.push(...cpu.rows);
     cpuProfile = cpu.profile;
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    if (profileDir && !process.env.KEEP_PROFILE) rmSync(profileDir, { recursive: true, force: true });
   }
   if (want('2')) {
     log(`figure 2: memory per idle authorized connection at ${settings.idleCounts.join(' and ')} sockets`);

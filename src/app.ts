@@ -4,7 +4,6 @@
  * (gateway → methods → services → stores). `startApp` is what main.ts runs
  * and what the tests start in process.
  */
-import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { AuditOrigin } from './domain/audit.js';
 import { NO_DEVICE, type DeviceInfo, type Geo } from './domain/device.js';
@@ -42,7 +41,6 @@ import { AccountDeletionRepo } from './store/accountDeletionRepo.js';
 import { AuditRepo } from './store/auditRepo.js';
 import { Topic, type Broker } from './store/broker.js';
 import { MemoryBroker } from './store/brokerMemory.js';
-import { RedisBroker } from './store/brokerRedis.js';
 import { ClientAppsRepo } from './store/clientAppsRepo.js';
 import { CommunitiesRepo } from './store/communitiesRepo.js';
 import { EmailCodesRepo } from './store/emailCodesRepo.js';
@@ -56,6 +54,7 @@ import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
 import { PostgresListener } from './store/postgresListener.js';
+import { connectRedis, redisBroker, type RedisClients } from './store/redisClients.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { loadTotpKeys } from './store/totpKeyFile.js';
 import { TotpRepo } from './store/totpRepo.js';
@@ -80,6 +79,8 @@ export interface App {
   metrics: Metrics;
   /** The Postgres pool (the tests inspect rows with it). */
   db: Pool;
+  /** The Redis connections, when live state is in Redis (the tests watch the commands). */
+  redis: RedisClients | undefined;
   ids: SnowflakeGenerator;
   repos: Repos;
   /** Graceful stop: drain sockets, flush activity, close pools. */
@@ -94,35 +95,11 @@ export interface AppOptions {
   metrics?: Metrics;
 }
 
-/** Postgres channel on which the removal of a user ends its sessions (migration 0007). */
+/** Postgres channel on which ended sessions are announced: a user removed (migration 0007), any revocation (0010). */
 const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
 
-/** Key ring re-read period when no broker can announce a rotation (no REDIS_URL). */
+/** Key ring re-read period when no broker can announce a rotation (no Redis). */
 const KEY_RELOAD_MS = 60_000;
-
-/** Redis clients fail fast while disconnected so that callers fall back to Postgres. */
-function connectRedis(url: string, log: Logger, role: 'commands' | 'subscriber', onError: (role: string) => void): Redis {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: role === 'subscriber',
-    maxRetriesPerRequest: 1,
-    commandTimeout: role === 'subscriber' ? undefined : 1_000,
-    retryStrategy: (times) => Math.min(times * 100, 2_000),
-    enableAutoPipelining: role === 'commands',
-  });
-  let healthy = true;
-  redis.on('error', (err) => {
-    onError(role);
-    if (healthy) log.warn({ err: err.message, role }, 'redis connection error');
-    healthy = false;
-  });
-  redis.on('ready', () => {
-    if (!healthy) log.info({ role }, 'redis connection restored');
-    healthy = true;
-  });
-  redis.connect().catch(() => undefined);
-  return redis;
-}
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
   const { log, databaseUrl } = options;
@@ -135,40 +112,43 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
   let live: LiveState;
   let broker: Broker;
-  let redis: Redis | undefined;
-  if (config.REDIS_URL) {
-    redis = connectRedis(config.REDIS_URL, log, 'commands', metrics.redisError);
-    const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber', metrics.redisError);
-    live = new RedisLiveState(redis, config.REDIS_PREFIX, liveStateTtls(idleMs));
-    broker = new RedisBroker(redis, subscriber, config.REDIS_PREFIX);
+  let redis: RedisClients | undefined;
+  if (config.redis) {
+    redis = connectRedis(config.redis, log, metrics.redisError);
+    live = new RedisLiveState(redis.commands, config.REDIS_PREFIX, liveStateTtls(idleMs));
+    broker = redisBroker(redis, config.REDIS_PREFIX);
   } else {
     live = new MemoryLiveState(liveStateTtls(idleMs));
     broker = new MemoryBroker();
   }
 
-  const lease = config.WORKER_ID === undefined ? await WorkerLease.acquire(pool, log) : undefined;
-  const workerId = config.WORKER_ID ?? lease!.workerId;
-  const ids = new SnowflakeGenerator(workerId);
   const tokens = new TokenService(new KeysRepo(pool), log);
-  await tokens.start();
-  await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
-  // Without Redis no rotation is announced by the admin CLI: re-read the key ring now and then.
-  const keyReload = config.REDIS_URL ? undefined : setInterval(() => void tokens.reload().catch(() => undefined), KEY_RELOAD_MS);
-  keyReload?.unref();
-
   const repos: Repos = {
     users: new UsersRepo(pool),
     sessions: new SessionsRepo(pool),
     emailCodes: new EmailCodesRepo(pool),
     friends: new FriendsRepo(pool),
   };
+  // Independent reads, at once: the worker id, the key ring, the cost most stored password hashes have.
+  const [lease, , commonCost] = await Promise.all([
+    config.WORKER_ID === undefined ? WorkerLease.acquire(pool, log) : undefined,
+    tokens.start(),
+    repos.users.commonPasswordCost(),
+  ]);
+  const workerId = config.WORKER_ID ?? lease!.workerId;
+  const ids = new SnowflakeGenerator(workerId);
+  await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
+  // Without Redis no rotation is announced by the admin CLI: re-read the key ring now and then.
+  const keyReload = config.redis ? undefined : setInterval(() => void tokens.reload().catch(() => undefined), KEY_RELOAD_MS);
+  keyReload?.unref();
+
   const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY, {
     maxQueued: config.BCRYPT_MAX_QUEUED,
     // Per client IP: an abuse bound like the rate limits (lifted with them); the total bound always holds.
     maxQueuedPerSource: config.RATE_LIMITS === 'on' ? config.BCRYPT_MAX_QUEUED_PER_IP : undefined,
   });
   // Unknown emails are compared against a hash of the cost most accounts have (not necessarily BCRYPT_COST).
-  await passwords.useDummyCost((await repos.users.commonPasswordCost()) ?? config.BCRYPT_COST);
+  passwords.useDummyCost(commonCost ?? config.BCRYPT_COST);
   log.info({ dummyHashCost: passwords.dummyCost, bcryptCost: config.BCRYPT_COST }, 'password hashing ready');
   metrics.trackHashing(() => passwords.stats);
   const sessions = new SessionService(
@@ -176,7 +156,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     { idleMs, persistGranularityMs: config.ACTIVITY_PERSIST_GRANULARITY * 1000 }, log,
   );
   await sessions.start();
-  const limits = defineLimits(new RateLimitBackend({ redis, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on', onRefused: metrics.rateLimited }), config);
+  const limits = defineLimits(new RateLimitBackend({ redis: redis?.commands, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on', onRefused: metrics.rateLimited }), config);
   if (config.RATE_LIMITS === 'off') {
     log.warn('RATE_LIMITS=off: EVERY RATE LIMIT AND PER-IP CAP IS DISABLED. Use this only for load tests on a trusted network.');
   }
@@ -253,7 +233,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const port = await gateway.listen();
-  log.info({ port, metricsPort, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
+  log.info({ port, metricsPort, workerId, live: redis ? `redis ${redis.kind}` : 'memory' }, 'gateway listening');
 
   return {
     port,
@@ -263,6 +243,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     gateway,
     metrics,
     db: pool,
+    redis,
     ids,
     repos,
     async close() {

@@ -82,6 +82,9 @@ export const configSchema = z.object({
     'Postgres URL for what needs a session of its own (migrations, LISTEN) when DATABASE_URL goes through a transaction pooler such as PgBouncer. Unset: DATABASE_URL',
   ),
   REDIS_URL: optionalString.describe('Redis URL for live state and pub/sub. Unset: in-process live state (single instance only)'),
+  REDIS_CLUSTER_NODES: optionalString
+    .refine((v) => v === undefined || parseClusterNodes(v) !== null, 'expected host:port,host:port,... (seed nodes of a Redis Cluster)')
+    .describe('Seed nodes of a Redis Cluster (host:port,host:port,...), instead of REDIS_URL. Unset: REDIS_URL decides'),
   REDIS_PREFIX: z.string().default('osm:').describe('Prefix of every Redis key and channel this gateway uses'),
   DATA_DIR: z.string().default('./data').describe('Folder for embedded Postgres data and the mail outbox'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
@@ -171,6 +174,8 @@ export type Config = z.infer<typeof configSchema> & {
   dataDir: string;
   /** ENTRYPOINTS parsed; null when unset (core.Initialize answers with the host the client reached). */
   entrypoints: EntrypointSetting[] | null;
+  /** Where live state lives: one Redis node (REDIS_URL), a cluster (REDIS_CLUSTER_NODES), or this process (null). */
+  redis: RedisTarget | null;
   /** ALLOWED_ORIGINS parsed (the rule applying it: src/gateway/origin.ts). */
   allowedOrigins: OriginPolicy;
 };
@@ -198,12 +203,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
+  if (parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES) {
+    throw new ConfigError(['REDIS_URL and REDIS_CLUSTER_NODES are both set: set one (a single Redis node, or the seed nodes of a cluster)']);
+  }
   const entrypoints = parsed.data.ENTRYPOINTS;
   return {
     ...parsed.data,
     mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
     dataDir: resolve(parsed.data.DATA_DIR),
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
+    redis: parsed.data.REDIS_CLUSTER_NODES
+      ? { clusterNodes: parseClusterNodes(parsed.data.REDIS_CLUSTER_NODES)! }
+      : parsed.data.REDIS_URL
+        ? { url: parsed.data.REDIS_URL }
+        : null,
     allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
   };
 }
@@ -277,4 +290,17 @@ export function parseAllowedOrigins(value: string | undefined): OriginPolicy {
   }
   if (!allowed.size) throw problem('expected * or a comma list of origins such as https://chat.example.com');
   return { any: false, allowed };
+}
+
+/** One Redis node, or the seed nodes of a Redis Cluster. */
+export type RedisTarget = { url: string } | { clusterNodes: Array<{ host: string; port: number }> };
+
+/** Parses REDIS_CLUSTER_NODES (`host:port,host:port`); null when malformed. */
+function parseClusterNodes(value: string): Array<{ host: string; port: number }> | null {
+  const nodes = value.split(',').map((item) => {
+    const trimmed = item.trim();
+    const at = trimmed.lastIndexOf(':');
+    return { host: trimmed.slice(0, at), port: Number(trimmed.slice(at + 1)) };
+  });
+  return nodes.every((n) => n.host && Number.isInteger(n.port) && n.port > 0 && n.port < 65536) ? nodes : null;
 }

@@ -1,5 +1,6 @@
 /** Admin command groups: `npm run admin -- <group> <command> [args]`. */
 import { appsCommands } from './apps.js';
+import { botCommands } from './bot.js';
 import type { AdminCommand } from './command.js';
 import { communityCommands } from './community.js';
 import { groupCommands } from './group.js';
@@ -15,6 +16,7 @@ export const adminGroups: Record<string, { summary: string; commands: Record<str
   community: { summary: 'communities (invite targets)', commands: communityCommands },
   group: { summary: 'group chats (invite targets)', commands: groupCommands },
   user: { summary: 'users', commands: userCommands },
+  bot: { summary: 'bot accounts (token sign-in for programs)', commands: botCommands },
   invite: { summary: 'invites', commands: inviteCommands },
   keys: { summary: 'JWT signing keys (rotation)', commands: keysCommands },
   totp: { summary: 'encryption at rest of TOTP secrets (key rotation)', commands: totpCommands },

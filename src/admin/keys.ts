@@ -2,25 +2,26 @@
  * `admin keys ...`: JWT signing keys. `rotate` adds a key that signs from now
  * on while the older ones keep verifying; `retire` stops accepting tokens of
  * every key but the newest. Running gateways are told through Redis
- * (KEYS_CHANGED); without REDIS_URL they re-read the keys within a minute, and
+ * (KEYS_CHANGED); without Redis they re-read the keys within a minute, and
  * any gateway meeting an unknown kid re-reads them at once.
  */
-import { Redis } from 'ioredis';
+import { createLogger } from '../logger.js';
 import { Topic } from '../store/broker.js';
-import { RedisBroker } from '../store/brokerRedis.js';
 import { KeysRepo } from '../store/keysRepo.js';
+import { connectRedis, redisBroker } from '../store/redisClients.js';
 import type { AdminCommand, AdminContext } from './command.js';
 
 /** Tells every running gateway to reload its key ring; returns false without Redis. */
 async function announce({ config }: AdminContext): Promise<boolean> {
-  if (!config.REDIS_URL) return false;
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  if (!config.redis) return false;
+  const log = createLogger({ level: 'silent', pretty: false });
+  const redis = connectRedis(config.redis, log, () => {});
   try {
-    await redis.connect();
-    await new RedisBroker(redis, redis, config.REDIS_PREFIX).publish(Topic.KEYS_CHANGED, '');
+    await redisBroker(redis, config.REDIS_PREFIX).publish(Topic.KEYS_CHANGED, '');
     return true;
   } finally {
-    redis.disconnect();
+    redis.commands.disconnect();
+    redis.subscriber.disconnect();
   }
 }
 
@@ -34,11 +35,13 @@ export const keysCommands: Record<string, AdminCommand> = {
     },
   },
   retire: {
-    usage: 'retire',
-    summary: 'retire every key but the newest: tokens signed with them stop working',
-    async run(_args, ctx) {
-      const retired = await new KeysRepo(ctx.db).retireAllButNewest();
-      ctx.print({ retired, announced: await announce(ctx) });
+    usage: 'retire [--include-bot-keys]',
+    summary:
+      'retire every key but the newest: tokens signed with them stop working; keys that live bots\' tokens use are kept ' +
+      '(listed; `bot reset-token` moves a bot to the newest key) unless --include-bot-keys',
+    async run(args, ctx) {
+      const { retired, keptForBots } = await new KeysRepo(ctx.db).retireAllButNewest(args.flags.has('include-bot-keys'));
+      ctx.print({ retired, kept_for_bots: keptForBots.map((k) => ({ kid: k.kid, bot_ids: k.botIds })), announced: await announce(ctx) });
     },
   },
   list: {

@@ -3,6 +3,8 @@
  * into one ES module (`osmium-client.js`, served at /console/osmium-client.js
  * when the console is on). The same modules work in Node.
  */
+export { Client } from './botClient.js';
+export type { BotClientEvents, BotClientOptions } from './botClient.js';
 export { ReconnectingClient, RequestTimeoutError } from './reconnectingClient.js';
 export type { ClientState, DeviceInfo, ReconnectingClientEvents, ReconnectingClientOptions } from './reconnectingClient.js';
 export { OsmiumClient, RpcCallError, ConnectionClosedError } from './client.js';

@@ -6,6 +6,8 @@ import type { Id } from './ids.js';
 export interface BoundSession {
   userId: Id;
   sessionId: Id;
+  /** The session is a bot's (some methods are for people only). */
+  bot: boolean;
 }
 
 /** A session as Postgres records it. */

@@ -116,7 +116,7 @@ export class Connection implements ConnectionState {
       this.socket.terminate();
       return;
     }
-    const bytes = encodeServerMessage({ ...message, id: ++this.seq });
+    const bytes = encodeServerMessage(message, ++this.seq);
     this.owner.frameOut(bytes.length);
     this.socket.send(bytes);
   }

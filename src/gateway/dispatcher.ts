@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { MethodTable } from '../methods/index.js';
 import { refuseControlCharacters } from '../methods/validate.js';
 import type { ConnectionState, MethodContext } from '../methods/types.js';
-import type { ClientMessage, MethodName, RpcResultInit } from '../protocol/codec.js';
+import { rpcResult, type ClientMessage, type MethodName, type RpcResultInit } from '../protocol/codec.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { Services } from '../services/index.js';
 
@@ -34,6 +34,9 @@ export class Dispatcher {
       const handler = this.table[method];
       if (!handler) throw new RpcError(ErrorCode.NOT_SERVED, `method ${method} is not served by this gateway`);
       if (handler.needsSession && !conn.session) throw new RpcError(ErrorCode.UNAUTHENTICATED, `${method} needs a signed-in session`);
+      if (handler.peopleOnly && conn.session?.bot) {
+        throw new RpcError(ErrorCode.FORBIDDEN, `bots cannot call ${method}: bots have no password or email and sign in with their token only`);
+      }
       const ctx: MethodContext = { conn, services: this.services, log: this.log };
       // The table guarantees handler and payload belong to the same member.
       const payload = (message as unknown as Record<string, unknown>)[method];
@@ -41,7 +44,7 @@ export class Dispatcher {
       this.log.trace({ method, reqId, request: payload }, 'request received');
       refuseControlCharacters(payload, '');
       const body = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<RpcResultInit | undefined>)(payload, ctx);
-      result = { ...body, req_id: reqId };
+      result = rpcResult(reqId, body);
     } catch (err) {
       const traceId = randomBytes(8).toString('hex');
       if (err instanceof RpcError) {
@@ -49,12 +52,12 @@ export class Dispatcher {
         // Refusals (4xx, and 501 for an unserved method) are the client's business; a deliberate 5xx is ours.
         if (err.code >= 500 && err.code !== ErrorCode.NOT_SERVED) this.log.warn({ method, code, traceId, reason: err.message }, 'request failed');
         else this.log.debug({ method, code, traceId, msg: err.message }, 'request refused');
-        result = { req_id: reqId, trace_id: traceId, error: { error_code: err.code, error_message: err.message } };
+        result = rpcResult(reqId, { trace_id: traceId, error: { error_code: err.code, error_message: err.message } });
       } else {
         code = isUnavailable(err) ? ErrorCode.UNAVAILABLE : ErrorCode.INTERNAL;
         this.log.error({ err, method, traceId }, 'request failed');
         const text = code === ErrorCode.UNAVAILABLE ? 'a dependency is unavailable, retry later' : 'internal error';
-        result = { req_id: reqId, trace_id: traceId, error: { error_code: code, error_message: `${text} (trace ${traceId})` } };
+        result = rpcResult(reqId, { trace_id: traceId, error: { error_code: code, error_message: `${text} (trace ${traceId})` } });
       }
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

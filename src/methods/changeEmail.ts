@@ -9,6 +9,7 @@ import * as v from './validate.js';
 
 export const changeEmail: Method<'settings_change_email'> = {
   needsSession: true,
+  peopleOnly: true,
   async handle(request, ctx) {
     const newEmail = v.email(request.new_email, 'new_email');
     await ctx.services.accountSecurity.requestEmailChange(sessionOf(ctx), newEmail, ctx.conn.ip, originOf(ctx));

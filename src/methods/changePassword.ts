@@ -13,6 +13,7 @@ import * as v from './validate.js';
 
 export const changePassword: Method<'settings_change_password'> = {
   needsSession: true,
+  peopleOnly: true,
   async handle(request, ctx) {
     const currentPassword = v.boundedString(request.current_password, 'current_password', PASSWORD_MAX_CHARS * 4);
     const newPassword = checkNewPassword(v.boundedString(request.new_password, 'new_password', PASSWORD_MAX_CHARS * 4), 'new_password');

@@ -10,6 +10,7 @@ import { originOf, sessionOf, type Method } from './types.js';
 
 export const deleteAccount: Method<'settings_delete_account'> = {
   needsSession: true,
+  peopleOnly: true,
   async handle(request, ctx) {
     if (request.cancel === true) await ctx.services.accountDeletion.cancel(sessionOf(ctx), originOf(ctx));
     else await ctx.services.accountDeletion.request(sessionOf(ctx), originOf(ctx));

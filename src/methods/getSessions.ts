@@ -6,12 +6,12 @@ import { sessionOf, type Method } from './types.js';
 export const getSessions: Method<'auth_get_sessions'> = {
   needsSession: true,
   async handle(_request, ctx) {
-    const { userId, sessionId } = sessionOf(ctx);
-    const sessions = await ctx.services.sessions.list(userId);
+    const caller = sessionOf(ctx);
+    const sessions = await ctx.services.sessions.list(caller);
     return {
       sessions: {
         sessions: sessions.map(sessionView),
-        current: idToWire(sessionId),
+        current: idToWire(caller.sessionId),
       },
     };
   },

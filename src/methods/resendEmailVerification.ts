@@ -12,6 +12,7 @@ import * as v from './validate.js';
 
 export const resendEmailVerification: Method<'auth_resend_email_verification'> = {
   needsSession: false,
+  peopleOnly: true,
   async handle(request, ctx) {
     const given = request.email !== undefined && request.email !== null && request.email.trim() !== '';
     if (given) {

@@ -14,6 +14,7 @@ import * as v from './validate.js';
 
 export const resetPassword: Method<'auth_reset_password'> = {
   needsSession: false,
+  peopleOnly: true,
   async handle(request, ctx) {
     const email = v.email(request.email);
     const confirm = request.confirm;

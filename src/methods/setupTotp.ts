@@ -16,6 +16,7 @@ const CODE_MAX_CHARS = 32;
 
 export const setupTotp: Method<'settings_setup_totp'> = {
   needsSession: true,
+  peopleOnly: true,
   async handle(request, ctx) {
     const given = request.code !== undefined && request.code !== null;
     const code = given ? v.boundedString(request.code, 'code', CODE_MAX_CHARS).trim() : '';

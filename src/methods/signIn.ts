@@ -13,13 +13,14 @@ import { authorizationView } from './views.js';
 
 export const signIn: Method<'auth_sign_in'> = {
   needsSession: false,
+  peopleOnly: true,
   async handle(request, ctx) {
     const email = v.email(request.email);
     const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
     if (!password) throw badPassword();
     const totp = request.totp === undefined || request.totp === null ? null : v.boundedString(request.totp, 'totp', TOTP_MAX_CHARS).trim();
     const signedIn = await ctx.services.accounts.signIn(email, password, totp || null, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
-    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id };
+    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id, bot: false };
     ctx.conn.bindSession(session);
     return authorizationView(signedIn.token, signedIn.user, session);
   },

@@ -10,6 +10,7 @@ import { authorizationView } from './views.js';
 
 export const signUp: Method<'auth_sign_up'> = {
   needsSession: false,
+  peopleOnly: true,
   async handle(request, ctx) {
     const name = v.displayName(v.boundedString(request.name, 'name', 1024));
     const hasEmail = request.email !== undefined && request.email !== null && request.email !== '';
@@ -21,7 +22,7 @@ export const signUp: Method<'auth_sign_up'> = {
       ? checkNewPassword(v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4), 'password')
       : null;
     const signedIn = await ctx.services.accounts.signUp({ name, email, password }, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
-    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id };
+    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id, bot: false };
     ctx.conn.bindSession(session);
     return authorizationView(signedIn.token, signedIn.user, session);
   },

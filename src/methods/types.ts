@@ -42,6 +42,8 @@ type RequestOf<K extends MethodName> = NonNullable<ClientMessage[K]>;
 export interface Method<K extends MethodName> {
   /** true: called before a session is bound, the request gets 401. */
   needsSession: boolean;
+  /** true: a bot's socket gets 403 (passwords, email, account settings are a person's). */
+  peopleOnly?: boolean;
   handle(request: RequestOf<K>, ctx: MethodContext): Promise<MethodResult>;
 }
 

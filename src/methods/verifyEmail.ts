@@ -11,6 +11,7 @@ import * as v from './validate.js';
 
 export const verifyEmail: Method<'auth_verify_email'> = {
   needsSession: false,
+  peopleOnly: true,
   async handle(request, ctx) {
     const email = v.email(request.email);
     const code = v.emailCode(request.code);

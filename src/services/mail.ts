@@ -17,9 +17,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createTransport } from 'nodemailer';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { Transporter } from 'nodemailer';
 import { JobQueue } from './jobQueue.js';
 
 export interface Mail {
@@ -149,23 +149,29 @@ export class MailService {
   }
 
   private smtpDelivery(url: string): (mail: Mail, id: string) => Promise<Delivery> {
-    const transport = createTransport(
-      // Bounded waits: a hung server must free the slot and go to the retry path.
-      { url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 },
-      { from: this.settings.from },
-    );
+    let transport: Promise<Transporter> | undefined;
     const host = smtpHost(url);
     return async (mail) => {
-      const info = await transport.sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      transport ??= nodemailer().then(({ createTransport }) =>
+        createTransport(
+          // Bounded waits: a hung server must free the slot and go to the retry path.
+          { url, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 },
+          { from: this.settings.from },
+        ),
+      );
+      const info = await (await transport).sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
       return { via: 'smtp', host, messageId: String(info.messageId ?? '') };
     };
   }
 
   private outboxDelivery(dir: string): (mail: Mail, id: string) => Promise<Delivery> {
-    const transport = createTransport({ streamTransport: true, buffer: true, newline: 'unix' }, { from: this.settings.from });
+    let transport: Promise<Transporter> | undefined;
     let made = false;
     return async (mail, id) => {
-      const info = await transport.sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
+      transport ??= nodemailer().then(({ createTransport }) =>
+        createTransport({ streamTransport: true, buffer: true, newline: 'unix' }, { from: this.settings.from }),
+      );
+      const info = await (await transport).sendMail({ to: mail.to, subject: mail.subject, text: mail.text, html: mail.html });
       if (!made) {
         await mkdir(dir, { recursive: true, mode: 0o700 });
         made = true;
@@ -175,6 +181,17 @@ export class MailService {
       return { via: 'outbox', file };
     };
   }
+}
+
+/**
+ * nodemailer, loaded when the first mail goes out rather than at start: it is
+ * the largest package the gateway uses, and most processes start long before
+ * their first mail (a production build keeps it in a chunk of its own).
+ */
+let loaded: Promise<typeof import('nodemailer')> | undefined;
+function nodemailer(): Promise<typeof import('nodemailer')> {
+  loaded ??= import('nodemailer');
+  return loaded;
 }
 
 /** MAIL_OUTBOX_DIR, or `<DATA_DIR>/outbox` when unset. */

@@ -22,7 +22,7 @@
  * back or clears the key (`onSuccess`), and a guess that was never evaluated
  * (another limit refused, a dependency failed) gives it back.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 
@@ -63,7 +63,7 @@ export type RefusalObserver = (limit: string) => void;
 
 export interface RateLimitBackendOptions {
   /** The shared command client; unset: memory only (one instance). */
-  redis?: Redis;
+  redis?: Redis | Cluster;
   /** REDIS_PREFIX. */
   prefix: string;
   /** false when RATE_LIMITS=off. */

@@ -27,6 +27,7 @@ import type { ClientAppsRepo } from '../store/clientAppsRepo.js';
 import type { CachedSession, LiveState, SessionEntry } from '../store/liveState.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 import type { SessionsRepo } from '../store/sessionsRepo.js';
+import { RepeatedRefusals } from './repeatedRefusals.js';
 import type { RevocationBus, RevocationListener } from './revocationBus.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import type { TokenService } from './tokens.js';
@@ -86,6 +87,7 @@ export class SessionService {
   /** Revocations Postgres has but the live state could not be told of yet; retried with the activity flush. */
   private readonly untombstoned = new Set<Id>();
   private timers: NodeJS.Timeout[] = [];
+  private readonly refusals: RepeatedRefusals;
   readonly idleMs: number;
   private readonly persistGranularityMs: number;
 
@@ -100,6 +102,7 @@ export class SessionService {
     private readonly log: Logger,
   ) {
     this.idleMs = settings.idleMs;
+    this.refusals = new RepeatedRefusals(log);
     // Never coarser than a tenth of the idle window, so expiry from Postgres stays close.
     this.persistGranularityMs = Math.min(settings.persistGranularityMs, settings.idleMs / 10);
   }
@@ -124,8 +127,9 @@ export class SessionService {
   /** Creates a session for a user and signs its token. */
   async create(user: UserProfile, device: DeviceInfo, geo: Geo, db?: Pool | PoolClient): Promise<{ session: SessionRecord; token: string }> {
     const now = Date.now();
-    const session = await this.repo.insert({ id: this.ids.next(), userId: user.id, device, geo, lastActive: now }, db);
-    const token = await this.tokens.sign({ userId: user.id, sessionId: session.id });
+    const tokenKid = this.tokens.signingKid();
+    const session = await this.repo.insert({ id: this.ids.next(), userId: user.id, device, geo, lastActive: now, tokenKid }, db);
+    const token = await this.tokens.sign({ userId: user.id, sessionId: session.id }, tokenKid);
     await this.live.cacheSession(session.id, this.entryOf(user, device)).catch((err) => this.liveFailed(err));
     return { session, token };
   }
@@ -148,15 +152,21 @@ export class SessionService {
     } catch (err) {
       this.liveFailed(err);
     }
-    if (cached.state === 'revoked') return null;
+    if (cached.state === 'revoked') {
+      this.refusals.note(sessionId);
+      return null;
+    }
     let entry: SessionEntry | null = cached.state === 'valid' && cached.entry.userId === userId ? cached.entry : null;
     if (!entry) {
       entry = await this.entryFromPostgres(sessionId, userId);
-      if (!entry) return null;
+      if (!entry) {
+        this.refusals.note(sessionId);
+        return null;
+      }
     }
     if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) await this.recordDevice(sessionId, entry, device);
     this.noteActivity(sessionId);
-    return { session: claims, user: { id: userId, name: entry.name, bot: entry.bot } };
+    return { session: { sessionId, userId, bot: entry.bot }, user: { id: userId, name: entry.name, bot: entry.bot } };
   }
 
   /**
@@ -226,11 +236,15 @@ export class SessionService {
     return !user.bot && (await this.lastActive(session)) <= Date.now() - this.idleMs;
   }
 
-  /** The user's live sessions, newest activity first, with activity merged from the live state and this instance. */
-  async list(userId: Id): Promise<ListedSession[]> {
+  /**
+   * The caller's live sessions, newest activity first, with activity merged
+   * from the live state and this instance. A bot's sessions never idle out.
+   */
+  async list(caller: BoundSession): Promise<ListedSession[]> {
     const now = Date.now();
+    const idleSince = caller.bot ? 0 : now - this.idleMs;
     // Read further back than the idle limit: the live state may know newer activity than Postgres.
-    const records = await this.repo.liveByUser(userId, Math.floor(now - this.idleMs - this.persistGranularityMs * 3));
+    const records = await this.repo.liveByUser(caller.userId, caller.bot ? 0 : Math.floor(idleSince - this.persistGranularityMs * 3));
     let cachedActivity = new Map<Id, number>();
     try {
       cachedActivity = await this.live.lastActive(records.map((r) => r.id));
@@ -242,7 +256,7 @@ export class SessionService {
       lastActive: Math.max(r.lastActive, cachedActivity.get(r.id) ?? 0, this.toLive.get(r.id) ?? 0, this.toPostgres.get(r.id) ?? 0),
     }));
     const live = merged
-      .filter((r) => r.lastActive > now - this.idleMs)
+      .filter((r) => r.lastActive > idleSince)
       .sort((a, b) => b.lastActive - a.lastActive || (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
     const appNames = await this.clientApps.names(live.map((r) => r.clientId));
     return live.map((r) => ({ ...r, appName: appNames.get(r.clientId) ?? '' }));

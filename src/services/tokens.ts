@@ -81,9 +81,17 @@ export class TokenService {
     return this.reloading;
   }
 
-  async sign(claims: TokenClaims): Promise<string> {
+  /** The kid of the key that signs new tokens now. */
+  signingKid(): string {
     const key = this.keys[0];
     if (!key) throw new Error('no signing key loaded');
+    return key.kid;
+  }
+
+  /** Signs a token with the key `kid` (default: the current signing key). */
+  async sign(claims: TokenClaims, kid: string = this.signingKid()): Promise<string> {
+    const key = this.keys.find((k) => k.kid === kid);
+    if (!key) throw new Error(`signing key ${kid} is not loaded`);
     return new SignJWT({ sid: claims.sessionId })
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
       .setSubject(claims.userId)

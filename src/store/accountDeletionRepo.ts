@@ -91,10 +91,12 @@ export class AccountDeletionRepo {
    * their other members.
    */
   private async purgeOne(userId: Id, client: PoolClient): Promise<Omit<PurgeResult, 'bots'>> {
-    const sessions = await client.query<{ id: string; live: boolean }>(
-      `DELETE FROM sessions WHERE user_id = $1 RETURNING id, revoked_at IS NULL AS live`,
+    // Revoked before they go: the revocation trigger (migration 0010) tells every gateway instance at COMMIT, Redis or not.
+    const revoked = await client.query<{ id: string }>(
+      `UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
       [userId],
     );
+    const deleted = await client.query(`DELETE FROM sessions WHERE user_id = $1`, [userId]);
     await client.query(`DELETE FROM email_codes WHERE user_id = $1`, [userId]);
     await client.query(`DELETE FROM totp_backup_codes WHERE user_id = $1`, [userId]);
     await client.query(`DELETE FROM totp_credentials WHERE user_id = $1`, [userId]);
@@ -116,8 +118,8 @@ export class AccountDeletionRepo {
       [userId, PURGED_NAME],
     );
     return {
-      liveSessionIds: sessions.rows.filter((r) => r.live).map((r) => r.id),
-      sessions: sessions.rowCount ?? 0,
+      liveSessionIds: revoked.rows.map((r) => r.id),
+      sessions: deleted.rowCount ?? 0,
       invites: invites.rowCount ?? 0,
       memberships: (communities.rowCount ?? 0) + (groups.rowCount ?? 0),
       friendships: friendships.rowCount ?? 0,

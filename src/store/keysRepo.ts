@@ -1,6 +1,7 @@
 /** Postgres repository of JWT signing keys. */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Pool } from './postgres.js';
+import { withTransaction } from './transaction.js';
 
 export interface SigningKey {
   kid: string;
@@ -40,14 +41,33 @@ export class KeysRepo {
     if (!rows.length) await this.create();
   }
 
-  /** Retires every key except the newest; returns the retired kids. */
-  async retireAllButNewest(): Promise<string[]> {
-    const { rows } = await this.pool.query<{ kid: string }>(
-      `UPDATE signing_keys SET retired_at = now()
-       WHERE retired_at IS NULL AND kid <> (
-         SELECT kid FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1)
-       RETURNING kid`,
-    );
-    return rows.map((r) => r.kid);
+  /**
+   * Retires every key except the newest, and except (unless `includeBotKeys`)
+   * keys that sign the token of a live bot session: a bot cannot sign in
+   * again by itself, so its key stays until `bot reset-token` moves it to the
+   * newest key. Returns the retired kids and the kept ones with their bots.
+   */
+  async retireAllButNewest(includeBotKeys = false): Promise<{ retired: string[]; keptForBots: Array<{ kid: string; botIds: string[] }> }> {
+    return withTransaction(this.pool, async (client) => {
+      const { rows: kept } = await client.query<{ kid: string; bot_ids: string[] }>(
+        `SELECT s.token_kid AS kid, array_agg(DISTINCT u.id::text ORDER BY u.id::text) AS bot_ids
+         FROM sessions s JOIN users u ON u.id = s.user_id JOIN signing_keys k ON k.kid = s.token_kid
+         WHERE u.bot AND s.revoked_at IS NULL AND k.retired_at IS NULL AND NOT $1::boolean
+         GROUP BY s.token_kid`,
+        [includeBotKeys],
+      );
+      const { rows } = await client.query<{ kid: string }>(
+        `UPDATE signing_keys SET retired_at = now()
+         WHERE retired_at IS NULL AND kid <> ALL($1::text[]) AND kid <> (
+           SELECT kid FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1)
+         RETURNING kid`,
+        [kept.map((k) => k.kid)],
+      );
+      const newest = await client.query<{ kid: string }>(`SELECT kid FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1`);
+      return {
+        retired: rows.map((r) => r.kid),
+        keptForBots: kept.filter((k) => k.kid !== newest.rows[0]?.kid).map((k) => ({ kid: k.kid, botIds: k.bot_ids })),
+      };
+    });
   }
 }

@@ -37,15 +37,15 @@ export class SessionsRepo {
   constructor(private readonly pool: Pool) {}
 
   async insert(
-    session: { id: Id; userId: Id; device: DeviceInfo; geo: Geo; lastActive: number },
+    session: { id: Id; userId: Id; device: DeviceInfo; geo: Geo; lastActive: number; tokenKid: string },
     client: Pool | PoolClient = this.pool,
   ): Promise<SessionRecord> {
     const { device, geo } = session;
     const { rows } = await client.query<SessionRow>(
-      `INSERT INTO sessions (id, user_id, client_id, device_type, device_version, app_version, country, region, last_active)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      `INSERT INTO sessions (id, user_id, client_id, device_type, device_version, app_version, country, region, last_active, token_kid)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
       [session.id, session.userId, device.clientId, device.deviceType, device.deviceVersion, device.appVersion,
-        geo.country ?? null, geo.region ?? null, session.lastActive],
+        geo.country ?? null, geo.region ?? null, session.lastActive, session.tokenKid],
     );
     return toSession(rows[0]!);
   }

@@ -12,7 +12,7 @@ import { OsmiumClient, type RpcResult } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
-import { createDatabase, REDIS_URL, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
+import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'revocation is final';
 const RACERS = 150;
@@ -109,7 +109,7 @@ describe('revocation is final across two instances', () => {
   let one: SpawnedGateway;
   let two: SpawnedGateway;
   before(async () => {
-    const env = { DATABASE_URL: await createDatabase(), REDIS_URL, REDIS_PREFIX: `rf${randomBytes(3).toString('hex')}:` };
+    const env = { DATABASE_URL: await createDatabase(), ...REDIS_ENV, REDIS_PREFIX: `rf${randomBytes(3).toString('hex')}:` };
     [one, two] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
   });
   after(async () => {

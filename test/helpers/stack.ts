@@ -20,6 +20,15 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded
 export const DATABASE_URL = required('TEST_DATABASE_URL');
 export const REDIS_URL = required('TEST_REDIS_URL');
 
+/**
+ * `TEST_REDIS_MODE=cluster`: gateways use the test stack's Redis Cluster
+ * (REDIS_CLUSTER_NODES) instead of its single Redis node; the multi-instance
+ * suites run both ways.
+ */
+export const TEST_REDIS_MODE: 'node' | 'cluster' = process.env.TEST_REDIS_MODE === 'cluster' ? 'cluster' : 'node';
+export const REDIS_ENV: Record<string, string> =
+  TEST_REDIS_MODE === 'cluster' ? { REDIS_CLUSTER_NODES: required('TEST_REDIS_CLUSTER_NODES') } : { REDIS_URL };
+
 function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\`, which starts Postgres and Redis`);
@@ -91,7 +100,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     PORT: '0',
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
-    ...(TEST_MODE === 'embedded' ? {} : { REDIS_URL }),
+    ...(TEST_MODE === 'embedded' ? {} : REDIS_ENV),
     REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
     BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',

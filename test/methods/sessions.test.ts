@@ -12,7 +12,7 @@ import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { runAdmin } from '../helpers/admin.js';
-import { createDatabase, REDIS_URL, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
+import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'sessions password';
 
@@ -163,7 +163,7 @@ describe('sessions across two gateway processes', () => {
     return c;
   };
   before(async () => {
-    const env = { DATABASE_URL: await createDatabase(), REDIS_URL, REDIS_PREFIX: `x${randomBytes(3).toString('hex')}:` };
+    const env = { DATABASE_URL: await createDatabase(), ...REDIS_ENV, REDIS_PREFIX: `x${randomBytes(3).toString('hex')}:` };
     one = await spawnGateway(env);
     two = await spawnGateway(env);
   });

@@ -107,7 +107,7 @@ describe('wire compatibility with the public Osmium protocol', () => {
   it('fixed64 ids survive the codec at full 64-bit precision, never as 0', () => {
     const big = '18446744073709551615';
     const snowflake = '7401234567890123456';
-    const bytes = encodeServerMessage({ id: 1, result: { req_id: 1, authorization: { token: 't', session_id: idToWire(big), user: { id: idToWire(snowflake), name: 'n' } } } });
+    const bytes = encodeServerMessage({ result: { req_id: 1, authorization: { token: 't', session_id: idToWire(big), user: { id: idToWire(snowflake), name: 'n' } } } }, 1);
     const decoded = proto.core.ServerMessage.decode(bytes);
     assert.equal(idFromWire(decoded.result!.authorization!.session_id as Long), big);
     assert.equal(idFromWire(decoded.result!.authorization!.user!.id as Long), snowflake);

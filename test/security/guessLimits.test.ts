@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { OsmiumClient, type RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { codeOf, TestSmtp } from '../helpers/smtp.js';
-import { createDatabase, REDIS_URL, spawnGateway, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'the right password';
 /** Requests in flight per socket stay under the gateway's cap of 32. */
@@ -60,7 +60,7 @@ describe('sign-in guesses are reserved before the password is checked', () => {
   });
 
   it('the same across two gateway processes sharing Redis: 30 guesses at each, at most 5 evaluated in all', async () => {
-    const env = { DATABASE_URL: await createDatabase(), REDIS_URL, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`, LIMIT_SIGNIN_FAIL_EMAIL_IP: '5/900' };
+    const env = { DATABASE_URL: await createDatabase(), ...REDIS_ENV, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`, LIMIT_SIGNIN_FAIL_EMAIL_IP: '5/900' };
     const [one, two] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
     const sockets: OsmiumClient[] = [];
     try {

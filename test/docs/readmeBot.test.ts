@@ -1,0 +1,53 @@
+/** The README's bot example (section "Bots") runs as written against a gateway. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { runAdmin } from '../helpers/admin.js';
+import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+
+/** The first ```js block of the README's "Bots" section, with the gateway URL it names. */
+function readmeExample(): string {
+  const readme = readFileSync('README.md', 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Bots'), readme.indexOf('\n## ', readme.indexOf('\n## Bots') + 5));
+  const match = /```js\n([\s\S]*?)```/.exec(section);
+  assert.ok(match, 'the Bots section has a js example');
+  return match[1]!;
+}
+
+describe('README bot example', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway();
+  });
+  after(() => gw.close());
+
+  it('prints "ready as <name>" with a token from `bot create`', async () => {
+    const owner = await gw.connect();
+    const ownerId = (await owner.call('auth_sign_up', { email: uniqueEmail('readme'), password: 'readme bot owner', name: 'Owner' })).authorization!.user!.id!.toString();
+    const created = await runAdmin(['bot', 'create', '--owner', ownerId, '--name', 'Readme Bot'], { DATABASE_URL: gw.databaseUrl });
+    assert.equal(created.code, 0, created.stderr);
+    const example = readmeExample();
+    assert.match(example, /ws:\/\/localhost:8080/);
+    // As written, except the port: this gateway listens on a free one.
+    const file = `bot-example-${process.pid}.mjs`;
+    writeFileSync(file, example.replace('ws://localhost:8080', gw.url));
+    const child = spawn(process.execPath, [file], { env: { ...process.env, BOT_TOKEN: created.lines[0]!.token as string }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const printed = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c;
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        child.stderr.on('data', (c: Buffer) => (err += c));
+        child.once('exit', (code) => reject(new Error(`the example exited with ${code} before Ready:\n${err}`)));
+      });
+      assert.equal(printed, 'ready as Readme Bot');
+    } finally {
+      child.kill();
+      rmSync(file, { force: true });
+    }
+  });
+});
