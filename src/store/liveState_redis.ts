@@ -4,11 +4,28 @@
  * tombstone; `la:<sid>` = last activity in Unix ms. Every key has a TTL, so
  * Redis never holds more than the recently active sessions.
  */
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import type { Id } from '../protocol/codec.js';
 import { REVOKED_TOMBSTONE_TTL_MS, SESSION_CACHE_TTL_MS, type CachedSession, type LiveState } from './liveState.js';
 
 const REVOKED = 'r';
+
+/**
+ * Writes a session's activity unless the key already holds a later time, so
+ * activity never moves backwards when instances flush batches out of order.
+ * KEYS[1] = la:<sid>, ARGV = [Unix ms, TTL ms]. Returns 1 when written.
+ */
+const TOUCH_ACTIVITY_LUA = `
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current and current >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    osmiumTouchActivity(key: string, at: string, ttlMs: string): Result<number, Context>;
+  }
+}
 
 export class RedisLiveState implements LiveState {
   constructor(
@@ -16,7 +33,9 @@ export class RedisLiveState implements LiveState {
     private readonly prefix: string,
     /** Activity keys live as long as an idle session may. */
     private readonly activityTtlMs: number,
-  ) {}
+  ) {
+    redis.defineCommand('osmiumTouchActivity', { numberOfKeys: 1, lua: TOUCH_ACTIVITY_LUA });
+  }
 
   private sessionKey(id: Id): string {
     return `${this.prefix}s:${id}`;
@@ -53,9 +72,12 @@ export class RedisLiveState implements LiveState {
 
   async touch(activity: ReadonlyMap<Id, number>): Promise<void> {
     if (!activity.size) return;
+    // One round trip for the batch: the script is sent once per connection, then by its SHA.
     const pipe = this.redis.pipeline();
-    for (const [id, at] of activity) pipe.set(this.activityKey(id), String(at), 'PX', this.activityTtlMs);
-    await pipe.exec();
+    const ttl = String(this.activityTtlMs);
+    for (const [id, at] of activity) pipe.osmiumTouchActivity(this.activityKey(id), String(at), ttl);
+    const failed = (await pipe.exec())?.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   async lastActive(sessionIds: readonly Id[]): Promise<Map<Id, number>> {
