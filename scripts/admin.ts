@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
   const embedded = config.DATABASE_URL ? undefined : await attachEmbeddedPostgres(config.dataDir, log);
   const databaseUrl = config.DATABASE_URL ?? embedded!.url;
   await migrate(databaseUrl, log);
-  const db = createPool(databaseUrl, log, 2);
+  const db = createPool(databaseUrl, log, { max: 2 });
   try {
     await command.run(parseArgs(rest), { config, db, print: (value) => console.log(JSON.stringify(value)) });
     return 0;

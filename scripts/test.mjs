@@ -46,8 +46,10 @@ function runQuiet(cmd, cmdArgs, env = process.env) {
 
 // The checks need no servers: they run while the stack starts and the tests run.
 const checks = [
-  { name: 'generated protocol code (npm run proto:check)', run: runQuiet(process.execPath, [join(root, 'scripts', 'gen-proto.mjs'), '--check']) },
+  { name: 'generated protocol code (npm run proto:check)', run: runQuiet(process.execPath, [join(root, 'scripts', 'genProto.mjs'), '--check']) },
   { name: 'type check (tsc --noEmit)', run: runQuiet(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root]) },
+  // The layer rules of .dependency-cruiser.cjs (README "Architecture"): no cycles, imports only downwards.
+  { name: 'layer rules (depcruise)', run: runQuiet(join(root, 'node_modules', '.bin', 'depcruise'), ['--config', join(root, '.dependency-cruiser.cjs'), 'src']) },
 ];
 
 function readDurations() {

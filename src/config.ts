@@ -2,12 +2,12 @@
  * Every setting of the gateway, read from the environment and validated once at
  * start. A bad value stops the start with a message naming the variable.
  * Documented in README.md ("Configuration") and .env.example; a test checks
- * that the three agree.
+ * that the three agree. Depends on nothing else of the gateway: every layer
+ * may read it.
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { ABUSE_LIMITS, parseLimit, type AbuseLimitName } from './services/abuseLimits.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
@@ -17,16 +17,53 @@ const optionalString = z
   .optional();
 const onOff = z.enum(['on', 'off']);
 
-const limitSetting = (name: AbuseLimitName) =>
+/**
+ * The abuse limits' settings, `LIMIT_<NAME>=<points>/<seconds>`: name →
+ * default and what it counts. What each limit is keyed by, how it fails while
+ * Redis is down and what a refusal says are in the limits catalogue
+ * (src/services/limits.ts), which reads these values.
+ */
+export const LIMIT_SETTINGS = {
+  SIGNIN_FAIL_EMAIL_IP: ['5/900', 'Failed sign-ins per (email, IP)'],
+  SIGNIN_FAIL_EMAIL: ['30/3600', 'Failed sign-ins per email from any IP'],
+  SIGNUP_IP: ['10/3600', 'Sign-ups per IP'],
+  MAIL_IP: ['20/3600', 'Verification and reset mails requested per IP'],
+  VERIFY_MAIL_EMAIL: ['5/3600', 'Verification mails per address'],
+  RESET_MAIL_EMAIL: ['5/3600', 'Password reset mails per address'],
+  CODE_CHECK_IP: ['30/900', 'Email code checks per IP'],
+  INVITE_LOOKUP_IP: ['60/60', 'Invite lookups per IP'],
+  INVITE_LOOKUP_USER: ['60/60', 'Invite lookups per signed-in user'],
+  INVITE_USE_IP: ['30/60', 'Invite uses per IP'],
+  INVITE_USE_USER: ['10/60', 'Invite uses per user'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type LimitName = keyof typeof LIMIT_SETTINGS;
+
+/** A limit's value: `points` per `durationSeconds`. */
+export interface LimitValue {
+  points: number;
+  durationSeconds: number;
+}
+
+/** Parses `points/seconds`; null when malformed. */
+export function parseLimit(value: string): LimitValue | null {
+  const match = /^(\d{1,9})\/(\d{1,9})$/.exec(value.trim());
+  if (!match) return null;
+  const points = Number(match[1]);
+  const durationSeconds = Number(match[2]);
+  return points >= 1 && durationSeconds >= 1 ? { points, durationSeconds } : null;
+}
+
+const limitSetting = ([fallback, counts]: readonly [string, string]) =>
   z
     .string()
-    .default(ABUSE_LIMITS[name].default)
+    .default(fallback)
     .refine((v) => parseLimit(v) !== null, 'expected <points>/<seconds>, e.g. 5/900')
-    .describe(`Rate limit ${name.toLowerCase()} as points/seconds (see "Rate limits and abuse")`);
+    .describe(`${counts}, as points/seconds (see "Rate limits and abuse")`);
 
 const limitSettings = Object.fromEntries(
-  (Object.keys(ABUSE_LIMITS) as AbuseLimitName[]).map((name) => [`LIMIT_${name}`, limitSetting(name)]),
-) as { [K in AbuseLimitName as `LIMIT_${K}`]: ReturnType<typeof limitSetting> };
+  Object.entries(LIMIT_SETTINGS).map(([name, setting]) => [`LIMIT_${name}`, limitSetting(setting)]),
+) as { [K in LimitName as `LIMIT_${K}`]: ReturnType<typeof limitSetting> };
 
 /** The schema; `describe()` texts are the documentation the README table is checked against. */
 export const configSchema = z.object({
@@ -75,6 +112,8 @@ export type Config = z.infer<typeof configSchema> & {
   /** `embedded` when DATABASE_URL is unset. */
   mode: 'servers' | 'embedded';
   dataDir: string;
+  /** ENTRYPOINTS parsed; null when unset (core.Initialize answers with the host the client reached). */
+  entrypoints: EntrypointSetting[] | null;
 };
 
 export class ConfigError extends Error {
@@ -101,11 +140,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const entrypoints = parsed.data.ENTRYPOINTS;
-  if (entrypoints !== undefined) parseEntrypoints(entrypoints); // throws ConfigError
   return {
     ...parsed.data,
     mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
     dataDir: resolve(parsed.data.DATA_DIR),
+    entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
   };
 }
 
@@ -116,7 +155,7 @@ export interface EntrypointSetting {
 }
 
 /** Parses ENTRYPOINTS (`host:port[:region],...`). */
-export function parseEntrypoints(value: string): EntrypointSetting[] {
+function parseEntrypoints(value: string): EntrypointSetting[] {
   return value.split(',').map((item) => {
     const [hostname, port, region = '0'] = item.trim().split(':');
     const portNumber = Number(port);

@@ -7,7 +7,7 @@ import { pino, type Logger as PinoLogger } from 'pino';
 export type Logger = PinoLogger;
 
 /** Paths pino replaces with "[redacted]" wherever they appear in a log object. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'password',
   '*.password',
   '*.*.password',

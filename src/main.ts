@@ -13,7 +13,7 @@ import { relative } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startApp, type App } from './app.js';
-import { serveClusterMetrics } from './gateway/metrics.js';
+import { serveClusterMetrics } from './cluster/metricsAggregation.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './store/embeddedPostgres.js';
 
 /** Delay before replacing a worker that died on its own. */

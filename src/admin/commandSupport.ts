@@ -1,7 +1,8 @@
 /** Shared by the admin commands: argument checks, user lookup, and snowflake ids on a leased worker id. */
 import { RpcError } from '../protocol/errorCodes.js';
 import { createLogger } from '../logger.js';
-import { isSnowflake, SnowflakeGenerator } from '../services/snowflake.js';
+import { isSnowflake } from '../domain/ids.js';
+import { SnowflakeGenerator } from '../services/snowflake.js';
 import { WorkerLease } from '../store/workerLease.js';
 import { displayName } from '../methods/validate.js';
 import { UsageError, type AdminContext, type ParsedArgs } from './command.js';

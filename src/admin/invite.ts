@@ -1,5 +1,6 @@
 /** `admin invite ...`: list and delete invites. */
-import { InvitesRepo, InviteTargetType, type InviteTarget } from '../store/invitesRepo.js';
+import { InviteTargetType, type InviteTarget } from '../domain/invite.js';
+import { InvitesRepo } from '../store/invitesRepo.js';
 import { isInviteCode } from '../services/inviteCodes.js';
 import { unusableReason } from '../services/invites.js';
 import { UsageError, type AdminCommand } from './command.js';

@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { Topic } from '../store/broker.js';
-import { RedisBroker } from '../store/broker_redis.js';
+import { RedisBroker } from '../store/brokerRedis.js';
 import { KeysRepo } from '../store/keysRepo.js';
 import type { AdminCommand, AdminContext } from './command.js';
 

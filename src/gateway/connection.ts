@@ -5,21 +5,21 @@
  * them by req_id).
  */
 import type { WebSocket, RawData } from 'ws';
-import type { BoundSession, ConnectionState } from '../methods/types.js';
-import { NO_DEVICE } from '../methods/device.js';
+import { NO_DEVICE, type DeviceInfo, type Geo } from '../domain/device.js';
+import type { BoundSession } from '../domain/session.js';
+import type { ConnectionState } from '../methods/types.js';
 import { decodeClientMessage, encodeServerMessage, idToWire, type ClientMessage, type ServerMessageInit } from '../protocol/codec.js';
 import { CloseCode, type CloseCodeValue } from '../protocol/closeCodes.js';
 import { ErrorCode } from '../protocol/errorCodes.js';
-import type { DeviceInfo, Geo } from '../store/sessionsRepo.js';
-import type { SocketLimiter } from './limiter.js';
+import type { SocketLimiter } from './socketLimiter.js';
 
 /** What a connection needs from the gateway that owns it. */
 export interface ConnectionOwner {
   dispatch(message: ClientMessage, conn: Connection): Promise<ServerMessageInit['result']>;
-  sessionBound(conn: Connection, previous: BoundSession | null): void;
+  sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): void;
   heartbeat(conn: Connection): void;
   /** First frame that decoded: the socket passed the handshake timeout. */
-  validFrame(conn: Connection): void;
+  firstValidFrame(conn: Connection): void;
   /** A frame or request was refused by the per-socket limiter. */
   refused(conn: Connection, closed: boolean): void;
   frameIn(bytes: number): void;
@@ -27,7 +27,9 @@ export interface ConnectionOwner {
 }
 
 /** Requests one socket may have in flight; more are answered 429 at once. */
-export const MAX_IN_FLIGHT = 32;
+const MAX_IN_FLIGHT = 32;
+/** Pings a socket may leave unanswered; at the next ping it is dropped. */
+const MAX_MISSED_PONGS = 2;
 
 /** Shared 'error' listener (one function for every socket, not a closure each). */
 function ignoreError(): void {}
@@ -36,16 +38,16 @@ export class Connection implements ConnectionState {
   device: DeviceInfo = NO_DEVICE;
   session: BoundSession | null = null;
   /** Pings sent since the last pong. */
-  missedPongs = 0;
+  private missedPongs = 0;
   private seq = 0;
   private inFlight = 0;
-  /** Set until the first frame that decodes. */
-  awaitingFirstFrame = true;
+  /** Set once a frame decoded. */
+  private sentValidFrame = false;
   /** A revoked session whose push waits for this socket's in-flight results (sign-out answers first). */
   private revokedSession: string | null = null;
 
   constructor(
-    readonly socket: WebSocket,
+    private readonly socket: WebSocket,
     private readonly owner: ConnectionOwner,
     readonly ip: string,
     readonly geo: Geo,
@@ -71,7 +73,22 @@ export class Connection implements ConnectionState {
   bindSession(session: BoundSession): void {
     const previous = this.session;
     this.session = session;
-    this.owner.sessionBound(this, previous);
+    this.owner.sessionBound(this, session, previous);
+  }
+
+  /** Pings the socket; drops it (no close frame) when it left MAX_MISSED_PONGS pings unanswered. */
+  ping(): void {
+    if (this.missedPongs >= MAX_MISSED_PONGS) {
+      this.socket.terminate();
+      return;
+    }
+    this.missedPongs++;
+    this.socket.ping();
+  }
+
+  /** Cuts the socket without a close frame (shutdown stragglers, dead peers). */
+  terminate(): void {
+    this.socket.terminate();
   }
 
   /** Sends a server message with the next sequence id. Drops a reader that cannot keep up. */
@@ -124,9 +141,9 @@ export class Connection implements ConnectionState {
       this.close(CloseCode.INVALID_PAYLOAD, 'frame is not an osmium.client.core.ClientMessage');
       return;
     }
-    if (this.awaitingFirstFrame) {
-      this.awaitingFirstFrame = false;
-      this.owner.validFrame(this);
+    if (!this.sentValidFrame) {
+      this.sentValidFrame = true;
+      this.owner.firstValidFrame(this);
     }
     const decision = this.limiter ? this.limiter.take() : 'allow';
     if (decision === 'close') {

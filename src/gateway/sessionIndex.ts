@@ -5,7 +5,7 @@
  * (this is on the memory path measured by `npm run bench`, figure 2). Keeps
  * the count of bound sockets so metrics never walk the index.
  */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 
 export class SessionIndex<C> {
   private readonly entries = new Map<Id, C | Set<C>>();

@@ -11,9 +11,9 @@ import { chatTarget } from './inviteInput.js';
 import { sessionOf, type Method } from './types.js';
 
 /** Largest max_uses accepted (fits the integer column with room; larger is as good as unlimited). */
-export const MAX_USES_LIMIT = 1_000_000;
+const MAX_USES_LIMIT = 1_000_000;
 /** Furthest expiry accepted: ten years ahead. */
-export const MAX_EXPIRY_AHEAD_MS = 10 * 365 * 86_400_000;
+const MAX_EXPIRY_AHEAD_MS = 10 * 365 * 86_400_000;
 
 export const createChatInvite: Method<'chats_create_chat_invite'> = {
   needsSession: true,

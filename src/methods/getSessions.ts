@@ -1,30 +1,29 @@
 /** auth.getSessions{} → Sessions{sessions, current}: the caller's live sessions, newest activity first. */
 import { idToWire } from '../protocol/codec.js';
-import type { SessionRecord } from '../store/sessionsRepo.js';
+import type { ListedSession } from '../services/sessions.js';
 import { sessionOf, type Method } from './types.js';
 
 export const getSessions: Method<'auth_get_sessions'> = {
   needsSession: true,
   async handle(_request, ctx) {
     const { userId, sessionId } = sessionOf(ctx);
-    const records = await ctx.services.sessions.list(userId);
-    const appNames = await ctx.services.clientApps.names(records.map((r) => r.clientId));
+    const sessions = await ctx.services.sessions.list(userId);
     return {
       sessions: {
-        sessions: records.map((r) => sessionView(r, appNames.get(r.clientId) ?? '')),
+        sessions: sessions.map(sessionView),
         current: idToWire(sessionId),
       },
     };
   },
 };
 
-function sessionView(r: SessionRecord, appName: string) {
+function sessionView(r: ListedSession) {
   return {
     id: idToWire(r.id),
     client_id: r.clientId,
     device_type: r.deviceType,
     device_version: r.deviceVersion,
-    app_name: appName,
+    app_name: r.appName,
     app_version: r.appVersion,
     last_active: idToWire(r.lastActive),
     ...(r.country !== undefined ? { country: r.country } : {}),

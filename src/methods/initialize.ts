@@ -1,28 +1,28 @@
 /** core.Initialize → Initialized: records the client's device info and returns the entrypoints. */
-import { parseEntrypoints } from '../config.js';
-import { validateDevice } from './device.js';
+import type { DeviceInfo } from '../domain/device.js';
+import type { osmium } from '../gen/osmium.js';
 import type { Method } from './types.js';
+import { boundedString } from './validate.js';
+
+/** Longest device field kept (device_type, device_version, app_version). */
+const DEVICE_FIELD_MAX = 64;
 
 export const initialize: Method<'core_initialize'> = {
   needsSession: false,
   async handle(request, { conn, services }) {
-    conn.device = validateDevice(request);
+    conn.device = deviceOf(request);
     // An Initialize after authorization updates the bound session's device info.
     if (conn.session) await services.sessions.updateDevice(conn.session.sessionId, conn.device);
-    const { config } = services;
-    const entrypoints = config.ENTRYPOINTS
-      ? parseEntrypoints(config.ENTRYPOINTS)
-      : [defaultEntrypoint(conn.host, config.PORT)];
-    return { initialized: { entrypoints: { entrypoints } } };
+    return { initialized: { entrypoints: { entrypoints: services.entrypoints.forHost(conn.host) } } };
   },
 };
 
-/** This gateway's own host and port, as the client reached it. */
-function defaultEntrypoint(hostHeader: string | undefined, port: number) {
-  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader ?? '');
+/** Device info from core.Initialize, bounded before it is stored. */
+function deviceOf(request: osmium.client.core.Initialize.$Properties): DeviceInfo {
   return {
-    hostname: match?.[1] ?? 'localhost',
-    port: match?.[2] ? Number(match[2]) : port,
-    region: 0,
+    clientId: (request.client_id ?? 0) >>> 0,
+    deviceType: boundedString(request.device_type, 'device_type', DEVICE_FIELD_MAX),
+    deviceVersion: boundedString(request.device_version, 'device_version', DEVICE_FIELD_MAX),
+    appVersion: boundedString(request.app_version, 'app_version', DEVICE_FIELD_MAX),
   };
 }

@@ -1,6 +1,6 @@
 /** Validation of the invite methods' inputs: codes and chat refs. */
 import type { osmium } from '../gen/osmium.js';
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import { badRequest } from '../protocol/errorCodes.js';
 import { INVITE_CODE_LENGTH, isInviteCode } from '../services/inviteCodes.js';
 import type { ChatTarget } from '../services/invites.js';

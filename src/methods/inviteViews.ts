@@ -1,7 +1,8 @@
 /** Conversions from invite records to protocol messages. */
 import type { osmium } from '../gen/osmium.js';
-import { idToWire, type Id } from '../protocol/codec.js';
-import { InviteTargetType, type InviteDetails } from '../store/invitesRepo.js';
+import type { Id } from '../domain/ids.js';
+import { idToWire } from '../protocol/codec.js';
+import { InviteTargetType, type InviteDetails } from '../domain/invite.js';
 import { userView } from './views.js';
 
 type InvitePreviewInit = osmium.client.auth.InvitePreview.$Properties;

@@ -7,7 +7,7 @@
  * At most 5 verification mails per address per hour, account or not (429).
  */
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
-import type { Method } from './types.js';
+import { sourceOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const resendEmailVerification: Method<'auth_resend_email_verification'> = {
@@ -16,8 +16,7 @@ export const resendEmailVerification: Method<'auth_resend_email_verification'> =
     const given = request.email !== undefined && request.email !== null && request.email.trim() !== '';
     if (given) {
       const email = v.email(request.email);
-      await ctx.services.limits.MAIL_IP.consume(ctx.conn.ip, (s) => `too many mail requests from this address; retry after ${s} seconds`);
-      await ctx.services.accountEmail.resendToAddress(email);
+      await ctx.services.accountEmail.resendToAddress(email, sourceOf(ctx));
       return undefined;
     }
     const session = ctx.conn.session;

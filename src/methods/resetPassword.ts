@@ -8,7 +8,7 @@
  *   session of the account (live sockets get session_deleted, then 4001).
  */
 import { checkNewPassword, PASSWORD_MAX_CHARS } from '../services/passwords.js';
-import type { Method } from './types.js';
+import { sourceOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const resetPassword: Method<'auth_reset_password'> = {
@@ -16,10 +16,8 @@ export const resetPassword: Method<'auth_reset_password'> = {
   async handle(request, ctx) {
     const email = v.email(request.email);
     const confirm = request.confirm;
-    const { limits } = ctx.services;
     if (!confirm) {
-      await limits.MAIL_IP.consume(ctx.conn.ip, (s) => `too many mail requests from this address; retry after ${s} seconds`);
-      await ctx.services.accountEmail.requestReset(email);
+      await ctx.services.accountEmail.requestReset(email, sourceOf(ctx));
       return undefined;
     }
     const code = v.emailCode(confirm.code, 'confirm.code');
@@ -27,8 +25,7 @@ export const resetPassword: Method<'auth_reset_password'> = {
       v.boundedString(confirm.new_password, 'confirm.new_password', PASSWORD_MAX_CHARS * 4),
       'confirm.new_password',
     );
-    await limits.CODE_CHECK_IP.consume(ctx.conn.ip, (s) => `too many code checks from this address; retry after ${s} seconds`);
-    await ctx.services.accountEmail.confirmReset(email, code, newPassword);
+    await ctx.services.accountEmail.confirmReset(email, code, newPassword, sourceOf(ctx));
     return undefined;
   },
 };

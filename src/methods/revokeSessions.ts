@@ -6,7 +6,7 @@
 import { sessionOf, type Method } from './types.js';
 import * as v from './validate.js';
 
-export const REVOKE_MAX_IDS = 100;
+const REVOKE_MAX_IDS = 100;
 
 export const revokeSessions: Method<'auth_revoke_sessions'> = {
   needsSession: true,

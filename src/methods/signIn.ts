@@ -5,9 +5,9 @@
  */
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import { PASSWORD_MAX_CHARS } from '../services/passwords.js';
-import { authorizationResult } from './authorization.js';
 import type { Method } from './types.js';
 import * as v from './validate.js';
+import { authorizationView } from './views.js';
 
 export const signIn: Method<'auth_sign_in'> = {
   needsSession: false,
@@ -16,7 +16,9 @@ export const signIn: Method<'auth_sign_in'> = {
     const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
     if (!password) throw badPassword();
     const signedIn = await ctx.services.accounts.signIn(email, password, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
-    return authorizationResult(ctx, signedIn);
+    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id };
+    ctx.conn.bindSession(session);
+    return authorizationView(signedIn.token, signedIn.user, session);
   },
 };
 

@@ -4,9 +4,9 @@
  */
 import { badRequest } from '../protocol/errorCodes.js';
 import { checkNewPassword, PASSWORD_MAX_CHARS } from '../services/passwords.js';
-import { authorizationResult } from './authorization.js';
 import type { Method } from './types.js';
 import * as v from './validate.js';
+import { authorizationView } from './views.js';
 
 export const signUp: Method<'auth_sign_up'> = {
   needsSession: false,
@@ -21,6 +21,8 @@ export const signUp: Method<'auth_sign_up'> = {
       ? checkNewPassword(v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4), 'password')
       : null;
     const signedIn = await ctx.services.accounts.signUp({ name, email, password }, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
-    return authorizationResult(ctx, signedIn);
+    const session = { userId: signedIn.user.id, sessionId: signedIn.session.id };
+    ctx.conn.bindSession(session);
+    return authorizationView(signedIn.token, signedIn.user, session);
   },
 };

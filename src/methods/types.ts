@@ -2,15 +2,12 @@
  * What a method handler sees: the request, the services, and the state of the
  * connection it came on (never the socket itself).
  */
+import type { DeviceInfo, Geo } from '../domain/device.js';
+import type { BoundSession } from '../domain/session.js';
+import type { RequestSource } from '../domain/source.js';
 import type { Logger } from '../logger.js';
-import type { ClientMessage, Id, MethodName, RpcResultInit } from '../protocol/codec.js';
-import type { DeviceInfo, Geo } from '../store/sessionsRepo.js';
+import type { ClientMessage, MethodName, RpcResultInit } from '../protocol/codec.js';
 import type { Services } from '../services/index.js';
-
-export interface BoundSession {
-  userId: Id;
-  sessionId: Id;
-}
 
 /** Per-connection state a handler may read and change. */
 export interface ConnectionState {
@@ -35,7 +32,7 @@ export interface MethodContext {
 export type MethodResult = Omit<RpcResultInit, 'req_id' | 'trace_id'> | undefined;
 
 /** The request payload type of a method, e.g. `auth.SignIn` for `auth_sign_in`. */
-export type RequestOf<K extends MethodName> = NonNullable<ClientMessage[K]>;
+type RequestOf<K extends MethodName> = NonNullable<ClientMessage[K]>;
 
 export interface Method<K extends MethodName> {
   /** true: called before a session is bound, the request gets 401. */
@@ -48,4 +45,9 @@ export function sessionOf(ctx: MethodContext): BoundSession {
   const session = ctx.conn.session;
   if (!session) throw new Error('dispatcher let a needsSession method through without a session');
   return session;
+}
+
+/** Who the request comes from, for the services' rate limits. */
+export function sourceOf(ctx: MethodContext): RequestSource {
+  return { ip: ctx.conn.ip, userId: ctx.conn.session?.userId ?? null };
 }

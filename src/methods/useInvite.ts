@@ -4,18 +4,14 @@
  * 409 already a member / friends (no use counted), 410 expired or used up.
  */
 import { inviteCode } from './inviteInput.js';
-import { sessionOf, type Method } from './types.js';
+import { sessionOf, sourceOf, type Method } from './types.js';
 
 export const useInvite: Method<'auth_use_invite'> = {
   needsSession: true,
   async handle(request, ctx) {
     const code = inviteCode(request.code);
     const { userId } = sessionOf(ctx);
-    const { limits } = ctx.services;
-    const message = (s: number) => `too many invite uses; retry after ${s} seconds`;
-    await limits.INVITE_USE_IP.consume(ctx.conn.ip, message);
-    await limits.INVITE_USE_USER.consume(userId, message);
-    await ctx.services.invites.use(code, userId);
+    await ctx.services.invites.use(code, userId, sourceOf(ctx));
     return undefined;
   },
 };

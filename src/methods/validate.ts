@@ -3,12 +3,12 @@
  * work and throws 400 with a message naming the field.
  */
 import type Long from 'long';
-import { idFromWire, type Id } from '../protocol/codec.js';
+import { isSnowflake, type Id } from '../domain/ids.js';
+import { idFromWire } from '../protocol/codec.js';
 import { badRequest } from '../protocol/errorCodes.js';
-import { isSnowflake } from '../services/snowflake.js';
 
-export const EMAIL_MAX = 254;
-export const NAME_MAX = 64;
+const EMAIL_MAX = 254;
+const NAME_MAX = 64;
 
 // Deliberately simple (RFC 5322 is far wider): one @, no spaces, a dot in the domain.
 const EMAIL_RE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/u;

@@ -3,7 +3,7 @@
  * code mailed to it is right. Works without signing in. A wrong, expired,
  * used or dead code answers 400 with one message for all (no account oracle).
  */
-import type { Method } from './types.js';
+import { sourceOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const verifyEmail: Method<'auth_verify_email'> = {
@@ -11,8 +11,7 @@ export const verifyEmail: Method<'auth_verify_email'> = {
   async handle(request, ctx) {
     const email = v.email(request.email);
     const code = v.emailCode(request.code);
-    await ctx.services.limits.CODE_CHECK_IP.consume(ctx.conn.ip, (s) => `too many code checks from this address; retry after ${s} seconds`);
-    await ctx.services.accountEmail.verifyEmail(email, code);
+    await ctx.services.accountEmail.verifyEmail(email, code, sourceOf(ctx));
     return undefined;
   },
 };

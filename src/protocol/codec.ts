@@ -5,18 +5,15 @@
  * JS bigint, so ids must never reach encode() as bigint.
  */
 import Long from 'long';
+import type { Id } from '../domain/ids.js';
 import { osmium } from '../gen/osmium.js';
 
 export const proto = osmium.client;
 export type ClientMessage = osmium.client.core.ClientMessage;
 export type ServerMessageInit = osmium.client.core.ServerMessage.$Properties;
 export type RpcResultInit = osmium.client.core.RPCResult.$Properties;
-export type UpdateInit = osmium.client.updates.Update.$Properties;
 /** Name of the `ClientMessage.message` oneof member, e.g. `auth_sign_in`. */
 export type MethodName = NonNullable<ClientMessage['message']>;
-
-/** A snowflake or other 64-bit unsigned value, as a decimal string. */
-export type Id = string;
 
 /** Decodes one client frame; throws on bytes that are not a ClientMessage. */
 export function decodeClientMessage(frame: Uint8Array): ClientMessage {

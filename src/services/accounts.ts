@@ -4,15 +4,17 @@
  */
 import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
-import type { DeviceInfo, Geo, SessionRecord } from '../store/sessionsRepo.js';
-import { EmailTakenError, type UserRecord, type UsersRepo } from '../store/usersRepo.js';
-import type { AbuseLimits } from './abuseLimits.js';
+import type { DeviceInfo, Geo } from '../domain/device.js';
+import type { SessionRecord } from '../domain/session.js';
+import type { UserRecord } from '../domain/user.js';
+import { EmailTakenError, type UsersRepo } from '../store/usersRepo.js';
+import type { Limits } from './limits.js';
 import type { PasswordHasher } from './passwords.js';
 import type { SessionService } from './sessions.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 
 /** One message for unknown email and wrong password alike, so neither reveals the other. */
-export const WRONG_CREDENTIALS = 'wrong email or password';
+const WRONG_CREDENTIALS = 'wrong email or password';
 
 export interface SignedIn {
   user: UserRecord;
@@ -32,7 +34,7 @@ export class AccountService {
     private readonly passwords: PasswordHasher,
     private readonly ids: SnowflakeGenerator,
     private readonly log: Logger,
-    private readonly limits: Pick<AbuseLimits, 'SIGNIN_FAIL_EMAIL_IP' | 'SIGNIN_FAIL_EMAIL' | 'SIGNUP_IP'>,
+    private readonly limits: Pick<Limits, 'SIGNIN_FAIL_EMAIL_IP' | 'SIGNIN_FAIL_EMAIL' | 'SIGNUP_IP'>,
     readonly hooks: AccountHooks = {},
   ) {}
 
@@ -43,7 +45,7 @@ export class AccountService {
     geo: Geo,
     ip: string,
   ): Promise<SignedIn> {
-    await this.limits.SIGNUP_IP.consume(ip, (s) => `too many sign-ups from this address; retry after ${s} seconds`);
+    await this.limits.SIGNUP_IP.consume(ip);
     const passwordHash = input.password === null ? null : await this.passwords.hash(input.password);
     let user: UserRecord;
     try {
@@ -68,9 +70,8 @@ export class AccountService {
   async signIn(email: string, password: string, device: DeviceInfo, geo: Geo, ip: string): Promise<SignedIn> {
     const emailKey = email.toLowerCase();
     const pairKey = `${emailKey}|${ip}`;
-    const message = (s: number) => `too many failed sign-ins; retry after ${s} seconds`;
-    await this.limits.SIGNIN_FAIL_EMAIL_IP.check(pairKey, message);
-    await this.limits.SIGNIN_FAIL_EMAIL.check(emailKey, message);
+    await this.limits.SIGNIN_FAIL_EMAIL_IP.check(pairKey);
+    await this.limits.SIGNIN_FAIL_EMAIL.check(emailKey);
     const user = await this.users.byEmail(email);
     const ok = await this.passwords.verify(password, user?.passwordHash ?? null);
     if (!user || !ok) {

@@ -8,25 +8,21 @@
  * count commit together or not at all, so an invite with max_uses = N admits
  * exactly N users however many race for it.
  */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
+import type { RequestSource } from '../domain/source.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { CommunitiesRepo } from '../store/communitiesRepo.js';
 import type { FriendsRepo } from '../store/friendsRepo.js';
 import type { GroupsRepo } from '../store/groupsRepo.js';
-import {
-  InviteCodeTakenError,
-  InviteTargetType,
-  type InviteDetails,
-  type InviteRecord,
-  type InvitesRepo,
-  type InviteTarget,
-} from '../store/invitesRepo.js';
+import { InviteTargetType, type InviteDetails, type InviteRecord, type InviteTarget } from '../domain/invite.js';
+import { InviteCodeTakenError, type InvitesRepo } from '../store/invitesRepo.js';
 import type { Pool } from '../store/postgres.js';
 import { withTransaction } from '../store/transaction.js';
 import { generateInviteCode } from './inviteCodes.js';
+import type { Limits } from './limits.js';
 
 /** Most invites listChatInvites returns (newest first). */
-export const LIST_INVITES_MAX = 200;
+const LIST_INVITES_MAX = 200;
 /** How many codes to draw before giving up on a (practically impossible) collision streak. */
 const CODE_ATTEMPTS = 5;
 
@@ -49,10 +45,11 @@ export function unusableReason(invite: InviteRecord, now: number): string | null
 export class InviteService {
   constructor(
     private readonly db: Pool,
-    readonly invites: InvitesRepo,
-    readonly communities: CommunitiesRepo,
-    readonly groups: GroupsRepo,
-    readonly friends: FriendsRepo,
+    private readonly invites: InvitesRepo,
+    private readonly communities: CommunitiesRepo,
+    private readonly groups: GroupsRepo,
+    private readonly friends: FriendsRepo,
+    private readonly limits: Pick<Limits, 'INVITE_LOOKUP_IP' | 'INVITE_LOOKUP_USER' | 'INVITE_USE_IP' | 'INVITE_USE_USER'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -95,7 +92,9 @@ export class InviteService {
   }
 
   /** The invite behind a code for a preview: 404 unknown or deleted, 410 expired or used up. */
-  async preview(code: string): Promise<InviteDetails> {
+  async preview(code: string, source: RequestSource): Promise<InviteDetails> {
+    await this.limits.INVITE_LOOKUP_IP.consume(source.ip);
+    if (source.userId !== null) await this.limits.INVITE_LOOKUP_USER.consume(source.userId);
     const invite = await this.invites.details(code);
     if (!invite || invite.deletedAt) throw notFound();
     const reason = unusableReason(invite, this.now());
@@ -108,7 +107,9 @@ export class InviteService {
    * 404 unknown or deleted; 400 own user invite; 410 expired or used up; 409
    * already a member or friends (no use counted).
    */
-  async use(code: string, userId: Id): Promise<InviteTarget> {
+  async use(code: string, userId: Id, source: RequestSource): Promise<InviteTarget> {
+    await this.limits.INVITE_USE_IP.consume(source.ip);
+    await this.limits.INVITE_USE_USER.consume(userId);
     return withTransaction(this.db, async (client) => {
       const invite = await this.invites.lockForUse(code, client);
       if (!invite || invite.deletedAt) throw notFound();

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { createTransport } from 'nodemailer';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { JobQueue } from './jobQueue.js';
 
 export interface Mail {
   to: string;
@@ -42,7 +43,7 @@ export interface MailSettings {
 }
 
 /** 5 retries over about 12 minutes. */
-export const RETRY_DELAYS_MS: readonly number[] = [1_000, 5_000, 30_000, 120_000, 600_000];
+const RETRY_DELAYS_MS: readonly number[] = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 interface Queued {
   mail: Mail;
@@ -55,11 +56,9 @@ interface Queued {
 export type Delivery = { via: 'smtp'; host: string; messageId: string } | { via: 'outbox'; file: string };
 
 export class MailService {
-  private readonly queue: Queued[] = [];
+  private readonly sends: JobQueue;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
-  private readonly inFlight = new Set<Promise<void>>();
   private readonly retryDelays: readonly number[];
-  private readonly concurrency: number;
   private readonly deliver: (mail: Mail, id: string) => Promise<Delivery>;
   private closed = false;
   /** Mails handed over (to SMTP or the outbox) and dropped, since start. */
@@ -70,18 +69,13 @@ export class MailService {
     private readonly log: Logger,
   ) {
     this.retryDelays = settings.retryDelaysMs ?? RETRY_DELAYS_MS;
-    this.concurrency = settings.concurrency ?? 2;
+    this.sends = new JobQueue({ concurrency: settings.concurrency ?? 2 });
     this.deliver = settings.smtpUrl ? this.smtpDelivery(settings.smtpUrl) : this.outboxDelivery(settings.outboxDir);
   }
 
   /** Where mail goes, for the start-up log line (no credentials). */
   get destination(): string {
     return this.settings.smtpUrl ? `smtp ${smtpHost(this.settings.smtpUrl)}` : `outbox ${this.settings.outboxDir}`;
-  }
-
-  /** Mails waiting to be sent or retried. */
-  get pending(): number {
-    return this.queue.length + this.inFlight.size + this.retryTimers.size;
   }
 
   /** Sends one mail now, without queue or retry (the admin CLI's test mail); rejects on failure. */
@@ -99,9 +93,14 @@ export class MailService {
       this.log.error({ mailId: id, kind: mail.kind, to: mail.to }, 'mail dropped: mail service closed');
       return;
     }
-    this.queue.push({ mail, attempts: 0, id });
-    // On the next turn: composing the message must not delay the answer being written.
-    setImmediate(() => this.pump());
+    this.enqueue({ mail, attempts: 0, id });
+  }
+
+  /** Sends in the background; composing the message starts on a later turn, so it never delays the answer being written. */
+  private enqueue(item: Queued): void {
+    this.sends.run(() => new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.attempt(item))).catch(() => {
+      // Only close() rejects queued sends; it counts and logs them.
+    });
   }
 
   /**
@@ -113,32 +112,14 @@ export class MailService {
     for (const t of this.retryTimers) clearTimeout(t);
     const waitingRetries = this.retryTimers.size;
     this.retryTimers.clear();
-    const deadline = Date.now() + timeoutMs;
-    this.pump(); // whatever waits for its setImmediate starts now; each finished send pulls the next
-    while (this.inFlight.size && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.inFlight]),
-        new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
-      ]);
-      clearTimeout(timer);
-    }
-    const left = waitingRetries + this.queue.length + this.inFlight.size;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.sends.idle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    const left = waitingRetries + this.sends.queued + this.sends.running;
+    this.sends.clear(new Error('mail service closed'));
     if (left) {
       this.counts.dropped += left;
       this.log.error({ mails: left }, 'mails dropped at shutdown: not sent yet');
-    }
-    this.queue.length = 0;
-  }
-
-  private pump(): void {
-    while (this.inFlight.size < this.concurrency && this.queue.length) {
-      const item = this.queue.shift()!;
-      const done = this.attempt(item).finally(() => {
-        this.inFlight.delete(done);
-        this.pump();
-      });
-      this.inFlight.add(done);
     }
   }
 
@@ -161,8 +142,7 @@ export class MailService {
       this.log.warn({ ...failure, retryInMs: delay }, 'mail send failed; will retry');
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
-        this.queue.push(item);
-        this.pump();
+        this.enqueue(item);
       }, delay);
       this.retryTimers.add(timer);
     }

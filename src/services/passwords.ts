@@ -11,8 +11,9 @@
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { badRequest } from '../protocol/errorCodes.js';
+import { JobQueue } from './jobQueue.js';
 
-export const PASSWORD_MIN_CHARS = 8;
+const PASSWORD_MIN_CHARS = 8;
 export const PASSWORD_MAX_CHARS = 128;
 
 /** Normalises and checks a new password; throws 400 naming `field`. */
@@ -37,49 +38,34 @@ export interface HashingStats {
 }
 
 export class PasswordHasher {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly jobs: JobQueue;
   private dummyHash: Promise<string>;
 
   constructor(
     private readonly cost: number,
-    private readonly concurrency: number,
+    concurrency: number,
   ) {
+    this.jobs = new JobQueue({ concurrency });
     // A hash of a random string at the same cost, compared against when the
     // account does not exist, so both paths cost one bcrypt comparison.
     this.dummyHash = this.hash(`dummy-${Math.random()}`);
   }
 
   get stats(): HashingStats {
-    return { running: this.running, queued: this.waiting.length };
+    return { running: this.jobs.running, queued: this.jobs.queued };
   }
 
   hash(password: string): Promise<string> {
-    return this.withSlot(() => bcrypt.hash(prehash(password), this.cost));
+    return this.jobs.run(() => bcrypt.hash(prehash(password), this.cost));
   }
 
   /** Compares against `hash`, or against a dummy hash when `hash` is null (same cost, always false). */
   async verify(password: string, hash: string | null): Promise<boolean> {
     if (hash === null) {
       const dummy = await this.dummyHash;
-      await this.withSlot(() => bcrypt.compare(prehash(password), dummy));
+      await this.jobs.run(() => bcrypt.compare(prehash(password), dummy));
       return false;
     }
-    return this.withSlot(() => bcrypt.compare(prehash(password), hash));
-  }
-
-  private async withSlot<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running++;
-    }
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
+    return this.jobs.run(() => bcrypt.compare(prehash(password), hash));
   }
 }

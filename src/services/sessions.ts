@@ -1,17 +1,24 @@
 /**
- * Sessions: creation, validity, listing, revocation and last activity.
+ * Sessions: creation, resuming a token (auth.authorize), validity, listing,
+ * revocation and last activity.
  *
  * Postgres is the record. Redis (LiveState) caches validity and holds recent
  * activity so that a reconnect storm does not hit Postgres, and the Broker
  * fans revocations out to every instance. When Redis fails, every read falls
  * back to Postgres and revocations are still written to Postgres first.
  */
+import type { DeviceInfo, Geo } from '../domain/device.js';
+import type { Id } from '../domain/ids.js';
+import { decodeRevocation, encodeRevocation } from '../domain/revocation.js';
+import type { BoundSession, SessionRecord } from '../domain/session.js';
+import type { UserProfile } from '../domain/user.js';
 import type { Logger } from '../logger.js';
-import type { Id } from '../protocol/codec.js';
 import { Topic, type Broker } from '../store/broker.js';
+import type { ClientAppsRepo } from '../store/clientAppsRepo.js';
 import { REVOKED_TOMBSTONE_TTL_MS, type CachedSession, type LiveState } from '../store/liveState.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
-import type { DeviceInfo, Geo, SessionRecord, SessionsRepo } from '../store/sessionsRepo.js';
+import type { SessionsRepo } from '../store/sessionsRepo.js';
+import type { UsersRepo } from '../store/usersRepo.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import type { TokenService } from './tokens.js';
 
@@ -20,16 +27,24 @@ const ACTIVITY_TO_LIVE_MS = 2_000;
 /** ... and to Postgres in one batch this often, and at shutdown. */
 const ACTIVITY_TO_POSTGRES_MS = 30_000;
 
-/** SESSIONS_REVOKED payload: the revoked ids and when they were published (Unix ms, for the fan-out latency metric). */
-export interface RevokedPayload {
-  ids: Id[];
-  at: number;
+/** A session resumed by its token: what auth.authorize answers with. */
+export interface Authorized {
+  session: BoundSession;
+  user: UserProfile;
 }
 
-export interface ResumedSession {
-  userId: Id;
-  sessionId: Id;
+/** A session as auth.getSessions lists it. */
+export interface ListedSession extends SessionRecord {
+  /** Name of the client app from the registry; empty when unknown. */
+  appName: string;
 }
+
+/**
+ * Told of revoked sessions, whichever instance revoked them: at once for this
+ * instance's own revocations, through the broker for the others'.
+ * `publishedAt` (Unix ms) is set for revocations heard from the broker.
+ */
+export type RevocationListener = (sessionIds: readonly Id[], publishedAt?: number) => void;
 
 export class SessionService {
   /** Activity not yet in Redis / not yet in Postgres (session id -> Unix ms). */
@@ -38,11 +53,13 @@ export class SessionService {
   /** Revocations Postgres has but Redis could not be told of yet; retried with the activity flush. */
   private untombstoned = new Set<Id>();
   private timers: NodeJS.Timeout[] = [];
-  private readonly revokedListeners: Array<(sessionIds: readonly Id[]) => void> = [];
+  private readonly revokedListeners: RevocationListener[] = [];
   readonly idleMs: number;
 
   constructor(
     private readonly repo: SessionsRepo,
+    private readonly users: UsersRepo,
+    private readonly clientApps: ClientAppsRepo,
     private readonly live: LiveState,
     private readonly broker: Broker,
     private readonly tokens: TokenService,
@@ -53,12 +70,19 @@ export class SessionService {
     this.idleMs = idleDays * 86_400_000;
   }
 
-  start(): void {
+  /** Starts the activity flushes and listens for other instances' revocations. */
+  async start(): Promise<void> {
     this.timers.push(
       setInterval(() => void this.flushToLive(), ACTIVITY_TO_LIVE_MS),
       setInterval(() => void this.flushToPostgres(), ACTIVITY_TO_POSTGRES_MS),
     );
     for (const t of this.timers) t.unref();
+    await this.broker.subscribe(Topic.SESSIONS_REVOKED, (payload) => {
+      const revocation = decodeRevocation(payload);
+      if (revocation) this.tellRevoked(revocation.ids, revocation.at);
+    });
+    // Whatever the broker lost while disconnected is still in Postgres.
+    this.broker.onResync(() => void this.reconcileRevocations());
   }
 
   /** Stops the timers and writes every pending activity to Postgres. */
@@ -77,18 +101,25 @@ export class SessionService {
     return { session, token };
   }
 
-  /** Checks a token and its session; null when forged, malformed, revoked or expired. */
-  async resume(token: string): Promise<ResumedSession | null> {
+  /**
+   * auth.authorize: checks a token and its session, and records the device the
+   * client reported when it changed. Null when the token is forged, malformed,
+   * revoked or expired, or its user is gone.
+   */
+  async authorize(token: string, device: DeviceInfo): Promise<Authorized | null> {
     const claims = await this.tokens.verify(token);
     if (!claims) return null;
     const valid = await this.isValid(claims.sessionId, claims.userId);
     if (!valid) return null;
+    const user = await this.users.profile(claims.userId);
+    if (!user) return null;
     this.noteActivity(claims.sessionId);
-    return claims;
+    if (device.clientId || device.deviceType) await this.repo.updateDevice(claims.sessionId, device);
+    return { session: claims, user };
   }
 
   /** True when the session exists, belongs to the user, is unrevoked and not idle-expired. */
-  async isValid(sessionId: Id, userId: Id): Promise<boolean> {
+  private async isValid(sessionId: Id, userId: Id): Promise<boolean> {
     const now = Date.now();
     let cached: CachedSession = { state: 'unknown' };
     try {
@@ -110,7 +141,7 @@ export class SessionService {
   }
 
   /** The user's live sessions, newest activity first, with activity merged from Redis and this instance. */
-  async list(userId: Id): Promise<SessionRecord[]> {
+  async list(userId: Id): Promise<ListedSession[]> {
     const now = Date.now();
     // Read a little further back than the idle limit: Redis may know newer activity.
     const records = await this.repo.liveByUser(userId, now - this.idleMs - ACTIVITY_TO_POSTGRES_MS * 2);
@@ -124,9 +155,11 @@ export class SessionService {
       ...r,
       lastActive: Math.max(r.lastActive, cachedActivity.get(r.id) ?? 0, this.toLive.get(r.id) ?? 0, this.toPostgres.get(r.id) ?? 0),
     }));
-    return merged
+    const live = merged
       .filter((r) => r.lastActive > now - this.idleMs)
       .sort((a, b) => b.lastActive - a.lastActive || (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
+    const appNames = await this.clientApps.names(live.map((r) => r.clientId));
+    return live.map((r) => ({ ...r, appName: appNames.get(r.clientId) ?? '' }));
   }
 
   /** Revokes the caller's listed sessions (others' ids are ignored); returns those revoked. */
@@ -142,17 +175,22 @@ export class SessionService {
   }
 
   /**
-   * Called with the ids revoked through this instance, at once and even when
-   * the broker is down (sockets elsewhere hear it through the broker).
+   * Tells `listener` of every revocation: this instance's at once (even when
+   * the broker is down), other instances' through the broker, and those the
+   * broker lost, after it reconnects.
    */
-  onRevoked(listener: (sessionIds: readonly Id[]) => void): void {
+  onRevoked(listener: RevocationListener): void {
     this.revokedListeners.push(listener);
+  }
+
+  private tellRevoked(sessionIds: readonly Id[], publishedAt?: number): void {
+    for (const listener of this.revokedListeners) listener(sessionIds, publishedAt);
   }
 
   /** After Postgres recorded revocations: tombstone them in Redis and tell every instance. */
   async announceRevoked(sessionIds: readonly Id[]): Promise<void> {
     if (!sessionIds.length) return;
-    for (const listener of this.revokedListeners) listener(sessionIds);
+    this.tellRevoked(sessionIds);
     for (const id of sessionIds) {
       this.toLive.delete(id);
       this.toPostgres.delete(id);
@@ -166,20 +204,27 @@ export class SessionService {
       for (const id of sessionIds) this.untombstoned.add(id);
       this.liveFailed(err);
     }
-    const payload: RevokedPayload = { ids: [...sessionIds], at: Date.now() };
-    await this.broker.publish(Topic.SESSIONS_REVOKED, JSON.stringify(payload)).catch((err) => this.liveFailed(err));
+    await this.broker.publish(Topic.SESSIONS_REVOKED, encodeRevocation(sessionIds)).catch((err) => this.liveFailed(err));
   }
 
   /**
-   * Sessions revoked recently enough that a stale cache entry could still call
-   * them valid; re-tombstoned after Redis comes back.
+   * After the broker lost messages (Redis reconnected): tombstones again the
+   * sessions revoked recently enough that a stale cache entry could still call
+   * them valid, and tells the listeners, so sockets of sessions revoked
+   * meanwhile are closed.
    */
-  async recentlyRevoked(): Promise<Id[]> {
-    const ids = await this.repo.revokedSince(new Date(Date.now() - REVOKED_TOMBSTONE_TTL_MS));
-    await this.live.markRevoked(ids).catch((err) => this.liveFailed(err));
-    return ids;
+  private async reconcileRevocations(): Promise<void> {
+    try {
+      const ids = await this.repo.revokedSince(new Date(Date.now() - REVOKED_TOMBSTONE_TTL_MS));
+      await this.live.markRevoked(ids).catch((err) => this.liveFailed(err));
+      this.tellRevoked(ids);
+      this.log.info({ revoked: ids.length }, 'reconciled revocations after live-state reconnect');
+    } catch (err) {
+      this.log.warn({ err }, 'could not reconcile revocations');
+    }
   }
 
+  /** core.Initialize on a signed-in socket: the session's device info, when it changed. */
   async updateDevice(sessionId: Id, device: DeviceInfo): Promise<void> {
     await this.repo.updateDevice(sessionId, device);
   }

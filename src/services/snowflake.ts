@@ -10,13 +10,12 @@
  * When a millisecond's sequence is used up, or the clock steps back, the
  * generator waits for the next millisecond instead of repeating an id.
  */
-import type { Id } from '../protocol/codec.js';
+import { MAX_WORKER_ID, type Id } from '../domain/ids.js';
 
 export const SNOWFLAKE_EPOCH_MS = Date.UTC(2024, 0, 1);
 const WORKER_BITS = 10n;
 const SEQUENCE_BITS = 12n;
 const MAX_SEQUENCE = (1 << Number(SEQUENCE_BITS)) - 1;
-export const MAX_WORKER_ID = (1 << Number(WORKER_BITS)) - 1;
 
 export class SnowflakeGenerator {
   private lastMs = -1;
@@ -59,10 +58,4 @@ export class SnowflakeGenerator {
 /** Unix ms at which a snowflake was made. */
 export function snowflakeTime(id: Id): number {
   return Number(BigInt(id) >> (WORKER_BITS + SEQUENCE_BITS)) + SNOWFLAKE_EPOCH_MS;
-}
-
-/** True for a decimal string that can be a snowflake (1 to 2^63-1). */
-export function isSnowflake(id: string): boolean {
-  if (!/^[1-9][0-9]{0,18}$/.test(id)) return false;
-  return BigInt(id) <= 0x7fff_ffff_ffff_ffffn;
 }

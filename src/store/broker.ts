@@ -1,7 +1,7 @@
 /**
  * Pub/sub between gateway instances (revocations, key rotations).
- * Implementations: broker_redis.ts (Redis pub/sub, several instances),
- * broker_memory.ts (one process). Delivery is at most once: anything that must
+ * Implementations: brokerRedis.ts (Redis pub/sub, several instances),
+ * brokerMemory.ts (one process). Delivery is at most once: anything that must
  * not be lost is written to Postgres first, and instances reconcile with
  * Postgres when the broker reconnects.
  */

@@ -1,5 +1,5 @@
 /** Postgres repository of communities, their channels and members. */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 import { withTransaction } from './transaction.js';
 
@@ -45,11 +45,6 @@ export class CommunitiesRepo {
       await client.query(`INSERT INTO community_members (community_id, user_id) VALUES ($1, $2)`, [input.id, input.ownerId]);
       return toCommunity(rows[0]!);
     });
-  }
-
-  async byId(id: Id): Promise<CommunityRecord | null> {
-    const { rows } = await this.pool.query<CommunityRow>(`SELECT * FROM communities WHERE id = $1`, [id]);
-    return rows[0] ? toCommunity(rows[0]) : null;
   }
 
   /** Whether the user is a member of the community (false for an unknown community). */

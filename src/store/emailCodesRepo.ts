@@ -1,8 +1,9 @@
 /**
- * Postgres repository of one-time email codes (table `email_codes`), and the
- * account writes a confirmed code makes (verified flag, new password).
+ * Postgres repository of one-time email codes (table `email_codes`): issuing,
+ * locking for a check, counting wrong tries, marking used. The account writes
+ * a confirmed code makes are UsersRepo's.
  */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 
 export type CodePurpose = 'verify_email' | 'reset_password';

@@ -3,11 +3,11 @@
  * once per pair (lower id first), so adding it twice, or both users adding
  * each other at once, is a primary-key conflict rather than two rows.
  */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 
 /** The pair in storage order: numerically lower id first. */
-export function friendPair(a: Id, b: Id): [Id, Id] {
+function friendPair(a: Id, b: Id): [Id, Id] {
   return BigInt(a) < BigInt(b) ? [a, b] : [b, a];
 }
 

@@ -1,5 +1,5 @@
 /** Postgres repository of group chats and their participants. */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 import { withTransaction } from './transaction.js';
 

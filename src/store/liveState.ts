@@ -2,10 +2,10 @@
  * Live session state: a cache of session validity and last activity, shared by
  * every instance. Postgres stays the record: losing all of this (FLUSHALL, a
  * restart without persistence) costs a cache miss, never a sign-out.
- * Implementations: liveState_redis.ts (several instances), liveState_memory.ts
+ * Implementations: liveStateRedis.ts (several instances), liveStateMemory.ts
  * (embedded single-instance mode and unit tests).
  */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 
 /** What the cache knows of one session. */
 export type CachedSession =

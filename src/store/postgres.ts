@@ -13,13 +13,42 @@ import type { Logger } from '../logger.js';
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 const MIGRATIONS_TABLE = 'schema_migrations';
 
-export function createPool(url: string, log: Logger, max = 10): Pool {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+export interface PoolOptions {
+  /** Connections at most (default 10). */
+  max?: number;
+  /**
+   * Told of each failed query (by SQLSTATE, or the driver's error code) and of
+   * each idle connection lost; integrity violations (SQLSTATE class 23, which
+   * callers expect, e.g. a taken email) are not failures.
+   */
+  onError?: (code: string) => void;
+}
+
+export function createPool(url: string, log: Logger, options: PoolOptions = {}): Pool {
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  const { onError } = options;
   // An idle client losing its connection must not crash the process.
-  pool.on('error', (err) => log.warn({ err }, 'postgres idle client error'));
+  pool.on('error', (err: Error & { code?: string }) => {
+    log.warn({ err }, 'postgres idle client error');
+    onError?.(err.code ?? 'connection');
+  });
+  if (onError) {
+    // pg has no query event: wrap query() to see failures without changing results.
+    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    (pool as { query: unknown }).query = (...args: unknown[]) => {
+      const result = query(...args);
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        (result as Promise<unknown>).catch((err: { code?: string }) => {
+          const code = typeof err?.code === 'string' ? err.code : 'unknown';
+          if (!code.startsWith('23')) onError(code);
+        });
+      }
+      return result;
+    };
+  }
   return pool;
 }
 

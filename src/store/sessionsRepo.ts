@@ -1,28 +1,8 @@
 /** Postgres repository of sessions: the record of which sessions are valid. */
-import type { Id } from '../protocol/codec.js';
+import type { DeviceInfo, Geo } from '../domain/device.js';
+import type { Id } from '../domain/ids.js';
+import type { SessionRecord } from '../domain/session.js';
 import type { Pool, PoolClient } from './postgres.js';
-
-/** Device info reported by core.Initialize on the socket that created or resumed a session. */
-export interface DeviceInfo {
-  clientId: number;
-  deviceType: string;
-  deviceVersion: string;
-  appVersion: string;
-}
-
-export interface Geo {
-  country?: string;
-  region?: string;
-}
-
-export interface SessionRecord extends DeviceInfo, Geo {
-  id: Id;
-  userId: Id;
-  createdAt: Date;
-  /** Unix ms. */
-  lastActive: number;
-  revokedAt: Date | null;
-}
 
 interface SessionRow {
   id: string;
@@ -82,16 +62,6 @@ export class SessionsRepo {
       [userId, activeSince],
     );
     return rows.map(toSession);
-  }
-
-  /** Of the given ids, those that are unrevoked (any user). */
-  async unrevoked(ids: readonly Id[]): Promise<Set<Id>> {
-    if (!ids.length) return new Set();
-    const { rows } = await this.pool.query<{ id: string }>(
-      `SELECT id FROM sessions WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL`,
-      [ids],
-    );
-    return new Set(rows.map((r) => r.id));
   }
 
   /** Revokes the listed sessions that belong to the user; returns the ids actually revoked. */

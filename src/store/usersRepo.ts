@@ -1,15 +1,7 @@
 /** Postgres repository of users. */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
+import type { UserProfile, UserRecord } from '../domain/user.js';
 import type { Pool, PoolClient } from './postgres.js';
-
-export interface UserRecord {
-  id: Id;
-  name: string;
-  email: string | null;
-  emailVerified: boolean;
-  passwordHash: string | null;
-  createdAt: Date;
-}
 
 interface UserRow {
   id: string;
@@ -43,7 +35,7 @@ export class UsersRepo {
   constructor(private readonly pool: Pool) {}
 
   /** The user's public profile (id and name), cached for a minute; null when the user does not exist. */
-  async profile(id: Id): Promise<Pick<UserRecord, 'id' | 'name'> | null> {
+  async profile(id: Id): Promise<UserProfile | null> {
     const now = Date.now();
     const cached = this.profiles.get(id);
     if (cached && cached.until > now) return { id, name: cached.name };
@@ -87,10 +79,5 @@ export class UsersRepo {
   async byId(id: Id): Promise<UserRecord | null> {
     const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = $1`, [id]);
     return rows[0] ? toUser(rows[0]) : null;
-  }
-
-  async byIds(ids: readonly Id[]): Promise<Map<Id, UserRecord>> {
-    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = ANY($1::bigint[])`, [ids]);
-    return new Map(rows.map((row) => [row.id, toUser(row)]));
   }
 }

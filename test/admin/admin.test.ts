@@ -97,7 +97,7 @@ describe('admin CLI', () => {
   });
 
   it('fails with a clear message on stderr and a non-zero exit, creating nothing', async () => {
-    const unknownUser = gw.app.services.ids.next();
+    const unknownUser = gw.app.ids.next();
     const unknown = await run('community', 'create', '--owner', unknownUser, '--name', 'Ghost town');
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, new RegExp(`unknown user id ${unknownUser}`));

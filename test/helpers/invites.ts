@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { idFromWire, idToWire } from '../../src/protocol/codec.js';
+import { CommunitiesRepo } from '../../src/store/communitiesRepo.js';
+import { GroupsRepo } from '../../src/store/groupsRepo.js';
 import type { TestGateway } from './stack.js';
 
 export interface SignedInUser {
@@ -19,17 +21,17 @@ export async function signedInUser(gw: TestGateway, name: string): Promise<Signe
 
 /** A community (with one channel, the owner a member) made the way the admin CLI makes it. */
 export async function createCommunity(gw: TestGateway, ownerId: string, name: string): Promise<{ communityId: string; channelId: string }> {
-  const { ids, invites } = gw.app.services;
+  const { ids, db } = gw.app;
   const communityId = ids.next();
   const channelId = ids.next();
-  await invites.communities.create({ id: communityId, channelId, channelName: 'general', name, ownerId });
+  await new CommunitiesRepo(db).create({ id: communityId, channelId, channelName: 'general', name, ownerId });
   return { communityId, channelId };
 }
 
 /** A group (the owner its first participant) made the way the admin CLI makes it. */
 export async function createGroup(gw: TestGateway, ownerId: string, name: string): Promise<string> {
-  const { ids, invites } = gw.app.services;
-  const group = await invites.groups.create({ id: ids.next(), name, ownerId });
+  const { ids, db } = gw.app;
+  const group = await new GroupsRepo(db).create({ id: ids.next(), name, ownerId });
   return group.id;
 }
 

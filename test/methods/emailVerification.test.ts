@@ -30,7 +30,7 @@ describe('email verification', () => {
     await c.call('auth_sign_up', { email, password: PASSWORD, name: 'Ada' });
     return c;
   }
-  const isVerified = async (email: string) => (await gw.app.services.users.byEmail(email))!.emailVerified;
+  const isVerified = async (email: string) => (await gw.app.repos.users.byEmail(email))!.emailVerified;
   /** A 6-digit code that is not `code`. */
   const other = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
@@ -119,17 +119,17 @@ describe('email verification', () => {
     const email = uniqueEmail('expiry');
     await signUp(email);
     const code = codeOf(await smtp.next(email));
-    const user = (await gw.app.services.users.byEmail(email))!;
-    const record = await new EmailCodesRepo(gw.app.services.db).get(user.id, 'verify_email');
+    const user = (await gw.app.repos.users.byEmail(email))!;
+    const record = await new EmailCodesRepo(gw.app.db).get(user.id, 'verify_email');
     const validMs = record!.expiresAt.getTime() - Date.now();
     assert.ok(validMs > 29 * 60_000 && validMs <= 30 * 60_000, `valid for ${validMs} ms`);
-    const { rows } = await gw.app.services.db.query<{ stored: string }>(
+    const { rows } = await gw.app.db.query<{ stored: string }>(
       `SELECT email || encode(salt, 'hex') || encode(code_hash, 'hex') AS stored FROM email_codes WHERE user_id = $1`,
       [user.id],
     );
     assert.equal(rows[0]!.stored.includes(code), false, 'only a hash of the code is stored');
     assert.equal(record!.codeHash.length, 32);
-    await gw.app.services.db.query(`UPDATE email_codes SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
+    await gw.app.db.query(`UPDATE email_codes SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email, code });
     assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);

@@ -48,7 +48,7 @@ describe('invites', () => {
 
     it('refuses a non-member (403), also for an unknown community, and a channel of another community (400)', async () => {
       assertError(await outsider.client.request('chats_create_chat_invite', { chat_ref: channelRef(community) }), ErrorCode.FORBIDDEN);
-      const unknown = { communityId: gw.app.services.ids.next(), channelId: community.channelId };
+      const unknown = { communityId: gw.app.ids.next(), channelId: community.channelId };
       assertError(await member.client.request('chats_create_chat_invite', { chat_ref: channelRef(unknown) }), ErrorCode.FORBIDDEN);
       const mixed = { communityId: community.communityId, channelId: otherCommunity.channelId };
       assertError(await member.client.request('chats_create_chat_invite', { chat_ref: channelRef(mixed) }), ErrorCode.BAD_REQUEST, /channel_id/);
@@ -194,7 +194,7 @@ describe('invites', () => {
       assertError(await y.client.request('auth_use_invite', { code: xCode }), ErrorCode.CONFLICT);
       const yCode = await createInvite(y, selfRef());
       assertError(await x.client.request('auth_use_invite', { code: yCode }), ErrorCode.CONFLICT, /friends/);
-      assert.equal(await gw.app.services.invites.friends.areFriends(x.id, y.id), true);
+      assert.equal(await gw.app.repos.friends.areFriends(x.id, y.id), true);
     });
 
     it('answers 404 for an unknown code and 400 for a malformed one', async () => {

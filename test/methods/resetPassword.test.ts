@@ -89,7 +89,7 @@ describe('password reset', () => {
     const { client: live, auth } = await account(email);
     const second = await gw.connect();
     const other = await second.call('auth_sign_in', { email, password: OLD });
-    assert.equal((await gw.app.services.users.byEmail(email))!.emailVerified, false);
+    assert.equal((await gw.app.repos.users.byEmail(email))!.emailVerified, false);
 
     const code = await requestCode(email);
     const resetter = await gw.connect();
@@ -108,7 +108,7 @@ describe('password reset', () => {
     }
     assert.equal(await signInCode(email, NEW), 0);
     assert.equal(await signInCode(email, OLD), ErrorCode.UNAUTHENTICATED);
-    assert.equal((await gw.app.services.users.byEmail(email))!.emailVerified, true);
+    assert.equal((await gw.app.repos.users.byEmail(email))!.emailVerified, true);
 
     const reuse = await resetter.request('auth_reset_password', { email, confirm: { code, new_password: 'third password 3' } });
     assert.equal(reuse.error?.error_code, ErrorCode.BAD_REQUEST, 'the code works once');

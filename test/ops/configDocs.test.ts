@@ -40,7 +40,7 @@ function envExample(): Map<string, string> {
 describe('configuration documentation', () => {
   it('README table, .env.example and the schema list exactly the same variables', () => {
     assert.deepEqual([...readmeTable().keys()].sort(), schemaNames, 'README configuration table');
-    assert.deepEqual([...envExample().keys()].sort(), schemaNames, '.env.example (regenerate: node --import tsx scripts/env-example.ts > .env.example)');
+    assert.deepEqual([...envExample().keys()].sort(), schemaNames, '.env.example (regenerate: node --import tsx scripts/envExample.ts > .env.example)');
   });
 
   it('every schema entry explains itself (describe) for the generated docs', () => {

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { startRedis } from '../../scripts/stack.mjs';
 import { OsmiumClient } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
-import { RateLimits } from '../../src/services/rateLimits.js';
+import { RateLimitBackend } from '../../src/services/rateLimit.js';
 import { eventually } from '../helpers/eventually.js';
 import { REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -113,8 +113,8 @@ describe('abuse limits', () => {
   it('grows the block with each block (growing delay)', async () => {
     const redis = new Redis(REDIS_URL);
     try {
-      const limits = new RateLimits({ redis, prefix: `grow${randomBytes(4).toString('hex')}:`, enabled: true });
-      const limit = limits.define('growing', { points: 2, durationSeconds: 600, blockSeconds: 1, maxBlockSeconds: 4 });
+      const limits = new RateLimitBackend({ redis, prefix: `grow${randomBytes(4).toString('hex')}:`, enabled: true });
+      const limit = limits.define('growing', { points: 2, durationSeconds: 600, blockSeconds: 1, maxBlockSeconds: 4, refusal: (s) => `retry after ${s} seconds` });
       const refusal = async () => limit.check('k').then(() => 'allowed', (err: Error) => err.message);
       await limit.penalize('k');
       await limit.penalize('k');

@@ -53,7 +53,7 @@ describe('mail outbox (no SMTP_URL)', () => {
     assert.deepEqual(leaks, [], 'no log line carries the code');
 
     await client.call('auth_verify_email', { email, code });
-    assert.equal((await gw.app.services.users.byEmail(email))!.emailVerified, true);
+    assert.equal((await gw.app.repos.users.byEmail(email))!.emailVerified, true);
 
     await client.call('auth_reset_password', { email });
     const files = await waitForFiles(dir, 2);

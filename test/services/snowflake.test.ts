@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isSnowflake, SnowflakeGenerator, snowflakeTime, SNOWFLAKE_EPOCH_MS } from '../../src/services/snowflake.js';
+import { isSnowflake } from '../../src/domain/ids.js';
+import { SnowflakeGenerator, snowflakeTime, SNOWFLAKE_EPOCH_MS } from '../../src/services/snowflake.js';
 
 describe('snowflake ids', () => {
   it('are unique and strictly increasing, even past 4096 ids in one millisecond', () => {

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Broker } from '../../src/store/broker.js';
-import { MemoryBroker } from '../../src/store/broker_memory.js';
-import { RedisBroker } from '../../src/store/broker_redis.js';
+import { MemoryBroker } from '../../src/store/brokerMemory.js';
+import { RedisBroker } from '../../src/store/brokerRedis.js';
 import { REDIS_URL } from '../helpers/stack.js';
 import { brokerContract } from './brokerContract.js';
 

@@ -89,7 +89,7 @@ describe('live state durability', () => {
     const during = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
     assert.equal(during.error?.error_code, ErrorCode.FORBIDDEN, 'refused while the tombstone is not written');
     // Reads are served during a WRITE pause: the tombstone shows up once writes resume.
-    const key = `${gw.app.services.config.REDIS_PREFIX}s:${victim.authorization!.session_id!.toString()}`;
+    const key = `${gw.app.config.REDIS_PREFIX}s:${victim.authorization!.session_id!.toString()}`;
     await eventually(async () => (await admin.get(key)) === 'r', { what: 'the tombstone in Redis after the pause' });
     admin.disconnect();
   });
@@ -103,7 +103,7 @@ describe('live state durability', () => {
     // The same session resumed on the other instance: only Redis can tell that one.
     const victimElsewhere = await other.connect();
     await victimElsewhere.call('auth_authorize', { token: victim.authorization!.token! });
-    const sessionKey = (id: { toString(): string }) => `${gw.app.services.config.REDIS_PREFIX}s:${id.toString()}`;
+    const sessionKey = (id: { toString(): string }) => `${gw.app.config.REDIS_PREFIX}s:${id.toString()}`;
 
     redis.stop();
     const lost = (t: TestGateway, role: string) => t.logs.some((l) => l.msg === 'redis connection error' && l.role === role);

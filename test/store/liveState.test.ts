@@ -1,8 +1,8 @@
 /** The LiveState contract (liveStateContract.ts), run against every implementation. */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { MemoryLiveState } from '../../src/store/liveState_memory.js';
-import { RedisLiveState } from '../../src/store/liveState_redis.js';
+import { MemoryLiveState } from '../../src/store/liveStateMemory.js';
+import { RedisLiveState } from '../../src/store/liveStateRedis.js';
 import { REDIS_URL } from '../helpers/stack.js';
 import { liveStateContract } from './liveStateContract.js';
 

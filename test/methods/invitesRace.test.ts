@@ -21,7 +21,7 @@ describe('invites under races', () => {
 
   const users = (n: number, tag: string) => Promise.all(Array.from({ length: n }, (_, i) => signedInUser(gw, `${tag} ${i}`)));
   const uses = async (code: string) =>
-    (await gw.app.services.db.query<{ uses: number }>(`SELECT uses FROM invites WHERE code = $1`, [code])).rows[0]!.uses;
+    (await gw.app.db.query<{ uses: number }>(`SELECT uses FROM invites WHERE code = $1`, [code])).rows[0]!.uses;
 
   /** Fires every user's useInvite at once (each on its own socket) and splits the outcomes. */
   async function race(racers: SignedInUser[], code: string) {
@@ -38,7 +38,7 @@ describe('invites under races', () => {
     const { winners, codes } = await race(racers, code);
     assert.equal(winners.length, 1);
     assert.deepEqual(codes, Array(19).fill(ErrorCode.GONE));
-    const { rows } = await gw.app.services.db.query<{ user_id: string }>(`SELECT user_id FROM group_participants WHERE group_id = $1`, [groupId]);
+    const { rows } = await gw.app.db.query<{ user_id: string }>(`SELECT user_id FROM group_participants WHERE group_id = $1`, [groupId]);
     assert.deepEqual(rows.map((r) => r.user_id).sort(), [owner.id, winners[0]!.id].sort());
     assert.equal(await uses(code), 1);
     assertError(await racers[0]!.client.request('auth_lookup_invite', { code }), ErrorCode.GONE, /used up/);
@@ -50,7 +50,7 @@ describe('invites under races', () => {
     const { winners, codes } = await race(await users(15, 'Crowd'), code);
     assert.equal(winners.length, 3);
     assert.deepEqual(codes, Array(12).fill(ErrorCode.GONE));
-    const { rows } = await gw.app.services.db.query(`SELECT 1 FROM community_members WHERE community_id = $1`, [community.communityId]);
+    const { rows } = await gw.app.db.query(`SELECT 1 FROM community_members WHERE community_id = $1`, [community.communityId]);
     assert.equal(rows.length, 4);
     assert.equal(await uses(code), 3);
   });

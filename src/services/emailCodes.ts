@@ -1,5 +1,6 @@
 /**
- * One-time codes mailed for email verification and password reset.
+ * One-time codes mailed for email verification and password reset (the
+ * codes themselves: issuing, hashing, checking; the flows are accountEmail.ts).
  *
  * - 6 digits from `crypto.randomInt` (uniform, no modulo bias).
  * - Stored as SHA-256(salt ‖ purpose ‖ code) with a fresh 16-byte salt per
@@ -12,30 +13,30 @@
  *   when there is no code, so the answer time does not say which case it was.
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import type { CodePurpose, CodeTarget, EmailCodeRecord, EmailCodesRepo } from '../store/emailCodesRepo.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 
 export type { CodePurpose } from '../store/emailCodesRepo.js';
 
-export const CODE_DIGITS = 6;
+const CODE_DIGITS = 6;
 export const CODE_TTL_MS: Readonly<Record<CodePurpose, number>> = {
   verify_email: 30 * 60_000,
   reset_password: 15 * 60_000,
 };
 /** Wrong tries a code survives; the next check after this many is refused even with the right code. */
-export const MAX_WRONG_TRIES = 5;
+const MAX_WRONG_TRIES = 5;
 
 /** Why a code was refused (for the log; the client gets one message for all). */
-export type CodeRefusal = 'none' | 'wrong' | 'expired' | 'used' | 'dead';
+type CodeRefusal = 'none' | 'wrong' | 'expired' | 'used' | 'dead';
 export type CodeCheck = { ok: true; userId: Id } | { ok: false; reason: CodeRefusal };
 
 /** A new random code, zero-padded to 6 digits. */
-export function newCode(): string {
+function newCode(): string {
   return randomInt(0, 10 ** CODE_DIGITS).toString().padStart(CODE_DIGITS, '0');
 }
 
-export function hashCode(purpose: CodePurpose, salt: Buffer, code: string): Buffer {
+function hashCode(purpose: CodePurpose, salt: Buffer, code: string): Buffer {
   return createHash('sha256').update(salt).update(`${purpose}:${code}`, 'utf8').digest();
 }
 
@@ -43,7 +44,7 @@ const DUMMY_SALT = randomBytes(16);
 const DUMMY_HASH = hashCode('verify_email', DUMMY_SALT, newCode());
 
 /** Checks a candidate against a stored code (or none); pure apart from the clock. */
-export function checkCode(record: EmailCodeRecord | null, purpose: CodePurpose, candidate: string, now = Date.now()): CodeCheck {
+function checkCode(record: EmailCodeRecord | null, purpose: CodePurpose, candidate: string, now = Date.now()): CodeCheck {
   // Hash and compare first, in every case, so every path does the same work.
   const expected = record?.codeHash ?? DUMMY_HASH;
   const actual = hashCode(purpose, record?.salt ?? DUMMY_SALT, candidate);
@@ -55,7 +56,7 @@ export function checkCode(record: EmailCodeRecord | null, purpose: CodePurpose, 
   return matches ? { ok: true, userId: record.userId } : { ok: false, reason: 'wrong' };
 }
 
-export class CodeService {
+export class EmailCodeService {
   constructor(private readonly repo: EmailCodesRepo) {}
 
   /**

@@ -1,5 +1,5 @@
 /** In-process LiveState for the embedded single-instance mode. */
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import { REVOKED_TOMBSTONE_TTL_MS, SESSION_CACHE_TTL_MS, type CachedSession, type LiveState } from './liveState.js';
 
 interface Entry {

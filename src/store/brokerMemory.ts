@@ -1,4 +1,4 @@
-/** In-process Broker: one instance, synchronous fan-out on the next tick. */
+/** In-process Broker for one process (the embedded mode): each handler runs in its own microtask, after publish returns. */
 import type { Broker, BrokerHandler } from './broker.js';
 
 export class MemoryBroker implements Broker {

@@ -1,22 +1,19 @@
 /**
  * Prometheus metrics of one gateway process (prom-client), served at
- * `GET /metrics`. Under node:cluster a worker asked for /metrics asks the
- * primary over IPC, and the primary aggregates every worker's registry
- * (prom-client's AggregatorRegistry), so any worker answers for the whole
- * machine.
+ * `GET /metrics`. Each layer reports through a narrow observer it defines
+ * (GatewayObserver, RequestObserver, the rate limits' and pool's callbacks);
+ * this registry implements them, so no layer knows prom-client. Under
+ * node:cluster, /metrics answers for every worker (cluster/metricsAggregation.ts).
  */
-import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MethodName } from '../protocol/codec.js';
-import type { HashingStats } from '../services/passwords.js';
-import type { Pool } from '../store/postgres.js';
-import type { RequestObserver } from './dispatcher.js';
-import type { GatewayMetrics } from './server.js';
+import cluster from 'node:cluster';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { askPrimaryForMetrics, shareWithPrimary } from './cluster/metricsAggregation.js';
+import type { RequestObserver } from './gateway/dispatcher.js';
+import type { GatewayObserver } from './gateway/gateway.js';
+import type { MethodName } from './protocol/codec.js';
+import type { HashingStats } from './services/passwords.js';
 
 const PREFIX = 'osmium_';
-const REQUEST_ASK = 'osmium:metrics:ask';
-const REQUEST_ANSWER = 'osmium:metrics:answer';
-const ASK_TIMEOUT_MS = 5_000;
 
 export interface MetricsOptions {
   /**
@@ -27,7 +24,7 @@ export interface MetricsOptions {
 }
 
 /** Every metric the gateway exports. Names are listed in README "Running in production". */
-export class Metrics implements GatewayMetrics {
+export class Metrics implements GatewayObserver {
   readonly registry = new Registry();
   private readonly aggregate: boolean;
   private hashing: (() => HashingStats) | undefined;
@@ -100,14 +97,10 @@ export class Metrics implements GatewayMetrics {
       },
     });
     collectDefaultMetrics({ register: this.registry });
-    if (this.aggregate) {
-      // Let the primary's AggregatorRegistry collect this registry.
-      AggregatorRegistry.setRegistries([this.registry]);
-      new AggregatorRegistry(); // installs the worker's answer to the primary
-    }
+    if (this.aggregate) shareWithPrimary(this.registry);
   }
 
-  // GatewayMetrics
+  // GatewayObserver
 
   frameIn(bytes: number): void {
     this.framesIn.inc();
@@ -128,10 +121,10 @@ export class Metrics implements GatewayMetrics {
     this.revocationSeconds.observe(Math.max(0, seconds));
   }
 
-  async render(): Promise<{ contentType: string; body: string }> {
-    const body = this.aggregate ? await askPrimary() : await this.registry.metrics();
+  readonly render = async (): Promise<{ contentType: string; body: string }> => {
+    const body = this.aggregate ? await askPrimaryForMetrics() : await this.registry.metrics();
     return { contentType: this.registry.contentType, body };
-  }
+  };
 
   // Hooks for the rest of the gateway
 
@@ -142,80 +135,21 @@ export class Metrics implements GatewayMetrics {
   };
 
   /** Counts a request refused by the rate limit `name` (e.g. `sign_in_ip`). */
-  rateLimited(name: string): void {
+  readonly rateLimited = (name: string): void => {
     this.rateLimitedTotal.inc({ limit: name });
-  }
+  };
 
-  redisError(role: string): void {
+  readonly redisError = (role: string): void => {
     this.redisErrors.inc({ role });
-  }
+  };
 
-  postgresError(code: string): void {
+  /** A failed Postgres query (by SQLSTATE) or a lost idle connection. */
+  readonly postgresError = (code: string): void => {
     this.postgresErrors.inc({ code });
-  }
+  };
 
   /** Reports the hashing queue (PasswordHasher.stats) at each scrape. */
   trackHashing(stats: () => HashingStats): void {
     this.hashing = stats;
   }
-}
-
-/**
- * Counts failures of `pool.query` (not integrity violations, SQLSTATE class
- * 23, which the services expect, e.g. a taken email) and idle clients lost.
- */
-export function instrumentPool(pool: Pool, metrics: Metrics): void {
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as { query: unknown }).query = (...args: unknown[]) => {
-    const result = query(...args);
-    if (result && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<unknown>).catch((err: { code?: string }) => {
-        const code = typeof err?.code === 'string' ? err.code : 'unknown';
-        if (!code.startsWith('23')) metrics.postgresError(code);
-      });
-    }
-    return result;
-  };
-  pool.on('error', (err: Error & { code?: string }) => metrics.postgresError(err.code ?? 'connection'));
-}
-
-let asked = 0;
-const pending = new Map<number, { resolve: (body: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
-let answerListener = false;
-
-/** A worker's request for the cluster-wide metrics text. */
-function askPrimary(): Promise<string> {
-  if (!answerListener) {
-    answerListener = true;
-    process.on('message', (message: { type?: string; id?: number; body?: string; error?: string }) => {
-      if (message?.type !== REQUEST_ANSWER || message.id === undefined) return;
-      const waiter = pending.get(message.id);
-      if (!waiter) return;
-      pending.delete(message.id);
-      clearTimeout(waiter.timer);
-      if (message.error !== undefined) waiter.reject(new Error(message.error));
-      else waiter.resolve(message.body ?? '');
-    });
-  }
-  const id = ++asked;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      pending.delete(id);
-      reject(new Error('the cluster primary did not answer the metrics request'));
-    }, ASK_TIMEOUT_MS);
-    pending.set(id, { resolve, reject, timer });
-    process.send!({ type: REQUEST_ASK, id });
-  });
-}
-
-/** Run in the cluster primary: answers workers' /metrics requests with every worker's metrics aggregated. */
-export function serveClusterMetrics(): void {
-  const aggregator = new AggregatorRegistry();
-  cluster.on('message', (worker: Worker, message: { type?: string; id?: number }) => {
-    if (message?.type !== REQUEST_ASK) return;
-    aggregator.clusterMetrics().then(
-      (body) => worker.isConnected() && worker.send({ type: REQUEST_ANSWER, id: message.id, body }),
-      (err: Error) => worker.isConnected() && worker.send({ type: REQUEST_ANSWER, id: message.id, error: err.message }),
-    );
-  });
 }

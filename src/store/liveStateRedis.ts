@@ -5,7 +5,7 @@
  * Redis never holds more than the recently active sessions.
  */
 import type { Redis, Result } from 'ioredis';
-import type { Id } from '../protocol/codec.js';
+import type { Id } from '../domain/ids.js';
 import { REVOKED_TOMBSTONE_TTL_MS, SESSION_CACHE_TTL_MS, type CachedSession, type LiveState } from './liveState.js';
 
 const REVOKED = 'r';

@@ -1,6 +1,8 @@
 /**
- * Named rate limits over `rate-limiter-flexible`: each limit allows `points`
- * per `durationSeconds` per key (an address, an IP, a user id).
+ * The rate-limit mechanism over `rate-limiter-flexible`: each limit allows
+ * `points` per `durationSeconds` per key (an address, an IP, a user id). Which
+ * limits exist, their keys and their messages are the catalogue's
+ * (limits.ts); this module only counts.
  *
  * With Redis the counters live there (keys `<REDIS_PREFIX>rl:<name>:<key>`),
  * so every instance shares them. While Redis is unreachable each limit fails
@@ -30,10 +32,12 @@ export interface LimitSpec {
    */
   blockSeconds?: number;
   maxBlockSeconds?: number;
+  /** The refusal's message, given the seconds to wait. */
+  refusal: (seconds: number) => string;
 }
 
 /** Thrown (as 503) when a fail-closed limit cannot reach its store. */
-export class LimitStoreDownError extends RpcError {
+class LimitStoreDownError extends RpcError {
   constructor() {
     super(ErrorCode.UNAVAILABLE, 'rate limiting is unavailable; retry later');
     this.name = 'LimitStoreDownError';
@@ -43,7 +47,7 @@ export class LimitStoreDownError extends RpcError {
 /** Observes refusals (metrics). */
 export type RefusalObserver = (limit: string) => void;
 
-export interface RateLimitsOptions {
+export interface RateLimitBackendOptions {
   /** The shared command client; unset: memory only (one instance). */
   redis?: Redis;
   /** REDIS_PREFIX. */
@@ -65,7 +69,7 @@ export class RateLimitedError extends RpcError {
 }
 
 /** Whole seconds until a refused key may retry (at least 1). */
-export function retryAfterSeconds(msBeforeNext: number): number {
+function retryAfterSeconds(msBeforeNext: number): number {
   return Math.max(1, Math.ceil(msBeforeNext / 1000));
 }
 
@@ -80,16 +84,13 @@ export class RateLimit {
     private readonly onRefused: RefusalObserver = () => {},
   ) {}
 
-  /**
-   * Takes one point for `key`. Throws RateLimitedError (429) when the key has
-   * none left; `describe` words the message (it gets the seconds to wait).
-   */
-  async consume(key: string, describe: (seconds: number) => string = defaultMessage): Promise<void> {
+  /** Takes one point for `key`. Throws RateLimitedError (429) when the key has none left. */
+  async consume(key: string): Promise<void> {
     if (!this.limiter) return;
     try {
       await this.limiter.consume(key);
     } catch (err) {
-      throw this.refusal(err, describe);
+      throw this.refusal(err);
     }
   }
 
@@ -98,18 +99,18 @@ export class RateLimit {
    * its `points` failures are spent, without taking a point. Call before the
    * attempt; call penalize() after a failure.
    */
-  async check(key: string, describe: (seconds: number) => string = defaultMessage): Promise<void> {
+  async check(key: string): Promise<void> {
     if (!this.limiter) return;
     let res: RateLimiterRes | null;
     try {
       res = await this.limiter.get(key);
     } catch (err) {
-      throw this.refusal(err, describe);
+      throw this.refusal(err);
     }
     if (res && res.consumedPoints >= this.spec.points) {
       this.onRefused(this.name);
       const seconds = retryAfterSeconds(res.msBeforeNext);
-      throw new RateLimitedError(describe(seconds), seconds);
+      throw new RateLimitedError(this.spec.refusal(seconds), seconds);
     }
   }
 
@@ -140,37 +141,30 @@ export class RateLimit {
     await this.limiter?.delete(key).catch(() => undefined);
   }
 
-  private refusal(err: unknown, describe: (seconds: number) => string): Error {
+  private refusal(err: unknown): Error {
     if (err instanceof RateLimiterRes) {
       this.onRefused(this.name);
       const seconds = retryAfterSeconds(err.msBeforeNext);
-      return new RateLimitedError(describe(seconds), seconds);
+      return new RateLimitedError(this.spec.refusal(seconds), seconds);
     }
     if (this.spec.whenStoreDown === 'closed') return new LimitStoreDownError();
     return err as Error;
   }
 }
 
-const defaultMessage = (s: number) => `too many requests; retry after ${s} seconds`;
+/** Where limits count: Redis when there is one, else this process's memory. */
+export class RateLimitBackend {
+  constructor(private readonly options: RateLimitBackendOptions) {}
 
-export class RateLimits {
-  private readonly limits = new Map<string, RateLimit>();
-
-  constructor(private readonly options: RateLimitsOptions) {}
-
-  /** Creates (or returns the existing) limit `name`; names are part of the Redis key, keep them stable. */
+  /** A limit named `name`; names are part of the Redis key, keep them stable. */
   define(name: string, spec: LimitSpec): RateLimit {
-    const existing = this.limits.get(name);
-    if (existing) return existing;
     if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`rate limit name must be [a-z0-9_]+: ${name}`);
     const enabled = this.options.enabled;
     const blocks = enabled && spec.blockSeconds ? this.limiterFor(`${name}_blocks`, { points: 1_000_000, durationSeconds: 86_400, whenStoreDown: spec.whenStoreDown }) : null;
-    const limit = new RateLimit(name, spec, enabled ? this.limiterFor(name, spec) : null, blocks, this.options.onRefused);
-    this.limits.set(name, limit);
-    return limit;
+    return new RateLimit(name, spec, enabled ? this.limiterFor(name, spec) : null, blocks, this.options.onRefused);
   }
 
-  private limiterFor(name: string, spec: LimitSpec): RateLimiterAbstract {
+  private limiterFor(name: string, spec: Pick<LimitSpec, 'points' | 'durationSeconds' | 'whenStoreDown'>): RateLimiterAbstract {
     const memory = new RateLimiterMemory({ keyPrefix: name, points: spec.points, duration: spec.durationSeconds });
     if (!this.options.redis) return memory;
     const whenDown = spec.whenStoreDown ?? 'local';

@@ -1,7 +1,7 @@
 /**
  * Writes .env.example from the configuration schema (src/config.ts): every
  * setting, its description and its default, commented out.
- *   node --import tsx scripts/env-example.ts > .env.example
+ *   node --import tsx scripts/envExample.ts > .env.example
  * test/ops/configDocs.test.ts checks the result against the schema and README.
  */
 import { configSchema, loadConfig } from '../src/config.js';

@@ -1,0 +1,58 @@
+/**
+ * The catalogue of abuse limits: every limit the gateway applies, what it is
+ * keyed by, how it fails while Redis is down, and what a refusal says. Limits
+ * are applied in the services (never in the method handlers), each with the
+ * message beside it here. Points and windows are settings
+ * (`LIMIT_<NAME>=<points>/<seconds>`, defaults in config.ts); README.md
+ * ("Rate limits and abuse") gives the sources of the defaults:
+ *  - NIST SP 800-63B §5.2.2: limit consecutive failed attempts on one account
+ *    (to no more than 100), and prefer delays that grow over hard lockouts.
+ *  - OWASP Authentication Cheat Sheet: throttle per account and per source,
+ *    with growing delays, without letting an attacker lock the owner out for long.
+ *  - OWASP Forgot Password Cheat Sheet: rate-limit reset requests per address
+ *    and per source; same answer whether or not the account exists.
+ */
+import { parseLimit, type Config, type LimitName } from '../config.js';
+import type { LimitSpec, RateLimit, RateLimitBackend } from './rateLimit.js';
+
+type CatalogueEntry = Omit<LimitSpec, 'points' | 'durationSeconds'>;
+
+const retry = (what: string) => (seconds: number) => `${what}; retry after ${seconds} seconds`;
+
+const LIMITS = {
+  /** Key: `<email>|<ip>`. Then a block of 60 s doubling per block up to 1 h; a success from that IP clears it. */
+  SIGNIN_FAIL_EMAIL_IP: {
+    whenStoreDown: 'closed', blockSeconds: 60, maxBlockSeconds: 3600, refusal: retry('too many failed sign-ins'),
+  },
+  /** Key: email. Then a fixed 15 min block (short, so a stranger cannot lock the owner out for long). */
+  SIGNIN_FAIL_EMAIL: {
+    whenStoreDown: 'closed', blockSeconds: 900, maxBlockSeconds: 900, refusal: retry('too many failed sign-ins'),
+  },
+  /** Key: IP. */
+  SIGNUP_IP: { whenStoreDown: 'local', refusal: retry('too many sign-ups from this address') },
+  /** Key: IP; verification and reset mails alike. */
+  MAIL_IP: { whenStoreDown: 'local', refusal: retry('too many mail requests from this address') },
+  /** Key: the address mailed, whether or not an account has it (a 429 reveals nothing). */
+  VERIFY_MAIL_EMAIL: { whenStoreDown: 'local', refusal: retry('too many verification mails to this address') },
+  RESET_MAIL_EMAIL: { whenStoreDown: 'local', refusal: retry('too many password reset mails to this address') },
+  /** Key: IP; email code checks (verify, reset confirm), on top of 5 tries per code. */
+  CODE_CHECK_IP: { whenStoreDown: 'closed', refusal: retry('too many code checks from this address') },
+  /** Key: IP / user id (enumeration of invite codes). Cheap reads: open while Redis is down. */
+  INVITE_LOOKUP_IP: { whenStoreDown: 'open', refusal: retry('too many invite lookups') },
+  INVITE_LOOKUP_USER: { whenStoreDown: 'open', refusal: retry('too many invite lookups') },
+  /** Key: IP / user id. */
+  INVITE_USE_IP: { whenStoreDown: 'local', refusal: retry('too many invite uses') },
+  INVITE_USE_USER: { whenStoreDown: 'local', refusal: retry('too many invite uses') },
+} as const satisfies Record<LimitName, CatalogueEntry>;
+
+export type Limits = Record<LimitName, RateLimit>;
+
+/** Every limit of the catalogue, with the points and windows of the configuration. */
+export function defineLimits(backend: RateLimitBackend, config: Config): Limits {
+  const out = {} as Limits;
+  for (const [name, entry] of Object.entries(LIMITS) as Array<[LimitName, CatalogueEntry]>) {
+    const value = parseLimit(config[`LIMIT_${name}`])!; // validated by loadConfig
+    out[name] = backend.define(name.toLowerCase(), { ...value, ...entry });
+  }
+  return out;
+}
