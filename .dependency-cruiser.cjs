@@ -16,6 +16,7 @@
  *   domain        domain/      ids, device, session, user, invite types      nothing
  *   config.ts, logger.ts       read by every layer                           nothing of ours
  *   client        client/      the typed client (Node and browsers)          protocol, domain (never the server)
+ *   console       console/     the web console's page script (browsers)      client, protocol, domain
  */
 const BELOW = {
   gateway: '^src/(gateway|methods|services|protocol|gen|domain)/|^src/(config|logger)\\.ts$',
@@ -25,6 +26,7 @@ const BELOW = {
   protocol: '^src/(protocol|gen|domain)/',
   domain: '^src/domain/',
   client: '^src/(client|protocol|gen|domain)/',
+  console: '^src/(console|client|protocol|gen|domain)/',
 };
 
 const layer = (name, comment) => ({
@@ -51,6 +53,7 @@ module.exports = {
     layer('protocol', 'The wire format sits at the bottom, beside the domain types.'),
     layer('domain', 'Domain types are the bottom: shared by every layer, depending on none.'),
     layer('client', 'The client runs in browsers: it must never pull in server code.'),
+    layer('console', 'The console runs in browsers, on the client alone: it must never pull in server code.'),
     {
       name: 'config-and-logger-depend-on-nothing-of-ours',
       comment: 'Every layer reads the configuration and logs; so they can import nothing of ours.',

@@ -20,6 +20,7 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureChromium } from './chromium.mjs';
 import { startStack } from './stack.mjs';
 
 const started = Date.now();
@@ -69,6 +70,8 @@ const files = (args.length ? args : ['test'])
   .flatMap((p) => testFiles(join(root, p)))
   .sort((a, b) => (known[byName(b)] ?? Infinity) - (known[byName(a)] ?? Infinity));
 
+// Installed here, once, before test files that launch it run in parallel (two apt-gets would collide).
+ensureChromium();
 const stack = await startStack({ redisCluster: true, pgbouncer: true });
 console.log(
   `test stack (started in ${stack.startMs} ms): postgres ${stack.databaseUrl}, redis ${stack.redisUrl}, ` +

@@ -6,8 +6,12 @@
  */
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { NO_DEVICE } from './domain/device.js';
+import { isSnowflake } from './domain/ids.js';
 import { Dispatcher } from './gateway/dispatcher.js';
+import { createConsoleRoutes } from './gateway/consoleRoutes.js';
 import { Gateway } from './gateway/gateway.js';
+import { MetricsListener } from './gateway/metricsListener.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
 import { Metrics } from './metrics.js';
@@ -21,6 +25,7 @@ import { defineLimits } from './services/limits.js';
 import { MailService, mailOutboxDir } from './services/mail.js';
 import { PasswordHasher } from './services/passwords.js';
 import { RateLimitBackend } from './services/rateLimit.js';
+import { RevocationBus } from './services/revocationBus.js';
 import { SessionService } from './services/sessions.js';
 import { SnowflakeGenerator } from './services/snowflake.js';
 import { TokenService } from './services/tokens.js';
@@ -34,10 +39,11 @@ import { FriendsRepo } from './store/friendsRepo.js';
 import { GroupsRepo } from './store/groupsRepo.js';
 import { InvitesRepo } from './store/invitesRepo.js';
 import { KeysRepo } from './store/keysRepo.js';
-import type { LiveState } from './store/liveState.js';
+import { liveStateTtls, type LiveState } from './store/liveState.js';
 import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
+import { PostgresListener } from './store/postgresListener.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { UsersRepo } from './store/usersRepo.js';
 import { WorkerLease } from './store/workerLease.js';
@@ -52,6 +58,8 @@ export interface Repos {
 
 export interface App {
   port: number;
+  /** Port of the /metrics listener; undefined without METRICS_PORT. */
+  metricsPort: number | undefined;
   config: Config;
   services: Services;
   gateway: Gateway;
@@ -71,6 +79,9 @@ export interface AppOptions {
   /** Default: a new registry of this process (aggregated across cluster workers when in one). */
   metrics?: Metrics;
 }
+
+/** Postgres channel on which the removal of a user ends its sessions (migration 0007). */
+const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
 
 /** Key ring re-read period when no broker can announce a rotation (no REDIS_URL). */
 const KEY_RELOAD_MS = 60_000;
@@ -101,20 +112,23 @@ function connectRedis(url: string, log: Logger, role: 'commands' | 'subscriber',
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
   const { log, databaseUrl } = options;
+  // Migrations (an advisory lock) and LISTEN need a session of their own: not through a transaction pooler.
+  const directUrl = config.DATABASE_DIRECT_URL ?? databaseUrl;
   const metrics = options.metrics ?? new Metrics();
-  await migrate(databaseUrl, log);
-  const pool = createPool(databaseUrl, log, { onError: metrics.postgresError });
+  await migrate(directUrl, log);
+  const pool = createPool(databaseUrl, log, { onError: metrics.postgresError, preparedStatements: config.DATABASE_PREPARED_STATEMENTS === 'on' });
 
+  const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
   let live: LiveState;
   let broker: Broker;
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
     redis = connectRedis(config.REDIS_URL, log, 'commands', metrics.redisError);
     const subscriber = connectRedis(config.REDIS_URL, log, 'subscriber', metrics.redisError);
-    live = new RedisLiveState(redis, config.REDIS_PREFIX, config.SESSION_IDLE_DAYS * 86_400_000);
+    live = new RedisLiveState(redis, config.REDIS_PREFIX, liveStateTtls(idleMs));
     broker = new RedisBroker(redis, subscriber, config.REDIS_PREFIX);
   } else {
-    live = new MemoryLiveState();
+    live = new MemoryLiveState(liveStateTtls(idleMs));
     broker = new MemoryBroker();
   }
 
@@ -134,17 +148,25 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     emailCodes: new EmailCodesRepo(pool),
     friends: new FriendsRepo(pool),
   };
-  const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY);
+  const passwords = new PasswordHasher(config.BCRYPT_COST, config.BCRYPT_CONCURRENCY, {
+    maxQueued: config.BCRYPT_MAX_QUEUED,
+    // Per client IP: an abuse bound like the rate limits (lifted with them); the total bound always holds.
+    maxQueuedPerSource: config.RATE_LIMITS === 'on' ? config.BCRYPT_MAX_QUEUED_PER_IP : undefined,
+  });
+  // Unknown emails are compared against a hash of the cost most accounts have (not necessarily BCRYPT_COST).
+  await passwords.useDummyCost((await repos.users.commonPasswordCost()) ?? config.BCRYPT_COST);
+  log.info({ dummyHashCost: passwords.dummyCost, bcryptCost: config.BCRYPT_COST }, 'password hashing ready');
   metrics.trackHashing(() => passwords.stats);
   const sessions = new SessionService(
-    repos.sessions, repos.users, new ClientAppsRepo(pool), live, broker, tokens, ids, config.SESSION_IDLE_DAYS, log,
+    repos.sessions, new ClientAppsRepo(pool), live, new RevocationBus(broker, log), tokens, ids,
+    { idleMs, persistGranularityMs: config.ACTIVITY_PERSIST_GRANULARITY * 1000 }, log,
   );
   await sessions.start();
   const limits = defineLimits(new RateLimitBackend({ redis, prefix: config.REDIS_PREFIX, enabled: config.RATE_LIMITS === 'on', onRefused: metrics.rateLimited }), config);
   if (config.RATE_LIMITS === 'off') {
     log.warn('RATE_LIMITS=off: EVERY RATE LIMIT AND PER-IP CAP IS DISABLED. Use this only for load tests on a trusted network.');
   }
-  const accounts = new AccountService(repos.users, sessions, passwords, ids, log, limits);
+  const accounts = new AccountService(pool, repos.users, sessions, passwords, ids, log, limits);
   const mail = new MailService({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config) }, log);
   log.info({ mail: mail.destination }, 'mail destination');
   const accountEmail = new AccountEmailService(pool, new EmailCodeService(repos.emailCodes), repos.users, sessions, passwords, mail, limits, log);
@@ -165,12 +187,29 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     },
   };
   const dispatcher = new Dispatcher(methods, services, log, metrics.observeRequest);
-  const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics);
+  // The console's outbox mail view: the email of a live token's user (single-instance development only).
+  const consoleAccounts = {
+    async emailOfToken(token: string) {
+      const authorized = await sessions.authorize(token, NO_DEVICE);
+      return authorized ? ((await repos.users.byId(authorized.session.userId))?.email ?? null) : null;
+    },
+  };
+  const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics, createConsoleRoutes(config, consoleAccounts, log));
+  // Users removed from Postgres (purge, or by hand) end their sessions on every instance.
+  const listener = new PostgresListener(directUrl, log);
+  listener.on(SESSIONS_ENDED_CHANNEL, (payload) => {
+    sessions.ended(payload.split(',').filter(isSnowflake)).catch((err) => log.warn({ err }, 'could not end the sessions of a removed user'));
+  });
+  listener.onReconnect(() => void gateway.recheckBoundSessions());
+  await listener.start();
+  const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
+  const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const port = await gateway.listen();
-  log.info({ port, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
+  log.info({ port, metricsPort, workerId, live: redis ? 'redis' : 'memory' }, 'gateway listening');
 
   return {
     port,
+    metricsPort,
     config,
     services,
     gateway,
@@ -181,6 +220,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
+      await listener.close();
+      await metricsListener?.close();
       await sessions.stop();
       await accountEmail.drain();
       await mail.close();

@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -25,11 +26,12 @@ const onOff = z.enum(['on', 'off']);
  */
 export const LIMIT_SETTINGS = {
   SIGNIN_FAIL_EMAIL_IP: ['5/900', 'Failed sign-ins per (email, IP)'],
-  SIGNIN_FAIL_EMAIL: ['30/3600', 'Failed sign-ins per email from any IP'],
+  SIGNIN_FAIL_EMAIL: ['30/3600', 'Failed sign-ins per email from any IP (not counted from an IP the account signed in from before)'],
+  SIGNIN_IP: ['100/900', 'Sign-in attempts per IP, success or not'],
   SIGNUP_IP: ['10/3600', 'Sign-ups per IP'],
   MAIL_IP: ['20/3600', 'Verification and reset mails requested per IP'],
   VERIFY_MAIL_EMAIL: ['5/3600', 'Verification mails per address'],
-  RESET_MAIL_EMAIL: ['5/3600', 'Password reset mails per address'],
+  RESET_MAIL_EMAIL: ['5/3600', 'Password reset mails per address (plus as many per IP the account signed in from before)'],
   CODE_CHECK_IP: ['30/900', 'Email code checks per IP'],
   INVITE_LOOKUP_IP: ['60/60', 'Invite lookups per IP'],
   INVITE_LOOKUP_USER: ['60/60', 'Invite lookups per signed-in user'],
@@ -73,6 +75,9 @@ export const configSchema = z.object({
   DATABASE_URL: optionalString.describe(
     'Postgres connection URL. Unset: embedded single-instance mode (Postgres under DATA_DIR)',
   ),
+  DATABASE_DIRECT_URL: optionalString.describe(
+    'Postgres URL for what needs a session of its own (migrations, LISTEN) when DATABASE_URL goes through a transaction pooler such as PgBouncer. Unset: DATABASE_URL',
+  ),
   REDIS_URL: optionalString.describe('Redis URL for live state and pub/sub. Unset: in-process live state (single instance only)'),
   REDIS_PREFIX: z.string().default('osm:').describe('Prefix of every Redis key and channel this gateway uses'),
   DATA_DIR: z.string().default('./data').describe('Folder for embedded Postgres data and the mail outbox'),
@@ -82,6 +87,10 @@ export const configSchema = z.object({
   BCRYPT_CONCURRENCY: int(1, 64).default(availableParallelism()).describe(
     'Password hashes run at once (libuv thread pool slots); the rest queue',
   ),
+  BCRYPT_MAX_QUEUED: int(1, 1_000_000).default(256).describe('Password hashes waiting at most; beyond, sign-ins are refused with 503'),
+  BCRYPT_MAX_QUEUED_PER_IP: int(1, 1_000_000).default(8).describe(
+    'Password hashes waiting at most per client IP; beyond, its sign-ins are refused with 429 (lifted by RATE_LIMITS=off)',
+  ),
   MAX_FRAME_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024).describe('Largest accepted WebSocket frame; bigger closes with 1009'),
   PING_INTERVAL_MS: int(100, 600_000).default(30_000).describe('Server ping period; two missed pongs drop the socket'),
   ENTRYPOINTS: optionalString.describe(
@@ -89,6 +98,12 @@ export const configSchema = z.object({
   ),
   WORKER_ID: int(0, 1023).optional().describe('Snowflake worker id (0-1023). Unset: leased from Postgres'),
   SESSION_IDLE_DAYS: z.coerce.number().positive().max(3650).default(30).describe('Sessions expire after this many days without activity'),
+  ACTIVITY_PERSIST_GRANULARITY: int(1, 86_400).default(300).describe(
+    'Seconds a session\'s last activity must move before Postgres is written again (Redis keeps the exact value)',
+  ),
+  DATABASE_PREPARED_STATEMENTS: onOff.default('on').describe(
+    'Named prepared statements for hot queries; `off` behind PgBouncer older than 1.21 in transaction mode',
+  ),
   GEO_COUNTRY_HEADER: optionalString.describe('Request header carrying the client country (e.g. cf-ipcountry). Unset: no geo'),
   GEO_REGION_HEADER: optionalString.describe('Request header carrying the client region. Unset: no region'),
   SMTP_URL: optionalString
@@ -101,9 +116,30 @@ export const configSchema = z.object({
   SOCKET_BURST: int(1, 100_000).default(60).describe('Requests one socket may send in a burst before SOCKET_RATE applies'),
   SOCKET_FLOOD_CLOSE: int(1, 1_000_000).default(200).describe('Refused frames within one second after which the socket is closed with 1008'),
   MAX_CONNECTIONS_PER_IP: int(1, 1_000_000).default(1000).describe('Open sockets allowed from one client IP; more are refused with HTTP 429'),
+  MAX_PENDING_CONNECTIONS_PER_IP: int(1, 1_000_000).default(64).describe(
+    'TCP connections from one peer address not yet upgraded to a WebSocket (headers arriving, plain HTTP); more are dropped at once',
+  ),
+  MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(4096).describe('TCP connections not yet upgraded to a WebSocket, in all; more are dropped at once'),
+  HTTP_HEADERS_TIMEOUT_MS: int(500, 600_000).default(5_000).describe('Longest wait for an HTTP request\'s headers (an upgrade included); the request itself gets twice this'),
   HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
-  CLIENT_IP_HEADER: optionalString.describe('Header carrying the client IP set by your proxy (e.g. x-forwarded-for; leftmost address used). Unset: the socket address'),
+  CLIENT_IP_HEADER: optionalString.describe(
+    'Header in which your proxies append the address they saw (e.g. x-forwarded-for); read with TRUSTED_PROXIES. Unset: the socket address',
+  ),
+  TRUSTED_PROXIES: z
+    .string()
+    .trim()
+    .default('1')
+    .refine((v) => parseTrustedProxies(v) !== null, 'expected a hop count (1-16) or a comma list of addresses, CIDRs, loopback, linklocal, uniquelocal')
+    .describe(
+      'With CLIENT_IP_HEADER: how many proxies in front of the gateway append to it (a count), or which addresses are your proxies (comma list of IPs/CIDRs or loopback, linklocal, uniquelocal); the client is the nearest address not trusted',
+    ),
+  METRICS_PORT: int(0, 65535).optional().describe('TCP port of the Prometheus /metrics listener (on METRICS_HOST). Unset: no metrics listener'),
+  METRICS_HOST: z.string().default('127.0.0.1').describe('Address the metrics listener binds (loopback by default)'),
+  ALLOWED_ORIGINS: optionalString.describe(
+    'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
+  ),
+  CONSOLE: onOff.optional().describe('Web console at GET /console. Unset: on in single-instance mode (no DATABASE_URL), off in server mode'),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
   WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
 });
@@ -114,6 +150,8 @@ export type Config = z.infer<typeof configSchema> & {
   dataDir: string;
   /** ENTRYPOINTS parsed; null when unset (core.Initialize answers with the host the client reached). */
   entrypoints: EntrypointSetting[] | null;
+  /** ALLOWED_ORIGINS parsed (the rule applying it: src/gateway/origin.ts). */
+  allowedOrigins: OriginPolicy;
 };
 
 export class ConfigError extends Error {
@@ -145,7 +183,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
     dataDir: resolve(parsed.data.DATA_DIR),
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
+    allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
   };
+}
+
+/** TRUSTED_PROXIES parsed: a hop count, or the list of trusted proxy addresses (proxy-addr syntax); null when malformed. */
+export function parseTrustedProxies(value: string): number | string[] | null {
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return hops >= 1 && hops <= 16 ? hops : null;
+  }
+  const items = value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (!items.length) return null;
+  try {
+    proxyaddr.compile(items); // throws on an address or range it cannot parse
+  } catch {
+    return null;
+  }
+  return items;
 }
 
 export interface EntrypointSetting {
@@ -165,4 +220,29 @@ function parseEntrypoints(value: string): EntrypointSetting[] {
     }
     return { hostname, port: portNumber, region: regionNumber };
   });
+}
+
+/** Web origins whose pages may open sockets: any, or a set of `scheme://host[:port]`. */
+export type OriginPolicy = { any: true } | { any: false; allowed: ReadonlySet<string> };
+
+/** Parses ALLOWED_ORIGINS: unset or `*` allows every origin, else a comma list of origins. */
+export function parseAllowedOrigins(value: string | undefined): OriginPolicy {
+  if (value === undefined) return { any: true };
+  const problem = (text: string) => new ConfigError([`ALLOWED_ORIGINS=${JSON.stringify(value)}: ${text}`]);
+  const allowed = new Set<string>();
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    if (entry === '*') return { any: true };
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      /* reported below */
+    }
+    // Only a bare origin: a path, query or credentials would never match what a browser sends.
+    const bare = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if (!url || !bare || !/^https?:$/.test(url.protocol)) throw problem(`"${entry}" is not an origin (scheme://host[:port], no path)`);
+    allowed.add(url.origin);
+  }
+  if (!allowed.size) throw problem('expected * or a comma list of origins such as https://chat.example.com');
+  return { any: false, allowed };
 }

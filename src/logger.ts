@@ -6,23 +6,21 @@ import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
 
-/** Paths pino replaces with "[redacted]" wherever they appear in a log object. */
+/**
+ * Paths pino replaces with "[redacted]". Keys that only ever hold a secret
+ * (password, token, secret, totp) are redacted wherever they appear; `code`
+ * is not such a key (an RPC error code, a Postgres SQLSTATE are `code` too, and
+ * a refusal's log line needs them), so only the request fields that carry a
+ * secret code are: the email code of auth.verifyEmail (`request.code`, which is
+ * also where invite codes and TOTP setup codes sit) and of a reset
+ * confirmation (`request.confirm.code`).
+ */
+const SECRET_KEYS = ['password', 'new_password', 'current_password', 'token', 'secret', 'totp'];
 const REDACT_PATHS = [
-  'password',
-  '*.password',
-  '*.*.password',
-  'new_password',
-  '*.new_password',
-  '*.*.new_password',
-  '*.*.*.new_password',
-  'code',
-  '*.code',
-  '*.*.code',
-  'token',
-  '*.token',
-  '*.*.token',
-  'secret',
-  '*.secret',
+  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]),
+  'request.code',
+  'request.confirm.code',
+  'request.backup_code',
   'req.headers.authorization',
   'req.headers.cookie',
 ];

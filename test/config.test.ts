@@ -25,6 +25,9 @@ describe('configuration', () => {
     ['WORKER_ID', '2000'],
     ['WORKERS', '0'],
     ['ENTRYPOINTS', 'no-port-here'],
+    ['TRUSTED_PROXIES', '0'],
+    ['TRUSTED_PROXIES', '10.0.0.0/99'],
+    ['TRUSTED_PROXIES', 'my-proxy.internal'],
   ];
   for (const [name, value] of bad) {
     it(`rejects ${name}=${value} with a message naming ${name}`, () => {

@@ -26,6 +26,8 @@ export interface InviteRecord {
 /** An invite with what a preview shows: its creator and its target. */
 export interface InviteDetails extends InviteRecord {
   creatorName: string;
+  /** The creator is a bot account (types.User.bot). */
+  creatorBot: boolean;
   /** Set for COMMUNITY invites. */
   community: { id: Id; name: string; ownerId: Id } | null;
   /** Set for GROUP invites. */

@@ -6,10 +6,12 @@ export interface UserRecord {
   name: string;
   email: string | null;
   emailVerified: boolean;
-  /** bcrypt hash; null for a guest (no password). */
+  /** bcrypt hash; null for a guest or a bot (no password). */
   passwordHash: string | null;
+  /** A bot account (types.User.bot): signs in with a token only. */
+  bot: boolean;
   createdAt: Date;
 }
 
 /** What anyone may see of a user (types.User). */
-export type UserProfile = Pick<UserRecord, 'id' | 'name'>;
+export type UserProfile = Pick<UserRecord, 'id' | 'name' | 'bot'>;

@@ -16,8 +16,11 @@ import type { SocketLimiter } from './socketLimiter.js';
 /** What a connection needs from the gateway that owns it. */
 export interface ConnectionOwner {
   dispatch(message: ClientMessage, conn: Connection): Promise<ServerMessageInit['result']>;
-  sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): void;
+  /** May this socket be bound to `session`? False refuses (a revocation raced the check). */
+  sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): boolean;
   heartbeat(conn: Connection): void;
+  /** The socket closed (its session, if any, is still in `conn.session`). */
+  closed(conn: Connection): void;
   /** First frame that decoded: the socket passed the handshake timeout. */
   firstValidFrame(conn: Connection): void;
   /** A frame or request was refused by the per-socket limiter. */
@@ -45,6 +48,11 @@ export class Connection implements ConnectionState {
   private sentValidFrame = false;
   /** A revoked session whose push waits for this socket's in-flight results (sign-out answers first). */
   private revokedSession: string | null = null;
+  private isClosed = false;
+  /** When the last frame that decoded arrived (Unix ms). */
+  private lastFrameAt = Date.now();
+  /** How long the socket was quiet before its latest frame (ms): idle-expiry of its session. */
+  quietBeforeLastFrameMs = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -63,6 +71,10 @@ export class Connection implements ConnectionState {
     // ws emits 'error' for protocol violations (oversized frame: closes 1009 by
     // itself). Without a listener the process would crash.
     socket.on('error', ignoreError);
+    socket.on('close', () => {
+      this.isClosed = true;
+      this.owner.closed(this);
+    });
   }
 
   /** True while a request of this socket is being handled. */
@@ -70,10 +82,16 @@ export class Connection implements ConnectionState {
     return this.inFlight > 0;
   }
 
-  bindSession(session: BoundSession): void {
-    const previous = this.session;
+  /**
+   * Binds a session to this socket. False, and nothing bound, when the socket
+   * already closed (a late Authorize must not leave an entry behind) or the
+   * owner refuses (the session was revoked while it was being checked).
+   */
+  bindSession(session: BoundSession): boolean {
+    if (this.isClosed) return false;
+    if (!this.owner.sessionBound(this, session, this.session)) return false;
     this.session = session;
-    this.owner.sessionBound(this, session, previous);
+    return true;
   }
 
   /** Pings the socket; drops it (no close frame) when it left MAX_MISSED_PONGS pings unanswered. */
@@ -145,6 +163,9 @@ export class Connection implements ConnectionState {
       this.sentValidFrame = true;
       this.owner.firstValidFrame(this);
     }
+    const now = Date.now();
+    this.quietBeforeLastFrameMs = now - this.lastFrameAt;
+    this.lastFrameAt = now;
     const decision = this.limiter ? this.limiter.take() : 'allow';
     if (decision === 'close') {
       this.owner.refused(this, true);

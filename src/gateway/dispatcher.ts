@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { MethodTable } from '../methods/index.js';
+import { refuseControlCharacters } from '../methods/validate.js';
 import type { ConnectionState, MethodContext } from '../methods/types.js';
 import type { ClientMessage, MethodName, RpcResultInit } from '../protocol/codec.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
@@ -38,6 +39,7 @@ export class Dispatcher {
       const payload = (message as unknown as Record<string, unknown>)[method];
       // Secrets in the payload (password, token, code) are redacted by the logger.
       this.log.trace({ method, reqId, request: payload }, 'request received');
+      refuseControlCharacters(payload, '');
       const body = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<RpcResultInit | undefined>)(payload, ctx);
       result = { ...body, req_id: reqId };
     } catch (err) {
@@ -67,7 +69,11 @@ function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   const message = (err as Error)?.message ?? '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300'].includes(code) ||
+    // Sockets; Postgres: connection exceptions (class 08), shutdown and crash (57P*), too many connections,
+    // and a database that is not accepting connections (55000, e.g. ALLOW_CONNECTIONS false during maintenance).
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '53300', '55000'].includes(code) ||
+    code.startsWith('08') ||
+    code.startsWith('57P') ||
     /Connection terminated|timeout exceeded when trying to connect|Connection is closed/.test(message)
   );
 }

@@ -4,7 +4,7 @@
  * (liveness.ts) and the revocation fan-out to them (revocationFanout.ts).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { BoundSession } from '../domain/session.js';
@@ -12,12 +12,15 @@ import type { Logger } from '../logger.js';
 import type { ClientMessage } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/closeCodes.js';
 import type { SessionService } from '../services/sessions.js';
-import { clientGeo, clientIp } from './clientAddress.js';
+import { clientGeo, clientIpReader, type ClientIpReader } from './clientAddress.js';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { ConnectionsPerIp } from './connectionsPerIp.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { ConsoleRoutes } from './consoleRoutes.js';
 import { httpRoutes, type MetricsRenderer, type Readiness } from './httpRoutes.js';
 import { Liveness } from './liveness.js';
+import { describeOriginPolicy, originAllowed } from './origin.js';
+import { PendingConnections } from './pendingConnections.js';
 import { RevocationFanout } from './revocationFanout.js';
 import { SocketLimiter, type SocketLimits } from './socketLimiter.js';
 
@@ -35,16 +38,18 @@ export interface GatewayObserver {
 }
 
 /** The session operations the gateway itself needs (methods get the rest through the dispatcher). */
-export type GatewaySessions = Pick<SessionService, 'noteActivity' | 'onRevoked'>;
+export type GatewaySessions = Pick<SessionService, 'noteActivity' | 'onRevoked' | 'stillValid' | 'idleMs' | 'endedAmong'>;
 
 export class Gateway implements ConnectionOwner {
   readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
   private readonly perIp: ConnectionsPerIp | null;
+  private readonly pending: PendingConnections;
   private readonly liveness: Liveness;
   private readonly fanout: RevocationFanout;
   private readonly socketLimits: SocketLimits | null;
+  private readonly clientIp: ClientIpReader;
   private draining = false;
 
   constructor(
@@ -54,21 +59,40 @@ export class Gateway implements ConnectionOwner {
     readiness: Readiness,
     private readonly log: Logger,
     private readonly observer?: GatewayObserver,
+    consoleRoutes?: ConsoleRoutes | null,
   ) {
     const limitsOn = config.RATE_LIMITS === 'on';
     this.socketLimits = limitsOn ? { rate: config.SOCKET_RATE, burst: config.SOCKET_BURST, floodClose: config.SOCKET_FLOOD_CLOSE } : null;
     this.perIp = limitsOn ? new ConnectionsPerIp(config.MAX_CONNECTIONS_PER_IP) : null;
+    this.clientIp = clientIpReader(config.CLIENT_IP_HEADER, config.TRUSTED_PROXIES);
     this.liveness = new Liveness(this.connections, config.PING_INTERVAL_MS, config.HANDSHAKE_TIMEOUT_MS);
     this.fanout = new RevocationFanout((seconds) => observer?.revocationDelivered(seconds));
-    const routes = httpRoutes({ readiness, draining: () => this.draining, metrics: observer?.render, log });
-    this.http = createServer((req, res) => void routes(req, res));
+    const routes = httpRoutes({ readiness, draining: () => this.draining, consoleRoutes, log });
+    log.info({ allowedOrigins: config.ALLOWED_ORIGINS ?? null }, describeOriginPolicy(config.allowedOrigins, config.ALLOWED_ORIGINS));
+    this.http = createServer(
+      // Bounded waits for a request's headers and body, checked every second, so stalled connections go.
+      { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: config.HTTP_HEADERS_TIMEOUT_MS * 2, connectionsCheckingInterval: 1_000 },
+      (req, res) => void routes(req, res),
+    );
+    this.pending = new PendingConnections(limitsOn ? config.MAX_PENDING_CONNECTIONS_PER_IP : null, config.MAX_PENDING_CONNECTIONS);
+    this.http.on('connection', (socket: Socket) => {
+      if (this.pending.admit(socket)) return;
+      this.observer?.rateLimited('pending_connections');
+      socket.destroy();
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_FRAME_BYTES, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => {
+      this.pending.release(socket as Socket);
       if (this.draining) {
         socket.destroy();
         return;
       }
-      const ip = clientIp(req, config.CLIENT_IP_HEADER);
+      const ip = this.clientIp(req);
+      if (!originAllowed(config.allowedOrigins, req.headers.origin, req.headers.host)) {
+        log.info({ origin: req.headers.origin, ip }, 'upgrade refused: origin not in ALLOWED_ORIGINS');
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       if (this.perIp && !this.perIp.admits(ip)) {
         this.observer?.rateLimited('connections_per_ip');
         socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -93,24 +117,77 @@ export class Gateway implements ConnectionOwner {
     return (this.http.address() as AddressInfo).port;
   }
 
+  /**
+   * Closes the sockets of sessions that ended while this instance could not
+   * hear of it (its Postgres listener reconnected): asks Postgres about every
+   * session bound here.
+   */
+  async recheckBoundSessions(): Promise<void> {
+    try {
+      const ended = await this.sessions.endedAmong(this.fanout.boundSessionIds());
+      if (ended.length) this.fanout.revoked(ended);
+      this.reportConnections();
+    } catch (err) {
+      this.log.warn({ err }, 'could not recheck the sessions bound here');
+    }
+  }
+
   get openConnections(): number {
     return this.connections.size;
+  }
+
+  /** Sockets bound to a session. */
+  get authorizedConnections(): number {
+    return this.fanout.boundSockets;
   }
 
   // ConnectionOwner
 
   dispatch(message: ClientMessage, conn: Connection) {
-    if (conn.session) this.sessions.noteActivity(conn.session.sessionId);
+    if (conn.session) {
+      if (conn.quietBeforeLastFrameMs > this.sessions.idleMs) return this.checkIdleSession(conn).then(() => this.dispatcher.dispatch(message, conn));
+      this.sessions.noteActivity(conn.session.sessionId);
+    }
     return this.dispatcher.dispatch(message, conn);
   }
 
-  sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): void {
-    this.fanout.bound(conn, session, previous);
+  sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): boolean {
+    if (!this.fanout.bind(conn, session, previous)) return false;
     this.reportConnections();
+    return true;
   }
 
   heartbeat(conn: Connection): void {
-    if (conn.session) this.sessions.noteActivity(conn.session.sessionId);
+    if (!conn.session) return;
+    if (conn.quietBeforeLastFrameMs > this.sessions.idleMs) void this.checkIdleSession(conn);
+    else this.sessions.noteActivity(conn.session.sessionId);
+  }
+
+  closed(conn: Connection): void {
+    this.connections.delete(conn);
+    this.perIp?.closed(conn.ip);
+    this.liveness.closed(conn);
+    if (conn.session) this.fanout.unbound(conn, conn.session);
+    this.reportConnections();
+  }
+
+  /**
+   * A frame on a signed-in socket counts as its session's activity, but a
+   * socket quiet for longer than the idle window may carry a session that
+   * expired (or was removed) meanwhile, and its frame must not revive it: the
+   * session is checked first, and the socket closed as revoked (4001) when it
+   * is no longer valid.
+   */
+  private async checkIdleSession(conn: Connection): Promise<void> {
+    const session = conn.session!;
+    let valid = true;
+    try {
+      valid = await this.sessions.stillValid(session);
+    } catch (err) {
+      this.log.warn({ err }, 'could not check an idle session; serving the frame');
+    }
+    if (valid) this.sessions.noteActivity(session.sessionId);
+    else if (conn.session === session) this.fanout.revoked([session.sessionId]);
   }
 
   firstValidFrame(conn: Connection): void {
@@ -158,13 +235,6 @@ export class Gateway implements ConnectionOwner {
     this.perIp?.opened(ip);
     this.liveness.opened(conn);
     this.reportConnections();
-    ws.on('close', () => {
-      this.connections.delete(conn);
-      this.perIp?.closed(ip);
-      this.liveness.closed(conn);
-      if (conn.session) this.fanout.unbound(conn, conn.session);
-      this.reportConnections();
-    });
   }
 
   private reportConnections(): void {

@@ -1,10 +1,12 @@
 /**
- * The plain HTTP routes of the gateway port: liveness (`/healthz`), readiness
- * (`/readyz`), Prometheus metrics (`/metrics`); anything else that is not a
- * WebSocket upgrade gets 426.
+ * The plain HTTP routes of the gateway port: liveness (`/healthz`),
+ * readiness (`/readyz`) and the web console (`/console`, consoleRoutes.ts);
+ * anything else that is not a WebSocket upgrade gets 426. Metrics are served
+ * on their own listener (metricsListener.ts), never here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { ConsoleRoutes } from './consoleRoutes.js';
 
 export interface Readiness {
   /** Resolves true when every dependency answers and migrations are applied. */
@@ -18,12 +20,13 @@ export interface HttpRoutesOptions {
   readiness: Readiness;
   /** True from the moment a shutdown begins: /readyz answers 503. */
   draining: () => boolean;
-  metrics?: MetricsRenderer;
+  /** The web console under /console (CONSOLE); null when off. */
+  consoleRoutes?: ConsoleRoutes | null;
   log: Logger;
 }
 
 export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { readiness, draining, metrics, log } = options;
+  const { readiness, draining, consoleRoutes, log } = options;
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -32,12 +35,7 @@ export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, r
         const ready = !draining() && (await readiness.check());
         return send(res, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
       }
-      if (path === '/metrics' && metrics) {
-        const { contentType, body } = await metrics();
-        res.writeHead(200, { 'content-type': contentType });
-        res.end(body);
-        return;
-      }
+      if (consoleRoutes && (await consoleRoutes.handle(req, res, path ?? '/'))) return;
       send(res, 426, 'this is an Osmium WebSocket gateway: connect with a WebSocket client\n');
     } catch (err) {
       log.error({ err, path }, 'http handler failed');

@@ -20,6 +20,10 @@ export class SessionIndex<C> {
     return this.entries.has(sessionId);
   }
 
+  sessionIds(): Id[] {
+    return [...this.entries.keys()];
+  }
+
   add(sessionId: Id, conn: C): void {
     const entry = this.entries.get(sessionId);
     if (entry === undefined) this.entries.set(sessionId, conn);

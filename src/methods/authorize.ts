@@ -14,8 +14,8 @@ export const authorize: Method<'auth_authorize'> = {
   async handle(request, ctx) {
     const token = request.token ?? '';
     const authorized = await ctx.services.sessions.authorize(token, ctx.conn.device);
-    if (!authorized) throw new RpcError(ErrorCode.FORBIDDEN, INVALID_TOKEN);
-    ctx.conn.bindSession(authorized.session);
+    // A revocation that raced the check wins: the session is not bound.
+    if (!authorized || !ctx.conn.bindSession(authorized.session)) throw new RpcError(ErrorCode.FORBIDDEN, INVALID_TOKEN);
     return authorizationView(token, authorized.user, authorized.session);
   },
 };

@@ -12,7 +12,7 @@ type InvitePreviewInit = osmium.client.auth.InvitePreview.$Properties;
  * the community and group says whether the viewer owns the target.
  */
 export function invitePreviewView(invite: InviteDetails, viewerId: Id | null): InvitePreviewInit {
-  const creator = userView({ id: invite.creatorId, name: invite.creatorName });
+  const creator = userView({ id: invite.creatorId, name: invite.creatorName, bot: invite.creatorBot });
   const preview: InvitePreviewInit = {
     code: invite.code,
     creator_id: idToWire(invite.creatorId),

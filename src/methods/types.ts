@@ -18,8 +18,12 @@ export interface ConnectionState {
   /** Device info from the latest core.Initialize on this socket. */
   device: DeviceInfo;
   readonly session: BoundSession | null;
-  /** Binds a session to this socket (sign-in, sign-up, authorize). */
-  bindSession(session: BoundSession): void;
+  /**
+   * Binds a session to this socket (sign-in, sign-up, authorize). False when
+   * it could not be bound: the socket closed, or the session was revoked
+   * while it was being checked.
+   */
+  bindSession(session: BoundSession): boolean;
 }
 
 export interface MethodContext {

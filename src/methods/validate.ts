@@ -3,35 +3,110 @@
  * work and throws 400 with a message naming the field.
  */
 import type Long from 'long';
+import { canonicalEmail, EMAIL_MAX } from '../domain/email.js';
 import { isSnowflake, type Id } from '../domain/ids.js';
 import { idFromWire } from '../protocol/codec.js';
 import { badRequest } from '../protocol/errorCodes.js';
 
-const EMAIL_MAX = 254;
 const NAME_MAX = 64;
-
-// Deliberately simple (RFC 5322 is far wider): one @, no spaces, a dot in the domain.
-const EMAIL_RE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/u;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 
-/** Trims and checks an email address; returns it as given (case kept, compared case-insensitively). */
+/**
+ * An email address in its canonical form (src/domain/email.ts: a plain
+ * `local@domain`, ASCII local part, IDNA domain, lowercase); the only form the
+ * services ever see.
+ */
 export function email(value: string | null | undefined, field = 'email'): string {
-  const trimmed = (value ?? '').trim();
-  if (!trimmed) throw badRequest(`${field} is required`);
-  if (trimmed.length > EMAIL_MAX) throw badRequest(`${field} must be at most ${EMAIL_MAX} characters`);
-  if (!EMAIL_RE.test(trimmed) || CONTROL_RE.test(trimmed)) throw badRequest(`${field} is not a valid email address`);
-  return trimmed;
+  const given = (value ?? '').trim();
+  if (!given) throw badRequest(`${field} is required`);
+  if (given.length > EMAIL_MAX) throw badRequest(`${field} must be at most ${EMAIL_MAX} characters`);
+  const canonical = canonicalEmail(given);
+  if (canonical === null) {
+    throw badRequest(`${field} is not a valid email address: a plain local@domain, the local part of ASCII letters, digits and !#$%&'*+-/=?^_\`{|}~ between dots`);
+  }
+  return canonical;
 }
 
-/** Trims a display name: 1 to 64 characters, at least one visible, no control characters. */
+/**
+ * Trims a display name: 1 to 64 characters, at least one visible, no control
+ * characters, and nothing invisible that would let one name pass for another
+ * (names show to strangers in invite previews): no bidirectional controls
+ * (overrides, embeddings, isolates, marks), no zero-width or other
+ * default-ignorable characters (U+200B, U+2060, U+FEFF, soft hyphen, Hangul
+ * fillers, tag characters, variation selectors...) and no blank Braille
+ * pattern. Kept: every emoji sequence (ZWJ sequences, skin tones, flags,
+ * keycaps), and the joiners ZWJ / ZWNJ inside words of the scripts that need
+ * them (Arabic, Persian, the Indic scripts...).
+ */
 export function displayName(value: string | null | undefined, field = 'name'): string {
   const trimmed = (value ?? '').normalize('NFC').trim();
   const length = [...trimmed].length;
   if (length === 0 || !/[\p{L}\p{N}\p{P}\p{S}]/u.test(trimmed)) throw badRequest(`${field} is required (1 to ${NAME_MAX} visible characters)`);
   if (length > NAME_MAX) throw badRequest(`${field} must be at most ${NAME_MAX} characters`);
   if (CONTROL_RE.test(trimmed)) throw badRequest(`${field} must not contain control characters`);
+  if (hasDisguise(trimmed)) throw badRequest(`${field} must not contain invisible or text-direction characters`);
   return trimmed;
+}
+
+// Built with the constructor: the `v` flag (Unicode sets) is newer than the TypeScript target.
+const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
+const JOINER = /[\u200c\u200d]/u;
+const VARIATION_SELECTOR = /[\ufe0e\ufe0f]/u;
+/** Letters of scripts whose spelling needs ZWJ / ZWNJ inside words. */
+const JOINING_SCRIPT_LETTER =
+  /^[\p{Script=Arabic}\p{Script=Syriac}\p{Script=Nko}\p{Script=Mongolian}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}\p{Script=Myanmar}\p{Script=Khmer}]/u;
+const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
+
+/** True when `name` holds an invisible or direction-changing character outside the uses above. */
+function hasDisguise(name: string): boolean {
+  if (!INVISIBLE.test(name)) return false;
+  for (const { segment, index } of graphemes.segment(name)) {
+    if (!INVISIBLE.test(segment) || RGI_EMOJI.test(segment)) continue;
+    let at = index;
+    for (const char of segment) {
+      at += char.length;
+      if (!INVISIBLE.test(char)) continue;
+      // A joiner works between two letters: never the last character of the name.
+      if (JOINER.test(char) && JOINING_SCRIPT_LETTER.test(segment) && at < name.length) continue;
+      if (VARIATION_SELECTOR.test(char) && /^\p{Emoji}/u.test(segment)) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Fields holding a password: never stored or shown (only a hash of them is),
+ * so they are exempt from the control-character rule, which would otherwise
+ * lock out an existing password that has one. New passwords are refused
+ * control characters by the password policy (checkNewPassword).
+ */
+const PASSWORD_FIELDS = new Set(['password', 'new_password', 'current_password']);
+/** Deeper than any request message of the protocol; a bound on the walk. */
+const MAX_DEPTH = 16;
+
+/**
+ * Refuses (400, naming the field) a request with a NUL or any other control
+ * character (C0, DEL, C1, line and paragraph separators) in any string field,
+ * at any depth. The dispatcher runs it on every request before its method, so
+ * no such character reaches a log, a database or another client.
+ */
+export function refuseControlCharacters(message: unknown, path: string, depth = 0): void {
+  if (typeof message === 'string') {
+    if (CONTROL_RE.test(message)) throw badRequest(`${path} must not contain control characters`);
+    return;
+  }
+  if (message === null || typeof message !== 'object' || ArrayBuffer.isView(message) || depth > MAX_DEPTH) return;
+  if (Array.isArray(message)) {
+    message.forEach((item, i) => refuseControlCharacters(item, `${path}[${i}]`, depth + 1));
+    return;
+  }
+  for (const [key, value] of Object.entries(message)) {
+    if (PASSWORD_FIELDS.has(key)) continue;
+    refuseControlCharacters(value, path ? `${path}.${key}` : key, depth + 1);
+  }
 }
 
 /** A string field with a length bound (counted in UTF-16 units before any work). */

@@ -6,7 +6,7 @@ import { idToWire } from '../protocol/codec.js';
 import type { MethodResult } from './types.js';
 
 export function userView(user: UserProfile): osmium.client.types.User.$Properties {
-  return { id: idToWire(user.id), name: user.name, bot: false };
+  return { id: idToWire(user.id), name: user.name, bot: user.bot };
 }
 
 /** The Authorization result of sign-up, sign-in and authorize. */

@@ -18,6 +18,7 @@ import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
 import type { Pool } from '../store/postgres.js';
 import { withTransaction } from '../store/transaction.js';
 import type { UsersRepo } from '../store/usersRepo.js';
+import { KNOWN_SOURCE_DAYS } from './accounts.js';
 import type { CodeCheck, CodePurpose, EmailCodeService } from './emailCodes.js';
 import type { Limits } from './limits.js';
 import type { MailService } from './mail.js';
@@ -48,7 +49,7 @@ export class AccountEmailService {
   async onSignedUp(user: UserRecord): Promise<void> {
     if (!user.email) return;
     try {
-      await this.limits.VERIFY_MAIL_EMAIL.consume(addressKey(user.email));
+      await this.limits.VERIFY_MAIL_EMAIL.consume(user.email);
     } catch (err) {
       if (!(err instanceof RateLimitedError)) throw err;
       this.log.warn({ userId: user.id }, 'verification mail after sign-up skipped: hourly cap of the address reached');
@@ -65,7 +66,7 @@ export class AccountEmailService {
    */
   async resendToAddress(email: string, source: RequestSource): Promise<void> {
     await this.limits.MAIL_IP.consume(source.ip);
-    await this.limits.VERIFY_MAIL_EMAIL.consume(addressKey(email));
+    await this.limits.VERIFY_MAIL_EMAIL.consume(email);
     this.afterAnswer('resend verification', async () => {
       const issued = await this.codes.issue({ email }, 'verify_email', { onlyUnverified: true });
       if (issued) this.mail.send(verificationMail(issued.email, issued.code));
@@ -77,7 +78,7 @@ export class AccountEmailService {
     const user = await this.users.byId(userId);
     if (!user?.email) throw badRequest('this account has no email address to verify');
     if (user.emailVerified) throw new RpcError(ErrorCode.CONFLICT, 'email is already verified');
-    await this.limits.VERIFY_MAIL_EMAIL.consume(addressKey(user.email));
+    await this.limits.VERIFY_MAIL_EMAIL.consume(user.email);
     const issued = await this.codes.issue({ userId }, 'verify_email', { onlyUnverified: true });
     if (issued) this.mail.send(verificationMail(issued.email, issued.code));
   }
@@ -99,11 +100,26 @@ export class AccountEmailService {
    */
   async requestReset(email: string, source: RequestSource): Promise<void> {
     await this.limits.MAIL_IP.consume(source.ip);
-    await this.limits.RESET_MAIL_EMAIL.consume(addressKey(email));
+    await this.consumeResetShare(email, source.ip);
     this.afterAnswer('password reset', async () => {
       const issued = await this.codes.issue({ email }, 'reset_password', { onlyUnverified: false });
       if (issued) this.mail.send(resetMail(issued.email, issued.code));
     });
+  }
+
+  /**
+   * Takes one of the address's reset mails. When a stranger has spent them,
+   * a request from an IP the account signed in from before (the owner's
+   * network) takes one of that IP's own share instead: the owner can still
+   * reset, and a mail flood stays bounded (5 an hour, plus 5 per known IP).
+   */
+  private async consumeResetShare(email: string, ip: string): Promise<void> {
+    try {
+      await this.limits.RESET_MAIL_EMAIL.consume(email);
+    } catch (err) {
+      if (!(err instanceof RateLimitedError) || !(await this.users.isKnownSource(email, ip, KNOWN_SOURCE_DAYS))) throw err;
+      await this.limits.RESET_MAIL_EMAIL.consume(`${email}|${ip}`);
+    }
   }
 
   /**
@@ -138,7 +154,7 @@ export class AccountEmailService {
       if (!result.ok) return result;
       // Hashed inside the transaction (the row stays locked for ~one bcrypt):
       // only a right code pays for a hash, a wrong guess never does.
-      const hash = await this.passwords.hash(newPassword);
+      const hash = await this.passwords.hash(newPassword, source.ip);
       await this.users.setPasswordAndVerify(result.userId, hash, client);
       revoked = await this.sessions.revokeAll(result.userId, client);
       return result;
@@ -153,9 +169,4 @@ export class AccountEmailService {
     this.log.info({ purpose, reason: check.reason }, 'email code refused');
     throw badRequest(CODE_REFUSED);
   }
-}
-
-/** Rate-limit key of an address: case and surrounding spaces do not make a new address. */
-function addressKey(email: string): string {
-  return email.trim().toLowerCase();
 }

@@ -20,22 +20,37 @@ type CatalogueEntry = Omit<LimitSpec, 'points' | 'durationSeconds'>;
 const retry = (what: string) => (seconds: number) => `${what}; retry after ${seconds} seconds`;
 
 const LIMITS = {
-  /** Key: `<email>|<ip>`. Then a block of 60 s doubling per block up to 1 h; a success from that IP clears it. */
+  /**
+   * Key: `<email>|<ip>`; reserved before the password is checked. Then a block
+   * of 60 s doubling per block up to 1 h; a success from that IP clears it.
+   */
   SIGNIN_FAIL_EMAIL_IP: {
-    whenStoreDown: 'closed', blockSeconds: 60, maxBlockSeconds: 3600, refusal: retry('too many failed sign-ins'),
+    whenStoreDown: 'closed', blockSeconds: 60, maxBlockSeconds: 3600, onSuccess: 'clear', refusal: retry('too many failed sign-ins'),
   },
-  /** Key: email. Then a fixed 15 min block (short, so a stranger cannot lock the owner out for long). */
+  /**
+   * Key: email; reserved before the password is checked, given back on
+   * success. Then a fixed 15 min block (short, so a stranger cannot lock the
+   * owner out for long). Not applied from an IP the account signed in from
+   * before (the owner's own network is not locked out by a stranger's guesses).
+   */
   SIGNIN_FAIL_EMAIL: {
-    whenStoreDown: 'closed', blockSeconds: 900, maxBlockSeconds: 900, refusal: retry('too many failed sign-ins'),
+    whenStoreDown: 'closed', blockSeconds: 900, maxBlockSeconds: 900, onSuccess: 'refund', refusal: retry('too many failed sign-ins'),
   },
+  /** Key: IP; every sign-in attempt, success or not: bounds the bcrypt work one address can cause. */
+  SIGNIN_IP: { whenStoreDown: 'closed', onSuccess: 'keep', refusal: retry('too many sign-ins from this address') },
   /** Key: IP. */
   SIGNUP_IP: { whenStoreDown: 'local', refusal: retry('too many sign-ups from this address') },
   /** Key: IP; verification and reset mails alike. */
   MAIL_IP: { whenStoreDown: 'local', refusal: retry('too many mail requests from this address') },
-  /** Key: the address mailed, whether or not an account has it (a 429 reveals nothing). */
+  /**
+   * Key: the address mailed, whether or not an account has it (a 429 reveals
+   * nothing). Reset mails have a second bucket per (address, IP) for IPs the
+   * account signed in from before, so a stranger spending the address's
+   * share does not lock the owner out of resetting.
+   */
   VERIFY_MAIL_EMAIL: { whenStoreDown: 'local', refusal: retry('too many verification mails to this address') },
   RESET_MAIL_EMAIL: { whenStoreDown: 'local', refusal: retry('too many password reset mails to this address') },
-  /** Key: IP; email code checks (verify, reset confirm), on top of 5 tries per code. */
+  /** Key: IP; email code checks (verify, reset confirm), reserved before the code is compared; on top of 5 tries per code. */
   CODE_CHECK_IP: { whenStoreDown: 'closed', refusal: retry('too many code checks from this address') },
   /** Key: IP / user id (enumeration of invite codes). Cheap reads: open while Redis is down. */
   INVITE_LOOKUP_IP: { whenStoreDown: 'open', refusal: retry('too many invite lookups') },

@@ -7,11 +7,17 @@
  * reach bcrypt. bcrypt's async API runs on libuv's thread pool; a semaphore
  * keeps at most BCRYPT_CONCURRENCY hashes there so that other thread-pool work
  * (WebCrypto for tokens, DNS, files) always finds a free thread.
+ *
+ * Hashes queue per client IP and the IPs take turns (JobQueue), so one
+ * address flooding sign-ins waits behind its own hashes, not in front of
+ * everyone's; the queue is bounded per IP (429) and in total (503), never
+ * growing without end.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
-import { badRequest } from '../protocol/errorCodes.js';
-import { JobQueue } from './jobQueue.js';
+import { badRequest, ErrorCode, RpcError } from '../protocol/errorCodes.js';
+import { JobQueue, QueueFullError } from './jobQueue.js';
+import { RateLimitedError } from './rateLimit.js';
 
 const PASSWORD_MIN_CHARS = 8;
 export const PASSWORD_MAX_CHARS = 128;
@@ -24,6 +30,8 @@ export function checkNewPassword(password: string, field: string): string {
     throw badRequest(`${field} must be ${PASSWORD_MIN_CHARS} to ${PASSWORD_MAX_CHARS} characters`);
   }
   if (normalized.trim().length === 0) throw badRequest(`${field} must not be only spaces`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(normalized)) throw badRequest(`${field} must not contain control characters`);
   return normalized;
 }
 
@@ -37,35 +45,88 @@ export interface HashingStats {
   queued: number;
 }
 
+export interface HashQueueBounds {
+  /** Hashes waiting at most, over all sources (then 503). */
+  maxQueued: number;
+  /** Hashes waiting at most per source, i.e. client IP (then 429); unset: no per-source bound. */
+  maxQueuedPerSource?: number;
+}
+
+/** The bcrypt cost a hash was made with. */
+export function costOf(hash: string): number {
+  return bcrypt.getRounds(hash);
+}
+
 export class PasswordHasher {
   private readonly jobs: JobQueue;
   private dummyHash: Promise<string>;
+  private dummyHashCost: number;
 
   constructor(
     private readonly cost: number,
     concurrency: number,
+    bounds: HashQueueBounds,
   ) {
-    this.jobs = new JobQueue({ concurrency });
-    // A hash of a random string at the same cost, compared against when the
-    // account does not exist, so both paths cost one bcrypt comparison.
-    this.dummyHash = this.hash(`dummy-${Math.random()}`);
+    this.jobs = new JobQueue({ concurrency, ...bounds });
+    this.dummyHashCost = cost;
+    this.dummyHash = this.makeDummy(cost);
   }
 
   get stats(): HashingStats {
     return { running: this.jobs.running, queued: this.jobs.queued };
   }
 
-  hash(password: string): Promise<string> {
-    return this.jobs.run(() => bcrypt.hash(prehash(password), this.cost));
+  /** The cost of the hash compared against for unknown accounts. */
+  get dummyCost(): number {
+    return this.dummyHashCost;
   }
 
-  /** Compares against `hash`, or against a dummy hash when `hash` is null (same cost, always false). */
-  async verify(password: string, hash: string | null): Promise<boolean> {
+  /**
+   * Compares unknown accounts against a hash of this cost from now on. Set it
+   * to the cost most stored hashes have (they keep the cost they were made
+   * with until their owner signs in again), so that an unknown email costs
+   * what a real account costs and timing does not tell them apart.
+   */
+  async useDummyCost(cost: number): Promise<void> {
+    if (cost === this.dummyHashCost) return;
+    const dummy = this.makeDummy(cost);
+    await dummy;
+    this.dummyHash = dummy;
+    this.dummyHashCost = cost;
+  }
+
+  /** A hash of a random string, never matched. */
+  private makeDummy(cost: number): Promise<string> {
+    return bcrypt.hash(prehash(`dummy-${randomBytes(16).toString('hex')}`), cost);
+  }
+
+  /** True when `hash` was made with another cost than BCRYPT_COST (rehash it at the next successful sign-in). */
+  needsRehash(hash: string): boolean {
+    return costOf(hash) !== this.cost;
+  }
+
+  /** Hashes a new password; `source` (the client IP) is whose turn it waits for. */
+  hash(password: string, source: string): Promise<string> {
+    return this.run(() => bcrypt.hash(prehash(password), this.cost), source);
+  }
+
+  /** Compares against `hash`, or against the dummy hash when `hash` is null (same cost, always false). */
+  async verify(password: string, hash: string | null, source: string): Promise<boolean> {
     if (hash === null) {
       const dummy = await this.dummyHash;
-      await this.jobs.run(() => bcrypt.compare(prehash(password), dummy));
+      await this.run(() => bcrypt.compare(prehash(password), dummy), source);
       return false;
     }
-    return this.jobs.run(() => bcrypt.compare(prehash(password), hash));
+    return this.run(() => bcrypt.compare(prehash(password), hash), source);
+  }
+
+  private async run<T>(work: () => Promise<T>, source: string): Promise<T> {
+    try {
+      return await this.jobs.run(work, source);
+    } catch (err) {
+      if (!(err instanceof QueueFullError)) throw err;
+      if (err.scope === 'source') throw new RateLimitedError('too many password checks waiting from this address; retry after 1 seconds', 1);
+      throw new RpcError(ErrorCode.UNAVAILABLE, 'too many password checks waiting; retry later');
+    }
   }
 }

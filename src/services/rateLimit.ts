@@ -13,6 +13,14 @@
  *  - `open`: allow (cheap reads: never take the service down with Redis).
  * Without Redis the memory limiter is the only one. `RATE_LIMITS=off` turns
  * every limit into a no-op (trusted load tests).
+ *
+ * Guess limits (passwords, codes) reserve their point BEFORE the guess is
+ * evaluated (`reserve`): Redis counts atomically (one Lua script per
+ * consume), so however many guesses arrive at once, on however many
+ * instances, at most `points` are evaluated per window. The reservation then
+ * says how the guess went: a wrong guess keeps its point, a right one gives it
+ * back or clears the key (`onSuccess`), and a guess that was never evaluated
+ * (another limit refused, a dependency failed) gives it back.
  */
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -32,6 +40,12 @@ export interface LimitSpec {
    */
   blockSeconds?: number;
   maxBlockSeconds?: number;
+  /**
+   * What a reservation's point becomes when the guess was right: `keep` it
+   * (attempts count, success or not; the default), `refund` it (only failures
+   * count), or `clear` the key (a success forgives earlier failures).
+   */
+  onSuccess?: 'keep' | 'refund' | 'clear';
   /** The refusal's message, given the seconds to wait. */
   refusal: (seconds: number) => string;
 }
@@ -68,6 +82,46 @@ export class RateLimitedError extends RpcError {
   }
 }
 
+/**
+ * A point taken before a guess is evaluated. Exactly one of the three is
+ * called once the outcome is known. None of them throws: a point that cannot
+ * be given back stays spent, which errs on the side of fewer guesses.
+ */
+export interface Reservation {
+  /** The guess was right. */
+  succeeded(): Promise<void>;
+  /** The guess was wrong: the point stays spent. */
+  failed(): Promise<void>;
+  /** The guess was not evaluated: the point goes back. */
+  cancelled(): Promise<void>;
+}
+
+const NO_RESERVATION: Reservation = { succeeded: async () => {}, failed: async () => {}, cancelled: async () => {} };
+
+/**
+ * Reserves a point on each (limit, key) in order, as one reservation: when one
+ * refuses, the points already taken go back and its refusal is thrown.
+ */
+export async function reserveAll(entries: ReadonlyArray<readonly [RateLimit, string]>): Promise<Reservation> {
+  const taken: Reservation[] = [];
+  try {
+    for (const [limit, key] of entries) taken.push(await limit.reserve(key));
+  } catch (err) {
+    await Promise.all(taken.map((r) => r.cancelled()));
+    throw err;
+  }
+  return combine(taken);
+}
+
+/** One reservation standing for several. */
+export function combine(reservations: readonly Reservation[]): Reservation {
+  return {
+    succeeded: async () => void (await Promise.all(reservations.map((r) => r.succeeded()))),
+    failed: async () => void (await Promise.all(reservations.map((r) => r.failed()))),
+    cancelled: async () => void (await Promise.all(reservations.map((r) => r.cancelled()))),
+  };
+}
+
 /** Whole seconds until a refused key may retry (at least 1). */
 function retryAfterSeconds(msBeforeNext: number): number {
   return Math.max(1, Math.ceil(msBeforeNext / 1000));
@@ -95,36 +149,35 @@ export class RateLimit {
   }
 
   /**
-   * For failure-counting limits: refuses (429) while the key is blocked or
-   * its `points` failures are spent, without taking a point. Call before the
-   * attempt; call penalize() after a failure.
+   * Takes one point for `key` before a guess is evaluated; throws 429 when
+   * none is left (or 503 for a fail-closed limit whose store is down). Tell
+   * the reservation how the guess went.
    */
-  async check(key: string): Promise<void> {
-    if (!this.limiter) return;
-    let res: RateLimiterRes | null;
+  async reserve(key: string): Promise<Reservation> {
+    if (!this.limiter) return NO_RESERVATION;
+    let consumed: number;
     try {
-      res = await this.limiter.get(key);
+      consumed = (await this.limiter.consume(key)).consumedPoints;
     } catch (err) {
       throw this.refusal(err);
     }
-    if (res && res.consumedPoints >= this.spec.points) {
-      this.onRefused(this.name);
-      const seconds = retryAfterSeconds(res.msBeforeNext);
-      throw new RateLimitedError(this.spec.refusal(seconds), seconds);
-    }
+    return {
+      succeeded: async () => {
+        const onSuccess = this.spec.onSuccess ?? 'keep';
+        if (onSuccess === 'clear') await this.reset(key);
+        else if (onSuccess === 'refund') await this.refund(key);
+      },
+      // The failure that spent the last point starts the (growing) block.
+      failed: async () => {
+        if (consumed >= this.spec.points) await this.startBlock(key).catch(() => undefined);
+      },
+      cancelled: () => this.refund(key),
+    };
   }
 
-  /** Records one failure for `key`; the failure that spends the last point starts a (growing) block. */
-  async penalize(key: string): Promise<void> {
-    if (!this.limiter) return;
-    try {
-      const res = await this.limiter.penalty(key, 1);
-      if (res.consumedPoints >= this.spec.points) await this.startBlock(key);
-    } catch (err) {
-      // A failure that cannot be recorded is not worth failing the answer for;
-      // fail-closed limits refuse the next attempt in check() instead.
-      void err;
-    }
+  /** Gives one point back to `key` (a reservation whose guess was not evaluated, or should not count). */
+  private async refund(key: string): Promise<void> {
+    await this.limiter?.reward(key, 1).catch(() => undefined);
   }
 
   private async startBlock(key: string): Promise<void> {
@@ -136,7 +189,7 @@ export class RateLimit {
     await this.limiter.block(key, seconds);
   }
 
-  /** Forgets the key's counter (e.g. after a success that should not count). */
+  /** Forgets the key's counter. */
   async reset(key: string): Promise<void> {
     await this.limiter?.delete(key).catch(() => undefined);
   }

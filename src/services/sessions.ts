@@ -2,30 +2,39 @@
  * Sessions: creation, resuming a token (auth.authorize), validity, listing,
  * revocation and last activity.
  *
- * Postgres is the record. Redis (LiveState) caches validity and holds recent
- * activity so that a reconnect storm does not hit Postgres, and the Broker
- * fans revocations out to every instance. When Redis fails, every read falls
- * back to Postgres and revocations are still written to Postgres first.
+ * Postgres is the record. The live state (Redis, or memory in the embedded
+ * mode) caches what Authorize needs, so a warm Authorize runs no Postgres
+ * statement: one Redis round trip after a synchronous token check. Postgres
+ * is read on a cache miss (a first Authorize after Redis lost its data, or a
+ * session unused for the whole cache TTL) and written only when the device
+ * really changed. Revocations are written to Postgres first, then tombstoned
+ * in the cache, then announced to every instance (revocationBus.ts). When
+ * Redis fails, every read falls back to Postgres.
+ *
+ * Activity (requests and heartbeats) is noted in memory, pushed to the live
+ * state every ACTIVITY_TO_LIVE_MS (GetSessions shows it from any instance) and
+ * to Postgres every `persistGranularityMs`, where a session's last_active is
+ * rewritten only when it moved by at least that much: durable writes grow
+ * with sessions that change, not with heartbeats.
  */
+import { createHash } from 'node:crypto';
 import type { DeviceInfo, Geo } from '../domain/device.js';
 import type { Id } from '../domain/ids.js';
-import { decodeRevocation, encodeRevocation } from '../domain/revocation.js';
 import type { BoundSession, SessionRecord } from '../domain/session.js';
 import type { UserProfile } from '../domain/user.js';
 import type { Logger } from '../logger.js';
-import { Topic, type Broker } from '../store/broker.js';
 import type { ClientAppsRepo } from '../store/clientAppsRepo.js';
-import { REVOKED_TOMBSTONE_TTL_MS, type CachedSession, type LiveState } from '../store/liveState.js';
+import type { CachedSession, LiveState, SessionEntry } from '../store/liveState.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 import type { SessionsRepo } from '../store/sessionsRepo.js';
-import type { UsersRepo } from '../store/usersRepo.js';
+import type { RevocationBus, RevocationListener } from './revocationBus.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import type { TokenService } from './tokens.js';
 
-/** Activity is pushed to Redis this often (and read back by GetSessions on any instance). */
+/** Activity is pushed to the live state this often (and read back by GetSessions on any instance). */
 const ACTIVITY_TO_LIVE_MS = 2_000;
-/** ... and to Postgres in one batch this often, and at shutdown. */
-const ACTIVITY_TO_POSTGRES_MS = 30_000;
+/** How far back, before the broker lost its connection, revocations are re-read when it returns (clock skew, in-flight writes). */
+const RECONCILE_MARGIN_MS = 60_000;
 
 /** A session resumed by its token: what auth.authorize answers with. */
 export interface Authorized {
@@ -39,112 +48,189 @@ export interface ListedSession extends SessionRecord {
   appName: string;
 }
 
+export interface SessionSettings {
+  /** Sessions expire after this long without activity (SESSION_IDLE_DAYS). */
+  idleMs: number;
+  /** last_active reaches Postgres only when it moved by at least this much (ACTIVITY_PERSIST_GRANULARITY). */
+  persistGranularityMs: number;
+}
+
+/** True when core.Initialize reported a device worth recording. */
+function reportsDevice(device: DeviceInfo): boolean {
+  return device.clientId !== 0 || device.deviceType !== '';
+}
+
+const fingerprints = new WeakMap<DeviceInfo, string>();
+
 /**
- * Told of revoked sessions, whichever instance revoked them: at once for this
- * instance's own revocations, through the broker for the others'.
- * `publishedAt` (Unix ms) is set for revocations heard from the broker.
+ * A short stand-in for a device's four fields, so the session cache can tell
+ * whether the device changed without storing them. Computed once per
+ * DeviceInfo object (one per core.Initialize, or per record read).
  */
-export type RevocationListener = (sessionIds: readonly Id[], publishedAt?: number) => void;
+function deviceFingerprint(device: DeviceInfo): string {
+  let fingerprint = fingerprints.get(device);
+  if (fingerprint === undefined) {
+    fingerprint = createHash('sha256')
+      .update(JSON.stringify([device.clientId, device.deviceType, device.deviceVersion, device.appVersion]))
+      .digest('base64url')
+      .slice(0, 16);
+    fingerprints.set(device, fingerprint);
+  }
+  return fingerprint;
+}
 
 export class SessionService {
-  /** Activity not yet in Redis / not yet in Postgres (session id -> Unix ms). */
+  /** Activity not yet in the live state / not yet in Postgres (session id → Unix ms). */
   private toLive = new Map<Id, number>();
   private toPostgres = new Map<Id, number>();
-  /** Revocations Postgres has but Redis could not be told of yet; retried with the activity flush. */
-  private untombstoned = new Set<Id>();
+  /** Revocations Postgres has but the live state could not be told of yet; retried with the activity flush. */
+  private readonly untombstoned = new Set<Id>();
   private timers: NodeJS.Timeout[] = [];
-  private readonly revokedListeners: RevocationListener[] = [];
   readonly idleMs: number;
+  private readonly persistGranularityMs: number;
 
   constructor(
     private readonly repo: SessionsRepo,
-    private readonly users: UsersRepo,
     private readonly clientApps: ClientAppsRepo,
     private readonly live: LiveState,
-    private readonly broker: Broker,
+    private readonly bus: RevocationBus,
     private readonly tokens: TokenService,
     private readonly ids: SnowflakeGenerator,
-    idleDays: number,
+    settings: SessionSettings,
     private readonly log: Logger,
   ) {
-    this.idleMs = idleDays * 86_400_000;
+    this.idleMs = settings.idleMs;
+    // Never coarser than a tenth of the idle window, so expiry from Postgres stays close.
+    this.persistGranularityMs = Math.min(settings.persistGranularityMs, settings.idleMs / 10);
   }
 
   /** Starts the activity flushes and listens for other instances' revocations. */
   async start(): Promise<void> {
     this.timers.push(
       setInterval(() => void this.flushToLive(), ACTIVITY_TO_LIVE_MS),
-      setInterval(() => void this.flushToPostgres(), ACTIVITY_TO_POSTGRES_MS),
+      setInterval(() => void this.flushToPostgres(), Math.max(1_000, this.persistGranularityMs)),
     );
     for (const t of this.timers) t.unref();
-    await this.broker.subscribe(Topic.SESSIONS_REVOKED, (payload) => {
-      const revocation = decodeRevocation(payload);
-      if (revocation) this.tellRevoked(revocation.ids, revocation.at);
-    });
-    // Whatever the broker lost while disconnected is still in Postgres.
-    this.broker.onResync(() => void this.reconcileRevocations());
+    await this.bus.start((lostAt) => this.reconcileRevocations(lostAt));
   }
 
-  /** Stops the timers and writes every pending activity to Postgres. */
+  /** Stops the timers and writes every pending activity, exactly (what this process alone knew would be lost). */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     await this.flushToLive();
-    await this.flushToPostgres();
+    await this.flushToPostgres(0);
   }
 
   /** Creates a session for a user and signs its token. */
-  async create(userId: Id, device: DeviceInfo, geo: Geo, db?: Pool | PoolClient): Promise<{ session: SessionRecord; token: string }> {
+  async create(user: UserProfile, device: DeviceInfo, geo: Geo, db?: Pool | PoolClient): Promise<{ session: SessionRecord; token: string }> {
     const now = Date.now();
-    const session = await this.repo.insert({ id: this.ids.next(), userId, device, geo, lastActive: now }, db);
-    const token = await this.tokens.sign({ userId, sessionId: session.id });
-    await this.live.cacheSession(session.id, userId, now).catch((err) => this.liveFailed(err));
+    const session = await this.repo.insert({ id: this.ids.next(), userId: user.id, device, geo, lastActive: now }, db);
+    const token = await this.tokens.sign({ userId: user.id, sessionId: session.id });
+    await this.live.cacheSession(session.id, this.entryOf(user, device)).catch((err) => this.liveFailed(err));
     return { session, token };
   }
 
   /**
-   * auth.authorize: checks a token and its session, and records the device the
-   * client reported when it changed. Null when the token is forged, malformed,
-   * revoked or expired, or its user is gone.
+   * auth.authorize: checks a token and its session, and records the device
+   * the client reported when it changed. Null when the token is forged,
+   * malformed, revoked or idle-expired, or its user is gone. Warm (cached),
+   * this is a synchronous HMAC and one live-state round trip.
    */
   async authorize(token: string, device: DeviceInfo): Promise<Authorized | null> {
-    const claims = await this.tokens.verify(token);
+    const checked = this.tokens.check(token);
+    const claims = checked === undefined ? await this.tokens.verify(token) : checked;
     if (!claims) return null;
-    const valid = await this.isValid(claims.sessionId, claims.userId);
-    if (!valid) return null;
-    const user = await this.users.profile(claims.userId);
-    if (!user) return null;
-    this.noteActivity(claims.sessionId);
-    if (device.clientId || device.deviceType) await this.repo.updateDevice(claims.sessionId, device);
-    return { session: claims, user };
-  }
-
-  /** True when the session exists, belongs to the user, is unrevoked and not idle-expired. */
-  private async isValid(sessionId: Id, userId: Id): Promise<boolean> {
-    const now = Date.now();
+    const { sessionId, userId } = claims;
+    if (this.untombstoned.has(sessionId)) return null;
     let cached: CachedSession = { state: 'unknown' };
     try {
-      cached = await this.live.getSession(sessionId);
+      cached = await this.live.readSession(sessionId);
     } catch (err) {
       this.liveFailed(err);
     }
-    if (cached.state === 'revoked' || this.untombstoned.has(sessionId)) return false;
-    const pending = this.toLive.get(sessionId) ?? this.toPostgres.get(sessionId) ?? 0;
-    if (cached.state === 'valid' && cached.userId === userId && cached.lastActive !== null) {
-      return Math.max(cached.lastActive, pending) > now - this.idleMs;
+    if (cached.state === 'revoked') return null;
+    let entry: SessionEntry | null = cached.state === 'valid' && cached.entry.userId === userId ? cached.entry : null;
+    if (!entry) {
+      entry = await this.entryFromPostgres(sessionId, userId);
+      if (!entry) return null;
     }
-    const record = await this.repo.byId(sessionId);
-    if (!record || record.userId !== userId || record.revokedAt) return false;
-    const lastActive = Math.max(record.lastActive, pending, cached.state === 'valid' ? cached.lastActive ?? 0 : 0);
-    if (lastActive <= now - this.idleMs) return false;
-    await this.live.cacheSession(sessionId, userId, lastActive).catch((err) => this.liveFailed(err));
-    return true;
+    if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) await this.recordDevice(sessionId, entry, device);
+    this.noteActivity(sessionId);
+    return { session: claims, user: { id: userId, name: entry.name, bot: entry.bot } };
   }
 
-  /** The user's live sessions, newest activity first, with activity merged from Redis and this instance. */
+  /**
+   * The device a session is used from changed: Postgres, then the cache. The
+   * device is what GetSessions shows, not a credential: when Postgres cannot
+   * take it, Authorize still succeeds, and the next Authorize tries again.
+   */
+  private async recordDevice(sessionId: Id, entry: SessionEntry, device: DeviceInfo): Promise<void> {
+    try {
+      await this.repo.updateDevice(sessionId, device);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, sessionId }, 'could not record the device of a session; will retry at its next Authorize');
+      return;
+    }
+    await this.live.cacheSession(sessionId, { ...entry, device: deviceFingerprint(device) }).catch((err) => this.liveFailed(err));
+  }
+
+  /**
+   * A cache miss: the session from Postgres, cached when valid. Null (and a
+   * tombstone, so the next try is refused from the cache) when it is revoked,
+   * unknown, not the user's, or idle-expired.
+   */
+  private async entryFromPostgres(sessionId: Id, userId: Id): Promise<SessionEntry | null> {
+    const found = await this.repo.forAuthorize(sessionId);
+    if (!found || found.session.userId !== userId) {
+      if (!found || found.session.revokedAt) await this.live.markRevoked([sessionId]).catch((err) => this.liveFailed(err));
+      return null;
+    }
+    const { session, user } = found;
+    if (session.revokedAt || (await this.idledOut(session, user))) {
+      await this.live.markRevoked([sessionId]).catch((err) => this.liveFailed(err));
+      return null;
+    }
+    const entry = this.entryOf(user, session);
+    await this.live.cacheSession(sessionId, entry).catch((err) => this.liveFailed(err));
+    return entry;
+  }
+
+  /** The newest activity of a session known anywhere: Postgres, the live state, this instance. */
+  private async lastActive(session: SessionRecord): Promise<number> {
+    let cached = 0;
+    try {
+      cached = (await this.live.lastActive([session.id])).get(session.id) ?? 0;
+    } catch (err) {
+      this.liveFailed(err);
+    }
+    return Math.max(session.lastActive, cached, this.toLive.get(session.id) ?? 0, this.toPostgres.get(session.id) ?? 0);
+  }
+
+  private entryOf(user: UserProfile, device: DeviceInfo): SessionEntry {
+    return { userId: user.id, name: user.name, bot: user.bot, device: deviceFingerprint(device) };
+  }
+
+  /**
+   * Whether a bound session is still valid (unrevoked, not idle-expired, its
+   * user still there): asked for a socket that was quiet for longer than the
+   * idle window, before its next frame revives anything.
+   */
+  async stillValid(session: BoundSession): Promise<boolean> {
+    const found = await this.repo.forAuthorize(session.sessionId);
+    if (!found || found.session.userId !== session.userId || found.session.revokedAt) return false;
+    return !(await this.idledOut(found.session, found.user));
+  }
+
+  /** True when a session went unused for the whole idle window. Bot sessions never idle out. */
+  private async idledOut(session: SessionRecord, user: UserProfile): Promise<boolean> {
+    return !user.bot && (await this.lastActive(session)) <= Date.now() - this.idleMs;
+  }
+
+  /** The user's live sessions, newest activity first, with activity merged from the live state and this instance. */
   async list(userId: Id): Promise<ListedSession[]> {
     const now = Date.now();
-    // Read a little further back than the idle limit: Redis may know newer activity.
-    const records = await this.repo.liveByUser(userId, now - this.idleMs - ACTIVITY_TO_POSTGRES_MS * 2);
+    // Read further back than the idle limit: the live state may know newer activity than Postgres.
+    const records = await this.repo.liveByUser(userId, Math.floor(now - this.idleMs - this.persistGranularityMs * 3));
     let cachedActivity = new Map<Id, number>();
     try {
       cachedActivity = await this.live.lastActive(records.map((r) => r.id));
@@ -162,14 +248,14 @@ export class SessionService {
     return live.map((r) => ({ ...r, appName: appNames.get(r.clientId) ?? '' }));
   }
 
-  /** Revokes the caller's listed sessions (others' ids are ignored); returns those revoked. */
+  /** Revokes the caller's listed sessions (others' ids are ignored); returns those revoked, once every instance closed their sockets. */
   async revoke(userId: Id, sessionIds: readonly Id[]): Promise<Id[]> {
     const revoked = await this.repo.revoke(userId, sessionIds);
     await this.announceRevoked(revoked);
     return revoked;
   }
 
-  /** Revokes every session of a user (password reset); returns those revoked. */
+  /** Revokes every session of a user, inside the caller's transaction (password reset); call announceRevoked after COMMIT. */
   async revokeAll(userId: Id, db?: Pool | PoolClient): Promise<Id[]> {
     return this.repo.revokeAll(userId, db);
   }
@@ -180,17 +266,16 @@ export class SessionService {
    * broker lost, after it reconnects.
    */
   onRevoked(listener: RevocationListener): void {
-    this.revokedListeners.push(listener);
+    this.bus.onRevoked(listener);
   }
 
-  private tellRevoked(sessionIds: readonly Id[], publishedAt?: number): void {
-    for (const listener of this.revokedListeners) listener(sessionIds, publishedAt);
-  }
-
-  /** After Postgres recorded revocations: tombstone them in Redis and tell every instance. */
+  /**
+   * After Postgres recorded revocations: tombstones them in the live state
+   * (before anyone is told, so a racing Authorize anywhere is refused), then
+   * tells every instance and waits for them to close their sockets.
+   */
   async announceRevoked(sessionIds: readonly Id[]): Promise<void> {
     if (!sessionIds.length) return;
-    this.tellRevoked(sessionIds);
     for (const id of sessionIds) {
       this.toLive.delete(id);
       this.toPostgres.delete(id);
@@ -198,35 +283,58 @@ export class SessionService {
     try {
       await this.live.markRevoked(sessionIds);
     } catch (err) {
-      // Postgres already says revoked. Until Redis takes the tombstones, this
-      // instance refuses the sessions itself and keeps retrying; other
-      // instances reconcile when their broker reconnects (recentlyRevoked).
+      // Postgres already says revoked. Until the live state takes the
+      // tombstones, this instance refuses the sessions itself and keeps
+      // retrying; other instances reconcile when their broker reconnects.
       for (const id of sessionIds) this.untombstoned.add(id);
       this.liveFailed(err);
     }
-    await this.broker.publish(Topic.SESSIONS_REVOKED, encodeRevocation(sessionIds)).catch((err) => this.liveFailed(err));
+    await this.bus.announce(sessionIds);
+  }
+
+  /**
+   * Sessions that ended in Postgres without a revocation here (their user was
+   * removed: every instance hears it from Postgres itself): tombstoned, and
+   * this instance's sockets of them closed.
+   */
+  async ended(sessionIds: readonly Id[]): Promise<void> {
+    for (const id of sessionIds) {
+      this.toLive.delete(id);
+      this.toPostgres.delete(id);
+    }
+    await this.live.markRevoked(sessionIds).catch((err) => this.liveFailed(err));
+    this.bus.tell(sessionIds);
+  }
+
+  /** Of these sessions, those Postgres no longer has as valid (removed or revoked), checked in batches. */
+  async endedAmong(sessionIds: readonly Id[]): Promise<Id[]> {
+    const ended: Id[] = [];
+    for (let i = 0; i < sessionIds.length; i += 10_000) {
+      const batch = sessionIds.slice(i, i + 10_000);
+      const valid = await this.repo.unrevoked(batch);
+      for (const id of batch) if (!valid.has(id)) ended.push(id);
+    }
+    return ended;
   }
 
   /**
    * After the broker lost messages (Redis reconnected): tombstones again the
-   * sessions revoked recently enough that a stale cache entry could still call
-   * them valid, and tells the listeners, so sockets of sessions revoked
-   * meanwhile are closed.
+   * sessions revoked since the connection was lost, so a cache entry that
+   * survived the outage cannot call them valid; returns them, so their
+   * sockets here are closed.
    */
-  private async reconcileRevocations(): Promise<void> {
-    try {
-      const ids = await this.repo.revokedSince(new Date(Date.now() - REVOKED_TOMBSTONE_TTL_MS));
-      await this.live.markRevoked(ids).catch((err) => this.liveFailed(err));
-      this.tellRevoked(ids);
-      this.log.info({ revoked: ids.length }, 'reconciled revocations after live-state reconnect');
-    } catch (err) {
-      this.log.warn({ err }, 'could not reconcile revocations');
-    }
+  private async reconcileRevocations(lostAt: number): Promise<Id[]> {
+    const ids = await this.repo.revokedSince(new Date(lostAt - RECONCILE_MARGIN_MS));
+    await this.live.markRevoked(ids).catch((err) => this.liveFailed(err));
+    this.log.info({ revoked: ids.length }, 'reconciled revocations after live-state reconnect');
+    return ids;
   }
 
   /** core.Initialize on a signed-in socket: the session's device info, when it changed. */
   async updateDevice(sessionId: Id, device: DeviceInfo): Promise<void> {
     await this.repo.updateDevice(sessionId, device);
+    // The next Authorize reads the new device from Postgres once.
+    await this.live.forget([sessionId]).catch((err) => this.liveFailed(err));
   }
 
   /** Records activity of a session: memory only; flushed in batches. */
@@ -256,12 +364,12 @@ export class SessionService {
     }
   }
 
-  private async flushToPostgres(): Promise<void> {
+  private async flushToPostgres(granularityMs = this.persistGranularityMs): Promise<void> {
     if (!this.toPostgres.size) return;
     const batch = this.toPostgres;
     this.toPostgres = new Map();
     try {
-      await this.repo.recordActivity(batch);
+      await this.repo.recordActivity(batch, granularityMs);
     } catch (err) {
       this.log.warn({ err, sessions: batch.size }, 'could not write session activity; will retry');
       for (const [id, at] of batch) if (!this.toPostgres.has(id)) this.toPostgres.set(id, at);

@@ -8,17 +8,23 @@
 export type BrokerHandler = (payload: string) => void;
 
 export interface Broker {
-  publish(topic: string, payload: string): Promise<void>;
+  /** Publishes to every subscriber of `topic`; resolves with how many subscribers received it. */
+  publish(topic: string, payload: string): Promise<number>;
   subscribe(topic: string, handler: BrokerHandler): Promise<void>;
-  /** Called after the broker lost messages (reconnect), so state can be reconciled. */
-  onResync(handler: () => void): void;
+  /**
+   * Called after the broker lost messages (a reconnect), with when the
+   * connection was lost (Unix ms), so state changed since then can be reconciled.
+   */
+  onResync(handler: (lostAt: number) => void): void;
   close(): Promise<void>;
 }
 
 /** Topics the gateway uses. */
 export const Topic = {
-  /** Payload: JSON `{"ids": [session ids], "at": publish time in Unix ms}` (RevokedPayload). */
+  /** Payload: a revocation (domain/revocation.ts). */
   SESSIONS_REVOKED: 'sessions.revoked',
+  /** Confirmations of revocations for one instance: `sessions.revoked.ack.<instance>`. */
+  revocationAcks: (instance: string) => `sessions.revoked.ack.${instance}`,
   /** Payload: empty; signing keys changed, reload them. */
   KEYS_CHANGED: 'keys.changed',
 } as const;

@@ -4,8 +4,11 @@ import type { Broker, BrokerHandler } from './broker.js';
 export class MemoryBroker implements Broker {
   private readonly handlers = new Map<string, BrokerHandler[]>();
 
-  async publish(topic: string, payload: string): Promise<void> {
-    for (const handler of this.handlers.get(topic) ?? []) queueMicrotask(() => handler(payload));
+  async publish(topic: string, payload: string): Promise<number> {
+    const handlers = this.handlers.get(topic) ?? [];
+    for (const handler of handlers) queueMicrotask(() => handler(payload));
+    // Receivers are instances (as Redis counts subscribed connections): this process is one.
+    return handlers.length ? 1 : 0;
   }
 
   async subscribe(topic: string, handler: BrokerHandler): Promise<void> {

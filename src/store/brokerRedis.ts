@@ -8,8 +8,9 @@ import type { Broker, BrokerHandler } from './broker.js';
 
 export class RedisBroker implements Broker {
   private readonly handlers = new Map<string, BrokerHandler[]>();
-  private readonly resyncHandlers: Array<() => void> = [];
-  private lostConnection = false;
+  private readonly resyncHandlers: Array<(lostAt: number) => void> = [];
+  /** When the subscriber connection was lost (Unix ms); null while connected. */
+  private lostAt: number | null = null;
 
   constructor(
     private readonly publisher: Redis,
@@ -21,19 +22,20 @@ export class RedisBroker implements Broker {
       for (const handler of this.handlers.get(topic) ?? []) handler(message);
     });
     subscriber.on('close', () => {
-      this.lostConnection = true;
+      this.lostAt ??= Date.now();
     });
     // ioredis re-subscribes by itself after a reconnect; whatever was published
     // meanwhile is gone, so let the owners reconcile with Postgres.
     subscriber.on('ready', () => {
-      if (!this.lostConnection) return;
-      this.lostConnection = false;
-      for (const handler of this.resyncHandlers) handler();
+      const lostAt = this.lostAt;
+      if (lostAt === null) return;
+      this.lostAt = null;
+      for (const handler of this.resyncHandlers) handler(lostAt);
     });
   }
 
-  async publish(topic: string, payload: string): Promise<void> {
-    await this.publisher.publish(this.prefix + topic, payload);
+  async publish(topic: string, payload: string): Promise<number> {
+    return this.publisher.publish(this.prefix + topic, payload);
   }
 
   async subscribe(topic: string, handler: BrokerHandler): Promise<void> {
@@ -41,7 +43,7 @@ export class RedisBroker implements Broker {
     await this.subscriber.subscribe(this.prefix + topic);
   }
 
-  onResync(handler: () => void): void {
+  onResync(handler: (lostAt: number) => void): void {
     this.resyncHandlers.push(handler);
   }
 

@@ -42,7 +42,7 @@ const toRecord = (row: EmailCodeRow): EmailCodeRecord => ({
   usedAt: row.used_at,
 });
 
-/** Whose code to issue: the account with this address, or this account. */
+/** Whose code to issue: the account with this (canonical) address, or this account. */
 export type CodeTarget = { email: string } | { userId: Id };
 
 export interface NewCode {
@@ -65,7 +65,7 @@ export class EmailCodesRepo {
    * and `onlyUnverified`).
    */
   async issue(target: CodeTarget, code: NewCode, client: Pool | PoolClient = this.pool): Promise<{ userId: Id; email: string } | null> {
-    const [where, key] = 'email' in target ? ['lower(u.email) = lower($1)', target.email] : ['u.id = $1', target.userId];
+    const [where, key] = 'email' in target ? ['u.email = $1', target.email] : ['u.id = $1', target.userId];
     const { rows } = await client.query<{ user_id: string; email: string }>(
       `INSERT INTO email_codes (user_id, purpose, email, salt, code_hash, expires_at)
        SELECT u.id, $2, u.email, $3, $4, now() + $5 * interval '1 millisecond'
@@ -90,7 +90,7 @@ export class EmailCodesRepo {
   async lockForEmail(purpose: CodePurpose, email: string, client: PoolClient): Promise<EmailCodeRecord | null> {
     const { rows } = await client.query<EmailCodeRow>(
       `SELECT c.* FROM email_codes c JOIN users u ON u.id = c.user_id
-       WHERE lower(u.email) = lower($1) AND c.purpose = $2 AND lower(c.email) = lower(u.email)
+       WHERE u.email = $1 AND c.purpose = $2 AND c.email = u.email
        FOR UPDATE OF c`,
       [email, purpose],
     );

@@ -22,6 +22,7 @@ interface InviteRow {
 
 interface DetailsRow extends InviteRow {
   creator_name: string;
+  creator_bot: boolean;
   community_name: string | null;
   community_owner_id: string | null;
   group_name: string | null;
@@ -43,6 +44,7 @@ const toInvite = (row: InviteRow): InviteRecord => ({
 const toDetails = (row: DetailsRow): InviteDetails => ({
   ...toInvite(row),
   creatorName: row.creator_name,
+  creatorBot: row.creator_bot,
   community:
     row.community_name !== null ? { id: row.target_id, name: row.community_name, ownerId: row.community_owner_id! } : null,
   group:
@@ -52,7 +54,7 @@ const toDetails = (row: DetailsRow): InviteDetails => ({
 });
 
 const DETAILS_SELECT = `
-  SELECT i.*, u.name AS creator_name,
+  SELECT i.*, u.name AS creator_name, u.bot AS creator_bot,
          c.name AS community_name, c.owner_id AS community_owner_id,
          g.name AS group_name, g.owner_id AS group_owner_id,
          CASE WHEN g.id IS NOT NULL THEN ARRAY(

@@ -1,31 +1,52 @@
 /**
- * Live session state: a cache of session validity and last activity, shared by
- * every instance. Postgres stays the record: losing all of this (FLUSHALL, a
- * restart without persistence) costs a cache miss, never a sign-out.
- * Implementations: liveStateRedis.ts (several instances), liveStateMemory.ts
- * (embedded single-instance mode and unit tests).
+ * Live session state, shared by every instance: what auth.authorize needs to
+ * resume a session without Postgres (who it belongs to, their public profile,
+ * the device it was last used from, or that it was revoked), and each
+ * session's last activity. Postgres stays the record: losing all of this
+ * (FLUSHALL, a restart without persistence) costs a cache miss, never a
+ * sign-out. Implementations: liveStateRedis.ts (Redis or Redis Cluster, several
+ * instances), liveStateMemory.ts (the embedded single-instance mode); one
+ * contract suite (test/store/liveStateContract.ts) runs against each.
  */
 import type { Id } from '../domain/ids.js';
 
+/** What Authorize needs of a valid session. */
+export interface SessionEntry {
+  userId: Id;
+  /** types.User.name of the owner. */
+  name: string;
+  /** types.User.bot of the owner. */
+  bot: boolean;
+  /** Fingerprint of the device last recorded for the session (domain/device.ts deviceFingerprint). */
+  device: string;
+}
+
 /** What the cache knows of one session. */
 export type CachedSession =
-  /** Valid as of the last check; `lastActive` in Unix ms when known. */
-  | { state: 'valid'; userId: Id; lastActive: number | null }
-  /** Revoked: must not authorize, whatever Postgres said a moment ago. */
+  /** Valid as of the last check. */
+  | { state: 'valid'; entry: SessionEntry }
+  /** Revoked (or gone): must not authorize, whatever Postgres said a moment ago. */
   | { state: 'revoked' }
   /** Not cached: ask Postgres. */
   | { state: 'unknown' };
 
 export interface LiveState {
-  getSession(sessionId: Id): Promise<CachedSession>;
   /**
-   * Caches a session read from Postgres as valid. Never overwrites a revocation
-   * tombstone, so a check racing with a revoke cannot resurrect the session.
+   * A session's entry, its life extended by a full TTL (one round trip), so a
+   * session in use never falls out of the cache. A tombstone's life is
+   * extended too: a revoked token presented again and again stays cheap to refuse.
    */
-  cacheSession(sessionId: Id, userId: Id, lastActive: number): Promise<void>;
-  /** Replaces the entries of these sessions by revocation tombstones. */
+  readSession(sessionId: Id): Promise<CachedSession>;
+  /**
+   * Caches a session as valid. Never overwrites a revocation tombstone, so a
+   * check racing with a revoke cannot resurrect the session.
+   */
+  cacheSession(sessionId: Id, entry: SessionEntry): Promise<void>;
+  /** Replaces the entries of these sessions by revocation tombstones, and forgets their activity. */
   markRevoked(sessionIds: readonly Id[]): Promise<void>;
-  /** Records activity (Unix ms) for sessions. */
+  /** Drops the valid entries of these sessions (their owner's profile changed); tombstones stay. */
+  forget(sessionIds: readonly Id[]): Promise<void>;
+  /** Records activity (Unix ms) for sessions; a session's activity never moves backwards. */
   touch(activity: ReadonlyMap<Id, number>): Promise<void>;
   /** Last activity known to the cache, for the sessions it knows. */
   lastActive(sessionIds: readonly Id[]): Promise<Map<Id, number>>;
@@ -34,7 +55,20 @@ export interface LiveState {
   close(): Promise<void>;
 }
 
-/** How long a valid entry is trusted before Postgres is asked again. */
-export const SESSION_CACHE_TTL_MS = 60 * 60 * 1000;
-/** Tombstones outlive any valid entry that a racing check could write. */
-export const REVOKED_TOMBSTONE_TTL_MS = 2 * SESSION_CACHE_TTL_MS;
+export interface LiveStateTtls {
+  /**
+   * How long an entry lives after its last use. At most the idle-expiry
+   * window: an entry that exists was used within it, so Authorize need not
+   * read the activity to know the session has not idled out.
+   */
+  entryMs: number;
+  /** How long a tombstone lives after it was written or last presented. */
+  tombstoneMs: number;
+  /** How long an activity record lives after its last write (the idle-expiry window). */
+  activityMs: number;
+}
+
+/** The TTLs for an idle-expiry window: entries for the whole window (capped at 30 days), tombstones for a day. */
+export function liveStateTtls(idleMs: number): LiveStateTtls {
+  return { entryMs: Math.min(idleMs, 30 * 86_400_000), tombstoneMs: 86_400_000, activityMs: idleMs };
+}

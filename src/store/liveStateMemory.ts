@@ -1,54 +1,67 @@
-/** In-process LiveState for the embedded single-instance mode. */
+/** LiveState in this process, for the embedded single-instance mode. Same rules as liveStateRedis.ts. */
 import type { Id } from '../domain/ids.js';
-import { REVOKED_TOMBSTONE_TTL_MS, SESSION_CACHE_TTL_MS, type CachedSession, type LiveState } from './liveState.js';
+import type { CachedSession, LiveState, LiveStateTtls, SessionEntry } from './liveState.js';
 
-interface Entry {
-  userId: Id | null; // null: revoked tombstone
+interface Slot {
+  /** null: a revocation tombstone. */
+  entry: SessionEntry | null;
   expiresAt: number;
 }
 
-export class MemoryLiveState implements LiveState {
-  private readonly sessions = new Map<Id, Entry>();
-  private readonly activity = new Map<Id, number>();
-  private sweeper: NodeJS.Timeout;
+/** How often expired entries are swept out. */
+const SWEEP_MS = 60_000;
 
-  constructor() {
-    this.sweeper = setInterval(() => this.sweep(), 60_000);
+export class MemoryLiveState implements LiveState {
+  private readonly sessions = new Map<Id, Slot>();
+  private readonly activity = new Map<Id, { at: number; expiresAt: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly ttls: LiveStateTtls) {
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
 
-  async getSession(sessionId: Id): Promise<CachedSession> {
-    const entry = this.sessions.get(sessionId);
-    if (!entry || entry.expiresAt <= Date.now()) return { state: 'unknown' };
-    if (entry.userId === null) return { state: 'revoked' };
-    return { state: 'valid', userId: entry.userId, lastActive: this.activity.get(sessionId) ?? null };
+  async readSession(sessionId: Id): Promise<CachedSession> {
+    const now = Date.now();
+    const slot = this.sessions.get(sessionId);
+    if (!slot || slot.expiresAt <= now) return { state: 'unknown' };
+    slot.expiresAt = now + (slot.entry ? this.ttls.entryMs : this.ttls.tombstoneMs);
+    return slot.entry ? { state: 'valid', entry: slot.entry } : { state: 'revoked' };
   }
 
-  async cacheSession(sessionId: Id, userId: Id, lastActive: number): Promise<void> {
-    const entry = this.sessions.get(sessionId);
-    if (entry && entry.userId === null && entry.expiresAt > Date.now()) return;
-    this.sessions.set(sessionId, { userId, expiresAt: Date.now() + SESSION_CACHE_TTL_MS });
-    if (!this.activity.has(sessionId)) this.activity.set(sessionId, lastActive);
+  async cacheSession(sessionId: Id, entry: SessionEntry): Promise<void> {
+    const now = Date.now();
+    const slot = this.sessions.get(sessionId);
+    if (slot && slot.entry === null && slot.expiresAt > now) return;
+    this.sessions.set(sessionId, { entry, expiresAt: now + this.ttls.entryMs });
   }
 
   async markRevoked(sessionIds: readonly Id[]): Promise<void> {
+    const expiresAt = Date.now() + this.ttls.tombstoneMs;
     for (const id of sessionIds) {
-      this.sessions.set(id, { userId: null, expiresAt: Date.now() + REVOKED_TOMBSTONE_TTL_MS });
+      this.sessions.set(id, { entry: null, expiresAt });
       this.activity.delete(id);
     }
   }
 
+  async forget(sessionIds: readonly Id[]): Promise<void> {
+    for (const id of sessionIds) if (this.sessions.get(id)?.entry) this.sessions.delete(id);
+  }
+
   async touch(activity: ReadonlyMap<Id, number>): Promise<void> {
+    const expiresAt = Date.now() + this.ttls.activityMs;
     for (const [id, at] of activity) {
-      if (at > (this.activity.get(id) ?? 0)) this.activity.set(id, at);
+      const known = this.activity.get(id);
+      this.activity.set(id, { at: Math.max(at, known && known.expiresAt > Date.now() ? known.at : 0), expiresAt });
     }
   }
 
   async lastActive(sessionIds: readonly Id[]): Promise<Map<Id, number>> {
+    const now = Date.now();
     const out = new Map<Id, number>();
     for (const id of sessionIds) {
-      const at = this.activity.get(id);
-      if (at !== undefined) out.set(id, at);
+      const known = this.activity.get(id);
+      if (known && known.expiresAt > now) out.set(id, known.at);
     }
     return out;
   }
@@ -61,11 +74,7 @@ export class MemoryLiveState implements LiveState {
 
   private sweep(): void {
     const now = Date.now();
-    for (const [id, entry] of this.sessions) {
-      if (entry.expiresAt <= now) {
-        this.sessions.delete(id);
-        this.activity.delete(id);
-      }
-    }
+    for (const [id, slot] of this.sessions) if (slot.expiresAt <= now) this.sessions.delete(id);
+    for (const [id, known] of this.activity) if (known.expiresAt <= now) this.activity.delete(id);
   }
 }

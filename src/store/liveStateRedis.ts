@@ -1,89 +1,130 @@
 /**
- * LiveState in Redis, shared by every instance.
- * Keys (all under REDIS_PREFIX): `s:<sid>` = user id, or "r" for a revocation
- * tombstone; `la:<sid>` = last activity in Unix ms. Every key has a TTL, so
- * Redis never holds more than the recently active sessions.
+ * LiveState in Redis, shared by every instance; works the same on one Redis
+ * node and on a Redis Cluster (ioredis `Redis` or `Cluster` client).
+ *
+ * Keys (all under REDIS_PREFIX), both tagged with the session id, so the two
+ * keys of a session always live in one slot and may be written together:
+ * - `s:{<sid>}`: `v|<user id>|<bot 0/1>|<device fingerprint>|<name>` for a
+ *   valid session, `r` for a revocation tombstone;
+ * - `la:{<sid>}`: last activity in Unix ms.
+ * Every key has a TTL, so Redis holds only sessions used within the idle
+ * window. Writes that could race a revocation run as one Lua script on one
+ * key, so a tombstone is never overwritten by a stale "valid"; every command
+ * touches the keys of one session only (no CROSSSLOT on a cluster), and
+ * batches are single commands sent at once (ioredis pipelines them per node).
  */
-import type { Redis, Result } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Id } from '../domain/ids.js';
-import { REVOKED_TOMBSTONE_TTL_MS, SESSION_CACHE_TTL_MS, type CachedSession, type LiveState } from './liveState.js';
+import type { CachedSession, LiveState, LiveStateTtls, SessionEntry } from './liveState.js';
 
-const REVOKED = 'r';
+/** A single Redis node or a cluster: same commands. */
+export type RedisClient = Redis | Cluster;
 
-/**
- * Writes a session's activity unless the key already holds a later time, so
- * activity never moves backwards when instances flush batches out of order.
- * KEYS[1] = la:<sid>, ARGV = [Unix ms, TTL ms]. Returns 1 when written.
- */
-const TOUCH_ACTIVITY_LUA = `
-local current = tonumber(redis.call('GET', KEYS[1]))
-if current and current >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
+const TOMBSTONE = 'r';
+const VALID = 'v';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    osmiumTouchActivity(key: string, at: string, ttlMs: string): Result<number, Context>;
-  }
+/** Lua scripts, each on the keys of one session. */
+const SCRIPTS = {
+  /** SET unless the key holds a tombstone. */
+  osmCacheSession: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == 'r' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1`,
+  },
+  /** Tombstone the session and forget its activity. */
+  osmRevokeSession: {
+    numberOfKeys: 2,
+    lua: `redis.call('SET', KEYS[1], 'r', 'PX', ARGV[1]) redis.call('DEL', KEYS[2]) return 1`,
+  },
+  /** DEL unless the key holds a tombstone. */
+  osmForgetSession: {
+    numberOfKeys: 1,
+    lua: `local v = redis.call('GET', KEYS[1]) if v and v ~= 'r' then redis.call('DEL', KEYS[1]) end return 1`,
+  },
+  /** Raise the activity to ARGV[1] (never lower it) and extend its life. */
+  osmTouch: {
+    numberOfKeys: 1,
+    lua: `local cur = tonumber(redis.call('GET', KEYS[1]))
+if cur == nil or cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1`,
+  },
+} as const;
+
+interface ScriptCommands {
+  osmCacheSession(key: string, value: string, ttlMs: number): Promise<number>;
+  osmRevokeSession(sessionKey: string, activityKey: string, ttlMs: number): Promise<number>;
+  osmForgetSession(key: string): Promise<number>;
+  osmTouch(key: string, at: number, ttlMs: number): Promise<number>;
+}
+
+export function encodeEntry(entry: SessionEntry): string {
+  return `${VALID}|${entry.userId}|${entry.bot ? 1 : 0}|${entry.device}|${entry.name}`;
+}
+
+/** The entry in a stored value; null for anything that is not one (treated as a miss). */
+export function decodeEntry(value: string): SessionEntry | null {
+  // The name comes last: it may contain '|'.
+  const a = value.indexOf('|');
+  const b = value.indexOf('|', a + 1);
+  const c = value.indexOf('|', b + 1);
+  const d = value.indexOf('|', c + 1);
+  if (value.slice(0, a) !== VALID || d < 0) return null;
+  return { userId: value.slice(a + 1, b), bot: value.slice(b + 1, c) === '1', device: value.slice(c + 1, d), name: value.slice(d + 1) };
 }
 
 export class RedisLiveState implements LiveState {
+  private readonly scripts: RedisClient & ScriptCommands;
+
   constructor(
-    private readonly redis: Redis,
+    redis: RedisClient,
     private readonly prefix: string,
-    /** Activity keys live as long as an idle session may. */
-    private readonly activityTtlMs: number,
+    private readonly ttls: LiveStateTtls,
   ) {
-    redis.defineCommand('osmiumTouchActivity', { numberOfKeys: 1, lua: TOUCH_ACTIVITY_LUA });
+    for (const [name, { numberOfKeys, lua }] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys, lua });
+    }
+    this.scripts = redis as RedisClient & ScriptCommands;
   }
 
   private sessionKey(id: Id): string {
-    return `${this.prefix}s:${id}`;
+    return `${this.prefix}s:{${id}}`;
   }
 
   private activityKey(id: Id): string {
-    return `${this.prefix}la:${id}`;
+    return `${this.prefix}la:{${id}}`;
   }
 
-  async getSession(sessionId: Id): Promise<CachedSession> {
-    const [userId, lastActive] = await this.redis.mget(this.sessionKey(sessionId), this.activityKey(sessionId));
-    if (userId === null || userId === undefined) return { state: 'unknown' };
-    if (userId === REVOKED) return { state: 'revoked' };
-    return { state: 'valid', userId, lastActive: lastActive ? Number(lastActive) : null };
+  async readSession(sessionId: Id): Promise<CachedSession> {
+    const key = this.sessionKey(sessionId);
+    // GETEX extends a tombstone as long as a valid entry: a revoked token presented again stays refused from Redis.
+    const value = await this.scripts.getex(key, 'PX', this.ttls.entryMs);
+    if (value === null) return { state: 'unknown' };
+    if (value === TOMBSTONE) return { state: 'revoked' };
+    const entry = decodeEntry(value);
+    return entry ? { state: 'valid', entry } : { state: 'unknown' };
   }
 
-  async cacheSession(sessionId: Id, userId: Id, lastActive: number): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.sessionKey(sessionId), userId, 'PX', SESSION_CACHE_TTL_MS, 'NX')
-      .set(this.activityKey(sessionId), String(lastActive), 'PX', this.activityTtlMs, 'NX')
-      .exec();
+  async cacheSession(sessionId: Id, entry: SessionEntry): Promise<void> {
+    await this.scripts.osmCacheSession(this.sessionKey(sessionId), encodeEntry(entry), this.ttls.entryMs);
   }
 
   async markRevoked(sessionIds: readonly Id[]): Promise<void> {
-    if (!sessionIds.length) return;
-    const tx = this.redis.multi();
-    for (const id of sessionIds) {
-      tx.set(this.sessionKey(id), REVOKED, 'PX', REVOKED_TOMBSTONE_TTL_MS);
-      tx.del(this.activityKey(id));
-    }
-    await tx.exec();
+    await Promise.all(sessionIds.map((id) => this.scripts.osmRevokeSession(this.sessionKey(id), this.activityKey(id), this.ttls.tombstoneMs)));
+  }
+
+  async forget(sessionIds: readonly Id[]): Promise<void> {
+    await Promise.all(sessionIds.map((id) => this.scripts.osmForgetSession(this.sessionKey(id))));
   }
 
   async touch(activity: ReadonlyMap<Id, number>): Promise<void> {
-    if (!activity.size) return;
-    // One round trip for the batch: the script is sent once per connection, then by its SHA.
-    const pipe = this.redis.pipeline();
-    const ttl = String(this.activityTtlMs);
-    for (const [id, at] of activity) pipe.osmiumTouchActivity(this.activityKey(id), String(at), ttl);
-    const failed = (await pipe.exec())?.find(([err]) => err);
-    if (failed) throw failed[0];
+    const writes: Array<Promise<unknown>> = [];
+    for (const [id, at] of activity) writes.push(this.scripts.osmTouch(this.activityKey(id), at, this.ttls.activityMs));
+    await Promise.all(writes);
   }
 
   async lastActive(sessionIds: readonly Id[]): Promise<Map<Id, number>> {
+    const values = await Promise.all(sessionIds.map((id) => this.scripts.get(this.activityKey(id))));
     const out = new Map<Id, number>();
-    if (!sessionIds.length) return out;
-    const values = await this.redis.mget(sessionIds.map((id) => this.activityKey(id)));
     sessionIds.forEach((id, i) => {
       const value = values[i];
       if (value) out.set(id, Number(value));
@@ -92,10 +133,10 @@ export class RedisLiveState implements LiveState {
   }
 
   async ping(): Promise<void> {
-    await this.redis.ping();
+    await this.scripts.ping();
   }
 
   async close(): Promise<void> {
-    this.redis.disconnect();
+    this.scripts.disconnect();
   }
 }

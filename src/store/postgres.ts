@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '../logger.js';
+import { finishEmailCanonicalisation } from './legacyEmails.js';
 
 // bigint columns arrive as decimal strings (pg's default), which is exactly our Id type.
 export type Pool = pg.Pool;
@@ -20,6 +21,13 @@ export interface PoolOptions {
   /** Connections at most (default 10). */
   max?: number;
   /**
+   * Named (server-side prepared) statements for the hot queries (default
+   * true): parsed and planned once per connection instead of per call. Off
+   * behind a pooler that cannot keep them across transactions (PgBouncer
+   * before 1.21 in transaction mode).
+   */
+  preparedStatements?: boolean;
+  /**
    * Told of each failed query (by SQLSTATE, or the driver's error code) and of
    * each idle connection lost; integrity violations (SQLSTATE class 23, which
    * callers expect, e.g. a taken email) are not failures.
@@ -30,6 +38,7 @@ export interface PoolOptions {
 export function createPool(url: string, log: Logger, options: PoolOptions = {}): Pool {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   const { onError } = options;
+  if (options.preparedStatements ?? true) preparedPools.add(pool);
   // An idle client losing its connection must not crash the process.
   pool.on('error', (err: Error & { code?: string }) => {
     log.warn({ err }, 'postgres idle client error');
@@ -52,6 +61,16 @@ export function createPool(url: string, log: Logger, options: PoolOptions = {}):
   return pool;
 }
 
+const preparedPools = new WeakSet<Pool>();
+
+/**
+ * A hot statement: named, so Postgres parses and plans it once per
+ * connection, unless the pool was made without prepared statements.
+ */
+export function hotStatement(pool: Pool, name: string, text: string, values: unknown[]): pg.QueryConfig {
+  return preparedPools.has(pool) ? { name, text, values } : { text, values };
+}
+
 /**
  * Applies pending migrations. Safe when several instances start at once:
  * node-pg-migrate takes an advisory lock and the others wait for it.
@@ -67,6 +86,7 @@ export async function migrate(url: string, log: Logger): Promise<void> {
     log: (msg: string) => log.debug({ migration: msg }, 'migration'),
   });
   if (applied.length) log.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+  await finishEmailCanonicalisation(url, log);
 }
 
 /** The migration files present in this build. */

@@ -2,7 +2,8 @@
 import type { DeviceInfo, Geo } from '../domain/device.js';
 import type { Id } from '../domain/ids.js';
 import type { SessionRecord } from '../domain/session.js';
-import type { Pool, PoolClient } from './postgres.js';
+import type { UserProfile } from '../domain/user.js';
+import { hotStatement, type Pool, type PoolClient } from './postgres.js';
 
 interface SessionRow {
   id: string;
@@ -49,9 +50,18 @@ export class SessionsRepo {
     return toSession(rows[0]!);
   }
 
-  async byId(id: Id): Promise<SessionRecord | null> {
-    const { rows } = await this.pool.query<SessionRow>(`SELECT * FROM sessions WHERE id = $1`, [id]);
-    return rows[0] ? toSession(rows[0]) : null;
+  /** A session with its owner's public profile (an Authorize that missed the cache); one joined, prepared statement. */
+  async forAuthorize(id: Id): Promise<{ session: SessionRecord; user: UserProfile } | null> {
+    const { rows } = await this.pool.query<SessionRow & { user_name: string; user_bot: boolean }>(
+      hotStatement(
+        this.pool,
+        'session_for_authorize',
+        `SELECT s.*, u.name AS user_name, u.bot AS user_bot FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`,
+        [id],
+      ),
+    );
+    const row = rows[0];
+    return row ? { session: toSession(row), user: { id: row.user_id, name: row.user_name, bot: row.user_bot } } : null;
   }
 
   /** Unrevoked sessions of a user active since `activeSince` (Unix ms), newest activity first. */
@@ -62,6 +72,13 @@ export class SessionsRepo {
       [userId, activeSince],
     );
     return rows.map(toSession);
+  }
+
+  /** Of the given ids, those of sessions that still exist unrevoked. */
+  async unrevoked(ids: readonly Id[]): Promise<Set<Id>> {
+    if (!ids.length) return new Set();
+    const { rows } = await this.pool.query<{ id: string }>(`SELECT id FROM sessions WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL`, [ids]);
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Revokes the listed sessions that belong to the user; returns the ids actually revoked. */
@@ -97,13 +114,17 @@ export class SessionsRepo {
     );
   }
 
-  /** Writes a batch of last-activity times in one statement; never moves one backwards. */
-  async recordActivity(activity: ReadonlyMap<Id, number>): Promise<void> {
+  /**
+   * Writes a batch of last-activity times in one statement, rewriting a
+   * session's last_active only when it moved forward by at least
+   * `granularityMs` (never backwards).
+   */
+  async recordActivity(activity: ReadonlyMap<Id, number>, granularityMs: number): Promise<void> {
     if (!activity.size) return;
     await this.pool.query(
-      `UPDATE sessions s SET last_active = GREATEST(s.last_active, v.at)
-       FROM unnest($1::bigint[], $2::bigint[]) AS v(id, at) WHERE s.id = v.id`,
-      [[...activity.keys()], [...activity.values()].map(String)],
+      `UPDATE sessions s SET last_active = v.at
+       FROM unnest($1::bigint[], $2::bigint[]) AS v(id, at) WHERE s.id = v.id AND s.last_active + $3::bigint <= v.at AND s.last_active < v.at`,
+      [[...activity.keys()], [...activity.values()].map(String), Math.round(granularityMs)],
     );
   }
 }

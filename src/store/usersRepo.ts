@@ -1,6 +1,6 @@
 /** Postgres repository of users. */
 import type { Id } from '../domain/ids.js';
-import type { UserProfile, UserRecord } from '../domain/user.js';
+import type { UserRecord } from '../domain/user.js';
 import type { Pool, PoolClient } from './postgres.js';
 
 interface UserRow {
@@ -9,6 +9,7 @@ interface UserRow {
   email: string | null;
   email_verified: boolean;
   password_hash: string | null;
+  bot: boolean;
   created_at: Date;
 }
 
@@ -18,33 +19,18 @@ const toUser = (row: UserRow): UserRecord => ({
   email: row.email,
   emailVerified: row.email_verified,
   passwordHash: row.password_hash,
+  bot: row.bot,
   createdAt: row.created_at,
 });
 
 /** Thrown by insert when the email is already taken (unique index, so races too). */
 export class EmailTakenError extends Error {}
 
-/** How long a user's public profile (id, name) is served from memory. Names only change through the admin path. */
-const PROFILE_CACHE_MS = 60_000;
-const PROFILE_CACHE_MAX = 50_000;
+/** Rows read to find the most common password cost at start. */
+const COST_SAMPLE_ROWS = 20_000;
 
 export class UsersRepo {
-  /** Public profiles for Authorize, so a reconnect storm does not query Postgres per token. */
-  private readonly profiles = new Map<Id, { name: string; until: number }>();
-
   constructor(private readonly pool: Pool) {}
-
-  /** The user's public profile (id and name), cached for a minute; null when the user does not exist. */
-  async profile(id: Id): Promise<UserProfile | null> {
-    const now = Date.now();
-    const cached = this.profiles.get(id);
-    if (cached && cached.until > now) return { id, name: cached.name };
-    const user = await this.byId(id);
-    if (!user) return null;
-    if (this.profiles.size >= PROFILE_CACHE_MAX) this.profiles.delete(this.profiles.keys().next().value!);
-    this.profiles.set(id, { name: user.name, until: now + PROFILE_CACHE_MS });
-    return { id, name: user.name };
-  }
 
   async insert(
     user: { id: Id; name: string; email: string | null; passwordHash: string | null },
@@ -71,10 +57,73 @@ export class UsersRepo {
     await client.query(`UPDATE users SET password_hash = $2, email_verified = true WHERE id = $1`, [userId, passwordHash]);
   }
 
+  /** The account with this canonical address (src/domain/email.ts), compared exactly. */
   async byEmail(email: string): Promise<UserRecord | null> {
-    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE lower(email) = lower($1)`, [email]);
+    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE email = $1`, [email]);
     return rows[0] ? toUser(rows[0]) : null;
   }
+
+  /**
+   * For a sign-in: the account with this canonical address, and whether `ip`
+   * is one it signed in from successfully within the last `withinDays` days.
+   */
+  async forSignIn(email: string, ip: string, withinDays: number): Promise<(UserRecord & { knownSource: boolean }) | null> {
+    const { rows } = await this.pool.query<UserRow & { known_source: boolean }>(
+      `SELECT u.*, EXISTS (
+         SELECT 1 FROM sign_in_sources s
+         WHERE s.user_id = u.id AND s.ip = $2 AND s.last_seen > now() - $3 * interval '1 day'
+       ) AS known_source
+       FROM users u WHERE u.email = $1`,
+      [email, ip, withinDays],
+    );
+    return rows[0] ? { ...toUser(rows[0]), knownSource: rows[0].known_source } : null;
+  }
+
+  /** Whether the account with this address signed in from `ip` within the last `withinDays` days. */
+  async isKnownSource(email: string, ip: string, withinDays: number): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      `SELECT 1 FROM sign_in_sources s JOIN users u ON u.id = s.user_id
+       WHERE u.email = $1 AND s.ip = $2 AND s.last_seen > now() - $3 * interval '1 day'`,
+      [email, ip, withinDays],
+    );
+    return rows.length > 0;
+  }
+
+  /** Records a successful sign-in (or sign-up) from `ip`, and forgets the account's sources older than `keepDays`. */
+  async recordSignInSource(userId: Id, ip: string, keepDays: number, client: Pool | PoolClient = this.pool): Promise<void> {
+    await client.query(
+      `WITH forget AS (DELETE FROM sign_in_sources WHERE user_id = $1 AND last_seen < now() - $3 * interval '1 day')
+       INSERT INTO sign_in_sources (user_id, ip) VALUES ($1, $2)
+       ON CONFLICT (user_id, ip) DO UPDATE SET last_seen = now()`,
+      [userId, ip, keepDays],
+    );
+  }
+
+  /** Replaces a password hash only if it is still `previous` (a reset meanwhile wins). */
+  async replacePasswordHash(userId: Id, previous: string, next: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(`UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2`, [userId, previous, next]);
+    return rowCount === 1;
+  }
+
+  /**
+   * The bcrypt cost most stored password hashes have; null when no account has
+   * a password. Read at start: over the whole table when it is small, else
+   * over a random sample of about SAMPLE_ROWS rows (whole pages, TABLESAMPLE
+   * SYSTEM), so a start never scans millions of rows.
+   */
+  async commonPasswordCost(): Promise<number | null> {
+    const { rows: size } = await this.pool.query<{ rows: number }>(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'users'::regclass`);
+    const estimated = size[0]?.rows ?? 0;
+    const sample = estimated > COST_SAMPLE_ROWS ? `TABLESAMPLE SYSTEM (${((COST_SAMPLE_ROWS / estimated) * 100).toFixed(4)})` : '';
+    // bcrypt hashes read `$2b$<two-digit cost>$...`.
+    const { rows } = await this.pool.query<{ cost: string }>(
+      `SELECT substr(password_hash, 5, 2) AS cost FROM users ${sample}
+       WHERE password_hash LIKE '$2_$__$%'
+       GROUP BY 1 ORDER BY count(*) DESC, 1 DESC LIMIT 1`,
+    );
+    return rows[0] ? Number(rows[0].cost) : null;
+  }
+
 
   async byId(id: Id): Promise<UserRecord | null> {
     const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = $1`, [id]);

@@ -35,6 +35,7 @@ function required(name: string): string {
 export const LIFTED_LIMITS: Record<string, string> = {
   SOCKET_RATE: '100000',
   SOCKET_BURST: '100000',
+  MAX_PENDING_CONNECTIONS_PER_IP: '100000',
   ...Object.fromEntries(
     Object.keys(LIMIT_SETTINGS)
       .filter((name) => !name.endsWith('_MAIL_EMAIL'))
@@ -99,6 +100,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     ...LIFTED_LIMITS,
     // Mail without SMTP_URL goes to .eml files: keep them out of the working tree.
     MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`),
+    METRICS_PORT: '0',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -132,6 +134,8 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
 export interface SpawnedGateway {
   process: ChildProcess;
   port: number;
+  /** The /metrics listener's port (METRICS_PORT=0 unless the test sets it). */
+  metricsPort: number;
   url: string;
   output: string[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -155,13 +159,14 @@ const exited = (child: ChildProcess) => child.exitCode !== null || child.signalC
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
-      ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`), ...env },
+      ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`), METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
   child.once('exit', () => running.delete(child));
   const output: string[] = [];
   let buffer = '';
+  let metricsPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -175,9 +180,10 @@ export async function spawnGateway(env: Record<string, string>): Promise<Spawned
         buffer = buffer.slice(nl + 1);
         output.push(line);
         try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number };
+          const entry = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
           if (entry.msg === 'gateway listening' && entry.port) {
             clearTimeout(timer);
+            metricsPort = entry.metricsPort ?? 0;
             resolve(entry.port);
           }
         } catch {
@@ -195,6 +201,7 @@ export async function spawnGateway(env: Record<string, string>): Promise<Spawned
   return {
     process: child,
     port,
+    metricsPort,
     url: `ws://127.0.0.1:${port}`,
     output,
     async stop(signal = 'SIGTERM') {

@@ -77,7 +77,7 @@ describe('invites under races', () => {
     const code = await createInvite(owner, groupRef(groupId));
     const user = await signedInUser(gw, 'Double');
     // A second session of the same user (as signing in on another device would make), on its own socket.
-    const { token } = await gw.app.services.sessions.create(user.id, { clientId: 0, deviceType: '', deviceVersion: '', appVersion: '' }, {});
+    const { token } = await gw.app.services.sessions.create({ id: user.id, name: user.name, bot: false }, { clientId: 0, deviceType: '', deviceVersion: '', appVersion: '' }, {});
     const second = await gw.connect();
     await second.call('auth_authorize', { token });
     const results = await Promise.all([user.client.request('auth_use_invite', { code }), second.request('auth_use_invite', { code })]);

@@ -15,6 +15,8 @@ import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
+/** Where the owners of these tests' accounts sign up from; the resets come from another address (a stranger's). */
+const OWNER_ADDRESS = '198.51.100.1';
 const OLD = 'old password 1';
 const NEW = 'brand new password 2';
 
@@ -23,16 +25,20 @@ describe('password reset', () => {
   let gw: TestGateway;
   before(async () => {
     smtp = await TestSmtp.start();
-    gw = await startGateway({ SMTP_URL: smtp.url });
+    gw = await startGateway({ SMTP_URL: smtp.url, CLIENT_IP_HEADER: 'x-forwarded-for' });
   });
   after(async () => {
     await gw.close();
     await smtp.close();
   });
 
-  /** Signs up (and drains the verification mail); returns the signed-in socket and its Authorization. */
+  /**
+   * Signs up (and drains the verification mail) from the owner's own address
+   * (the other sockets of these tests come from another one); returns the
+   * signed-in socket and its Authorization.
+   */
   async function account(email: string): Promise<{ client: OsmiumClient; auth: NonNullable<RpcResult['authorization']> }> {
-    const client = await gw.connect();
+    const client = await gw.connect({ 'x-forwarded-for': OWNER_ADDRESS });
     const r = await client.call('auth_sign_up', { email, password: OLD, name: 'Grace' });
     await smtp.next(email);
     return { client, auth: r.authorization! };
@@ -180,12 +186,12 @@ describe('password reset', () => {
 describe('password reset across two instances', () => {
   it('a reset on one instance closes the live socket on the other, and the mail cap is shared', async () => {
     const smtp = await TestSmtp.start();
-    const env = { SMTP_URL: smtp.url, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:` };
+    const env = { SMTP_URL: smtp.url, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`, CLIENT_IP_HEADER: 'x-forwarded-for' };
     const a = await startGateway(env);
     const b = await startGateway(env, { databaseUrl: a.databaseUrl });
     try {
       const email = uniqueEmail('twoinstances');
-      const live = await b.connect();
+      const live = await b.connect({ 'x-forwarded-for': OWNER_ADDRESS });
       const signedUp = await live.call('auth_sign_up', { email, password: OLD, name: 'Two' });
       await smtp.next(email);
       const other = await a.connect();

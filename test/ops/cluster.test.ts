@@ -47,6 +47,8 @@ describe('two cluster workers', () => {
     const listening = gw.output.filter((l) => l.includes('"msg":"gateway listening"')).map((l) => JSON.parse(l) as { pid: number; port: number; workerId: number });
     assert.equal(new Set(listening.map((l) => l.pid)).size, 2, 'two processes');
     assert.deepEqual(new Set(listening.map((l) => l.port)), new Set([gw.port]), 'on one port');
+    const metricsPorts = gw.output.filter((l) => l.includes('"msg":"gateway listening"')).map((l) => (JSON.parse(l) as { metricsPort: number }).metricsPort);
+    assert.deepEqual(new Set(metricsPorts), new Set([gw.metricsPort]), 'and one metrics port');
     assert.equal(new Set(listening.map((l) => l.workerId)).size, 2, 'each with its own snowflake worker id');
     assert.equal(gw.output.filter((l) => l.includes('applied migrations')).length, 1, 'migrations ran once');
 
@@ -66,8 +68,8 @@ describe('two cluster workers', () => {
 
     // Scrapes land on either worker; each answers for both.
     for (let i = 0; i < 4; i++) {
-      assert.equal(await metricValue(gw.port, 'osmium_connections_open'), SOCKETS + 1);
-      assert.equal(await metricValue(gw.port, 'osmium_connections_authorized'), SOCKETS + 1);
+      assert.equal(await metricValue(gw.metricsPort, 'osmium_connections_open'), SOCKETS + 1);
+      assert.equal(await metricValue(gw.metricsPort, 'osmium_connections_authorized'), SOCKETS + 1);
     }
 
     await owner.call('auth_revoke_sessions', { session_ids: sessionIds });
@@ -77,7 +79,7 @@ describe('two cluster workers', () => {
       assert.equal((await device.closed).code, CloseCode.SESSION_REVOKED);
     }
     assert.ok(owner.isOpen, 'the revoking session stays');
-    assert.equal(await metricValue(gw.port, 'osmium_connections_open'), 1);
+    assert.equal(await metricValue(gw.metricsPort, 'osmium_connections_open'), 1);
 
     const bystander = await OsmiumClient.connect(gw.url);
     await bystander.call('core_initialize', {});

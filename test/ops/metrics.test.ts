@@ -1,12 +1,13 @@
-/** GET /metrics: Prometheus text that moves with traffic. */
+/** GET /metrics on its own listener: Prometheus text that moves with traffic. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 /** Parses Prometheus text into `name{labels}` → value. */
 async function scrape(gw: TestGateway): Promise<Map<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${gw.app.port}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${gw.app.metricsPort}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
   const samples = new Map<string, number>();
@@ -92,6 +93,15 @@ describe('metrics', () => {
     assert.equal(moved('osmium_revocation_fanout_seconds_count'), 2, 'each revocation came back through the broker');
     assert.equal(value(after, 'osmium_connections_open'), 0, 'both sockets were closed by the revocations');
     assert.equal(value(after, 'osmium_connections_authorized'), 0);
+  });
+
+  it('is served only on its own listener, never on the public gateway port', async () => {
+    const publicPort = await fetch(`http://127.0.0.1:${gw.app.port}/metrics`);
+    assert.equal(publicPort.status, 426);
+    assert.doesNotMatch(await publicPort.text(), /osmium_/);
+    assert.equal((await fetch(`http://127.0.0.1:${gw.app.metricsPort}/healthz`)).status, 404, 'the metrics listener serves nothing else');
+    assert.equal(loadConfig({}).METRICS_HOST, '127.0.0.1', 'loopback unless configured');
+    assert.equal(loadConfig({}).METRICS_PORT, undefined, 'no listener unless configured');
   });
 
   it('counts rate-limit refusals by limit name', async () => {

@@ -44,7 +44,7 @@ describe('graceful shutdown', () => {
     let answered = false;
     const inFlight = carol.request('auth_sign_up', { email: uniqueEmail('shutdown'), password: 'shutdown password', name: 'Carol' });
     void inFlight.then(() => (answered = true));
-    await eventually(async () => (await gauge(gw.port, 'osmium_password_hashes_running')) >= 1, { what: "Carol's password hash to be running" });
+    await eventually(async () => (await gauge(gw.metricsPort, 'osmium_password_hashes_running')) >= 1, { what: "Carol's password hash to be running" });
     assert.equal(answered, false, 'the sign-up is still in flight when SIGTERM is sent');
     const exited = gw.stop('SIGTERM');
 

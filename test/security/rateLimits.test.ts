@@ -20,14 +20,14 @@ import { REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpe
 
 const PASSWORD = 'limits password';
 
-/** A socket that claims a client IP through the proxy header the gateway trusts. */
+/** A socket that arrives through two proxies (TRUSTED_PROXIES=2): the client `ip`, then the proxy 10.0.0.1, then this socket. */
 function from(gw: TestGateway, ip: string): Promise<OsmiumClient> {
   return gw.connect({ 'x-forwarded-for': `${ip}, 10.0.0.1` });
 }
 
 describe('abuse limits', () => {
   it('blocks sign-in failures per (email, IP) without locking the owner out from elsewhere', async () => {
-    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL_IP: '3/600' });
+    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '2', LIMIT_SIGNIN_FAIL_EMAIL_IP: '3/600' });
     try {
       const email = uniqueEmail('guess');
       await (await from(gw, '198.51.100.1')).call('auth_sign_up', { email, password: PASSWORD, name: 'Target' });
@@ -47,7 +47,7 @@ describe('abuse limits', () => {
   });
 
   it('counts unknown emails exactly like known ones (the limit reveals nothing)', async () => {
-    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL_IP: '2/600' });
+    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '2', LIMIT_SIGNIN_FAIL_EMAIL_IP: '2/600' });
     try {
       const client = await from(gw, '203.0.113.9');
       const known = uniqueEmail('known');
@@ -67,7 +67,7 @@ describe('abuse limits', () => {
   });
 
   it('limits failures per email across IPs', async () => {
-    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL: '4/600' });
+    const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '2', LIMIT_SIGNIN_FAIL_EMAIL: '4/600' });
     try {
       const email = uniqueEmail('spray');
       for (let i = 0; i < 4; i++) {
@@ -84,7 +84,7 @@ describe('abuse limits', () => {
 
   it('limits sign-ups and mail requests per IP, and code checks per IP', async () => {
     const gw = await startGateway({
-      CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNUP_IP: '2/3600', LIMIT_MAIL_IP: '2/3600', LIMIT_CODE_CHECK_IP: '2/900',
+      CLIENT_IP_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '2', LIMIT_SIGNUP_IP: '2/3600', LIMIT_MAIL_IP: '2/3600', LIMIT_CODE_CHECK_IP: '2/900',
     });
     try {
       const spammer = await from(gw, '203.0.113.50');
@@ -115,14 +115,15 @@ describe('abuse limits', () => {
     try {
       const limits = new RateLimitBackend({ redis, prefix: `grow${randomBytes(4).toString('hex')}:`, enabled: true });
       const limit = limits.define('growing', { points: 2, durationSeconds: 600, blockSeconds: 1, maxBlockSeconds: 4, refusal: (s) => `retry after ${s} seconds` });
-      const refusal = async () => limit.check('k').then(() => 'allowed', (err: Error) => err.message);
-      await limit.penalize('k');
-      await limit.penalize('k');
+      const refusal = async () => limit.reserve('k').then(async (r) => (await r.cancelled(), 'allowed'), (err: Error) => err.message);
+      const fail = async () => (await limit.reserve('k')).failed();
+      await fail();
+      await fail();
       assert.match(await refusal(), /retry after 1 seconds/);
       // The shortest block the limiter knows is a second: wait it out.
       await eventually(async () => (await refusal()) === 'allowed', { what: 'the 1 s block to end' });
-      await limit.penalize('k');
-      await limit.penalize('k');
+      await fail();
+      await fail();
       assert.match(await refusal(), /retry after 2 seconds/, 'second block doubles');
     } finally {
       redis.disconnect();
@@ -179,7 +180,7 @@ describe('abuse limits', () => {
 describe('invite enumeration limits', () => {
   it('limits invite lookups per IP and per user, and uses per user', async () => {
     const gw = await startGateway({
-      CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_INVITE_LOOKUP_IP: '3/60', LIMIT_INVITE_LOOKUP_USER: '2/60', LIMIT_INVITE_USE_USER: '2/60',
+      CLIENT_IP_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '2', LIMIT_INVITE_LOOKUP_IP: '3/60', LIMIT_INVITE_LOOKUP_USER: '2/60', LIMIT_INVITE_USE_USER: '2/60',
     });
     try {
       const scraper = await from(gw, '203.0.113.80');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { SignJWT, jwtVerify } from 'jose';
 import { createLogger } from '../../src/logger.js';
 import { TokenService } from '../../src/services/tokens.js';
 import type { KeysRepo, SigningKey } from '../../src/store/keysRepo.js';
@@ -61,9 +61,45 @@ describe('session token verification', () => {
       'not yet valid': await forge({ payload: { nbf: Math.floor(Date.now() / 1000) + 60 } }),
       'session id not a snowflake': await forge({ payload: { sid: 'abc' } }),
       'two parts': `${h}.${p}`,
+      'four parts': `${h}.${p}.${s}.${s}`,
+      'signature padded with =': `${good}=`,
+      'signature padded with ==': `${good}==`,
+      'signature in base64 instead of base64url': `${h}.${p}.${Buffer.from(s, 'base64url').toString('base64')}`,
       'not base64 JSON': 'a.b.c',
       empty: '',
     };
     for (const [what, token] of Object.entries(refused)) assert.equal(await tokens.verify(token), null, what);
+  });
+
+  it('agrees with jose on thousands of mutated tokens', async () => {
+    const tokens = await service();
+    const good = await tokens.sign(claims);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ';
+    let seed = 20261126;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      const chars = [...good];
+      const edits = 1 + random(3);
+      for (let e = 0; e < edits; e++) {
+        const at = random(chars.length);
+        const kind = random(3);
+        if (kind === 0) chars[at] = alphabet[random(alphabet.length)]!;
+        else if (kind === 1) chars.splice(at, 1);
+        else chars.splice(at, 0, alphabet[random(alphabet.length)]!);
+      }
+      const token = i % 10 === 0 ? good : chars.join('');
+      const ours = await tokens.verify(token);
+      const theirs = await jwtVerify(token, key.secret, { algorithms: ['HS256'], issuer: 'osmium-auth-gateway' }).then(
+        ({ payload }) => ({ userId: payload.sub, sessionId: payload.sid }),
+        () => null,
+      );
+      // jose accepts some encodings that are not the canonical one (padding, stray bits); we never accept more than jose.
+      if (ours !== null) {
+        assert.deepEqual(ours, theirs, `we accepted what jose refuses: ${token}`);
+        accepted++;
+      }
+    }
+    assert.ok(accepted >= 300, 'the unmodified tokens pass');
   });
 });

@@ -58,6 +58,16 @@ export function brokerContract(name: string, fixture: BrokerFixture): void {
       assert.equal(first.messages.length, payloads.length);
     });
 
+    it('publish counts the instances subscribed to the topic, not their handlers', async () => {
+      const broker = await create();
+      assert.equal(await broker.publish('keys.changed', 'nobody listens'), 0);
+      const box = inbox();
+      await broker.subscribe('keys.changed', box.handler);
+      await broker.subscribe('keys.changed', () => {});
+      assert.equal(await broker.publish('keys.changed', 'heard'), 1, 'one instance, however many handlers it has');
+      await box.next(1, 'the message');
+    });
+
     it('keeps nothing for later: a handler hears only what is published after it subscribed', async () => {
       const broker = await create();
       await broker.publish('sessions.revoked', 'before');
@@ -76,7 +86,7 @@ export function brokerContract(name: string, fixture: BrokerFixture): void {
         const [atOne, atTwo] = [inbox(), inbox()];
         await one.subscribe('sessions.revoked', atOne.handler);
         await two.subscribe('sessions.revoked', atTwo.handler);
-        await one.publish('sessions.revoked', 'from one');
+        assert.equal(await one.publish('sessions.revoked', 'from one'), 2, 'both instances received it');
         await two.publish('sessions.revoked', 'from two');
         assert.deepEqual(await atTwo.next(2, 'both messages on instance two'), ['from one', 'from two']);
         assert.deepEqual(await atOne.next(2, 'both messages on instance one'), ['from one', 'from two']);
@@ -87,14 +97,16 @@ export function brokerContract(name: string, fixture: BrokerFixture): void {
       const interrupt = fixture.interrupt;
       it('after losing its connection, asks for a resync and delivers again', async () => {
         const broker = await create();
-        let resyncs = 0;
-        broker.onResync(() => resyncs++);
+        const resyncs: number[] = [];
+        broker.onResync((lostAt) => resyncs.push(lostAt));
         const box = inbox();
         await broker.subscribe('sessions.revoked', box.handler);
         await broker.publish('sessions.revoked', 'before');
         await box.next(1, 'the message before the interruption');
+        const cutAt = Date.now();
         await interrupt(broker);
-        await eventually(() => resyncs === 1, { what: 'onResync after the reconnect' });
+        await eventually(() => resyncs.length === 1, { what: 'onResync after the reconnect' });
+        assert.ok(resyncs[0]! >= cutAt && resyncs[0]! <= Date.now(), 'onResync says when the connection was lost');
         // The subscription came back by itself.
         await eventually(
           async () => {

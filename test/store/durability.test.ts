@@ -69,7 +69,7 @@ describe('live state durability', () => {
     const probe = new Redis(redis.url);
     const keys = await probe.keys('*');
     probe.disconnect();
-    assert.ok(keys.some((k) => k.includes(`s:${first.authorization!.session_id!.toString()}`)), 'the cache rebuilt itself');
+    assert.ok(keys.some((k) => k.includes(`s:{${first.authorization!.session_id!.toString()}}`)), 'the cache rebuilt itself');
 
     // Revocation still reaches live sockets after the flush.
     await c.call('auth_revoke_sessions', { session_ids: [second.authorization!.session_id!] });
@@ -89,7 +89,7 @@ describe('live state durability', () => {
     const during = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
     assert.equal(during.error?.error_code, ErrorCode.FORBIDDEN, 'refused while the tombstone is not written');
     // Reads are served during a WRITE pause: the tombstone shows up once writes resume.
-    const key = `${gw.app.config.REDIS_PREFIX}s:${victim.authorization!.session_id!.toString()}`;
+    const key = `${gw.app.config.REDIS_PREFIX}s:{${victim.authorization!.session_id!.toString()}}`;
     await eventually(async () => (await admin.get(key)) === 'r', { what: 'the tombstone in Redis after the pause' });
     admin.disconnect();
   });
@@ -103,7 +103,7 @@ describe('live state durability', () => {
     // The same session resumed on the other instance: only Redis can tell that one.
     const victimElsewhere = await other.connect();
     await victimElsewhere.call('auth_authorize', { token: victim.authorization!.token! });
-    const sessionKey = (id: { toString(): string }) => `${gw.app.config.REDIS_PREFIX}s:${id.toString()}`;
+    const sessionKey = (id: { toString(): string }) => `${gw.app.config.REDIS_PREFIX}s:{${id.toString()}}`;
 
     redis.stop();
     const lost = (t: TestGateway, role: string) => t.logs.some((l) => l.msg === 'redis connection error' && l.role === role);
