@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureChromium } from './chromium.mjs';
@@ -34,10 +34,19 @@ function testFiles(path) {
   return readdirSync(path).sort().flatMap((name) => testFiles(join(path, name)));
 }
 
-/** Runs a command with its output kept; resolves with the exit code and the output. */
-function runQuiet(cmd, cmdArgs, env = process.env) {
+/**
+ * Runs a check with its output kept, at a low CPU priority: its answer is
+ * needed only at the end, so it takes the CPU the servers and tests leave.
+ * Resolves with the exit code and the output.
+ */
+function runCheck(cmd, cmdArgs) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, cmdArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      setPriority(child.pid, 15);
+    } catch {
+      /* not allowed here: normal priority */
+    }
     let output = '';
     child.stdout.on('data', (c) => (output += c));
     child.stderr.on('data', (c) => (output += c));
@@ -48,10 +57,10 @@ function runQuiet(cmd, cmdArgs, env = process.env) {
 
 // The checks need no servers: they run while the stack starts and the tests run.
 const checks = [
-  { name: 'generated protocol code (npm run proto:check)', run: runQuiet(process.execPath, [join(root, 'scripts', 'genProto.mjs'), '--check']) },
-  { name: 'type check (tsc --noEmit)', run: runQuiet(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root]) },
+  { name: 'generated protocol code (npm run proto:check)', run: runCheck(process.execPath, [join(root, 'scripts', 'genProto.mjs'), '--check']) },
+  { name: 'type check (tsc --noEmit)', run: runCheck(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root]) },
   // The layer rules of .dependency-cruiser.cjs (README "Architecture"): no cycles, imports only downwards.
-  { name: 'layer rules (depcruise)', run: runQuiet(join(root, 'node_modules', '.bin', 'depcruise'), ['--config', join(root, '.dependency-cruiser.cjs'), 'src']) },
+  { name: 'layer rules (depcruise)', run: runCheck(join(root, 'node_modules', '.bin', 'depcruise'), ['--config', join(root, '.dependency-cruiser.cjs'), 'src']) },
 ];
 
 function readJson(path) {
