@@ -16,7 +16,7 @@
  * test/durations.json (committed) stands in where there are none.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, setPriority } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +29,10 @@ const args = process.argv.slice(2);
 const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availableParallelism());
 const durationsFile = join(root, 'node_modules', '.cache', 'osmium-tests', 'durations.json');
 
-function testFiles(path) {
-  if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
-  return readdirSync(path).sort().flatMap((name) => testFiles(join(path, name)));
+/** Files under `path` whose names end with `suffix`. */
+function testFiles(path, suffix = '.test.ts') {
+  if (statSync(path).isFile()) return path.endsWith(suffix) && !path.endsWith('.d.ts') ? [path] : [];
+  return readdirSync(path).sort().flatMap((name) => testFiles(join(path, name), suffix));
 }
 
 /**
@@ -96,6 +97,33 @@ const stop = () => {
 process.on('exit', stop);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
+/**
+ * The gateway and the admin CLI as JavaScript, for the processes tests spawn
+ * (test/helpers/entry.ts): the same esbuild transform tsx applies, done once
+ * instead of in every process, saves ~0.8 s of CPU per process start. The
+ * copy lives in the stack's folder; assets found beside the code are linked.
+ */
+async function buildSpawnedEntries() {
+  const { build } = await import('esbuild');
+  const out = join(stack.dir, 'build');
+  const sources = testFiles(join(root, 'src'), '.ts').concat([join(root, 'scripts', 'admin.ts')]);
+  await build({
+    entryPoints: sources, outdir: out, outbase: root, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error',
+  });
+  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
+  symlinkSync(join(root, 'node_modules'), join(out, 'node_modules'));
+  symlinkSync(join(root, 'dist'), join(out, 'dist'));
+  // Everything else under src/ (generated JS, SQL migrations, console files) is read where it lies.
+  for (const file of testFiles(join(root, 'src'), '')) {
+    if (file.endsWith('.ts')) continue;
+    const copy = join(out, relative(root, file));
+    mkdirSync(dirname(copy), { recursive: true });
+    symlinkSync(file, copy);
+  }
+  return out;
+}
+const buildDir = await buildSpawnedEntries();
+
 /** Totals over every run, for one closing line. */
 const totals = { passed: 0, failed: 0, skipped: 0 };
 
@@ -130,6 +158,7 @@ function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main' } = {
         TEST_REDIS_CLUSTER_NODES: stack.redisClusterNodes.join(','),
         TEST_PGBOUNCER_URL: stack.pgbouncerUrl,
         TEST_STACK_DIR: stack.dir,
+        TEST_BUILD_DIR: buildDir,
         UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8',
         ...extraEnv,
       },

@@ -17,6 +17,7 @@ import { OsmiumClient } from '../../src/client/client.js';
 import { LIMIT_SETTINGS, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
+import { nodeArgs } from './entry.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');
 export const REDIS_URL = required('TEST_REDIS_URL');
@@ -157,7 +158,7 @@ const exited = (child: ChildProcess) => child.exitCode !== null || child.signalC
  * loaded 2-core machine take a while; a gateway that misses it is killed.
  */
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
       ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`), METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

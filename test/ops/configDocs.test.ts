@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { configSchema, loadConfig } from '../../src/config.js';
+import { nodeArgs } from '../helpers/entry.js';
 
 const schemaNames = Object.keys(configSchema.shape).sort();
 const defaults = loadConfig({}) as unknown as Record<string, unknown>;
@@ -75,7 +76,7 @@ describe('configuration documentation', () => {
 /** Runs `src/main.ts` with `env` and returns its exit code and stderr. */
 function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
       env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: '/nonexistent/never-created', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
