@@ -34,5 +34,5 @@ export function freePort(options?: { clusterBus?: boolean }): Promise<number>;
 export function redisCli(port: number, ...args: string[]): Promise<string>;
 export function createDatabase(serverUrl: string, prefix?: string): Promise<string>;
 export function startRedis(dir: string, port?: number): Promise<RedisServer>;
-export function startRedisCluster(dir: string): Promise<RedisClusterServers>;
+export function startRedisCluster(dir: string, onStop?: (stop: () => void) => void): Promise<RedisClusterServers>;
 export function startStack(options?: StackOptions): Promise<Stack>;

@@ -8,7 +8,7 @@
  *   const stack = await startStack({ redisCluster: true, pgbouncer: true });
  *   // { dir, databaseUrl, redisUrl, redisPort, redisClusterNodes, pgbouncerUrl, startMs, stop() }
  */
-import { execFile as execFileCallback, execFileSync, spawnSync } from 'node:child_process';
+import { execFile as execFileCallback, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -119,22 +119,45 @@ export async function redisCli(port, ...args) {
   return stdout.trim();
 }
 
-const stopRedis = (port) => spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
+/**
+ * Launches redis-server as a child of this process, not daemonized, so its pid
+ * is known at once and a stop during the start cannot miss it. `ready`
+ * resolves when it answers; `stop()` returns once it is gone.
+ */
+function launchRedis(dir, port, extraArgs = []) {
+  const log = join(dir, `redis-${port}.log`);
+  const child = spawn('redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--daemonize', 'no', '--logfile', log, '--dir', dir,
+    ...extraArgs,
+  ], { stdio: 'ignore' });
+  child.unref(); // stopped explicitly; never keeps this process alive
+  child.on('error', () => {});
+  const stop = () => {
+    // SHUTDOWN answers once the server is gone; the kill catches one not listening yet.
+    // (Until this process reaps it, the pid cannot belong to anyone else.)
+    spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  const ready = waitUntil(async () => (await redisCli(port, 'ping')) === 'PONG', { what: `redis-server on port ${port} (log: ${log})` });
+  return { port, url: `redis://127.0.0.1:${port}`, stop, ready };
+}
 
 async function startRedisProcess(dir, port, extraArgs = []) {
-  const log = join(dir, `redis-${port}.log`);
-  await execFile('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--daemonize', 'yes', '--pidfile', join(dir, `redis-${port}.pid`), '--logfile', log, '--dir', dir,
-    ...extraArgs,
-  ]);
+  const server = launchRedis(dir, port, extraArgs);
   try {
-    await waitUntil(async () => (await redisCli(port, 'ping')) === 'PONG', { what: `redis-server on port ${port} (log: ${log})` });
+    await server.ready;
   } catch (err) {
-    stopRedis(port);
+    server.stop();
     throw err;
   }
-  return { port, url: `redis://127.0.0.1:${port}`, stop: () => stopRedis(port) };
+  return { port: server.port, url: server.url, stop: server.stop };
 }
 
 /** Starts a Redis server on a free port (or `port`); also used by tests that stop and restart Redis. */
@@ -145,11 +168,12 @@ export async function startRedis(dir, port) {
 
 /**
  * A Redis Cluster of 3 masters and 3 replicas on loopback (Redis 7 cluster
- * mode, created with `redis-cli --cluster create`). Resolves once every node
+ * mode, created with `redis-cli --cluster create`). `onStop` is handed the
+ * stop function at once, before the nodes are up. Resolves once every node
  * reports `cluster_state:ok` and every replica has synced with its master, so
  * a failover can promote it at once. `nodes` are `host:port` seeds.
  */
-export async function startRedisCluster(dir) {
+export async function startRedisCluster(dir, onStop = () => {}) {
   if (!have('redis-server')) aptInstall(['redis-server']);
   const root = join(dir, `redis-cluster-${Math.random().toString(36).slice(2, 8)}`);
   mkdirSync(root, { recursive: true });
@@ -158,20 +182,24 @@ export async function startRedisCluster(dir) {
     const port = await freePort({ clusterBus: true });
     if (!ports.includes(port)) ports.push(port);
   }
+  const servers = [];
   const stop = () => {
-    for (const port of ports) stopRedis(port);
+    for (const server of servers) server.stop();
     rmSync(root, { recursive: true, force: true });
   };
+  onStop(stop);
   try {
     await Promise.all(
       ports.map(async (port) => {
         const nodeDir = join(root, String(port));
         mkdirSync(nodeDir);
-        await startRedisProcess(nodeDir, port, [
+        const server = launchRedis(nodeDir, port, [
           '--cluster-enabled', 'yes', '--cluster-config-file', join(nodeDir, 'nodes.conf'),
           // Failure detection after 2 s; replicas sync without waiting for more replicas to join.
           '--cluster-node-timeout', '2000', '--repl-diskless-sync-delay', '0',
         ]);
+        servers.push(server);
+        await server.ready;
       }),
     );
     const nodes = ports.map((p) => `127.0.0.1:${p}`);
@@ -283,21 +311,24 @@ export async function startStack({ redisCluster = false, pgbouncer = false } = {
     }
     stops.length = 0;
     rmSync(dir, { recursive: true, force: true });
+    process.removeListener('exit', stop);
   };
+  // Whatever has started is stopped if the process ends first (Ctrl-C during the start included).
+  process.once('exit', stop);
   const onStop = (fn) => stops.push(fn);
-  const track = async (promise) => {
-    const server = await promise;
-    if (server.stop) onStop(server.stop);
-    return server;
-  };
   try {
     const postgresPort = await freePort();
     // allSettled: a failure elsewhere must not leave a started server untracked.
     const postgres = startPostgres(dir, postgresPort, onStop);
     const results = await Promise.allSettled([
       postgres,
-      track(startRedisProcess(dir, await freePort())),
-      redisCluster ? track(startRedisCluster(dir)) : undefined,
+      (async () => {
+        const redis = launchRedis(dir, await freePort());
+        onStop(redis.stop);
+        await redis.ready;
+        return redis;
+      })(),
+      redisCluster ? startRedisCluster(dir, onStop) : undefined,
       // After Postgres: a bouncer whose first server login fails waits server_login_retry before the next.
       pgbouncer ? postgres.then(async () => startPgBouncer(dir, postgresPort, await freePort(), onStop)) : undefined,
     ]);

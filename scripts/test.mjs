@@ -80,6 +80,8 @@ const files = (args.length ? args : ['test'])
   .flatMap((p) => testFiles(join(root, p)))
   .sort((a, b) => (known[byName(b)] ?? Infinity) - (known[byName(a)] ?? Infinity));
 
+// On Ctrl-C the 'exit' handlers stop the servers (scripts/stack.mjs registers one as it starts them).
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 // Installed here, once, before test files that launch it run in parallel (two apt-gets would collide).
 ensureChromium();
 const stack = await startStack({ redisCluster: true, pgbouncer: true });
@@ -87,15 +89,6 @@ console.log(
   `test stack (started in ${stack.startMs} ms): postgres ${stack.databaseUrl}, redis ${stack.redisUrl}, ` +
     `redis cluster ${stack.redisClusterNodes.join(',')}, pgbouncer ${stack.pgbouncerUrl}; ${files.length} files, ${concurrency} at once`,
 );
-let stopped = false;
-const stop = () => {
-  if (!stopped) {
-    stopped = true;
-    stack.stop();
-  }
-};
-process.on('exit', stop);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
 
 /**
  * The gateway and the admin CLI as JavaScript, for the processes tests spawn
@@ -202,7 +195,7 @@ if (embeddedRun) {
   process.stdout.write(embedded.output);
   code ||= embedded.code;
 }
-stop();
+stack.stop();
 
 const failedChecks = [];
 for (const check of checks) {
