@@ -1,25 +1,37 @@
 # syntax=docker/dockerfile:1
 # Osmium auth gateway. Build: docker build -t osmium-gateway .
 # Run with Postgres and Redis: docker compose up (see docker-compose.yml).
+#
+# test/ops/dockerImage.test.ts performs these steps (COPY, RUN, ENV, USER,
+# CMD, HEALTHCHECK, STOPSIGNAL) in a scratch folder on every `npm test` and
+# starts the result as the `node` user: keep to those instructions, RUN only
+# in the build stage, and paths inside WORKDIR or named in COPY.
 
-# Stage 1: production dependencies only (tsx is one: the gateway runs its
-# TypeScript through tsx, so there is no compile step and no dev dependency).
-FROM node:20-bookworm-slim AS deps
+# Stage 1: install everything, compile dist/ with esbuild (the gateway and the
+# browser console), then drop the development dependencies (esbuild, tsx,
+# TypeScript) so that only what the compiled gateway loads at run time is
+# copied on.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --no-audit --no-fund
+COPY scripts/build.mjs scripts/buildBrowser.mjs scripts/admin.ts ./scripts/
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund && mkdir -p data
 
-# Stage 2: the runtime image, as the unprivileged `node` user.
+# Stage 2: the runtime image: compiled JavaScript, production dependencies, as
+# the unprivileged `node` user.
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=8080 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    UV_THREADPOOL_SIZE=8
 WORKDIR /app
-COPY --from=deps --chown=root:root /app/node_modules ./node_modules
-COPY --chown=root:root package.json tsconfig.json ./
-COPY --chown=root:root src ./src
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json ./
 # DATA_DIR holds the embedded Postgres when DATABASE_URL is unset (single-instance mode).
-RUN mkdir -p /data && chown node:node /data
+COPY --from=build --chown=node:node /app/data /data
 VOLUME ["/data"]
 USER node
 EXPOSE 8080
@@ -30,5 +42,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # with 1001, flush activity); give it SHUTDOWN_GRACE_MS plus a margin
 # (docker stop -t 15, compose stop_grace_period).
 STOPSIGNAL SIGTERM
-# node directly (not npm) so that SIGTERM reaches the gateway.
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# node directly (not npm) so that SIGTERM reaches the gateway. The admin CLI:
+# docker compose exec gateway node dist/admin.js help
+CMD ["node", "dist/main.js"]

@@ -9,7 +9,7 @@ import { adminGroups } from '../src/admin/index.js';
 import { parseArgs, UsageError } from '../src/admin/command.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { attachEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
+import { attachEmbeddedPostgres } from '../src/embedded/embeddedPostgres.js';
 import { createPool, migrate } from '../src/store/postgres.js';
 
 function help(): string {

@@ -1,62 +1,44 @@
 /**
- * `npm run bench [-- --quick] [-- --figures 1,3]`: starts its own Postgres and
- * Redis, measures the five figures of the performance goals each next to the
- * ceiling of this machine, prints the table, writes bench/results/<date>.json
- * and bench/results/latest.svg. See README "Load tests and benchmarks".
+ * `npm run bench [-- --quick] [-- --figures 1a,1b,6]`: starts its own
+ * Postgres and Redis, measures each figure of the performance goals next to
+ * the ceiling of this machine in the same run, prints the table, writes
+ * bench/results/<date>.json, latest.md and latest.svg. See README "Load tests
+ * and benchmarks"; `npm run capacity` reads the JSON.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { freePort, startStack } from './stack.mjs';
-import { renderChart } from './bench/chart.js';
+import { BenchArgError, USAGE, figureOrder, parseBenchArgs, type BenchOptions } from './bench/args.js';
+import { chartCaption, renderChart } from './bench/chart.js';
+import { cpuFigureSessions, cpuFigureSizes, figureCpu, type ServerWatch } from './bench/cpuFigures.js';
+import { figureEnumeration } from './bench/enumeration.js';
+import { figureFairness } from './bench/fairness.js';
 import {
-  createDatabase, figureAuthorize, figureMemory, figureRevocation, figureSignIn, figureStart, gatewayEnv, mintGuestTokens, type BenchSettings, type Row,
+  BENCH_REDIS_PREFIX, createDatabase, figureAuthorize, figureMemory, figureRevocation, figureSignIn, figureStart, gatewayEnv, type BenchSettings, type Row,
 } from './bench/figures.js';
+import { figureIdleState, type SessionFootprint } from './bench/idleState.js';
 import { spawnGateway } from './bench/processes.js';
+import { formatSelfTime, summarizeCpuProfile } from './bench/profile.js';
+import { RedisWatch, postgresPid } from './bench/servers.js';
+import { mintGuestSessions, type BenchSession } from './bench/sessions.js';
 import { table } from './load/report.js';
 
-const USAGE = `usage: npm run bench -- [--quick] [--figures 1,2,3,4,5] [--bcrypt-cost N] [--out DIR]
-  --quick          smaller counts and shorter storms (about 2 minutes instead of 5)
-  --figures LIST   only these figures
-  --bcrypt-cost N  BCRYPT_COST of the measured gateway (default 12, the configured default)
-  --bcrypt-concurrency N  BCRYPT_CONCURRENCY of the gateway and the raw bcrypt ceiling (default: the gateway's default)
-  --out DIR        results folder (default bench/results)`;
-
-function parse(argv: string[]) {
-  const options = { quick: false, figures: new Set([1, 2, 3, 4, 5]), bcryptCost: 12, bcryptConcurrency: null as number | null, out: fileURLToPath(new URL('../bench/results', import.meta.url)) };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (arg === '--quick') options.quick = true;
-    else if (arg === '--figures') {
-      const list = value().split(',').map(Number);
-      if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 5)) throw new Error(`--figures takes numbers 1 to 5\n${USAGE}`);
-      options.figures = new Set(list);
-    } else if (arg === '--bcrypt-cost') {
-      options.bcryptCost = Number(value());
-      if (!Number.isInteger(options.bcryptCost) || options.bcryptCost < 4 || options.bcryptCost > 15) throw new Error('--bcrypt-cost must be 4 to 15');
-    } else if (arg === '--bcrypt-concurrency') {
-      options.bcryptConcurrency = Number(value());
-      if (!Number.isInteger(options.bcryptConcurrency) || options.bcryptConcurrency < 1 || options.bcryptConcurrency > 64) throw new Error('--bcrypt-concurrency must be 1 to 64');
-    } else if (arg === '--out') options.out = value();
-    else throw new Error(`unknown option ${arg}\n${USAGE}`);
-  }
-  return options;
-}
-
-let options: ReturnType<typeof parse>;
+let options: BenchOptions;
 try {
-  options = parse(process.argv.slice(2));
+  options = parseBenchArgs(process.argv.slice(2), fileURLToPath(new URL('../bench/results', import.meta.url)));
 } catch (err) {
-  console.error((err as Error).message);
+  if (!(err instanceof BenchArgError)) throw err;
+  console.error(`${err.message}\n${USAGE}`);
   process.exit(2);
 }
+if (options.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const want = (id: string) => options.figures.has(id as never);
 
 const started = performance.now();
 const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
@@ -85,7 +67,11 @@ const noiseBefore = await noiseFloor();
 log(`noise floor: load average ${noiseBefore.loadAverage1m}, idle event-loop p99 ${noiseBefore.idleEventLoopP99Ms} ms`);
 
 const stack = await startStack();
-process.on('exit', () => stack.stop());
+const outboxDir = mkdtempSync(join(tmpdir(), 'osmium-bench-outbox-'));
+process.on('exit', () => {
+  stack.stop();
+  rmSync(outboxDir, { recursive: true, force: true });
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
 /**
@@ -111,46 +97,86 @@ const settings: BenchSettings = {
   redisUrl: stack.redisUrl,
   stormS: options.quick ? 6 : 10,
   idleCounts: [...new Set(options.quick ? [Math.min(5_000, maxSockets), Math.min(10_000, maxSockets)] : [Math.min(10_000, maxSockets), maxSockets])],
+  outboxDir,
+  extraEnv: options.gatewayEnv,
   log,
 };
+const idleSockets = Math.min(options.idleSockets, maxSockets);
+
+const redisWatch = new RedisWatch(stack.redisUrl);
+const watch: ServerWatch = { redis: redisWatch, redisPid: await redisWatch.pid(), postgresPid: await postgresPid(stack.databaseUrl), redisPrefix: BENCH_REDIS_PREFIX };
 
 const rows: Row[] = [];
 const databaseUrl = await createDatabase(stack.databaseUrl);
-const needsGateway = [1, 2, 3].some((f) => options.figures.has(f));
-const gateway = needsGateway ? await spawnGateway(gatewayEnv(settings, databaseUrl)) : null;
+
+// One pool of distinct guest sessions (users) serves figures 1, 1a, 1b, 2 and 7.
+const poolSize = Math.max(
+  want('1') ? (options.quick ? 8_000 : 20_000) : 0,
+  want('1a') || want('1b') ? cpuFigureSessions(cpuFigureSizes(options.quick), { a: want('1a'), b: want('1b') }) : 0,
+  want('2') ? Math.max(...settings.idleCounts) : 0,
+  want('7') ? idleSockets : 0,
+);
+const needsMainGateway = poolSize > 0 || want('3');
+const mainGateway = needsMainGateway ? await spawnGateway(gatewayEnv(settings, databaseUrl)) : null;
+let pool: BenchSession[] = [];
+let cpuProfile: ReturnType<typeof summarizeCpuProfile> | null = null;
+let footprint: SessionFootprint | null = null;
 try {
-  let tokens: string[] = [];
-  if (gateway && (options.figures.has(1) || options.figures.has(2))) {
-    const count = Math.max(options.figures.has(2) ? Math.max(...settings.idleCounts) : 0, options.quick ? 8_000 : 20_000);
-    log(`minting ${count} guest sessions (distinct tokens)`);
-    tokens = await mintGuestTokens(gateway.url, count);
+  if (mainGateway && poolSize > 0) {
+    log(`minting ${poolSize} guest sessions (distinct users and tokens)`);
+    const before = await redisWatch.counters();
+    pool = await mintGuestSessions(mainGateway.url, poolSize);
+    const after = await redisWatch.counters();
+    footprint = { redisBytesPerSession: (after.usedMemory - before.usedMemory) / pool.length, sessionsCreated: pool.length };
   }
-  if (gateway && options.figures.has(1)) {
-    log('figure 1: Authorize round trips per second in a reconnect storm');
-    rows.push(...(await figureAuthorize(settings, gateway, tokens)));
+  const tokens = pool.map((x) => x.token);
+  if (mainGateway && want('1')) {
+    log('figure 1: reconnect round trips per second (new socket + Authorize, cache warm)');
+    rows.push(...(await figureAuthorize(settings, mainGateway, tokens)));
   }
-  if (gateway && options.figures.has(3)) {
+  if (mainGateway && want('3')) {
     log(`figure 3: sign-in throughput at bcrypt cost ${settings.bcryptCost}`);
-    rows.push(...(await figureSignIn(settings, gateway)));
+    rows.push(...(await figureSignIn(settings, mainGateway)));
   }
-  await gateway?.stop();
-  if (options.figures.has(2)) {
+  await mainGateway?.stop();
+  if (want('1a') || want('1b')) {
+    log('figures 1a/1b: server CPU per Authorize on open sockets and per reconnect, aged sessions, fresh gateway process');
+    const profileDir = options.cpuProfile ? mkdtempSync(join(tmpdir(), 'osmium-bench-profile-')) : null;
+    const cpu = await figureCpu(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool, { a: want('1a'), b: want('1b') }, profileDir);
+    rows.push(...cpu.rows);
+    cpuProfile = cpu.profile;
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  }
+  if (want('2')) {
     log(`figure 2: memory per idle authorized connection at ${settings.idleCounts.join(' and ')} sockets`);
     rows.push(...(await figureMemory(settings, databaseUrl, tokens)));
   }
-  if (options.figures.has(4)) {
+  if (want('7')) {
+    log(`figure 7: Postgres writes, Redis commands and CPU per idle socket (${idleSockets} sockets)`);
+    rows.push(...(await figureIdleState(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), tokens, idleSockets, options.idleWindowS, footprint, options.idleTimeScale)));
+  }
+  if (want('4')) {
     log('figure 4: cross-instance revocation push');
     rows.push(...(await figureRevocation(settings, options.quick ? 200 : 500)));
   }
-  if (options.figures.has(5)) {
+  if (want('6')) {
+    log('figure 6: hash-pool fairness (legitimate sign-in during a sign-in flood from another address)');
+    rows.push(...(await figureFairness(settings, gatewayEnv(settings, await createDatabase(stack.databaseUrl)), options.quick ? 1 : 2)));
+  }
+  if (want('8')) {
+    log('figure 8: enumeration timing');
+    rows.push(...(await figureEnumeration(settings, gatewayEnv(settings, await createDatabase(stack.databaseUrl)), options.quick ? 100 : 200)));
+  }
+  if (want('5')) {
     log('figure 5: start to ready');
     rows.push(...(await figureStart(settings, options.quick ? 2 : 3, freePort)));
   }
 } finally {
-  await gateway?.stop();
+  await mainGateway?.stop();
+  redisWatch.close();
 }
 
-rows.sort((a, b) => a.figure.localeCompare(b.figure)); // stable: rows of a figure keep their order
+rows.sort((a, b) => figureOrder(a.figure) - figureOrder(b.figure)); // stable: rows of a figure keep their order
 const noiseAfter = await noiseFloor();
 log(`noise floor: load average ${noiseAfter.loadAverage1m}, idle event-loop p99 ${noiseAfter.idleEventLoopP99Ms} ms`);
 
@@ -166,13 +192,24 @@ const lines = rows.map((r) => [
 ]);
 console.log(`\n${table(header, lines)}\n`);
 for (const r of rows) if (r.note) console.log(`  ${r.figure}. ${r.metric}: ${r.note}`);
+const profileText = cpuProfile ? `gateway CPU profile of figures ${[want('1a') ? '1a' : '', want('1b') ? '1b' : ''].filter(Boolean).join(' and ')}, top self time (${cpuProfile.busyMs.toFixed(0)} ms busy):\n${formatSelfTime(cpuProfile.entries)}` : null;
+if (profileText) console.log(`\n${profileText}\n`);
 
 const date = new Date().toISOString();
+const durationS = (performance.now() - started) / 1000;
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 mkdirSync(options.out, { recursive: true });
 const file = join(options.out, `${date.slice(0, 19).replace(/:/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ date, machine, noise: { before: noiseBefore, after: noiseAfter }, quick: options.quick, bcryptCost: options.bcryptCost, durationS: (performance.now() - started) / 1000, rows }, null, 2)}\n`);
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    { date, command, machine, noise: { before: noiseBefore, after: noiseAfter }, quick: options.quick, bcryptCost: options.bcryptCost, figures: [...options.figures], gatewayEnv: options.gatewayEnv, durationS, rows, cpuProfile },
+    null,
+    2,
+  )}\n`,
+);
 const markdown = [
-  `Measured ${date.slice(0, 16).replace('T', ' ')} UTC with \`npm run bench${options.quick ? ' -- --quick' : ''}\` on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${noiseBefore.loadAverage1m} → ${noiseAfter.loadAverage1m}, idle event-loop p99 ${noiseBefore.idleEventLoopP99Ms} / ${noiseAfter.idleEventLoopP99Ms} ms.`,
+  `Measured ${date.slice(0, 16).replace('T', ' ')} UTC with \`${command}\` (${durationS.toFixed(0)} s) on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${noiseBefore.loadAverage1m} → ${noiseAfter.loadAverage1m}, idle event-loop p99 ${noiseBefore.idleEventLoopP99Ms} / ${noiseAfter.idleEventLoopP99Ms} ms.`,
   '',
   `| ${header.join(' | ')} |`,
   `|${header.map((_, i) => (i === 0 || i === 4 ? '---' : '---:')).join('|')}|`,
@@ -180,8 +217,9 @@ const markdown = [
   '',
   ...rows.filter((r) => r.note).map((r) => `- ${r.figure}. ${r.metric}: ${r.note}`),
   '',
+  ...(profileText ? ['```', profileText, '```', ''] : []),
 ].join('\n');
 writeFileSync(join(options.out, 'latest.md'), markdown);
-writeFileSync(join(options.out, 'latest.svg'), renderChart(rows, `npm run bench${options.quick ? ' --quick' : ''}, ${date.slice(0, 10)}: ${machine.cpus} cores, Node ${machine.node}`));
+writeFileSync(join(options.out, 'latest.svg'), renderChart(rows, chartCaption(command, date, machine, noiseBefore.loadAverage1m, noiseAfter.loadAverage1m)));
 log(`wrote ${file}, latest.md and latest.svg in ${options.out}`);
 process.exit(0);

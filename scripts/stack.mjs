@@ -10,10 +10,10 @@
  */
 import { execFile as execFileCallback, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import getPort from 'get-port';
 
 const execFile = promisify(execFileCallback);
 const isRoot = process.getuid?.() === 0;
@@ -69,24 +69,24 @@ async function waitUntil(check, { what, timeoutMs = 20_000, intervalMs = 25 }) {
   }
 }
 
-function canListen(port) {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
+/** Candidate ports below the kernel's ephemeral range (32768+ here), in random order. */
+function* lowPorts() {
+  for (let i = 0; i < 1_000; i++) yield LOW_PORTS.from + Math.floor(Math.random() * (LOW_PORTS.to - LOW_PORTS.from));
 }
+const LOW_PORTS = { from: 15_000, to: 22_700 };
 
 /**
- * A free loopback port for a server, drawn below the kernel's ephemeral range
- * (32768+ here) so that no outgoing connection takes it between a server's
- * stop and its restart on the same port. With `{ clusterBus: true }` port +
- * 10000 (the Redis Cluster bus) is free too, and also below that range.
+ * A free loopback port for a server (get-port, as the embedded Postgres uses),
+ * drawn at random below the ephemeral range, so that no outgoing connection
+ * takes it between a server's stop and its restart on the same port, and
+ * parallel test processes rarely try the same one. With `{ clusterBus: true }`
+ * port + 10000 (the Redis Cluster bus) is free too, and also below that range.
  */
 export async function freePort({ clusterBus = false } = {}) {
-  for (let tries = 0; tries < 200; tries++) {
-    const port = 15_000 + Math.floor(Math.random() * 7_700);
-    if ((await canListen(port)) && (!clusterBus || (await canListen(port + 10_000)))) return port;
+  for (let tries = 0; tries < 100; tries++) {
+    const port = await getPort({ host: '127.0.0.1', port: lowPorts() });
+    if (port < LOW_PORTS.from || port >= LOW_PORTS.to) continue; // get-port fell back to any port
+    if (!clusterBus || (await getPort({ host: '127.0.0.1', port: port + 10_000 })) === port + 10_000) return port;
   }
   throw new Error('no free port found');
 }

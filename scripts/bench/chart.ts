@@ -20,11 +20,16 @@ export function goalScore(row: Row): number | null {
   return null;
 }
 
+/** The chart's title: what ran, when, where, and how loaded the machine was. */
+export function chartCaption(command: string, date: string, machine: { cpus: number; node: string }, loadBefore: number, loadAfter: number): string {
+  return `${command}, ${date.slice(0, 10)}: ${machine.cpus} cores, Node ${machine.node}, load average ${loadBefore} → ${loadAfter}`;
+}
+
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function renderChart(rows: readonly Row[], caption: string): string {
   const scored = rows.map((row) => ({ row, score: goalScore(row) })).filter((r) => r.score !== null) as Array<{ row: Row; score: number }>;
-  const labelW = 380;
+  const labelW = 560;
   const barW = 300;
   const rowH = 26;
   const top = 40;

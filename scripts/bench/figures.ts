@@ -1,12 +1,14 @@
 /**
- * The five figures of `npm run bench`, each measured next to its ceiling on
- * the same machine. Every function returns table rows; none throws for a
+ * Figures 1 to 5 of `npm run bench` (1a/1b: cpuFigures.ts, 6: fairness.ts,
+ * 7: idleState.ts, 8: enumeration.ts), each measured next to its ceiling on
+ * the same machine, and what they share (rows, settings, gateway settings,
+ * idle socket holders). Every figure returns table rows; none throws for a
  * missed goal (only for a broken setup).
  */
 import { createDatabase as createStackDatabase } from '../stack.mjs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,16 +20,25 @@ import { percentile } from '../load/stats.js';
 import { spawnBareServer, spawnGateway, track, type Measured } from './processes.js';
 
 export interface Row {
+  /** Figure id: '1', '1a', '1b', '2' ... '8'. */
   figure: string;
   metric: string;
   unit: string;
   gateway: number | null;
   ceiling: number | null;
-  /** gateway / ceiling. */
+  /**
+   * The figure's ratio as its goal states it: gateway / ceiling for
+   * throughput and memory; ceiling / gateway for CPU per request (bare CPU
+   * over gateway CPU, so higher is better); slower / faster for timing parity.
+   */
   ratio: number | null;
   goal: string;
   met: boolean | null;
   note?: string;
+  /** Stable name of the row for scripts reading results (the capacity model). */
+  key?: string;
+  /** Measured details beside the headline number (parts of a sum, bytes, counts), for the capacity model. */
+  data?: Record<string, number | string | null>;
 }
 
 export interface BenchSettings {
@@ -41,8 +52,15 @@ export interface BenchSettings {
   stormS: number;
   /** Socket counts of figure 2. */
   idleCounts: number[];
+  /** Folder for the .eml files of every bench gateway (never the repository's data/). */
+  outboxDir: string;
+  /** Settings added to every bench gateway (`--gateway-env KEY=VALUE`), after the figure's own. */
+  extraEnv: Record<string, string>;
   log(line: string): void;
 }
+
+/** REDIS_PREFIX of every bench gateway (aging.ts names keys under it). */
+export const BENCH_REDIS_PREFIX = 'osm:';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -85,18 +103,25 @@ export function gatewayEnv(s: BenchSettings, databaseUrl: string, extra: Record<
   return {
     DATABASE_URL: databaseUrl,
     REDIS_URL: s.redisUrl,
+    REDIS_PREFIX: BENCH_REDIS_PREFIX,
+    MAIL_OUTBOX_DIR: s.outboxDir,
     PORT: '0',
     BCRYPT_COST: String(s.bcryptCost),
     ...(s.bcryptConcurrency ? { BCRYPT_CONCURRENCY: String(s.bcryptConcurrency) } : {}),
     RATE_LIMITS: 'off',
     ...extra,
+    ...s.extraEnv,
   };
 }
 
 /**
- * Figure 1: reconnect storm, Authorize round trips per second, each token used
- * once. The machine is shared, so gateway and ceiling run in alternating
- * short rounds and the best round of each counts.
+ * Figure 1: reconnect round trips per second in a storm: 64 clients each
+ * looping new socket, auth.authorize (no core.Initialize), close, each token
+ * used once, on sessions minted minutes before (their cache entries warm).
+ * Wall-clock throughput with the load generator on the same cores: figures
+ * 1a and 1b measure the server's CPU instead. The machine is shared, so
+ * gateway and ceiling run in alternating short rounds and the best round of
+ * each counts.
  */
 export async function figureAuthorize(s: BenchSettings, gateway: Measured, tokens: string[], rounds = 5): Promise<Row[]> {
   const roundS = s.stormS / rounds;
@@ -126,7 +151,8 @@ export async function figureAuthorize(s: BenchSettings, gateway: Measured, token
     return [
       {
         figure: '1',
-        metric: 'Authorize round trips/s (reconnect storm)',
+        key: 'reconnects_per_second_warm',
+        metric: 'reconnect round trips/s (new socket + Authorize, no Initialize, cache warm)',
         unit: '/s',
         gateway: g.throughput,
         ceiling: c.throughput,
@@ -153,8 +179,15 @@ async function authorizeAnswerBytes(url: string, token: string): Promise<number>
   return data.length;
 }
 
-/** Opens `count` idle authorized sockets from child processes; resolves with a release function. */
-async function holdIdle(url: string, count: number, tokens: string[]): Promise<{ open: number; errors: number; release(): Promise<void> }> {
+/** Opens `count` idle authorized sockets from child processes, heartbeating every `heartbeatS`; resolves with a release function. */
+export async function holdIdle(
+  url: string,
+  count: number,
+  tokens: string[],
+  heartbeatS = 60,
+  /** Sockets opened and authorized per second, over all holders. */
+  openPerSecond = 1_500,
+): Promise<{ open: number; errors: number; release(): Promise<Record<string, number>> }> {
   const perProcess = Math.min(9_900, Math.max(100, count)); // each holder stays well under its descriptor limit
   const processes = Math.ceil(count / perProcess);
   const children: ChildProcess[] = [];
@@ -169,9 +202,9 @@ async function holdIdle(url: string, count: number, tokens: string[]): Promise<{
       options: loadOptions(url, 'idle', {
         connections: n,
         durationS: 600,
-        heartbeatS: 60,
+        heartbeatS,
         workers: 1,
-        rampS: n / 1_500,
+        rampS: count / openPerSecond,
         // Several source addresses: no shortage of ephemeral ports.
         sourceAddresses: 4,
         timeoutMs: 60_000,
@@ -194,10 +227,16 @@ async function holdIdle(url: string, count: number, tokens: string[]): Promise<{
   return {
     open: ready.reduce((a, r) => a + r.open, 0),
     errors: ready.reduce((a, r) => a + r.errors, 0),
+    /** Stops the holders; resolves with their errors by operation and code (setup failures included). */
     async release() {
+      const errors: Record<string, number> = {};
       await Promise.all(
         children.map(async (child) => {
           child.removeAllListeners('exit');
+          child.on('message', (m: { type: string; report?: LoadReport }) => {
+            if (m.type !== 'done' || !m.report) return;
+            for (const op of m.report.operations) for (const [code, n] of Object.entries(op.errorsByCode)) errors[`${op.name} ${code}`] = (errors[`${op.name} ${code}`] ?? 0) + n;
+          });
           const exited = once(child, 'exit');
           child.send({ type: 'stop' });
           const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -205,6 +244,7 @@ async function holdIdle(url: string, count: number, tokens: string[]): Promise<{
           clearTimeout(timer);
         }),
       );
+      return errors;
     },
   };
 }
@@ -212,6 +252,8 @@ async function holdIdle(url: string, count: number, tokens: string[]): Promise<{
 interface MemoryPoint {
   sockets: number;
   open: number;
+  /** RSS of the process before any socket, bytes. */
+  baseRss: number;
   rssPerSocket: number;
   heapPerSocket: number;
 }
@@ -239,7 +281,7 @@ async function memoryPoints(target: Measured, counts: number[], tokens: string[]
       await new Promise((r) => setTimeout(r, 2_500));
       const after = await target.probe('gc');
       const rss = target.rssFromProc();
-      points.push({ sockets: count, open, rssPerSocket: (rss - baseRss) / open, heapPerSocket: (after.heapUsed - base.heapUsed) / open });
+      points.push({ sockets: count, open, baseRss, rssPerSocket: (rss - baseRss) / open, heapPerSocket: (after.heapUsed - base.heapUsed) / open });
       log(`  ${label}: ${open} sockets open (${held.errors} errors): ${((rss - baseRss) / open / 1024).toFixed(2)} KiB RSS, ${((after.heapUsed - base.heapUsed) / open / 1024).toFixed(2)} KiB heap per socket`);
     }
   } finally {
@@ -271,6 +313,7 @@ export async function figureMemory(s: BenchSettings, databaseUrl: string, tokens
     return [
       {
         figure: '2',
+        key: `rss_per_idle_socket@${count}`,
         metric: `RSS per idle authorized socket @ ${g.open}`,
         unit: 'KiB',
         gateway: kib(g.rssPerSocket),
@@ -279,9 +322,11 @@ export async function figureMemory(s: BenchSettings, databaseUrl: string, tokens
         goal: '<= 1.5x bare',
         met: g.rssPerSocket / c.rssPerSocket <= 1.5 && g.open >= count * 0.99,
         note: count > g.open ? `${count} asked, ${g.open} opened` : undefined,
+        data: { baseRssBytes: g.baseRss, sockets: g.open },
       },
       {
         figure: '2',
+        key: `heap_per_idle_socket@${count}`,
         metric: `heap per idle authorized socket @ ${g.open}`,
         unit: 'KiB',
         gateway: kib(g.heapPerSocket),
@@ -345,6 +390,7 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured, rounds =
   return [
     {
       figure: '3',
+      key: 'signins_per_second',
       metric: `sign-ins/s at bcrypt cost ${s.bcryptCost}`,
       unit: '/s',
       gateway: si.throughput,
@@ -414,6 +460,7 @@ export async function figureRevocation(s: BenchSettings, samples: number): Promi
     return [
       {
         figure: '4',
+        key: 'revocation_push_p99',
         metric: 'cross-instance revocation push p99',
         unit: 'ms',
         gateway: push.p99,
@@ -429,10 +476,10 @@ export async function figureRevocation(s: BenchSettings, samples: number): Promi
   }
 }
 
-/** Milliseconds from spawning a process to the first 200 from `http://127.0.0.1:port/readyz`. */
-async function timeToReady(env: Record<string, string>, port: number, script = 'src/main.ts', timeoutMs = 60_000): Promise<number | string> {
+/** Milliseconds from spawning `node <args>` to the first 200 from `http://127.0.0.1:port/readyz`. */
+async function timeToReady(env: Record<string, string>, port: number, args: string[], timeoutMs = 60_000): Promise<number | string> {
   const started = performance.now();
-  const child = track(spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = track(spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', WORKERS: '1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -462,44 +509,94 @@ async function timeToReady(env: Record<string, string>, port: number, script = '
   }
 }
 
-/** Figure 5: start to /readyz 200 in server mode and embedded mode. */
+/** How figure 5 starts the gateway: the production build when there is one, else TypeScript through tsx. */
+export interface StartCommand {
+  args: string[];
+  label: string;
+  /** `npm run build` before measuring: null when package.json has no build script. */
+  build: { ms: number; ok: boolean; output: string } | null;
+}
+
+const TSX_START = ['--import', 'tsx', 'src/main.ts'];
+
+/**
+ * Runs `npm run build` when package.json has a build script (so dist/ is
+ * current), then picks `node dist/main.js` if it exists, else
+ * `node --import tsx src/main.ts`.
+ */
+export function startCommand(root = ROOT): StartCommand {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  let build: StartCommand['build'] = null;
+  if (pkg.scripts?.build) {
+    const started = performance.now();
+    const run = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+    build = { ms: performance.now() - started, ok: run.status === 0, output: `${run.stdout ?? ''}${run.stderr ?? ''}`.trim().split('\n').slice(-3).join(' / ') };
+  }
+  if (existsSync(join(root, 'dist', 'main.js'))) return { args: ['dist/main.js'], label: 'node dist/main.js', build };
+  return { args: TSX_START, label: 'node --import tsx src/main.ts', build };
+}
+
+/**
+ * Figure 5: start to /readyz 200 in server mode (fresh database) and embedded
+ * mode (empty DATA_DIR), against plain node serving /readyz with nothing else
+ * (scripts/bench/readyCeiling.mjs). Runs alternate; medians count. When the
+ * production build is used, the tsx start is measured beside it for reference.
+ */
 export async function figureStart(s: BenchSettings, runs: number, freePort: () => Promise<number>): Promise<Row[]> {
+  const command = startCommand();
+  if (command.build) s.log(`  npm run build: ${command.build.ok ? 'ok' : 'FAILED'} in ${(command.build.ms / 1000).toFixed(1)} s`);
+  s.log(`  gateway started as: ${command.label}`);
   const servers: number[] = [];
+  const viaTsx: number[] = [];
   const ceilings: number[] = [];
+  const usesBuild = command.args !== TSX_START;
   for (let i = 0; i < runs; i++) {
-    const databaseUrl = await createDatabase(s.databaseUrl);
-    const t = await timeToReady(gatewayEnv(s, databaseUrl), await freePort());
+    const t = await timeToReady(gatewayEnv(s, await createDatabase(s.databaseUrl)), await freePort(), command.args);
     if (typeof t === 'string') throw new Error(`gateway did not become ready: ${t}`);
     servers.push(t);
-    const c = await timeToReady({}, await freePort(), 'scripts/bench/readyCeiling.ts');
+    const c = await timeToReady({}, await freePort(), ['scripts/bench/readyCeiling.mjs']);
     if (typeof c === 'number') ceilings.push(c);
+    if (usesBuild) {
+      const x = await timeToReady(gatewayEnv(s, await createDatabase(s.databaseUrl)), await freePort(), TSX_START);
+      if (typeof x === 'number') viaTsx.push(x);
+    }
   }
+  const ceiling = ceilings.length ? percentile(ceilings, 50) : null;
+  const server = percentile(servers, 50);
+  const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))} ms`;
+  const buildNote = command.build ? `; npm run build ${command.build.ok ? 'took' : 'FAILED after'} ${(command.build.ms / 1000).toFixed(1)} s` : '; no build script';
   const rows: Row[] = [
     {
       figure: '5',
+      key: 'start_server_mode',
       metric: 'start to /readyz 200, server mode (fresh database)',
       unit: 'ms',
-      gateway: percentile(servers, 50),
-      ceiling: ceilings.length ? percentile(ceilings, 50) : null,
-      ratio: ceilings.length ? percentile(servers, 50) / percentile(ceilings, 50) : null,
-      goal: 'reported',
-      met: null,
-      note: `median of ${runs}; ceiling: node + tsx serving /readyz with nothing else`,
+      gateway: server,
+      ceiling,
+      ratio: ceiling ? server / ceiling : null,
+      goal: '<= 2x ceiling',
+      met: ceiling ? server / ceiling <= 2 : null,
+      note:
+        `median of ${runs} (${spread(servers)}) as \`${command.label}\`${usesBuild && viaTsx.length ? `; \`node --import tsx src/main.ts\` ${Math.round(percentile(viaTsx, 50))} ms` : ''}` +
+        `; ceiling: plain node serving /readyz, median ${ceilings.length ? spread(ceilings) : '-'}${buildNote}`,
+      data: { command: command.label, viaTsxMs: viaTsx.length ? percentile(viaTsx, 50) : null },
     },
   ];
   const dataDir = mkdtempSync(join(tmpdir(), 'osmium-bench-embedded-'));
   try {
-    const t = await timeToReady({ DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir }, await freePort(), 'src/main.ts', 90_000);
+    chmodSync(dataDir, 0o755); // as root, the embedded Postgres runs as the user postgres, who must enter it
+    const t = await timeToReady({ ...s.extraEnv, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir }, await freePort(), command.args, 90_000);
     rows.push({
       figure: '5',
+      key: 'start_embedded_mode',
       metric: 'start to /readyz 200, embedded mode (first start)',
       unit: 'ms',
       gateway: typeof t === 'number' ? t : null,
-      ceiling: ceilings.length ? percentile(ceilings, 50) : null,
-      ratio: typeof t === 'number' && ceilings.length ? t / percentile(ceilings, 50) : null,
+      ceiling,
+      ratio: typeof t === 'number' && ceiling ? t / ceiling : null,
       goal: 'reported',
       met: null,
-      note: typeof t === 'number' ? 'fresh DATA_DIR' : `not measured: ${t}`,
+      note: typeof t === 'number' ? `fresh DATA_DIR (creating the Postgres cluster is most of it), as \`${command.label}\`` : `not measured: ${t}`,
     });
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

@@ -18,6 +18,8 @@ export interface ProbeReply {
   external: number;
   arrayBuffers: number;
   delay: { p50: number; p99: number; max: number; count: number };
+  /** Set when a profiling request failed. */
+  error?: string;
 }
 
 export interface Measured {
@@ -26,7 +28,9 @@ export interface Measured {
   url: string;
   output: string[];
   /** Asks the probe; `gc` collects garbage first, `reset-delay` restarts the event-loop histogram. */
-  probe(kind?: 'read' | 'gc' | 'reset-delay'): Promise<ProbeReply>;
+  probe(kind?: 'read' | 'gc' | 'reset-delay' | 'profile-start'): Promise<ProbeReply>;
+  /** Stops the CPU profile started with probe('profile-start') and writes it (.cpuprofile JSON) to `file`. */
+  stopProfile(file: string): Promise<ProbeReply>;
   /** VmRSS of the process from /proc, bytes. */
   rssFromProc(): number;
   stop(): Promise<void>;
@@ -54,21 +58,28 @@ function attach(child: ChildProcess, port: number, output: string[]): Measured {
       waiting.delete(m.id);
     }
   });
+  const ask = (message: Record<string, unknown>): Promise<ProbeReply> => {
+    const id = ++probeIds;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('probe did not answer')), 60_000);
+      waiting.set(id, (r) => {
+        clearTimeout(timer);
+        if (r.error) reject(new Error(`probe: ${r.error}`));
+        else resolve(r);
+      });
+      child.send({ ...message, id });
+    });
+  };
   return {
     process: child,
     port,
     url: `ws://127.0.0.1:${port}`,
     output,
     probe(kind = 'read') {
-      const id = ++probeIds;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('probe did not answer')), 30_000);
-        waiting.set(id, (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        });
-        child.send({ probe: kind, id });
-      });
+      return ask({ probe: kind });
+    },
+    stopProfile(file) {
+      return ask({ probe: 'profile-stop', file });
     },
     rssFromProc() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -85,8 +96,8 @@ function attach(child: ChildProcess, port: number, output: string[]): Measured {
   };
 }
 
-function nodeArgs(script: string): string[] {
-  return ['--expose-gc', '--import', 'tsx', '--import', PROBE, script];
+function nodeArgs(script: string, extra: readonly string[] = []): string[] {
+  return ['--expose-gc', ...extra, '--import', 'tsx', '--import', PROBE, script];
 }
 
 function collect(child: ChildProcess, output: string[]): void {
@@ -102,9 +113,9 @@ function collect(child: ChildProcess, output: string[]): void {
  * Spawns `src/main.ts` with `env` on a free port and resolves once `/readyz`
  * answers 200 (at LOG_LEVEL=warn the gateway logs nothing when it starts).
  */
-export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<Measured> {
+export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000, extraNodeArgs: readonly string[] = []): Promise<Measured> {
   const port = await freePort();
-  const child = track(spawn(process.execPath, nodeArgs('src/main.ts'), {
+  const child = track(spawn(process.execPath, nodeArgs('src/main.ts', extraNodeArgs), {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -140,10 +151,10 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
 }
 
 /** Spawns the bare ws ceiling server (scripts/bench/bareServer.ts). */
-export async function spawnBareServer(answerBytes: number): Promise<Measured> {
+export async function spawnBareServer(answerBytes: number, initializeBytes = answerBytes): Promise<Measured> {
   const child = track(spawn(process.execPath, nodeArgs('scripts/bench/bareServer.ts'), {
     cwd: ROOT,
-    env: { ...process.env, OSMIUM_BENCH_PROBE: '1', BARE_ANSWER_BYTES: String(answerBytes) },
+    env: { ...process.env, OSMIUM_BENCH_PROBE: '1', BARE_ANSWER_BYTES: String(answerBytes), BARE_INITIALIZE_BYTES: String(initializeBytes) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   }));
   const output: string[] = [];

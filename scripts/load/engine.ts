@@ -152,9 +152,11 @@ export async function runEngine(job: EngineJob, onProgress: (p: EngineProgress) 
 
   const driveSlot = async (slot: Slot) => {
     if (!slot.countsAsRequest) {
-      // Idle sockets: a heartbeat every heartbeatS (or at --rate), until the end.
+      // Idle sockets: a heartbeat every heartbeatS (or at --rate), until the end. The first
+      // comes after a random share of the interval, as real clients jitter theirs (Discord's
+      // gateway asks for exactly that), so sockets opened together do not heartbeat in bursts.
       const interval = perSocketRate ? 1000 / perSocketRate : options.heartbeatS * 1000;
-      let next = performance.now() + interval;
+      let next = performance.now() + interval * Math.random();
       while (!stopping && performance.now() < deadline) {
         // Short naps, so that the end of a --requests run is not held up by idle sockets.
         await sleep(Math.min(250, next - performance.now(), deadline - performance.now()));

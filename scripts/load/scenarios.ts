@@ -240,8 +240,9 @@ class IdleSlot extends SocketSlot {
   override async setup() {
     await super.setup();
     const token = this.env.takeToken?.();
-    if (token) await timed(this.env, this.client!, 'auth_authorize', { token });
-    else await signUp(this.env, this.client!, false);
+    // An idle socket whose Authorize failed is not an authorized idle socket: fail the setup (it is retried, then counted).
+    if (token && !(await timed(this.env, this.client!, 'auth_authorize', { token }))) throw new Error('authorize failed during setup');
+    if (!token) await signUp(this.env, this.client!, false);
   }
   async step() {
     try {

@@ -1,13 +1,18 @@
 /**
  * How tests start the gateway and the admin CLI in processes of their own.
- * Under `npm test` they run the JavaScript copy scripts/test.mjs transpiled
- * once (TEST_BUILD_DIR, the same esbuild transform tsx would apply in every
- * process); run any other way, through tsx.
+ * Under `npm test` they run what production runs, the bundles of
+ * `npm run build` (TEST_DIST_DIR: dist/main.js, dist/admin.js), which
+ * scripts/test.mjs builds when a source changed; run any other way, the
+ * TypeScript sources through tsx.
  */
 import { join } from 'node:path';
 
-/** `node` arguments that run a TypeScript entry point of the repository (e.g. `src/main.ts`). */
+/** The bundle `npm run build` makes of each entry point. */
+const BUNDLES: Record<string, string> = { 'src/main.ts': 'main.js', 'scripts/admin.ts': 'admin.js' };
+
+/** `node` arguments that run an entry point of the repository (`src/main.ts`, `scripts/admin.ts`). */
 export function nodeArgs(entry: string): string[] {
-  const built = process.env.TEST_BUILD_DIR;
-  return built ? [join(built, entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', entry];
+  const dist = process.env.TEST_DIST_DIR;
+  const bundle = BUNDLES[entry];
+  return dist && bundle ? [join(dist, bundle)] : ['--import', 'tsx', entry];
 }

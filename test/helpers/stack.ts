@@ -16,7 +16,7 @@ import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
 import { LIMIT_SETTINGS, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/embeddedPostgres.js';
 import { nodeArgs } from './entry.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');

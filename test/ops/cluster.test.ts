@@ -2,14 +2,18 @@
  * WORKERS=2: two processes share the port and behave as one gateway. They
  * coordinate only through Redis and Postgres, so a revocation through a socket
  * on one worker closes sockets on the other; /metrics on any worker reports
- * the whole machine; SIGTERM to the primary stops both cleanly.
+ * the whole machine; SIGTERM to the primary stops both cleanly. The primary
+ * (src/cluster/primary.ts) replaces a worker that dies, and gives up after
+ * three replacements in a row fail to start.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
-import { createDatabase, REDIS_URL, spawnGateway, uniqueEmail, type SpawnedGateway } from '../helpers/stack.js';
+import { createDatabase, DATABASE_URL, REDIS_URL, spawnGateway, uniqueEmail, type SpawnedGateway } from '../helpers/stack.js';
 import { waitForOutput } from './output.js';
 
 const PASSWORD = 'cluster password';
@@ -114,10 +118,32 @@ describe('cluster primary', () => {
     }
   });
 
-  it('gives up with exit 1 when workers keep dying before they are ready', async () => {
-    await assert.rejects(
-      spawnGateway({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', REDIS_URL, WORKERS: '2' }),
-      /exited with 1[\s\S]*workers in a row died before they were ready; giving up/,
-    );
+  it('gives up with exit 1 when replacement workers keep failing to start', async () => {
+    const databaseUrl = await createDatabase();
+    const gw = await spawnGateway({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
+      WORKERS: '2',
+      SHUTDOWN_GRACE_MS: '1000',
+    });
+    try {
+      const [first] = await waitForOutput(gw, /"msg":"gateway listening"/, 2);
+      // The database goes away while both workers serve: no replacement can start without it.
+      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE ${new URL(databaseUrl).pathname.slice(1)} WITH (FORCE)`);
+      await admin.end();
+      const exited = once(gw.process, 'exit');
+      process.kill((JSON.parse(first!) as { pid: number }).pid, 'SIGKILL');
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 1);
+      const failures = gw.output.filter((l) => l.includes('a replacement worker could not start'));
+      assert.equal(failures.length, 3, 'three replacements tried');
+      for (const line of failures) assert.match(line, /has no database/, 'each says why');
+      assert.ok(gw.output.some((l) => /3 workers in a row died before they were ready; giving up/.test(l)));
+    } finally {
+      await gw.stop('SIGKILL');
+    }
   });
 });

@@ -88,11 +88,11 @@ function start(env: Record<string, string>): Promise<{ code: number | null; stde
 
 describe('configuration errors at start', () => {
   // One start with four bad settings (each is also refused alone, in process, by config.test.ts).
-  it('a bad configuration stops the start with exit 2 and a line naming each bad setting', async () => {
+  it('a bad configuration stops the start with exit 2 and a message naming each bad setting', async () => {
     const bad = { PORT: 'abc', BCRYPT_COST: '99', WORKERS: '0', LOG_LEVEL: 'loud' };
     const { code, stderr } = await start(bad);
     assert.equal(code, 2);
-    assert.match(stderr, /^invalid configuration:/m);
-    for (const [name, value] of Object.entries(bad)) assert.match(stderr, new RegExp(`^  ${name}="${value}": `, 'm'), `names ${name}`);
+    assert.match(stderr, /invalid configuration:/);
+    for (const [name, value] of Object.entries(bad)) assert.ok(stderr.includes(`${name}="${value}": `), `names ${name}: ${stderr}`);
   });
 });

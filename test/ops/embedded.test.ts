@@ -1,8 +1,10 @@
 /**
  * Zero-config mode as a newcomer runs it: `node src/main.ts` with no
  * DATABASE_URL / REDIS_URL starts an embedded Postgres under DATA_DIR, says
- * so in one line, keeps accounts across a restart, and keeps tokens valid
- * across a key rotation done with the admin CLI beside the running gateway.
+ * so in one line followed by the WebSocket URL and a command to try it, keeps
+ * accounts across a restart, keeps tokens valid across a key rotation done
+ * with the admin CLI beside the running gateway, and refuses a second gateway
+ * on the same DATA_DIR in one line.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { OsmiumClient } from '../../src/client/client.js';
 import { runAdmin } from '../helpers/admin.js';
 import { spawnGateway, uniqueEmail } from '../helpers/stack.js';
 import { waitForOutput } from './output.js';
+import { runGatewayToExit } from './process.js';
 
 const PASSWORD = 'embedded mode password';
 /** No servers: the zero-config mode. */
@@ -40,6 +43,14 @@ describe('embedded single-instance mode', () => {
       assert.match(modeLines[0]!, /embedded Postgres/);
       assert.match(modeLines[0]!, /set DATABASE_URL and REDIS_URL/);
       assert.ok(existsSync(join(dataDir, 'postgres', 'PG_VERSION')), 'the cluster lives under DATA_DIR/postgres');
+      // The first minute: after the ready line, where to connect and one command that talks to it.
+      const modeAt = first.output.indexOf(modeLines[0]!);
+      const [urlLine] = await waitForOutput(first, /WebSocket URL: /);
+      const [tryLine] = await waitForOutput(first, /try it: /);
+      assert.ok(first.output.indexOf(urlLine!) > modeAt && first.output.indexOf(tryLine!) > modeAt, 'both after the ready line');
+      assert.match(urlLine!, new RegExp(`WebSocket URL: ${first.url}"`));
+      assert.match(tryLine!, new RegExp(`npm run loadtest -- --url ${first.url} --scenario authorize`));
+      assert.match((await waitForOutput(first, /web console: /))[0]!, new RegExp(`web console: ${first.url.replace('ws:', 'http:')}/console`));
 
       const client = await OsmiumClient.connect(first.url);
       const signedUp = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Embedded User' });
@@ -53,10 +64,13 @@ describe('embedded single-instance mode', () => {
       assert.equal(listed.lines.length, 2);
       assert.equal(listed.lines[0]!.kid, rotated.lines[0]!.kid, 'the new key is listed first');
 
-      await assert.rejects(
-        spawnGateway({ ...EMBEDDED_ENV, DATA_DIR: dataDir }),
-        /exited with 1[\s\S]*DATA_DIR .* is in use by another process/,
-        'a second gateway on the same DATA_DIR refuses to start and leaves the first alone',
+      // A second gateway on the same DATA_DIR refuses to start, in one line naming the first, and leaves it alone.
+      const firstPid = first.process.pid!;
+      const refused = await runGatewayToExit({ ...EMBEDDED_ENV, DATA_DIR: dataDir, PORT: '0' });
+      assert.equal(refused.code, 1);
+      assert.equal(
+        refused.stderr,
+        `cannot start: DATA_DIR ${dataDir} is in use by another process (pid ${firstPid}, a gateway or the admin CLI): stop it or set another DATA_DIR\n`,
       );
 
       const resumed = await OsmiumClient.connect(first.url);

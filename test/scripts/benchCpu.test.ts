@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { cpuPerUnit, parseProcStat, processIo, processTree, sampleCpu, treeCpuSeconds } from '../../scripts/bench/cpu.js';
+
+describe('bench CPU accounting from /proc', () => {
+  it('parses a stat line whose command name holds spaces and parentheses', () => {
+    // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
+    const line = '4242 (node (a) b) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 12 3 20 0 11 0 123';
+    assert.deepEqual(parseProcStat(line), { pid: 4242, ppid: 1, utime: 250, stime: 75, cutime: 12, cstime: 3 });
+  });
+
+  it('finds a running child in the process tree, and not once it was reaped', async () => {
+    const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 300; while (Date.now() < end);'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(processTree(process.pid).includes(child.pid!), 'the running child is in this process tree');
+    await once(child, 'exit');
+    assert.ok(treeCpuSeconds(process.pid) > 0);
+    assert.ok(!processTree(process.pid).includes(child.pid!), 'gone once reaped');
+  });
+
+  it('reports CPU per unit for each part, never negative, and this process I/O', () => {
+    const before = sampleCpu({ self: process.pid });
+    let x = 0;
+    for (let i = 0; i < 2_000_000; i++) x += Math.sqrt(i);
+    assert.ok(x > 0);
+    const after = sampleCpu({ self: process.pid });
+    const per = cpuPerUnit(before, after, 10);
+    assert.ok(per.parts.self! >= 0);
+    assert.equal(per.total, per.parts.self);
+    const io = processIo(process.pid);
+    assert.ok(io === null || (io.readBytes >= 0 && io.writtenBytes >= 0));
+  });
+});
