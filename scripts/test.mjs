@@ -1,53 +1,131 @@
 #!/usr/bin/env node
 /**
- * `npm test`: starts throwaway Postgres and Redis (installing them when
- * missing), runs every test file under test/ with node's test runner against
- * them, and stops them after, whatever the outcome.
- *   npm test                       all tests
- *   npm test -- test/gateway       only files under a path
+ * `npm test`: starts throwaway servers (scripts/stack.mjs: Postgres, Redis, a
+ * 6-node Redis Cluster, PgBouncer; installed with apt-get when missing), runs
+ * every test file under test/ with node's test runner against them, several
+ * files at once, and stops the servers after, whatever the outcome.
+ *   npm test                          all tests
+ *   npm test -- test/gateway          only files under a path
  *   TEST_MODE=embedded npm test -- f  files against the embedded Postgres, no Redis
+ *   TEST_CONCURRENCY=1 npm test       one file at a time (default: one per core, at least 2)
  * test/gateway/protocol.test.ts also runs a second time with TEST_MODE=embedded.
+ * The generated-protocol check and the type check run beside the tests.
+ *
+ * Files run longest first, so no long file starts last: durations of earlier
+ * runs are kept in node_modules/.cache/osmium-tests/durations.json, and
+ * test/durations.json (committed) stands in where there are none.
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, setPriority } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureChromium } from './chromium.mjs';
 import { startStack } from './stack.mjs';
 
+const started = Date.now();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availableParallelism());
+const durationsFile = join(root, 'node_modules', '.cache', 'osmium-tests', 'durations.json');
 
 function testFiles(path) {
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
   return readdirSync(path).sort().flatMap((name) => testFiles(join(path, name)));
 }
 
-execFileSync(process.execPath, [join(root, 'scripts', 'genProto.mjs'), '--check'], { stdio: 'inherit' });
-execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root], { stdio: 'inherit' });
-// The layer rules of .dependency-cruiser.cjs (README "Architecture"): no cycles, imports only downwards.
-execFileSync(join(root, 'node_modules', '.bin', 'depcruise'), ['--config', join(root, '.dependency-cruiser.cjs'), 'src'], { cwd: root, stdio: 'inherit' });
+/**
+ * Runs a command with its output kept; resolves with the exit code and the
+ * output. A check runs at a low CPU priority: its answer is needed only at
+ * the end, so it takes the CPU the servers and tests leave.
+ */
+function runQuiet(cmd, cmdArgs, { check = false } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      if (check) setPriority(child.pid, 15);
+    } catch {
+      /* not allowed here: normal priority */
+    }
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.on('error', (err) => resolve({ code: 1, output: `${output}${err.message}\n` }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }));
+  });
+}
 
-const files = (args.length ? args : ['test']).flatMap((p) => testFiles(join(root, p)));
-const stack = await startStack();
-console.log(`test stack: postgres ${stack.databaseUrl}, redis ${stack.redisUrl}`);
-let stopped = false;
-const stop = () => {
-  if (!stopped) {
-    stopped = true;
-    stack.stop();
+// The checks need no servers: they run while the stack starts and the tests run.
+const checks = [
+  { name: 'generated protocol code (npm run proto:check)', run: runQuiet(process.execPath, [join(root, 'scripts', 'genProto.mjs'), '--check'], { check: true }) },
+  { name: 'type check (tsc --noEmit)', run: runQuiet(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root], { check: true }) },
+  // The layer rules of .dependency-cruiser.cjs (README "Architecture"): no cycles, imports only downwards.
+  { name: 'layer rules (depcruise)', run: runQuiet(join(root, 'node_modules', '.bin', 'depcruise'), ['--config', join(root, '.dependency-cruiser.cjs'), 'src'], { check: true }) },
+];
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return {};
   }
-};
-process.on('exit', stop);
+}
+
+// This machine's last measurements, else the committed ones (a fresh clone, CI).
+const known = { ...readJson(join(root, 'test', 'durations.json')), ...readJson(durationsFile) };
+const byName = (f) => relative(root, f);
+// Longest first; files never timed first of all (they may be long).
+const files = (args.length ? args : ['test'])
+  .flatMap((p) => testFiles(join(root, p)))
+  .sort((a, b) => (known[byName(b)] ?? Infinity) - (known[byName(a)] ?? Infinity));
+
+// On Ctrl-C the 'exit' handlers stop the servers (scripts/stack.mjs registers one as it starts them).
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+// Installed here, once, before test files that launch it run in parallel (two apt-gets would collide).
+ensureChromium();
+/**
+ * The gateway and the admin CLI as production runs them (`npm run build`:
+ * dist/main.js, dist/admin.js), for the processes tests spawn
+ * (test/helpers/entry.ts); built, beside the stack's start, when a source
+ * changed since the last build. A bundle starts with ~0.5 s of CPU where
+ * loading the TypeScript sources through tsx takes ~2 s, and a run starts
+ * about 50 such processes.
+ */
+const building = runQuiet(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale']);
+const stack = await startStack({ redisCluster: true, pgbouncer: true });
+const built = await building;
+if (built.code !== 0) {
+  console.log(`npm run build failed:\n${built.output}`);
+  process.exit(1); // the 'exit' handler stops the stack
+}
+console.log(
+  `test stack (started in ${stack.startMs} ms): postgres ${stack.databaseUrl}, redis ${stack.redisUrl}, ` +
+    `redis cluster ${stack.redisClusterNodes.join(',')}, pgbouncer ${stack.pgbouncerUrl}; ${files.length} files, ${concurrency} at once`,
+);
 
 /** Totals over every run, for one closing line. */
 const totals = { passed: 0, failed: 0, skipped: 0 };
 
-/** Runs test files in one node --test process (output passed through, totals counted); resolves with its exit code. */
-function runTests(testFiles, extraEnv = {}) {
+function countSummaryLine(line) {
+  const match = /^ℹ (pass|fail|skipped) (\d+)$/.exec(line.trim());
+  if (match) totals[{ pass: 'passed', fail: 'failed', skipped: 'skipped' }[match[1]]] += Number(match[2]);
+}
+
+/**
+ * Runs test files in one node --test process, `concurrency` files at once
+ * (each file in its own process). Output goes to stdout as it comes, or is
+ * kept and returned when `quiet`. Resolves with the exit code.
+ */
+function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main' } = {}) {
+  const durationsOut = join(stack.dir, `durations-${name}.json`);
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...testFiles],
+    [
+      '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000',
+      '--test-reporter=spec', '--test-reporter-destination=stdout',
+      `--test-reporter=${join(root, 'test', 'helpers', 'durationsReporter.mjs')}`, `--test-reporter-destination=${durationsOut}`,
+      ...testFiles,
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -56,36 +134,66 @@ function runTests(testFiles, extraEnv = {}) {
         TEST_DATABASE_URL: stack.databaseUrl,
         TEST_REDIS_URL: stack.redisUrl,
         TEST_REDIS_PORT: String(stack.redisPort),
+        TEST_REDIS_CLUSTER_NODES: stack.redisClusterNodes.join(','),
+        TEST_PGBOUNCER_URL: stack.pgbouncerUrl,
         TEST_STACK_DIR: stack.dir,
+        TEST_DIST_DIR: join(root, 'dist'),
         UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8',
         ...extraEnv,
       },
     },
   );
   let pending = '';
+  let kept = '';
   child.stdout.on('data', (chunk) => {
-    process.stdout.write(chunk);
+    if (quiet) kept += chunk;
+    else process.stdout.write(chunk);
     pending += chunk;
     let nl;
     while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
+      countSummaryLine(pending.slice(0, nl));
       pending = pending.slice(nl + 1);
-      const match = /^ℹ (pass|fail|skipped) (\d+)$/.exec(line.trim());
-      if (match) totals[{ pass: 'passed', fail: 'failed', skipped: 'skipped' }[match[1]]] += Number(match[2]);
     }
   });
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      try {
+        Object.assign(known, JSON.parse(readFileSync(durationsOut, 'utf8')));
+      } catch {
+        /* the run ended before the reporter wrote */
+      }
+      resolve({ code: code ?? (signal ? 1 : 0), output: kept });
+    }),
+  );
 }
 
 // The main protocol suite runs a second time in the zero-config mode
-// (embedded Postgres, in-process live state), as `npm start` runs without settings.
+// (embedded Postgres, in-process live state), as `npm start` runs without
+// settings; beside the main run, its output printed after it.
 const BOTH_MODES = [join(root, 'test', 'gateway', 'protocol.test.ts')];
-let code = await runTests(files);
 const again = process.env.TEST_MODE === 'embedded' ? [] : files.filter((f) => BOTH_MODES.includes(f));
-if (again.length) {
-  console.log(`\nagain in embedded mode (TEST_MODE=embedded): ${again.map((f) => f.slice(root.length + 1)).join(', ')}`);
-  code = (await runTests(again, { TEST_MODE: 'embedded' })) || code;
+const embeddedRun = again.length ? runTests(again, { extraEnv: { TEST_MODE: 'embedded' }, quiet: true, name: 'embedded' }) : undefined;
+const main = await runTests(files);
+let code = main.code;
+if (embeddedRun) {
+  const embedded = await embeddedRun;
+  console.log(`\nagain in embedded mode (TEST_MODE=embedded): ${again.map(byName).join(', ')}`);
+  process.stdout.write(embedded.output);
+  code ||= embedded.code;
 }
-stop();
-console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+stack.stop();
+
+const failedChecks = [];
+for (const check of checks) {
+  const { code: checkCode, output } = await check.run;
+  if (checkCode !== 0) {
+    console.log(`\n${check.name} FAILED:\n${output}`);
+    failedChecks.push(check.name);
+    code ||= checkCode;
+  }
+}
+mkdirSync(dirname(durationsFile), { recursive: true });
+writeFileSync(durationsFile, `${JSON.stringify(known, null, 1)}\n`);
+console.log(`\nnpm test took ${((Date.now() - started) / 1000).toFixed(1)} s${failedChecks.length ? `; failed checks: ${failedChecks.join(', ')}` : ''}`);
+console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(code);

@@ -23,6 +23,7 @@ describe('configuration', () => {
     ['MAX_FRAME_BYTES', '-1'],
     ['RATE_LIMITS', 'maybe'],
     ['WORKER_ID', '2000'],
+    ['WORKERS', '0'],
     ['ENTRYPOINTS', 'no-port-here'],
     ['TRUSTED_PROXIES', '0'],
     ['TRUSTED_PROXIES', '10.0.0.0/99'],

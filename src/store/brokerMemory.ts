@@ -7,7 +7,8 @@ export class MemoryBroker implements Broker {
   async publish(topic: string, payload: string): Promise<number> {
     const handlers = this.handlers.get(topic) ?? [];
     for (const handler of handlers) queueMicrotask(() => handler(payload));
-    return handlers.length;
+    // Receivers are instances (as Redis counts subscribed connections): this process is one.
+    return handlers.length ? 1 : 0;
   }
 
   async subscribe(topic: string, handler: BrokerHandler): Promise<void> {

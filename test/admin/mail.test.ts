@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { nodeArgs } from '../helpers/entry.js';
 import { TestSmtp } from '../helpers/smtp.js';
 import { createDatabase } from '../helpers/stack.js';
 
@@ -18,7 +19,7 @@ describe('admin mail', () => {
   after(() => smtp.close());
 
   const admin = (args: string[], env: Record<string, string>) =>
-    run(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], { env: { ...process.env, DATABASE_URL: databaseUrl, ...env } });
+    run(process.execPath, [...nodeArgs('scripts/admin.ts'), ...args], { env: { ...process.env, DATABASE_URL: databaseUrl, ...env } });
 
   it('sends a test mail and prints where it went', async () => {
     const { stdout } = await admin(['mail', 'test', 'ops@example.test'], { SMTP_URL: smtp.url, MAIL_FROM: 'Ops <ops@osmium.test>' });

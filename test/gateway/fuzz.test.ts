@@ -1,8 +1,10 @@
 /**
- * Fuzzing the frame decoder and every method: 20 000+ random and mutated
- * frames (seeded, so a failure reproduces) across many sockets. Afterwards the
- * gateway still serves, memory is back near where it started, no request hung,
- * and a well-behaved client was served throughout.
+ * Fuzzing the frame decoder and every method: 20 000 random and mutated
+ * frames (seeded, so a failure reproduces) across many sockets. Every frame
+ * gets what the protocol promises (an answer, a close, or silence for a
+ * heartbeat), no request hangs, nothing is a 500, a well-behaved client is
+ * served throughout, and the gateway still serves afterwards. (Heap growth
+ * under fuzzing is measured by `npm run bench`, not asserted here.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -11,12 +13,15 @@ import Long from 'long';
 import { WebSocket } from 'ws';
 import { OsmiumClient } from '../../src/client/client.js';
 import { osmium } from '../../src/gen/osmium.js';
+import { eventually } from '../helpers/eventually.js';
 import { protoRoot } from '../helpers/protoRoot.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 20_000);
 const SOCKETS = 8;
+/** A well-behaved client's round after every this many frames. */
+const GOOD_EVERY = 100;
 const HANG_MS = 5_000;
 
 const ClientMessage = osmium.client.core.ClientMessage;
@@ -35,6 +40,25 @@ function varint(n: number): number[] {
 /** A length-delimited field with raw contents. */
 function field(num: number, body: Uint8Array | number[]): Uint8Array {
   return new Uint8Array([...varint((num << 3) | 2), ...varint(body.length), ...body]);
+}
+
+/** `depth` messages nested in field 2, around an innermost `0a 00`; built outside-in in one buffer. */
+function nestedMessages(depth: number): Uint8Array {
+  const headers: number[][] = [];
+  let length = 2;
+  for (let i = 0; i < depth; i++) {
+    const header = [...varint((2 << 3) | 2), ...varint(length)];
+    headers.push(header);
+    length += header.length;
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (let i = depth - 1; i >= 0; i--) {
+    out.set(headers[i]!, at);
+    at += headers[i]!.length;
+  }
+  out.set([0x0a, 0x00], at);
+  return out;
 }
 
 const validFrames: Uint8Array[] = [
@@ -64,12 +88,8 @@ const frame: fc.Arbitrary<Uint8Array> = fc.oneof(
     ([num, wire, tail]) => new Uint8Array([...varint((num << 3) | wire), ...tail]),
   ),
   // Deep nesting of messages and of groups.
-  fc.integer({ min: 50, max: 1000 }).map((depth) => {
-    let body: Uint8Array = new Uint8Array([0x0a, 0x00]);
-    for (let i = 0; i < depth; i++) body = Buffer.concat([Buffer.from(varint((2 << 3) | 2)), Buffer.from(varint(body.length)), body]);
-    return body;
-  }),
-  fc.integer({ min: 100, max: 20_000 }).map((depth) => new Uint8Array([...Array(depth).fill(0x13), ...Array(depth).fill(0x14)])),
+  fc.integer({ min: 50, max: 1000 }).map(nestedMessages),
+  fc.integer({ min: 100, max: 20_000 }).map((depth) => new Uint8Array(2 * depth).fill(0x13, 0, depth).fill(0x14, depth)),
   // Huge repeated fields: thousands of session ids.
   fc.integer({ min: 101, max: 6000 }).map((n) =>
     ClientMessage.encode({ id: 9, auth_revoke_sessions: { session_ids: Array.from({ length: n }, (_, i) => Long.fromNumber(i + 1, true)) } }).finish(),
@@ -159,8 +179,6 @@ class FuzzSocket {
   }
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-
 describe('fuzzing', () => {
   let gw: TestGateway;
   before(async () => {
@@ -169,51 +187,33 @@ describe('fuzzing', () => {
   after(() => gw.close());
 
   it(`survives ${FRAMES} random and mutated frames (seed ${SEED})`, async () => {
-    assert.ok(gc, 'run with --expose-gc (npm test does)');
-    const sampling = performance.now();
     const frames = fc.sample(frame, { seed: SEED, numRuns: FRAMES });
-    console.log(`fuzz: generated ${frames.length} frames in ${((performance.now() - sampling) / 1000).toFixed(1)} s`);
 
     // A well-behaved client, served throughout.
     const email = uniqueEmail('fuzz');
     const good = await gw.connect();
     const { authorization } = await good.call('auth_sign_up', { email, password: 'quokka fuzz password', name: 'Good' });
-    // Warm up every path (lazy allocations, JIT, pools) so the baseline is a steady state.
-    const warm = Array.from({ length: 4 }, () => new FuzzSocket(gw.url));
-    await Promise.all(warm.map(async (s, w) => {
-      for (let i = w; i < 2_000; i += warm.length) await s.send(frames[frames.length - 1 - i]!);
-    }));
-    for (const s of warm) s.close();
-    for (let i = 0; i < 50; i++) {
+
+    // A good client's round (reconnect, Authorize, GetSessions) every GOOD_EVERY
+    // frames, spread over the whole run while the other sockets keep fuzzing.
+    let goodCalls = 0;
+    const goodRound = async () => {
       const other = await OsmiumClient.connect(gw.url);
       await other.call('auth_authorize', { token: authorization!.token! });
+      await other.call('auth_get_sessions', {});
       await other.close();
-    }
-    await new Promise((r) => setTimeout(r, 200));
-    gc();
-    gc();
-    const before = process.memoryUsage().heapUsed;
-
-    let goodCalls = 0;
-    let fuzzing = true;
-    const goodLoop = (async () => {
-      while (fuzzing) {
-        const other = await OsmiumClient.connect(gw.url);
-        await other.call('auth_authorize', { token: authorization!.token! });
-        await other.call('auth_get_sessions', {});
-        await other.close();
-        goodCalls++;
-      }
-    })();
+      goodCalls++;
+    };
 
     const sockets = Array.from({ length: SOCKETS }, () => new FuzzSocket(gw.url));
     await Promise.all(
       sockets.map(async (socket, s) => {
-        for (let i = s; i < frames.length; i += SOCKETS) await socket.send(frames[i]!);
+        for (let i = s; i < frames.length; i += SOCKETS) {
+          await socket.send(frames[i]!);
+          if (i % GOOD_EVERY === 0) await goodRound();
+        }
       }),
     );
-    fuzzing = false;
-    await goodLoop;
     for (const s of sockets) s.close();
 
     const totals = sockets.reduce(
@@ -223,20 +223,13 @@ describe('fuzzing', () => {
     assert.equal(totals.sent, FRAMES);
     const codes = new Map<number, number>();
     for (const socket of sockets) for (const [code, n] of socket.codes) codes.set(code, (codes.get(code) ?? 0) + n);
-    console.log(`fuzz: result codes ${JSON.stringify(Object.fromEntries(codes))}`);
-    assert.equal(codes.get(500) ?? 0, 0, `internal errors: ${JSON.stringify(gw.logs.filter((l) => Number(l.level) >= 50).slice(0, 3))}`);
-    assert.ok(goodCalls > 0, 'the good client made progress');
-    assert.ok((await good.request('core_initialize', {})).initialized, 'the first socket is still served');
-
-    await new Promise((r) => setTimeout(r, 200));
-    gc();
-    gc();
-    const afterHeap = process.memoryUsage().heapUsed;
     console.log(
       `fuzz: ${totals.sent} frames (${totals.results} answered, ${totals.closes} closed the socket, ${totals.silent} heartbeats), ` +
-        `${goodCalls} good-client rounds, heap ${(before / 2 ** 20).toFixed(1)} -> ${(afterHeap / 2 ** 20).toFixed(1)} MiB`,
+        `${goodCalls} good-client rounds, result codes ${JSON.stringify(Object.fromEntries(codes))}`,
     );
-    assert.ok(afterHeap <= before * 1.1, `heap grew from ${before} to ${afterHeap}`);
-    assert.equal(gw.app.gateway.openConnections <= 2, true, 'fuzz sockets are gone');
+    assert.equal(codes.get(500) ?? 0, 0, `internal errors: ${JSON.stringify(gw.logs.filter((l) => Number(l.level) >= 50).slice(0, 3))}`);
+    assert.equal(goodCalls, Math.ceil(FRAMES / GOOD_EVERY), 'the good client was served every time');
+    assert.ok((await good.request('core_initialize', {})).initialized, 'the first socket is still served');
+    await eventually(() => gw.app.gateway.openConnections <= 1, { what: 'the fuzz sockets to be gone (only the first socket left)' });
   });
 });

@@ -1,15 +1,17 @@
 /** Socket-level protections: per-socket rate and flood close, per-IP cap, handshake timeout. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { eventually } from '../helpers/eventually.js';
 import { startGateway } from '../helpers/stack.js';
 
 describe('socket limits', () => {
   it('answers requests past the burst with 429 and a retry delay, then closes a flood with 1008', async () => {
-    const gw = await startGateway({ SOCKET_RATE: '5', SOCKET_BURST: '10', SOCKET_FLOOD_CLOSE: '20' });
+    // The slowest refill (1 per second), so exactly the burst passes even when a
+    // loaded machine takes a while to read the 15 frames.
+    const gw = await startGateway({ SOCKET_RATE: '1', SOCKET_BURST: '10', SOCKET_FLOOD_CLOSE: '20' });
     try {
       const bystander = await gw.connect();
       const client = await gw.connect();
@@ -34,8 +36,11 @@ describe('socket limits', () => {
     try {
       const client = await gw.connect();
       for (let i = 0; i < 20; i++) client.heartbeat();
-      await sleep(100);
-      assert.deepEqual(client.serverIds, []);
+      // A request after them is a barrier: frames of one socket are handled in order,
+      // so an answer to any heartbeat would arrive before this request's answer.
+      const barrier = await client.request('core_initialize', {}, { id: 77 });
+      assert.equal(barrier.req_id, 77);
+      assert.equal(client.serverIds.length, 1, 'only the request was answered, never a heartbeat');
       assert.ok(client.isOpen);
     } finally {
       await gw.close();
@@ -48,8 +53,8 @@ describe('socket limits', () => {
       const open = await Promise.all([gw.connect(), gw.connect(), gw.connect()]);
       await assert.rejects(OsmiumClient.connect(gw.url), /429/);
       await open[0]!.close();
-      await sleep(50);
-      const again = await OsmiumClient.connect(gw.url);
+      // The server forgets the socket a moment after the client saw the close.
+      const again = await eventually(() => OsmiumClient.connect(gw.url), { what: 'a socket accepted again after one closed' });
       assert.ok((await again.request('core_initialize', {})).initialized);
       await again.close();
     } finally {
@@ -63,9 +68,11 @@ describe('socket limits', () => {
       const silent = await gw.connect();
       const talker = await gw.connect();
       talker.heartbeat();
-      const closed = await silent.closed;
-      assert.equal(closed.code, CloseCode.POLICY_VIOLATION);
-      await sleep(400);
+      // Connected after the talker: its timer runs out after the talker's would have.
+      const witness = await gw.connect();
+      assert.equal((await silent.closed).code, CloseCode.POLICY_VIOLATION);
+      assert.equal((await witness.closed).code, CloseCode.POLICY_VIOLATION);
+      assert.ok((await talker.request('core_initialize', {})).initialized, 'the socket that sent a frame is kept and served');
       assert.ok(talker.isOpen);
     } finally {
       await gw.close();
@@ -97,12 +104,17 @@ describe('heartbeats', () => {
       deaf.on('ping', () => pings++);
       await new Promise((resolve) => deaf.once('open', resolve));
       const alive = await gw.connect();
+      let alivePings = 0;
+      alive.socket.on('ping', () => alivePings++); // answered by ws's automatic pong
       alive.heartbeat();
       deaf.send(new Uint8Array([0x08, 0x01])); // a heartbeat frame, so only the pongs are missing
       const code = await new Promise<number>((resolve) => deaf.once('close', (c) => resolve(c)));
       assert.ok(pings >= 2, `saw ${pings} pings before the drop`);
       assert.equal(code, 1006, 'dropped without a close frame');
-      await sleep(400);
+      // Two more ping rounds: a socket missing their pongs would be dropped by now.
+      const seen = alivePings;
+      await eventually(() => alivePings >= seen + 3, { what: 'three more pings on the socket that answers them' });
+      assert.ok((await alive.request('core_initialize', {})).initialized);
       assert.ok(alive.isOpen, 'a socket that answers pings stays');
     } finally {
       await gw.close();

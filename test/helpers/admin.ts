@@ -1,5 +1,6 @@
 /** Runs the admin CLI as operators do, in its own process. */
 import { spawn } from 'node:child_process';
+import { nodeArgs } from './entry.js';
 
 export interface AdminRun {
   code: number | null;
@@ -11,7 +12,7 @@ export interface AdminRun {
 
 export function runAdmin(args: string[], env: Record<string, string>): Promise<AdminRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], {
+    const child = spawn(process.execPath, [...nodeArgs('scripts/admin.ts'), ...args], {
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

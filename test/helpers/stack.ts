@@ -11,11 +11,13 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
 import { LIMIT_SETTINGS, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/embeddedPostgres.js';
+import { nodeArgs } from './entry.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');
 export const REDIS_URL = required('TEST_REDIS_URL');
@@ -107,7 +109,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     SHUTDOWN_GRACE_MS: '2000',
     ...LIFTED_LIMITS,
     // Mail without SMTP_URL goes to .eml files: keep them out of the working tree.
-    MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'),
+    MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`),
     METRICS_PORT: '0',
     ...env,
   });
@@ -149,18 +151,37 @@ export interface SpawnedGateway {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` in its own process and waits until it listens. */
+/** Gateway processes of this test file still running. */
+const running = new Set<ChildProcess>();
+// Whatever a failed test left running is killed when the file's tests end: a
+// live child would keep the test process, and so the whole run, from ending.
+after(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+/**
+ * Starts `src/main.ts` in its own process and waits until it listens (or
+ * exits). The deadline is generous: several processes loading TypeScript on a
+ * loaded 2-core machine take a while; a gateway that misses it is killed.
+ */
 export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
-      ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), 'outbox'), METRICS_PORT: '0', ...env },
+      ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`), METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const output: string[] = [];
   let buffer = '';
   let metricsPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output.join('\n')}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start within 90 s:\n${output.join('\n')}`));
+    }, 90_000);
     const onData = (chunk: Buffer) => {
       buffer += chunk.toString();
       let nl: number;
@@ -194,16 +215,17 @@ export async function spawnGateway(env: Record<string, string>): Promise<Spawned
     url: `ws://127.0.0.1:${port}`,
     output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      if (exited(child)) return child.exitCode;
+      const exit = once(child, 'exit') as Promise<[number | null]>;
       child.kill(signal);
-      const [code] = (await once(child, 'exit')) as [number | null];
+      const [code] = await exit;
       return code;
     },
   };
 }
 
 let counter = 0;
-/** A unique email address for a test account. */
+/** A unique email address for a test account (unique across the test processes running at once, too). */
 export function uniqueEmail(tag = 'user'): string {
-  return `${tag}.${Date.now().toString(36)}.${(counter++).toString(36)}@example.test`;
+  return `${tag}.${Date.now().toString(36)}.${process.pid.toString(36)}.${(counter++).toString(36)}@example.test`;
 }

@@ -4,6 +4,7 @@
  * all; idle expiry and removed users apply to open sockets too.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
@@ -111,7 +112,7 @@ describe('idle expiry on open sockets', () => {
 
 describe('a user removed from Postgres', () => {
   it('closes every socket of theirs on every instance as revoked, and their tokens stop working', async () => {
-    const one = await startGateway({ REDIS_PREFIX: `rm${Date.now()}:` });
+    const one = await startGateway({ REDIS_PREFIX: `rm${randomBytes(4).toString('hex')}:` });
     const two = await startGateway({ REDIS_PREFIX: one.app.config.REDIS_PREFIX }, { databaseUrl: one.databaseUrl });
     try {
       const email = uniqueEmail('removed');

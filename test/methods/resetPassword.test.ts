@@ -4,12 +4,14 @@
  * every session, live sockets included), dead codes, the hourly cap.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { idFromWire } from '../../src/protocol/codec.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { CODE_REFUSED } from '../../src/services/accountEmail.js';
+import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -179,39 +181,12 @@ describe('password reset', () => {
     await client.call('auth_resend_email_verification', { email: known });
     await smtp.next(known);
   });
-
-  it('answers an unknown address in about the same time as a known one', async (t) => {
-    const rounds = 12;
-    const known: string[] = [];
-    for (let i = 0; i < rounds; i++) {
-      known.push(uniqueEmail('timing'));
-      await account(known[i]!);
-    }
-    const client = await gw.connect();
-    const time = async (email: string) => {
-      const started = performance.now();
-      await client.call('auth_reset_password', { email });
-      return performance.now() - started;
-    };
-    const knownMs: number[] = [];
-    const unknownMs: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      knownMs.push(await time(known[i]!));
-      unknownMs.push(await time(uniqueEmail('timingnobody')));
-    }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const gap = Math.abs(median(knownMs) - median(unknownMs));
-    t.diagnostic(`reset request median: known ${median(knownMs).toFixed(2)} ms, unknown ${median(unknownMs).toFixed(2)} ms`);
-    // Tolerant on purpose (shared CI machine): SMTP never runs inside the request, so the gap is a few ms at most.
-    assert.ok(gap < 25, `median known ${median(knownMs).toFixed(2)} ms, unknown ${median(unknownMs).toFixed(2)} ms`);
-    for (const email of known) await smtp.next(email);
-  });
 });
 
 describe('password reset across two instances', () => {
   it('a reset on one instance closes the live socket on the other, and the mail cap is shared', async () => {
     const smtp = await TestSmtp.start();
-    const env = { SMTP_URL: smtp.url, REDIS_PREFIX: `t${Date.now().toString(36)}:`, CLIENT_IP_HEADER: 'x-forwarded-for' };
+    const env = { SMTP_URL: smtp.url, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`, CLIENT_IP_HEADER: 'x-forwarded-for' };
     const a = await startGateway(env);
     const b = await startGateway(env, { databaseUrl: a.databaseUrl });
     try {
@@ -275,11 +250,7 @@ describe('password reset with a slow or failing SMTP server', () => {
     const failed = gw.logs.find((l) => l.msg === 'mail send failed; will retry' && l.to === email);
     assert.ok(failed, 'the failure is logged');
     // The server has the mail a moment before the sender hears back.
-    let sent: Record<string, unknown> | undefined;
-    for (let i = 0; i < 100 && !sent; i++) {
-      sent = gw.logs.find((l) => l.msg === 'mail sent' && l.to === email);
-      if (!sent) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const sent = await eventually(() => gw.logs.find((l) => l.msg === 'mail sent' && l.to === email), { what: "the 'mail sent' log line" });
     assert.equal(sent?.attempts, 2);
     assert.equal(sent?.via, 'smtp');
     const leaks = gw.logs.filter((l) => new RegExp(`\\b${code}\\b`).test(JSON.stringify(l)));

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Long from 'long';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { runAdmin } from '../helpers/admin.js';
+import { clockPast, eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'sessions password';
@@ -35,8 +35,10 @@ describe('sessions on one instance', () => {
     const phoneAuth = await phone.call('auth_sign_in', { email, password: PASSWORD });
     const browser = await gw.connect();
     const browserAuth = await browser.call('auth_sign_in', { email, password: PASSWORD });
-    await sleep(5);
+    // Each step below lands in a later millisecond, so the activity order is certain.
+    await clockPast(Date.now());
     await laptop.call('core_initialize', { client_id: 42, device_type: 'desktop', device_version: 'Linux 6.9', app_version: '2.1.1' });
+    await clockPast(Date.now());
 
     const r = await phone.call('auth_get_sessions', {});
     const list = r.sessions!.sessions!;
@@ -133,20 +135,26 @@ describe('sessions on one instance', () => {
 
 describe('idle expiry', () => {
   it('expired sessions are not listed and cannot authorize', async () => {
-    // 0.00003 days = 2.6 s
-    const gw = await startGateway({ SESSION_IDLE_DAYS: '0.00003' });
+    // 0.00002 days = 1.7 s without activity.
+    const gw = await startGateway({ SESSION_IDLE_DAYS: '0.00002' });
     try {
       const email = uniqueEmail('idle');
       const first = await gw.connect();
       const old = await first.call('auth_sign_up', { email, password: PASSWORD, name: 'Idle' });
       await first.close();
-      await sleep(3_000);
       const second = await gw.connect();
-      const r = await second.request('auth_authorize', { token: old.authorization!.token! });
+      const fresh = await second.call('auth_sign_in', { email, password: PASSWORD });
+      // Listing is activity of the new session only: the old one idles out while it is polled.
+      const list = await eventually(
+        async () => {
+          const listed = (await second.call('auth_get_sessions', {})).sessions!.sessions!;
+          return listed.length === 1 ? listed : undefined;
+        },
+        { what: 'the idle session to drop out of the list' },
+      );
+      assert.equal(list[0]!.id!.toString(), fresh.authorization!.session_id!.toString(), 'only the new session');
+      const r = await (await gw.connect()).request('auth_authorize', { token: old.authorization!.token! });
       assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN);
-      await second.call('auth_sign_in', { email, password: PASSWORD });
-      const list = await second.call('auth_get_sessions', {});
-      assert.equal(list.sessions!.sessions!.length, 1, 'only the new session');
     } finally {
       await gw.close();
     }
@@ -192,26 +200,23 @@ describe('sessions across two gateway processes', () => {
     }
   });
 
-  it('measures the cross-instance push over 200 revocations', async () => {
-    const email = uniqueEmail('latency');
+  it('pushes every one of 30 revocations made at once to its socket on the other instance', async () => {
+    const email = uniqueEmail('burst');
     const revoker = await connect(one);
-    await revoker.call('auth_sign_up', { email, password: PASSWORD, name: 'Latency' });
-    const samples: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const victim = await connect(two);
-      const auth = await victim.call('auth_sign_in', { email, password: PASSWORD });
-      const pushed = victim.nextUpdate(2_000);
-      const started = performance.now();
-      void revoker.call('auth_revoke_sessions', { session_ids: [auth.authorization!.session_id!] });
-      await pushed;
-      samples.push(performance.now() - started);
-      await victim.closed;
+    await revoker.call('auth_sign_up', { email, password: PASSWORD, name: 'Burst' });
+    // Signed in one after the other: one address may queue only a few password checks.
+    const victims = [];
+    for (let i = 0; i < 30; i++) {
+      const socket = await connect(two);
+      const auth = await socket.call('auth_sign_in', { email, password: PASSWORD });
+      victims.push({ socket, sessionId: auth.authorization!.session_id! });
     }
-    samples.sort((a, b) => a - b);
-    const median = samples[100]!;
-    const p99 = samples[197]!;
-    console.log(`cross-instance revocation push over 200: median ${median.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${samples[199]!.toFixed(2)} ms`);
-    // Tolerant bound (the goal, 50 ms at p99, is a benchmark figure, not a timed test).
-    assert.ok(p99 < 1_000, `p99 ${p99} ms`);
+    // One call per session, all in flight together (under the per-socket cap of 32): 30 separate messages through Redis.
+    await Promise.all(victims.map((v) => revoker.call('auth_revoke_sessions', { session_ids: [v.sessionId] })));
+    for (const { socket, sessionId } of victims) {
+      assert.equal((await socket.nextUpdate()).session_deleted?.session_id?.toString(), sessionId.toString());
+      assert.equal((await socket.closed).code, CloseCode.SESSION_REVOKED);
+    }
+    assert.ok(revoker.isOpen);
   });
 });

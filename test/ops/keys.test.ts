@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { runAdmin } from '../helpers/admin.js';
+import { eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'rotation password';
@@ -58,12 +58,7 @@ describe('signing key rotation', () => {
 
     // Both instances hear the announcement and sign with the new key.
     for (const gw of [a, b]) {
-      let kid = '';
-      for (let i = 0; i < 50 && kid !== newKid; i++) {
-        kid = (await signIn(gw, email)).kid;
-        if (kid !== newKid) await sleep(20);
-      }
-      assert.equal(kid, newKid);
+      await eventually(async () => (await signIn(gw, email)).kid === newKid, { what: 'the instance to sign with the new key' });
     }
     assert.equal(await authorizeCode(a, before), 0, 'a token signed before the rotation works on the instance that signed it');
     assert.equal(await authorizeCode(b, before), 0, '... and on the other');
@@ -73,11 +68,7 @@ describe('signing key rotation', () => {
     assert.equal(retired.code, 0, retired.stderr);
     assert.deepEqual(retired.lines[0]!.retired, [oldKid]);
     for (const gw of [a, b]) {
-      let code = 0;
-      for (let i = 0; i < 50 && code === 0; i++) {
-        code = await authorizeCode(gw, before);
-        if (code === 0) await sleep(20);
-      }
+      const code = await eventually(async () => await authorizeCode(gw, before), { what: 'a token of the retired key to be refused' });
       assert.equal(code, ErrorCode.FORBIDDEN, 'a token of a retired key is refused');
       assert.equal(await authorizeCode(gw, after.token), 0, 'tokens of the new key keep working');
     }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 /** Parses Prometheus text into `name{labels}` → value. */
@@ -71,10 +72,13 @@ describe('metrics', () => {
     // The self-revocation's result and the broker's echo may trail the close frame: scrape until they are in.
     let after = await scrape(gw);
     const moved = (key: string) => value(after, key) - value(before, key);
-    for (let tries = 0; tries < 100 && (moved('osmium_revocation_fanout_seconds_count') < 2 || moved('osmium_requests_total{method="auth_revoke_sessions",code="0"}') < 2); tries++) {
-      await new Promise((r) => setTimeout(r, 20));
-      after = await scrape(gw);
-    }
+    await eventually(
+      async () => {
+        after = await scrape(gw);
+        return moved('osmium_revocation_fanout_seconds_count') >= 2 && moved('osmium_requests_total{method="auth_revoke_sessions",code="0"}') >= 2;
+      },
+      { what: 'both revocations counted and back through the broker' },
+    );
     assert.equal(moved('osmium_requests_total{method="auth_sign_up",code="0"}'), 1);
     assert.equal(moved('osmium_requests_total{method="auth_sign_in",code="401"}'), 1);
     assert.equal(moved('osmium_requests_total{method="auth_sign_in",code="0"}'), 1);

@@ -1,21 +1,30 @@
 /**
- * Graceful shutdown of a real process: SIGTERM answers the request in flight,
+ * Graceful shutdown of a real process: SIGTERM answers the request in flight
+ * (seen hashing in /metrics and not yet answered when the signal is sent),
  * closes every socket with 1001, writes pending session activity to Postgres
  * and exits 0.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
+import { clockPast, eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_URL, spawnGateway, uniqueEmail } from '../helpers/stack.js';
+
+/** A gauge's value from the gateway's /metrics. */
+async function gauge(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${name} in /metrics`);
+  return Number(line.slice(name.length + 1));
+}
 
 describe('graceful shutdown', () => {
   it('on SIGTERM answers the in-flight request, closes sockets with 1001, flushes activity and exits 0', async () => {
     const databaseUrl = await createDatabase();
-    // Cost 13: a sign-up hash takes about half a second, long enough to be in flight at SIGTERM.
+    // Cost 13: a sign-up hash takes about half a second (more on a loaded machine), long enough to see it running.
     const gw = await spawnGateway({
       DATABASE_URL: databaseUrl,
       REDIS_URL,
@@ -26,14 +35,17 @@ describe('graceful shutdown', () => {
     const alice = await OsmiumClient.connect(gw.url);
     const signedUp = await alice.call('auth_sign_up', { name: 'Guest Alice' }); // a guest: no hash
     const sessionId = signedUp.authorization!.session_id!.toString();
-    await sleep(30);
+    await clockPast(Date.now()); // so the activity below is later than the sign-up's
     const activeAt = Date.now();
     await alice.call('core_initialize', {}); // activity that only lives in memory until a flush
     const idle = await OsmiumClient.connect(gw.url);
 
     const carol = await OsmiumClient.connect(gw.url);
+    let answered = false;
     const inFlight = carol.request('auth_sign_up', { email: uniqueEmail('shutdown'), password: 'shutdown password', name: 'Carol' });
-    await sleep(60);
+    void inFlight.then(() => (answered = true));
+    await eventually(async () => (await gauge(gw.metricsPort, 'osmium_password_hashes_running')) >= 1, { what: "Carol's password hash to be running" });
+    assert.equal(answered, false, 'the sign-up is still in flight when SIGTERM is sent');
     const exited = gw.stop('SIGTERM');
 
     const result = await inFlight;

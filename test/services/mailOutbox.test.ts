@@ -4,17 +4,18 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../helpers/eventually.js';
 import { codeOf, parseMail } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
-async function waitForFiles(dir: string, count: number, timeoutMs = 5_000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.eml')).sort();
-    if (files.length >= count) return files;
-    if (Date.now() > deadline) throw new Error(`expected ${count} .eml files in ${dir}, found ${files.length}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+function waitForFiles(dir: string, count: number): Promise<string[]> {
+  return eventually(
+    async () => {
+      const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.eml')).sort();
+      return files.length >= count ? files : undefined;
+    },
+    { what: `${count} .eml files in ${dir}` },
+  );
 }
 
 describe('mail outbox (no SMTP_URL)', () => {

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.js';
 import { MailService, type Mail } from '../../src/services/mail.js';
+import { eventually } from '../helpers/eventually.js';
 import { TestSmtp } from '../helpers/smtp.js';
 
 function capture() {
@@ -31,7 +32,7 @@ describe('mail queue', () => {
     const service = new MailService({ smtpUrl: smtp.url, from: 'a@b.test', outboxDir: '/nonexistent', retryDelaysMs: [20, 20] }, log);
     smtp.failNext = 3;
     service.send(mail('dropped@example.test'));
-    for (let i = 0; i < 200 && service.counts.dropped === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => service.counts.dropped > 0, { what: 'the mail to be dropped after its retries' });
     assert.deepEqual(service.counts, { sent: 0, failedAttempts: 3, dropped: 1 });
     assert.equal(lines.filter((l) => l.msg === 'mail send failed; will retry').length, 2);
     assert.equal(lines.filter((l) => l.msg === 'mail dropped: every attempt failed').length, 1);
@@ -45,11 +46,15 @@ describe('mail queue', () => {
     const service = new MailService({ smtpUrl: smtp.url, from: 'a@b.test', outboxDir: '/nonexistent', retryDelaysMs: [60_000] }, log);
     smtp.failNext = 1;
     service.send(mail('retrying@example.test'));
-    for (let i = 0; i < 200 && service.counts.failedAttempts === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => service.counts.failedAttempts > 0, { what: 'the first attempt to fail' });
     service.send(mail('queued@example.test'));
-    const started = Date.now();
-    await service.close();
-    assert.ok(Date.now() - started < 3_000, 'does not wait for the retry');
+    // The retry is a minute away: close must not wait for it.
+    const closed = await Promise.race([
+      service.close().then(() => 'closed'),
+      // unref: this deadline must not keep the test process alive once close has answered.
+      new Promise<string>((resolve) => setTimeout(resolve, 30_000, 'still waiting after 30 s').unref()),
+    ]);
+    assert.equal(closed, 'closed', 'does not wait for the retry');
     assert.equal(smtp.mailsTo('queued@example.test').length, 1);
     assert.equal(service.counts.dropped, 1);
     assert.ok(lines.some((l) => l.msg === 'mails dropped at shutdown: not sent yet' && l.mails === 1));

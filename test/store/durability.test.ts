@@ -1,17 +1,20 @@
 /**
  * Postgres is the record: losing Redis's data signs nobody out, and with Redis
- * down, Authorize, GetSessions and revocation still work from Postgres.
+ * down, Authorize, GetSessions and revocation still work from Postgres. When
+ * Redis returns, instances use it again: a revocation made during the outage
+ * reaches a socket on another instance, and the cache fills again.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../../scripts/stack.mjs';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'durable password';
@@ -19,13 +22,18 @@ const PASSWORD = 'durable password';
 describe('live state durability', () => {
   let dir: string;
   let redis: RedisServer;
+  /** Two instances on one database and one Redis: `gw` serves most calls, `other` is the instance that hears revocations only through Redis. */
   let gw: TestGateway;
+  let other: TestGateway;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'osmium-redis-'));
     redis = await startRedis(dir);
-    gw = await startGateway({ REDIS_URL: redis.url });
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:` };
+    gw = await startGateway(env);
+    other = await startGateway(env, { databaseUrl: gw.databaseUrl });
   });
   after(async () => {
+    await other.close();
     await gw.close();
     redis.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -80,23 +88,26 @@ describe('live state durability', () => {
     await a.call('auth_revoke_sessions', { session_ids: [victim.authorization!.session_id!] });
     const during = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
     assert.equal(during.error?.error_code, ErrorCode.FORBIDDEN, 'refused while the tombstone is not written');
-    await sleep(3_500); // pause over, tombstone retried by the flush loop
-    const probe = await admin.get(`${gw.app.config.REDIS_PREFIX}s:{${victim.authorization!.session_id!.toString()}}`);
+    // Reads are served during a WRITE pause: the tombstone shows up once writes resume.
+    const key = `${gw.app.config.REDIS_PREFIX}s:{${victim.authorization!.session_id!.toString()}}`;
+    await eventually(async () => (await admin.get(key)) === 'r', { what: 'the tombstone in Redis after the pause' });
     admin.disconnect();
-    assert.equal(probe, 'r', 'the tombstone reached Redis after the pause');
   });
 
-  it('works from Postgres while Redis is down, and catches up when it returns', async () => {
+  it('works from Postgres while Redis is down; when it returns, a revocation made meanwhile reaches the other instance', async () => {
     const email = uniqueEmail('down');
     const a = await gw.connect();
     const keep = await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Outage' });
     const victimSocket = await gw.connect();
     const victim = await victimSocket.call('auth_sign_in', { email, password: PASSWORD });
-    // Warm the cache with the victim's session, so a stale "valid" entry exists.
-    await (await gw.connect()).call('auth_authorize', { token: victim.authorization!.token! });
+    // The same session resumed on the other instance: only Redis can tell that one.
+    const victimElsewhere = await other.connect();
+    await victimElsewhere.call('auth_authorize', { token: victim.authorization!.token! });
+    const sessionKey = (id: { toString(): string }) => `${gw.app.config.REDIS_PREFIX}s:{${id.toString()}}`;
 
     redis.stop();
-    await sleep(300);
+    const lost = (t: TestGateway, role: string) => t.logs.some((l) => l.msg === 'redis connection error' && l.role === role);
+    await eventually(() => lost(gw, 'commands') && lost(other, 'subscriber'), { what: 'both instances to notice Redis is gone' });
 
     const b = await gw.connect();
     const resumed = await b.call('auth_authorize', { token: keep.authorization!.token! });
@@ -107,17 +118,34 @@ describe('live state durability', () => {
     assert.equal((await victimSocket.closed).code, CloseCode.SESSION_REVOKED, 'local sockets are closed at once');
     const refused = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
     assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN, 'revocation took effect while Redis was down');
+    assert.ok((await victimElsewhere.request('core_initialize', {})).initialized, 'the other instance cannot hear of it yet');
+    assert.ok(victimElsewhere.isOpen);
 
     redis = await startRedis(dir, redis.port);
-    // Give ioredis time to reconnect (retry backoff up to 2 s) and reconcile.
-    let refusedAfter;
-    for (let i = 0; i < 40; i++) {
-      await sleep(100);
-      refusedAfter = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
-      if (refusedAfter.error?.error_code !== ErrorCode.FORBIDDEN) break;
+    // The other instance's subscriber reconnects, re-reads recent revocations from Postgres and closes the socket.
+    const update = await victimElsewhere.nextUpdate(15_000);
+    assert.equal(update.session_deleted?.session_id?.toString(), victim.authorization!.session_id!.toString());
+    assert.equal((await victimElsewhere.closed).code, CloseCode.SESSION_REVOKED);
+    assert.ok(other.logs.some((l) => l.msg === 'reconciled revocations after live-state reconnect'));
+
+    // The restarted Redis was empty: the tombstone and the cache entries are written again.
+    const probe = new Redis(redis.url);
+    try {
+      await eventually(async () => (await probe.get(sessionKey(victim.authorization!.session_id!))) === 'r', {
+        what: 'the revocation tombstone re-written to the returned Redis',
+      });
+      await eventually(
+        async () => {
+          const again = await (await gw.connect()).call('auth_authorize', { token: keep.authorization!.token! });
+          assert.ok(again.authorization);
+          return (await probe.get(sessionKey(keep.authorization!.session_id!))) !== null;
+        },
+        { what: 'Authorize to cache the session in the returned Redis' },
+      );
+    } finally {
+      probe.disconnect();
     }
-    assert.equal(refusedAfter!.error?.error_code, ErrorCode.FORBIDDEN, 'still revoked once Redis is back');
-    const again = await (await gw.connect()).call('auth_authorize', { token: keep.authorization!.token! });
-    assert.ok(again.authorization);
+    const refusedAfter = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
+    assert.equal(refusedAfter.error?.error_code, ErrorCode.FORBIDDEN, 'still revoked once Redis is back');
   });
 });

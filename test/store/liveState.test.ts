@@ -1,0 +1,27 @@
+/** The LiveState contract (liveStateContract.ts), run against every implementation. */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { LiveStateTtls } from '../../src/store/liveState.js';
+import { MemoryLiveState } from '../../src/store/liveStateMemory.js';
+import { RedisLiveState } from '../../src/store/liveStateRedis.js';
+import { REDIS_URL } from '../helpers/stack.js';
+import { liveStateContract } from './liveStateContract.js';
+
+const HOUR = 3_600_000;
+const ttls = (given: Partial<LiveStateTtls> = {}): LiveStateTtls => ({ entryMs: HOUR, tombstoneMs: HOUR, activityMs: HOUR, ...given });
+
+liveStateContract('memory', {
+  create: async (given) => new MemoryLiveState(ttls(given)),
+});
+
+/** A RedisLiveState on its own connection; same prefix = same key space. */
+const onRedis = (prefix: string, given?: Partial<LiveStateTtls>) => new RedisLiveState(new Redis(REDIS_URL), prefix, ttls(given));
+const freshPrefix = () => `contract${randomBytes(4).toString('hex')}:`;
+
+liveStateContract('redis', {
+  create: async (given) => onRedis(freshPrefix(), given),
+  createPair: async () => {
+    const prefix = freshPrefix();
+    return [onRedis(prefix), onRedis(prefix)];
+  },
+});
