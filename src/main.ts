@@ -1,7 +1,7 @@
 /**
  * Entry point: `npm start` runs its compiled form, dist/main.js. Validates the
  * configuration, then runs one of:
- * - the cluster primary (src/cluster/primary.ts): server mode with REDIS_URL
+ * - the cluster primary (src/cluster/primary.ts): server mode with Redis (REDIS_URL or REDIS_CLUSTER_NODES)
  *   and WORKERS > 1; it forks this same file as its workers;
  * - one gateway process (src/gatewayProcess.ts): embedded single-instance
  *   mode (no DATABASE_URL), a single process, or a cluster worker.
@@ -38,7 +38,7 @@ if (Number(process.env.UV_THREADPOOL_SIZE) < threadPoolWanted) {
   );
 }
 // Workers coordinate only through Redis: without it, several processes would not see each other's revocations.
-const workers = config.mode === 'embedded' || !config.REDIS_URL ? 1 : config.WORKERS;
+const workers = config.mode === 'embedded' || !config.redis ? 1 : config.WORKERS;
 
 if (workers > 1 && cluster.isPrimary) runPrimary(workers, config, log);
 else await runGatewayProcess(config, log);

@@ -8,17 +8,24 @@
 import { createLogger } from '../logger.js';
 import { Topic } from '../store/broker.js';
 import { KeysRepo } from '../store/keysRepo.js';
-import { connectRedis, redisBroker } from '../store/redisClients.js';
+import { commandsReady, connectRedis, redisBroker } from '../store/redisClients.js';
 import type { AdminCommand, AdminContext } from './command.js';
 
-/** Tells every running gateway to reload its key ring; returns false without Redis. */
+/**
+ * Tells every running gateway to reload its key ring; returns false without
+ * Redis or when Redis cannot be reached (the key is stored either way, and
+ * gateways meeting its kid re-read the keys).
+ */
 async function announce({ config }: AdminContext): Promise<boolean> {
   if (!config.redis) return false;
   const log = createLogger({ level: 'silent', pretty: false });
   const redis = connectRedis(config.redis, log, () => {});
   try {
+    await commandsReady(redis);
     await redisBroker(redis, config.REDIS_PREFIX).publish(Topic.KEYS_CHANGED, '');
     return true;
+  } catch {
+    return false;
   } finally {
     redis.commands.disconnect();
     redis.subscriber.disconnect();

@@ -49,6 +49,27 @@ export function connectRedis(target: RedisTarget, log: Logger, onError: (role: s
   };
 }
 
+/**
+ * Resolves once the command connection is ready, or rejects after
+ * `timeoutMs`: commands fail at once while it connects (no offline queue),
+ * so a one-shot caller such as the admin CLI waits for it first.
+ */
+export function commandsReady(clients: RedisClients, timeoutMs = 5_000): Promise<void> {
+  const client: RedisClient = clients.commands;
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', ready);
+      reject(new Error(`Redis was not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const ready = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', ready);
+  });
+}
+
 /** The broker on these connections: sharded pub/sub on a cluster, classic pub/sub on one node. */
 export function redisBroker(clients: RedisClients, prefix: string): Broker {
   return clients.kind === 'cluster'

@@ -31,6 +31,23 @@ export const TEST_REDIS_MODE: 'node' | 'cluster' = process.env.TEST_REDIS_MODE =
 export const REDIS_ENV: Record<string, string> =
   TEST_REDIS_MODE === 'cluster' ? { REDIS_CLUSTER_NODES: required('TEST_REDIS_CLUSTER_NODES') } : { REDIS_URL };
 
+/**
+ * `TEST_DATABASE_MODE=pgbouncer`: gateways reach Postgres through the test
+ * stack's PgBouncer (transaction pooling), as a production deployment behind
+ * one does: DATABASE_URL through the bouncer with DATABASE_PREPARED_STATEMENTS
+ * off, DATABASE_DIRECT_URL straight to the server for migrations and LISTEN.
+ * Tests still read and write the database directly (`TestGateway.databaseUrl`).
+ */
+export const TEST_DATABASE_MODE: 'direct' | 'pgbouncer' = process.env.TEST_DATABASE_MODE === 'pgbouncer' ? 'pgbouncer' : 'direct';
+
+/** The gateway settings that reach the database at `directUrl` in this run's TEST_DATABASE_MODE. */
+export function databaseEnv(directUrl: string): Record<string, string> {
+  if (TEST_DATABASE_MODE === 'direct') return { DATABASE_URL: directUrl };
+  const bouncer = new URL(required('TEST_PGBOUNCER_URL'));
+  bouncer.pathname = new URL(directUrl).pathname;
+  return { DATABASE_URL: bouncer.toString(), DATABASE_DIRECT_URL: directUrl, DATABASE_PREPARED_STATEMENTS: 'off' };
+}
+
 function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\`, which starts Postgres and Redis`);
@@ -80,9 +97,9 @@ function embeddedPostgres(): Promise<EmbeddedPostgres> {
   return embeddedServer;
 }
 
-/** Creates an empty database on the test server and returns its URL. */
-export function createDatabase(): Promise<string> {
-  return createStackDatabase(DATABASE_URL, 't');
+/** Creates an empty database on the test server (the embedded one when TEST_MODE=embedded) and returns its URL. */
+export async function createDatabase(): Promise<string> {
+  return createStackDatabase(TEST_MODE === 'embedded' ? (await embeddedPostgres()).adminUrl : DATABASE_URL, 't');
 }
 
 export interface TestGateway {
@@ -101,7 +118,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl,
+    ...databaseEnv(databaseUrl),
     ...(TEST_MODE === 'embedded' ? {} : REDIS_ENV),
     REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
     BCRYPT_COST: '4',
@@ -121,7 +138,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     },
   });
   const log = createLogger({ level: config.LOG_LEVEL, pretty: false, destination });
-  const app = await startApp(config, { log, databaseUrl });
+  const app = await startApp(config, { log, databaseUrl: config.DATABASE_URL ?? databaseUrl });
   const url = `ws://127.0.0.1:${app.port}`;
   const clients: OsmiumClient[] = [];
   return {
@@ -166,7 +183,9 @@ const exited = (child: ChildProcess) => child.exitCode !== null || child.signalC
  * exits). The deadline is generous: several processes loading TypeScript on a
  * loaded 2-core machine take a while; a gateway that misses it is killed.
  */
-export async function spawnGateway(env: Record<string, string>): Promise<SpawnedGateway> {
+export async function spawnGateway(given: Record<string, string>): Promise<SpawnedGateway> {
+  // A database the test named directly is reached as this run's TEST_DATABASE_MODE says.
+  const env = given.DATABASE_URL && !given.DATABASE_DIRECT_URL ? { ...given, ...databaseEnv(given.DATABASE_URL) } : given;
   const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
       ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`), METRICS_PORT: '0', ...env },

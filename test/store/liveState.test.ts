@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { LiveStateTtls } from '../../src/store/liveState.js';
 import { MemoryLiveState } from '../../src/store/liveStateMemory.js';
 import { RedisLiveState } from '../../src/store/liveStateRedis.js';
+import { sharedRedisCluster } from '../helpers/redisCluster.js';
 import { REDIS_URL } from '../helpers/stack.js';
 import { liveStateContract } from './liveStateContract.js';
 
@@ -23,5 +24,17 @@ liveStateContract('redis', {
   createPair: async () => {
     const prefix = freshPrefix();
     return [onRedis(prefix), onRedis(prefix)];
+  },
+});
+
+/** On the test stack's Redis Cluster: every key of a session shares its slot (`{sid}` hash tags). */
+const cluster = sharedRedisCluster();
+const onCluster = (prefix: string, given?: Partial<LiveStateTtls>) => new RedisLiveState(cluster.client(), prefix, ttls(given));
+
+liveStateContract('redis cluster', {
+  create: async (given) => onCluster(freshPrefix(), given),
+  createPair: async () => {
+    const prefix = freshPrefix();
+    return [onCluster(prefix), onCluster(prefix)];
   },
 });
