@@ -7,8 +7,12 @@
  *   npm test                          all tests
  *   npm test -- test/gateway          only files under a path
  *   TEST_MODE=embedded npm test -- f  files against the embedded Postgres, no Redis
+ *   TEST_REDIS_MODE=cluster npm test -- f       gateways on the stack's Redis Cluster
+ *   TEST_DATABASE_MODE=pgbouncer npm test -- f  gateways reach Postgres through PgBouncer
  *   TEST_CONCURRENCY=1 npm test       one file at a time (default: one per core, at least 2)
- * test/gateway/protocol.test.ts also runs a second time with TEST_MODE=embedded.
+ * Some suites run a second time in another shape (RERUNS below): the protocol
+ * suite in the embedded mode and behind PgBouncer, the multi-instance suites
+ * on the Redis Cluster.
  * The generated-protocol check and the type check run beside the tests.
  *
  * Files run longest first, so no long file starts last: durations of earlier
@@ -116,12 +120,12 @@ function countSummaryLine(line) {
  * (each file in its own process). Output goes to stdout as it comes, or is
  * kept and returned when `quiet`. Resolves with the exit code.
  */
-function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main' } = {}) {
+function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main', concurrency: filesAtOnce = concurrency, record = true } = {}) {
   const durationsOut = join(stack.dir, `durations-${name}.json`);
   const child = spawn(
     process.execPath,
     [
-      '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000',
+      '--import', 'tsx', '--test', `--test-concurrency=${filesAtOnce}`, '--test-timeout=300000',
       '--test-reporter=spec', '--test-reporter-destination=stdout',
       `--test-reporter=${join(root, 'test', 'helpers', 'durationsReporter.mjs')}`, `--test-reporter-destination=${durationsOut}`,
       ...testFiles,
@@ -158,7 +162,7 @@ function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main' } = {
   return new Promise((resolve) =>
     child.on('close', (code, signal) => {
       try {
-        Object.assign(known, JSON.parse(readFileSync(durationsOut, 'utf8')));
+        if (record) Object.assign(known, JSON.parse(readFileSync(durationsOut, 'utf8')));
       } catch {
         /* the run ended before the reporter wrote */
       }
@@ -167,19 +171,43 @@ function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main' } = {
   );
 }
 
-// The main protocol suite runs a second time in the zero-config mode
-// (embedded Postgres, in-process live state), as `npm start` runs without
-// settings; beside the main run, its output printed after it.
-const BOTH_MODES = [join(root, 'test', 'gateway', 'protocol.test.ts')];
-const again = process.env.TEST_MODE === 'embedded' ? [] : files.filter((f) => BOTH_MODES.includes(f));
-const embeddedRun = again.length ? runTests(again, { extraEnv: { TEST_MODE: 'embedded' }, quiet: true, name: 'embedded' }) : undefined;
+/**
+ * Suites that run a second time in another deployment shape, beside the main
+ * run (one file at a time each, at low cost to it); their output is printed
+ * after the main run's. Only when the whole tree runs, or a listed file does.
+ */
+const RERUNS = [
+  {
+    // The zero-config mode `npm start` runs without settings: embedded Postgres, in-process live state.
+    name: 'embedded', env: { TEST_MODE: 'embedded' },
+    files: ['test/gateway/protocol.test.ts'],
+  },
+  {
+    // Gateways on the Redis Cluster (REDIS_CLUSTER_NODES) instead of one Redis node: the suites that
+    // span instances or lean on Redis atomicity (guess limits, races, revocation, fan-out).
+    name: 'redis-cluster', env: { TEST_REDIS_MODE: 'cluster' },
+    files: [
+      'test/gateway/revocationFinal.test.ts', 'test/methods/sessions.test.ts', 'test/security/guessLimits.test.ts',
+      'test/security/rateLimits.test.ts', 'test/methods/invitesRace.test.ts', 'test/methods/authorize.test.ts',
+    ],
+  },
+  {
+    // Postgres behind PgBouncer in transaction pooling (no prepared statements, DATABASE_DIRECT_URL for migrations and LISTEN).
+    name: 'pgbouncer', env: { TEST_DATABASE_MODE: 'pgbouncer' },
+    files: ['test/gateway/protocol.test.ts', 'test/methods/sessions.test.ts', 'test/gateway/revocationFinal.test.ts'],
+  },
+];
+const reruns = process.env.TEST_MODE || process.env.TEST_REDIS_MODE || process.env.TEST_DATABASE_MODE
+  ? [] // already a rerun's shape: run what was asked, once
+  : RERUNS.map((r) => ({ ...r, files: files.filter((f) => r.files.includes(byName(f))) })).filter((r) => r.files.length);
+const rerunning = reruns.map((r) => ({ ...r, run: runTests(r.files, { extraEnv: r.env, quiet: true, name: r.name, concurrency: 1, record: false }) }));
 const main = await runTests(files);
 let code = main.code;
-if (embeddedRun) {
-  const embedded = await embeddedRun;
-  console.log(`\nagain in embedded mode (TEST_MODE=embedded): ${again.map(byName).join(', ')}`);
-  process.stdout.write(embedded.output);
-  code ||= embedded.code;
+for (const rerun of rerunning) {
+  const { code: rerunCode, output } = await rerun.run;
+  console.log(`\nagain with ${Object.entries(rerun.env).map(([k, v]) => `${k}=${v}`).join(' ')}: ${rerun.files.map(byName).join(', ')}`);
+  process.stdout.write(output);
+  code ||= rerunCode;
 }
 stack.stop();
 

@@ -1,7 +1,7 @@
 /**
  * The contract every Broker implementation keeps (src/store/broker.ts), as one
- * suite run against each of them (broker.test.ts): memory and Redis pub/sub
- * today, Redis Cluster next.
+ * suite run against each of them (broker.test.ts): memory, Redis pub/sub and
+ * Redis Cluster sharded pub/sub.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
