@@ -1,7 +1,7 @@
 /**
  * The contract every LiveState implementation keeps (src/store/liveState.ts),
- * as one suite run against each of them (liveState.test.ts): memory and Redis
- * today, Redis Cluster next. A new implementation passes this before the
+ * as one suite run against each of them (liveState.test.ts): memory, one Redis
+ * node and a Redis Cluster. A new implementation passes this before the
  * gateway uses it.
  */
 import assert from 'node:assert/strict';

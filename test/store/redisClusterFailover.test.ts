@@ -1,10 +1,12 @@
 /**
- * A Redis Cluster master dies under two gateway instances (README "When Redis
- * loses data or goes down"): while its slots fail over, Authorize falls back
- * to Postgres and keeps answering; after, the sharded subscriptions are back
- * on the promoted replica, so a revocation on one instance reaches the other
- * instance's socket through the broker, and its tombstone is on the new master.
- * The cluster is this test's own (it kills a node); the gateways are in-process.
+ * A Redis Cluster master dies mid-traffic under two gateway instances (README
+ * "When Redis loses data or goes down"): while its slots fail over, every
+ * Authorize is still answered (from Postgres); after, sign-in works, no valid
+ * session is lost and no revoked one comes back, the sharded subscriptions
+ * are on the promoted replica, so a revocation on one instance reaches the
+ * other instance's socket through the broker, and its tombstone is on the new
+ * master. The cluster is this test's own (it kills a node); the gateways run
+ * in this process.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +27,11 @@ async function brokerFanouts(gw: TestGateway): Promise<number> {
   return line ? Number(line.split(' ')[1]) : 0;
 }
 
+interface SignedIn {
+  token: string;
+  sessionId: Long;
+}
+
 describe('a Redis Cluster master fails over under two instances', () => {
   let cluster: TestRedisCluster;
   let one: TestGateway;
@@ -41,34 +48,58 @@ describe('a Redis Cluster master fails over under two instances', () => {
     cluster?.stop();
   });
 
-  it('keeps authorizing during the failover, and revocations reach the other instance through the promoted master after', async () => {
+  it('answers every Authorize during the failover; after it, sessions are as they were and revocations reach the other instance through the promoted master', async () => {
     const revocations = `${prefix}sessions.revoked`;
     const channelMaster = await cluster.masterFor(revocations);
+    const onChannelMaster = async (s: SignedIn) => (await cluster.masterFor(`${prefix}s:{${s.sessionId.toString()}}`)).id === channelMaster.id;
 
     const email = uniqueEmail('failover');
     const owner = await one.connect();
     await owner.call('auth_sign_up', { email, password: PASSWORD, name: 'Owner' });
-    // A session whose cache entry lives on the master that will die, as the revocation channel does.
-    let victim: { token: string; sessionId: Long } | undefined;
-    for (let attempt = 0; attempt < 40 && !victim; attempt++) {
+    // Sessions spread over the three masters; at least two cached on the one that will die (where the revocation channel lives too).
+    const sessions: SignedIn[] = [];
+    for (let attempt = 0; attempt < 60 && (sessions.length < 12 || (await Promise.all(sessions.map(onChannelMaster))).filter(Boolean).length < 2); attempt++) {
       const { authorization } = await (await one.connect()).call('auth_sign_in', { email, password: PASSWORD });
-      const sessionId = authorization!.session_id!;
-      if ((await cluster.masterFor(`${prefix}s:{${sessionId.toString()}}`)).id === channelMaster.id) victim = { token: authorization!.token!, sessionId };
+      sessions.push({ token: authorization!.token!, sessionId: authorization!.session_id! });
     }
-    assert.ok(victim, 'a session cached on the master that serves the revocation channel');
-
+    const onDying = [];
+    for (const s of sessions) if (await onChannelMaster(s)) onDying.push(s);
+    assert.ok(onDying.length >= 2, 'two sessions cached on the master that serves the revocation channel');
+    const [victim, revokedBefore] = onDying as [SignedIn, SignedIn];
+    await owner.call('auth_revoke_sessions', { session_ids: [revokedBefore.sessionId] });
+    const valid = sessions.filter((s) => s !== revokedBefore);
+    // Every valid session cached, on both instances.
+    for (const gw of [one, two]) for (const s of valid) assert.ok((await (await gw.connect()).call('auth_authorize', { token: s.token })).authorization);
     const watcher = await two.connect();
     assert.ok((await watcher.call('auth_authorize', { token: victim.token })).authorization);
 
+    // Traffic on both instances while the master dies and its replica takes over.
+    let failedOver = false;
+    const answers = { ok: 0, refused: [] as string[] };
+    const traffic = [one, two].map(async (gw) => {
+      const socket = await gw.connect();
+      for (let i = 0; !failedOver; i++) {
+        const s = valid[i % valid.length]!;
+        const r = await socket.request('auth_authorize', { token: s.token });
+        if (r.authorization?.session_id?.toString() === s.sessionId.toString()) answers.ok++;
+        else answers.refused.push(JSON.stringify(r.error));
+      }
+    });
     await cluster.kill(channelMaster);
-    // The slots have no master until a replica is promoted: Redis commands to them fail, Postgres answers.
-    const during = await one.connect();
-    const authorized = await during.request('auth_authorize', { token: victim.token });
-    assert.equal(authorized.error ?? undefined, undefined, `Authorize during the failover: ${JSON.stringify(authorized.error)}`);
-    assert.equal(authorized.authorization?.session_id?.toString(), victim.sessionId.toString());
-    assert.ok((await watcher.call('auth_get_sessions', {})).sessions, 'the bound socket is served during the failover');
+    const promoted = await cluster.waitForFailover(channelMaster).finally(() => (failedOver = true));
+    await Promise.all(traffic);
+    assert.deepEqual(answers.refused, [], 'every Authorize during the failover was answered with its session');
+    assert.ok(answers.ok > 0);
+    console.log(`failover: ${answers.ok} Authorize answered on two instances while ${channelMaster.host}:${channelMaster.port} died and ${promoted.port} took over`);
 
-    const promoted = await cluster.waitForFailover(channelMaster);
+    // After: sign-in works; no valid session lost, the revoked one stays revoked.
+    assert.ok((await (await two.connect()).call('auth_sign_in', { email, password: PASSWORD })).authorization, 'sign-in after the failover');
+    for (const gw of [one, two]) {
+      for (const s of valid) assert.ok((await (await gw.connect()).call('auth_authorize', { token: s.token })).authorization, 'no session lost');
+      const again = await (await gw.connect()).request('auth_authorize', { token: revokedBefore.token });
+      assert.equal(again.error?.error_code, ErrorCode.FORBIDDEN, 'no revoked session resurrected');
+    }
+
     const probe = cluster.client();
     try {
       // Both instances' sharded subscribers are back, on the promoted master.
@@ -84,7 +115,7 @@ describe('a Redis Cluster master fails over under two instances', () => {
     } finally {
       probe.disconnect();
     }
-    const after = await two.connect();
-    assert.equal((await after.request('auth_authorize', { token: victim.token })).error?.error_code, ErrorCode.FORBIDDEN);
+    const refused = await (await two.connect()).request('auth_authorize', { token: victim.token });
+    assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN);
   });
 });
