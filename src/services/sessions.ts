@@ -36,6 +36,8 @@ import type { TokenService } from './tokens.js';
 const ACTIVITY_TO_LIVE_MS = 2_000;
 /** How far back, before the broker lost its connection, revocations are re-read when it returns (clock skew, in-flight writes). */
 const RECONCILE_MARGIN_MS = 60_000;
+/** At most one "live state unavailable" line this often (with the number of failures since the last). */
+const LIVE_FAILURE_LOG_MS = 10_000;
 
 /** A session resumed by its token: what auth.authorize answers with. */
 export interface Authorized {
@@ -88,6 +90,8 @@ export class SessionService {
   private readonly untombstoned = new Set<Id>();
   private timers: NodeJS.Timeout[] = [];
   private readonly refusals: RepeatedRefusals;
+  private liveFailures = 0;
+  private liveFailureLoggedAt = 0;
   readonly idleMs: number;
   private readonly persistGranularityMs: number;
 
@@ -201,7 +205,9 @@ export class SessionService {
       return null;
     }
     const entry = this.entryOf(user, session);
-    await this.live.cacheSession(sessionId, entry).catch((err) => this.liveFailed(err));
+    // Not awaited: the answer does not depend on it, and the write cannot revive a session (it is refused
+    // over a tombstone); while Redis fails over it would hold the answer until the command gives up.
+    void this.live.cacheSession(sessionId, entry).catch((err) => this.liveFailed(err));
     return entry;
   }
 
@@ -414,7 +420,17 @@ export class SessionService {
     }
   }
 
+  /**
+   * A live-state command failed and Postgres answers instead. Logged at most
+   * every LIVE_FAILURE_LOG_MS with the count since, not once per request: an
+   * outage fails every request.
+   */
   private liveFailed(err: unknown): void {
-    this.log.warn({ err: (err as Error).message }, 'live state unavailable; using Postgres');
+    this.liveFailures++;
+    const now = Date.now();
+    if (now - this.liveFailureLoggedAt < LIVE_FAILURE_LOG_MS) return;
+    this.log.warn({ err: (err as Error).message, failures: this.liveFailures }, 'live state unavailable; using Postgres');
+    this.liveFailures = 0;
+    this.liveFailureLoggedAt = now;
   }
 }

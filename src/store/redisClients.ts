@@ -35,7 +35,10 @@ export function connectRedis(target: RedisTarget, log: Logger, onError: (role: s
     enableAutoPipelining: role === 'commands',
     // Sharded pub/sub (SSUBSCRIBE): each channel lives on the shard that owns its slot, re-subscribed after a failover.
     shardedSubscribers: role === 'subscriber',
-    retryDelayOnFailover: 200,
+    // A command to a master that just died is retried on the refreshed slot map this often, then fails
+    // (ioredis's default, 16 tries 200 ms apart, held each such Authorize ~3 s before the Postgres fallback).
+    retryDelayOnFailover: role === 'commands' ? 50 : 200,
+    maxRedirections: role === 'commands' ? 3 : 16,
     clusterRetryStrategy: (times: number) => Math.min(100 * times, 2_000),
     redisOptions: {
       maxRetriesPerRequest: role === 'commands' ? 1 : null,
