@@ -142,7 +142,8 @@ export class SessionService {
    * auth.authorize: checks a token and its session, and records the device
    * the client reported when it changed. Null when the token is forged,
    * malformed, revoked or idle-expired, or its user is gone. Warm (cached),
-   * this is a synchronous HMAC and one live-state round trip.
+   * this is a synchronous HMAC and one live-state round trip (which records
+   * the activity too).
    */
   async authorize(token: string, device: DeviceInfo): Promise<Authorized | null> {
     const checked = this.tokens.check(token);
@@ -151,8 +152,10 @@ export class SessionService {
     const { sessionId, userId } = claims;
     if (this.untombstoned.has(sessionId)) return null;
     let cached: CachedSession = { state: 'unknown' };
+    const now = Date.now();
     try {
-      cached = await this.live.readSession(sessionId);
+      // The read records this Authorize's activity too when the entry is valid.
+      cached = await this.live.readSession(sessionId, now);
     } catch (err) {
       this.liveFailed(err);
     }
@@ -161,15 +164,17 @@ export class SessionService {
       return null;
     }
     let entry: SessionEntry | null = cached.state === 'valid' && cached.entry.userId === userId ? cached.entry : null;
-    if (!entry) {
+    if (entry) {
+      this.toPostgres.set(sessionId, now); // the live state has it already
+    } else {
       entry = await this.entryFromPostgres(sessionId, userId);
       if (!entry) {
         this.refusals.note(sessionId);
         return null;
       }
+      this.noteActivity(sessionId);
     }
     if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) await this.recordDevice(sessionId, entry, device);
-    this.noteActivity(sessionId);
     return { session: { sessionId, userId, bot: entry.bot }, user: { id: userId, name: entry.name, bot: entry.bot } };
   }
 

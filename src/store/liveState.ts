@@ -35,8 +35,10 @@ export interface LiveState {
    * A session's entry, its life extended by a full TTL (one round trip), so a
    * session in use never falls out of the cache. A tombstone's life is
    * extended too: a revoked token presented again and again stays cheap to refuse.
+   * With `activeAt` (Unix ms), a valid entry's activity is recorded in the same
+   * round trip, as `touch` would (Authorize then needs one command, not two).
    */
-  readSession(sessionId: Id): Promise<CachedSession>;
+  readSession(sessionId: Id, activeAt?: number): Promise<CachedSession>;
   /**
    * Caches a session as valid. Never overwrites a revocation tombstone, so a
    * check racing with a revoke cannot resurrect the session.

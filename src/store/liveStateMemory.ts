@@ -21,12 +21,14 @@ export class MemoryLiveState implements LiveState {
     this.sweeper.unref();
   }
 
-  async readSession(sessionId: Id): Promise<CachedSession> {
+  async readSession(sessionId: Id, activeAt?: number): Promise<CachedSession> {
     const now = Date.now();
     const slot = this.sessions.get(sessionId);
     if (!slot || slot.expiresAt <= now) return { state: 'unknown' };
     slot.expiresAt = now + (slot.entry ? this.ttls.entryMs : this.ttls.tombstoneMs);
-    return slot.entry ? { state: 'valid', entry: slot.entry } : { state: 'revoked' };
+    if (!slot.entry) return { state: 'revoked' };
+    if (activeAt !== undefined) await this.touch(new Map([[sessionId, activeAt]]));
+    return { state: 'valid', entry: slot.entry };
   }
 
   async cacheSession(sessionId: Id, entry: SessionEntry): Promise<void> {

@@ -41,6 +41,22 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1`,
     numberOfKeys: 1,
     lua: `local v = redis.call('GET', KEYS[1]) if v and v ~= 'r' then redis.call('DEL', KEYS[1]) end return 1`,
   },
+  /**
+   * GETEX of a session's entry (life extended by ARGV[1]); when it is a valid
+   * entry, its activity raised to ARGV[2] as osmTouch does (life ARGV[3]).
+   */
+  osmReadSession: {
+    numberOfKeys: 2,
+    lua: `local v = redis.call('GET', KEYS[1])
+if not v then return false end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if v ~= 'r' then
+  local cur = tonumber(redis.call('GET', KEYS[2]))
+  if cur == nil or cur < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  else redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+end
+return v`,
+  },
   /** Raise the activity to ARGV[1] (never lower it) and extend its life. */
   osmTouch: {
     numberOfKeys: 1,
@@ -55,6 +71,7 @@ interface ScriptCommands {
   osmRevokeSession(sessionKey: string, activityKey: string, ttlMs: number): Promise<number>;
   osmForgetSession(key: string): Promise<number>;
   osmTouch(key: string, at: number, ttlMs: number): Promise<number>;
+  osmReadSession(sessionKey: string, activityKey: string, entryTtlMs: number, activeAt: number, activityTtlMs: number): Promise<string | null>;
 }
 
 export function encodeEntry(entry: SessionEntry): string {
@@ -94,10 +111,13 @@ export class RedisLiveState implements LiveState {
     return `${this.prefix}la:{${id}}`;
   }
 
-  async readSession(sessionId: Id): Promise<CachedSession> {
+  async readSession(sessionId: Id, activeAt?: number): Promise<CachedSession> {
     const key = this.sessionKey(sessionId);
-    // GETEX extends a tombstone as long as a valid entry: a revoked token presented again stays refused from Redis.
-    const value = await this.scripts.getex(key, 'PX', this.ttls.entryMs);
+    // A tombstone's life is extended as a valid entry's: a revoked token presented again stays refused from Redis.
+    const value =
+      activeAt === undefined
+        ? await this.scripts.getex(key, 'PX', this.ttls.entryMs)
+        : await this.scripts.osmReadSession(key, this.activityKey(sessionId), this.ttls.entryMs, activeAt, this.ttls.activityMs);
     if (value === null) return { state: 'unknown' };
     if (value === TOMBSTONE) return { state: 'revoked' };
     const entry = decodeEntry(value);

@@ -114,5 +114,26 @@ describe('wire compatibility with the public Osmium protocol', () => {
     // A client sending ids as Long decodes to the same decimal string.
     const client = proto.core.ClientMessage.encode({ id: 3, auth_revoke_sessions: { session_ids: [Long.fromString(snowflake, true)] } }).finish();
     assert.equal(idFromWire(decodeClientMessage(client).auth_revoke_sessions!.session_ids![0] as Long), snowflake);
+    for (const id of ['0', '1', '4294967295', '4294967296', '9223372036854775807', '9223372036854775808', big]) {
+      assert.equal(idToWire(id).toString(), id);
+      assert.ok(idToWire(id).unsigned);
+    }
+  });
+
+  it('a frame names the oneof member it carries; with two members, the last one wins and the other is gone', () => {
+    const { ClientMessage } = proto.core;
+    const one = decodeClientMessage(ClientMessage.encode({ id: 1, auth_authorize: { token: 't' } }).finish());
+    assert.equal(one.message, 'auth_authorize');
+    assert.equal(one.auth_authorize!.token, 't');
+    const signIn = ClientMessage.encode({ id: 2, auth_sign_in: { email: 'a@example.test', password: 'p' } }).finish();
+    const authorize = ClientMessage.encode({ auth_authorize: { token: 'u' } }).finish();
+    const both = decodeClientMessage(Buffer.concat([signIn, authorize])); // protobuf merges concatenated messages
+    assert.equal(both.message, 'auth_authorize');
+    assert.equal(both.auth_sign_in, null);
+    assert.equal(both.auth_authorize!.token, 'u');
+    assert.equal(both.id, 2);
+    const heartbeat = decodeClientMessage(ClientMessage.encode({ id: 3 }).finish());
+    assert.equal(heartbeat.message, undefined);
+    assert.equal(new ClientMessage({ core_initialize: {} }).message, 'core_initialize', 'built, not decoded: the member is found');
   });
 });

@@ -106,6 +106,22 @@ export function liveStateContract(name: string, fixture: LiveStateFixture): void
       assert.deepEqual(await live.lastActive([older, newer]), new Map([[older, 5_000], [newer, 7_000]]));
     });
 
+    it('a read with an activity time records it for a valid entry only, never moving it backwards', async () => {
+      const live = await create();
+      const [valid, revoked, unknown] = [sessionId(), sessionId(), sessionId()];
+      await live.cacheSession(valid, entry());
+      await live.markRevoked([revoked]);
+      assert.deepEqual(await live.readSession(valid, 5_000), { state: 'valid', entry: entry() });
+      assert.deepEqual(await live.readSession(revoked, 5_000), { state: 'revoked' });
+      assert.deepEqual(await live.readSession(unknown, 5_000), { state: 'unknown' });
+      assert.deepEqual(await live.lastActive([valid, revoked, unknown]), new Map([[valid, 5_000]]));
+      await live.readSession(valid, 4_000);
+      assert.deepEqual(await live.lastActive([valid]), new Map([[valid, 5_000]]), 'an older time does not lower it');
+      await live.touch(new Map([[valid, 9_000]]));
+      await live.readSession(valid, 8_000);
+      assert.deepEqual(await live.lastActive([valid]), new Map([[valid, 9_000]]));
+    });
+
     it('forgets entries, tombstones and activity left unused for their TTL', async () => {
       const live = await create({ entryMs: 150, tombstoneMs: 150, activityMs: 150 });
       const [valid, revoked] = [sessionId(), sessionId()];
