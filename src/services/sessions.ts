@@ -11,11 +11,8 @@
  * in the cache, then announced to every instance (revocationBus.ts). When
  * Redis fails, every read falls back to Postgres.
  *
- * Activity (requests and heartbeats) is noted in memory, pushed to the live
- * state every ACTIVITY_TO_LIVE_MS (GetSessions shows it from any instance) and
- * to Postgres every `persistGranularityMs`, where a session's last_active is
- * rewritten only when it moved by at least that much: durable writes grow
- * with sessions that change, not with heartbeats.
+ * Activity (requests and heartbeats) is batched on its way to the stores:
+ * sessionActivity.ts.
  */
 import { createHash } from 'node:crypto';
 import type { DeviceInfo, Geo } from '../domain/device.js';
@@ -28,12 +25,11 @@ import type { CachedSession, LiveState, SessionEntry } from '../store/liveState.
 import type { Pool, PoolClient } from '../store/postgres.js';
 import type { SessionsRepo } from '../store/sessionsRepo.js';
 import { RepeatedRefusals } from './repeatedRefusals.js';
+import { ACTIVITY_TO_LIVE_MS, SessionActivity } from './sessionActivity.js';
 import type { RevocationBus, RevocationListener } from './revocationBus.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import type { TokenService } from './tokens.js';
 
-/** Activity is pushed to the live state this often (and read back by GetSessions on any instance). */
-const ACTIVITY_TO_LIVE_MS = 2_000;
 /** How far back, before the broker lost its connection, revocations are re-read when it returns (clock skew, in-flight writes). */
 const RECONCILE_MARGIN_MS = 60_000;
 /** At most one "live state unavailable" line this often (with the number of failures since the last). */
@@ -83,17 +79,14 @@ function deviceFingerprint(device: DeviceInfo): string {
 }
 
 export class SessionService {
-  /** Activity not yet in the live state / not yet in Postgres (session id → Unix ms). */
-  private toLive = new Map<Id, number>();
-  private toPostgres = new Map<Id, number>();
-  /** Revocations Postgres has but the live state could not be told of yet; retried with the activity flush. */
+  private readonly activity: SessionActivity;
+  /** Revocations Postgres has but the live state could not be told of yet; retried with the live activity flush. */
   private readonly untombstoned = new Set<Id>();
   private timers: NodeJS.Timeout[] = [];
   private readonly refusals: RepeatedRefusals;
   private liveFailures = 0;
   private liveFailureLoggedAt = 0;
   readonly idleMs: number;
-  private readonly persistGranularityMs: number;
 
   constructor(
     private readonly repo: SessionsRepo,
@@ -108,14 +101,15 @@ export class SessionService {
     this.idleMs = settings.idleMs;
     this.refusals = new RepeatedRefusals(log);
     // Never coarser than a tenth of the idle window, so expiry from Postgres stays close.
-    this.persistGranularityMs = Math.min(settings.persistGranularityMs, settings.idleMs / 10);
+    const persistGranularityMs = Math.min(settings.persistGranularityMs, settings.idleMs / 10);
+    this.activity = new SessionActivity(live, repo, persistGranularityMs, log, (err) => this.liveFailed(err));
   }
 
   /** Starts the activity flushes and listens for other instances' revocations. */
   async start(): Promise<void> {
     this.timers.push(
       setInterval(() => void this.flushToLive(), ACTIVITY_TO_LIVE_MS),
-      setInterval(() => void this.flushToPostgres(), Math.max(1_000, this.persistGranularityMs)),
+      setInterval(() => void this.activity.flushToPostgres(), Math.max(1_000, this.activity.persistGranularityMs)),
     );
     for (const t of this.timers) t.unref();
     await this.bus.start((lostAt) => this.reconcileRevocations(lostAt));
@@ -125,7 +119,7 @@ export class SessionService {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     await this.flushToLive();
-    await this.flushToPostgres(0);
+    await this.activity.flushToPostgres(0);
   }
 
   /** Creates a session for a user and signs its token. */
@@ -165,14 +159,14 @@ export class SessionService {
     }
     let entry: SessionEntry | null = cached.state === 'valid' && cached.entry.userId === userId ? cached.entry : null;
     if (entry) {
-      this.toPostgres.set(sessionId, now); // the live state has it already
+      this.activity.noteRecorded(sessionId, now);
     } else {
       entry = await this.entryFromPostgres(sessionId, userId);
       if (!entry) {
         this.refusals.note(sessionId);
         return null;
       }
-      this.noteActivity(sessionId);
+      this.activity.note(sessionId, now);
     }
     if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) await this.recordDevice(sessionId, entry, device);
     return { session: { sessionId, userId, bot: entry.bot }, user: { id: userId, name: entry.name, bot: entry.bot } };
@@ -224,7 +218,7 @@ export class SessionService {
     } catch (err) {
       this.liveFailed(err);
     }
-    return Math.max(session.lastActive, cached, this.toLive.get(session.id) ?? 0, this.toPostgres.get(session.id) ?? 0);
+    return Math.max(session.lastActive, cached, this.activity.pending(session.id));
   }
 
   private entryOf(user: UserProfile, device: DeviceInfo): SessionEntry {
@@ -255,7 +249,7 @@ export class SessionService {
     const now = Date.now();
     const idleSince = caller.bot ? 0 : now - this.idleMs;
     // Read further back than the idle limit: the live state may know newer activity than Postgres.
-    const records = await this.repo.liveByUser(caller.userId, caller.bot ? 0 : Math.floor(idleSince - this.persistGranularityMs * 3));
+    const records = await this.repo.liveByUser(caller.userId, caller.bot ? 0 : Math.floor(idleSince - this.activity.persistGranularityMs * 3));
     let cachedActivity = new Map<Id, number>();
     try {
       cachedActivity = await this.live.lastActive(records.map((r) => r.id));
@@ -264,7 +258,7 @@ export class SessionService {
     }
     const merged = records.map((r) => ({
       ...r,
-      lastActive: Math.max(r.lastActive, cachedActivity.get(r.id) ?? 0, this.toLive.get(r.id) ?? 0, this.toPostgres.get(r.id) ?? 0),
+      lastActive: Math.max(r.lastActive, cachedActivity.get(r.id) ?? 0, this.activity.pending(r.id)),
     }));
     const live = merged
       .filter((r) => r.lastActive > idleSince)
@@ -325,10 +319,7 @@ export class SessionService {
    */
   async announceRevoked(sessionIds: readonly Id[]): Promise<void> {
     if (!sessionIds.length) return;
-    for (const id of sessionIds) {
-      this.toLive.delete(id);
-      this.toPostgres.delete(id);
-    }
+    this.activity.forget(sessionIds);
     try {
       await this.live.markRevoked(sessionIds);
     } catch (err) {
@@ -347,10 +338,7 @@ export class SessionService {
    * this instance's sockets of them closed.
    */
   async ended(sessionIds: readonly Id[]): Promise<void> {
-    for (const id of sessionIds) {
-      this.toLive.delete(id);
-      this.toPostgres.delete(id);
-    }
+    this.activity.forget(sessionIds);
     await this.live.markRevoked(sessionIds).catch((err) => this.liveFailed(err));
     this.bus.tell(sessionIds);
   }
@@ -388,11 +376,10 @@ export class SessionService {
 
   /** Records activity of a session: memory only; flushed in batches. */
   noteActivity(sessionId: Id): void {
-    const now = Date.now();
-    this.toLive.set(sessionId, now);
-    this.toPostgres.set(sessionId, now);
+    this.activity.note(sessionId);
   }
 
+  /** Retries the tombstones the live state could not take, then pushes activity to it. */
   private async flushToLive(): Promise<void> {
     if (this.untombstoned.size) {
       const ids = [...this.untombstoned];
@@ -403,26 +390,7 @@ export class SessionService {
         this.liveFailed(err);
       }
     }
-    if (!this.toLive.size) return;
-    const batch = this.toLive;
-    this.toLive = new Map();
-    try {
-      await this.live.touch(batch);
-    } catch (err) {
-      this.liveFailed(err); // Postgres still gets it
-    }
-  }
-
-  private async flushToPostgres(granularityMs = this.persistGranularityMs): Promise<void> {
-    if (!this.toPostgres.size) return;
-    const batch = this.toPostgres;
-    this.toPostgres = new Map();
-    try {
-      await this.repo.recordActivity(batch, granularityMs);
-    } catch (err) {
-      this.log.warn({ err, sessions: batch.size }, 'could not write session activity; will retry');
-      for (const [id, at] of batch) if (!this.toPostgres.has(id)) this.toPostgres.set(id, at);
-    }
+    await this.activity.flushToLive();
   }
 
   /**
