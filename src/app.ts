@@ -234,6 +234,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const port = await gateway.listen();
   log.info({ port, metricsPort, workerId, live: redis ? `redis ${redis.kind}` : 'memory' }, 'gateway listening');
+  // Off the start path: the password checker's dictionaries load once the gateway serves (a check meanwhile waits for them).
+  if (config.PASSWORD_MIN_SCORE > 0) policy.load().catch((err) => log.warn({ err }, 'could not load the password strength checker'));
 
   return {
     port,

@@ -178,7 +178,7 @@ export class AccountEmailService {
       const result = await this.codes.consume(client, 'reset_password', email, code);
       if (!result.ok) return result;
       const user = await this.users.byId(result.userId);
-      this.policy.check(newPassword, { email: user?.email ?? email, name: user?.name ?? null }, 'confirm.new_password');
+      await this.policy.check(newPassword, { email: user?.email ?? email, name: user?.name ?? null }, 'confirm.new_password');
       // Hashed inside the transaction (the row stays locked for ~one bcrypt):
       // only a right code pays for a hash, a wrong guess never does.
       const hash = await this.passwords.hash(newPassword, source.ip);

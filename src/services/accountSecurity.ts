@@ -92,7 +92,7 @@ export class AccountSecurityService {
       throw badRequest('current_password must be empty: this account has no password yet');
     }
     if (!firstPassword && change.currentPassword === '') throw badRequest('current_password is required');
-    this.deps.policy.check(change.newPassword, { email: user.email, name: user.name }, 'new_password');
+    await this.deps.policy.check(change.newPassword, { email: user.email, name: user.name }, 'new_password');
     const source = origin.ip ?? '';
     if (!firstPassword) {
       const guess = await limits.PASSWORD_CHECK_USER.reserve(user.id);

@@ -44,7 +44,7 @@ export interface AccountHooks {
   /** Called after an account is created (verification mail, first known device). */
   onSignedUp?(user: UserRecord, session: SessionRecord): Promise<void>;
   /** Sign-up with a password: throws 400 when it is too easy to guess. */
-  checkNewPassword?(password: string, owner: { email: string | null; name: string }): void;
+  checkNewPassword?(password: string, owner: { email: string | null; name: string }): Promise<void>;
   /** The password was right: throws 401 `totp required` / `invalid totp` when the account's second factor is missing or wrong. */
   checkSecondFactor?(user: UserRecord, totp: string | null, origin: SignInOrigin): Promise<void>;
   /** A wrong password for an existing account. */
@@ -90,7 +90,7 @@ export class AccountService {
     ip: string,
   ): Promise<SignedIn> {
     await this.limits.SIGNUP_IP.consume(ip);
-    if (input.password !== null) this.hooks.checkNewPassword?.(input.password, { email: input.email, name: input.name });
+    if (input.password !== null) await this.hooks.checkNewPassword?.(input.password, { email: input.email, name: input.name });
     const passwordHash = input.password === null ? null : await this.passwords.hash(input.password, ip);
     const { user, session, token } = await withTransaction(this.db, async (client) => {
       let created: UserRecord;

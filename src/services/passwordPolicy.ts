@@ -14,8 +14,7 @@
  * most L33T_MAX_SUBSTITUTIONS at a time (the library's default of 100 took
  * seconds on crafted inputs). README "Passwords" gives the measured cost.
  */
-import { ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';
-import * as common from '@zxcvbn-ts/language-common';
+import type { ZxcvbnFactory, ZxcvbnResult } from '@zxcvbn-ts/core';
 import { badRequest } from '../protocol/errorCodes.js';
 
 const EVALUATED_CHARS = 64;
@@ -63,15 +62,23 @@ function ownerWords(owner: PasswordOwner): string[] {
   return [...words].filter(Boolean);
 }
 
-let factory: ZxcvbnFactory | undefined;
-/** Built on first use (loading the dictionaries takes ~100-300 ms), then shared by the whole process. */
-function estimator(): ZxcvbnFactory {
-  factory ??= new ZxcvbnFactory({
-    dictionary: { ...common.dictionary },
-    graphs: common.adjacencyGraphs,
-    maxLength: EVALUATED_CHARS,
-    l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
-  });
+let factory: Promise<ZxcvbnFactory> | undefined;
+/**
+ * Loaded on first use and shared by the whole process. The library and its
+ * dictionaries are ~0.5 MB of JavaScript (a chunk of their own in the build):
+ * imported here, not at start, they stay off the start path; `load()` warms
+ * them once the gateway serves.
+ */
+function estimator(): Promise<ZxcvbnFactory> {
+  factory ??= (async () => {
+    const [{ ZxcvbnFactory }, common] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]);
+    return new ZxcvbnFactory({
+      dictionary: { ...common.dictionary },
+      graphs: common.adjacencyGraphs,
+      maxLength: EVALUATED_CHARS,
+      l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
+    });
+  })();
   return factory;
 }
 
@@ -81,18 +88,23 @@ export class PasswordPolicy {
     readonly minScore: number,
   ) {}
 
+  /** Loads the library and its dictionaries now, so the first check does not wait for them. */
+  async load(): Promise<void> {
+    await estimator();
+  }
+
   /** zxcvbn's verdict (for the measurement script and the tests). */
-  evaluate(password: string, owner: PasswordOwner): ZxcvbnResult {
-    return estimator().check(password, ownerWords(owner));
+  async evaluate(password: string, owner: PasswordOwner): Promise<ZxcvbnResult> {
+    return (await estimator()).check(password, ownerWords(owner));
   }
 
   /**
    * Throws 400 naming `field` and saying why, when `password` (already
    * length-checked and normalised) scores below the minimum.
    */
-  check(password: string, owner: PasswordOwner, field: string): void {
+  async check(password: string, owner: PasswordOwner, field: string): Promise<void> {
     if (this.minScore === 0) return;
-    const result = this.evaluate(password, owner);
+    const result = await this.evaluate(password, owner);
     if (result.score >= this.minScore) return;
     const why = WARNINGS[result.feedback.warning ?? ''] ?? 'is too easy to guess';
     throw badRequest(`${field} ${why}; choose a longer password, for example a few unrelated words`);
