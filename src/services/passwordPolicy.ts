@@ -62,6 +62,15 @@ function ownerWords(owner: PasswordOwner): string[] {
   return [...words].filter(Boolean);
 }
 
+/**
+ * A dynamically imported package's exports. The production bundle (esbuild)
+ * hands these CommonJS packages over as `default` only; node and tsx give the
+ * named exports.
+ */
+function namedExports<M extends object>(module: M, name: keyof M): M {
+  return name in module ? module : (module as unknown as { default: M }).default;
+}
+
 let factory: Promise<ZxcvbnFactory> | undefined;
 /**
  * Loaded on first use and shared by the whole process. The library and its
@@ -71,7 +80,9 @@ let factory: Promise<ZxcvbnFactory> | undefined;
  */
 function estimator(): Promise<ZxcvbnFactory> {
   factory ??= (async () => {
-    const [{ ZxcvbnFactory }, common] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]);
+    const [coreModule, commonModule] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]);
+    const { ZxcvbnFactory } = namedExports(coreModule, 'ZxcvbnFactory');
+    const common = namedExports(commonModule, 'dictionary');
     return new ZxcvbnFactory({
       dictionary: { ...common.dictionary },
       graphs: common.adjacencyGraphs,

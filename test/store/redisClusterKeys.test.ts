@@ -60,7 +60,9 @@ describe('Redis Cluster: one slot per command', () => {
     assert.equal((await d.request('auth_verify_email', { email, code: '000000' })).error?.error_code, 400);
 
     const names = new Set(seen.map((s) => s.name));
-    for (const expected of ['getex', 'evalsha', 'get']) assert.ok(names.has(expected), `the flow sent ${expected} (sent: ${[...names].join(', ')})`);
+    for (const expected of ['evalsha', 'get', 'spublish']) assert.ok(names.has(expected), `the flow sent ${expected} (sent: ${[...names].join(', ')})`);
+    const authorizeRead = seen.find((s) => s.name === 'evalsha' && s.keys.some((k) => k.includes(':s:{')) && s.keys.some((k) => k.includes(':la:{')));
+    assert.ok(authorizeRead, "the warm Authorize's one script, on the session's entry and its activity together");
     const spanning = seen.filter((s) => new Set(s.keys.map((k) => calculateSlot(k))).size > 1);
     assert.deepEqual(spanning, [], 'commands whose keys span slots');
     const prefix = gw.app.config.REDIS_PREFIX;
