@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import * as OTPAuth from 'otpauth';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import type { TestGateway } from './stack.js';
+import { eventually } from './eventually.js';
 import { uniqueEmail } from './stack.js';
 
 /** A fresh TOTP_ENCRYPTION_KEY (base64 of 32 random bytes). */
@@ -31,13 +32,13 @@ export function codeAt(url: string, steps = 0): string {
  * here is checked by the gateway within the same step.
  */
 export async function awayFromStepBoundary(marginSeconds = 4): Promise<void> {
-  const deadline = Date.now() + 31_000;
-  for (;;) {
-    const into = (Date.now() / 1000) % 30;
-    if (into >= marginSeconds && into <= 30 - marginSeconds) return;
-    if (Date.now() > deadline) throw new Error('clock did not leave the step boundary');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await eventually(
+    () => {
+      const into = (Date.now() / 1000) % 30;
+      return into >= marginSeconds && into <= 30 - marginSeconds;
+    },
+    { what: `the clock ${marginSeconds} s away from a TOTP step boundary`, timeoutMs: 31_000, intervalMs: 200 },
+  );
 }
 
 export interface TotpAccount {

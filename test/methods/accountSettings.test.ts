@@ -11,6 +11,7 @@ import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { RECENT_SIGN_IN_REQUIRED } from '../../src/services/recentSignIn.js';
 import { ageSignIn, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
+import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -312,13 +313,11 @@ describe('account settings', () => {
     const other = await signInResult(email, STRONG_PASSWORD);
     const otherId = other.r.authorization!.session_id!.toString();
     await client.call('auth_revoke_sessions', { session_ids: [other.r.authorization!.session_id!] });
-    const deadline = Date.now() + 5_000;
-    let rows: Array<Record<string, unknown>> = [];
-    while (Date.now() < deadline) {
-      ({ rows } = await gw.app.db.query(`SELECT detail FROM audit_events WHERE user_id = $1 AND kind = 'sessions_revoked'`, [userId]));
-      if (rows.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // Written after the answer (a sign-out does not wait for its audit line).
+    const rows = await eventually(async () => {
+      const { rows } = await gw.app.db.query(`SELECT detail FROM audit_events WHERE user_id = $1 AND kind = 'sessions_revoked'`, [userId]);
+      return rows.length ? rows : undefined;
+    }, { what: 'the sessions_revoked audit event' });
     assert.deepEqual(rows, [{ detail: { sessions: otherId } }]);
   });
 
@@ -327,13 +326,13 @@ describe('account settings', () => {
     const client = await gw.connect();
     await client.call('core_initialize', { client_id: 5, device_type: 'web', device_version: 'x', app_version: '3' });
     await client.request('auth_sign_in', { email, password: 'definitely wrong password' });
-    const deadline = Date.now() + 5_000;
-    let rows: Array<Record<string, unknown>> = [];
-    while (Date.now() < deadline) {
-      ({ rows } = await gw.app.db.query(`SELECT kind, ip, client_id, device_type, detail FROM audit_events WHERE user_id = $1 AND kind = 'sign_in_failed'`, [userId]));
-      if (rows.length) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const rows = await eventually(async () => {
+      const { rows } = await gw.app.db.query(
+        `SELECT kind, ip, client_id, device_type, detail FROM audit_events WHERE user_id = $1 AND kind = 'sign_in_failed'`,
+        [userId],
+      );
+      return rows.length ? rows : undefined;
+    }, { what: 'the sign_in_failed audit event' });
     assert.deepEqual(rows, [{ kind: 'sign_in_failed', ip: '127.0.0.1', client_id: 5, device_type: 'web', detail: { reason: 'password' } }]);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { eventually } from '../helpers/eventually.js';
 import { cpuPerUnit, parseProcStat, processIo, processTree, sampleCpu, treeCpuSeconds } from '../../scripts/bench/cpu.js';
 
 describe('bench CPU accounting from /proc', () => {
@@ -13,8 +14,7 @@ describe('bench CPU accounting from /proc', () => {
 
   it('finds a running child in the process tree, and not once it was reaped', async () => {
     const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 300; while (Date.now() < end);'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 50));
-    assert.ok(processTree(process.pid).includes(child.pid!), 'the running child is in this process tree');
+    await eventually(() => processTree(process.pid).includes(child.pid!), { what: 'the running child in this process tree' });
     await once(child, 'exit');
     assert.ok(treeCpuSeconds(process.pid) > 0);
     assert.ok(!processTree(process.pid).includes(child.pid!), 'gone once reaped');
