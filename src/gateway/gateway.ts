@@ -50,6 +50,8 @@ export class Gateway implements ConnectionOwner {
   private readonly fanout: RevocationFanout;
   private readonly socketLimits: SocketLimits | null;
   private readonly clientIp: ClientIpReader;
+  /** Idle-session checks in flight, per socket (see `activity`). */
+  private readonly idleChecks = new WeakMap<Connection, Promise<void>>();
   private draining = false;
 
   constructor(
@@ -144,11 +146,8 @@ export class Gateway implements ConnectionOwner {
   // ConnectionOwner
 
   dispatch(message: ClientMessage, conn: Connection) {
-    if (conn.session) {
-      if (conn.quietBeforeLastFrameMs > this.sessions.idleMs) return this.checkIdleSession(conn).then(() => this.dispatcher.dispatch(message, conn));
-      this.sessions.noteActivity(conn.session.sessionId);
-    }
-    return this.dispatcher.dispatch(message, conn);
+    const checking = conn.session ? this.activity(conn) : undefined;
+    return checking ? checking.then(() => this.dispatcher.dispatch(message, conn)) : this.dispatcher.dispatch(message, conn);
   }
 
   sessionBound(conn: Connection, session: BoundSession, previous: BoundSession | null): boolean {
@@ -158,9 +157,7 @@ export class Gateway implements ConnectionOwner {
   }
 
   heartbeat(conn: Connection): void {
-    if (!conn.session) return;
-    if (conn.quietBeforeLastFrameMs > this.sessions.idleMs) void this.checkIdleSession(conn);
-    else this.sessions.noteActivity(conn.session.sessionId);
+    if (conn.session) void this.activity(conn);
   }
 
   closed(conn: Connection): void {
@@ -176,8 +173,22 @@ export class Gateway implements ConnectionOwner {
    * socket quiet for longer than the idle window may carry a session that
    * expired (or was removed) meanwhile, and its frame must not revive it: the
    * session is checked first, and the socket closed as revoked (4001) when it
-   * is no longer valid.
+   * is no longer valid. Frames that arrive while the check runs wait for it
+   * too (they would otherwise count as activity and make the check pass).
+   * Resolves when the frame may be served; undefined when it may at once.
    */
+  private activity(conn: Connection): Promise<void> | undefined {
+    const running = this.idleChecks.get(conn);
+    if (running) return running;
+    if (conn.quietBeforeLastFrameMs > this.sessions.idleMs) {
+      const check = this.checkIdleSession(conn).finally(() => this.idleChecks.delete(conn));
+      this.idleChecks.set(conn, check);
+      return check;
+    }
+    this.sessions.noteActivity(conn.session!.sessionId);
+    return undefined;
+  }
+
   private async checkIdleSession(conn: Connection): Promise<void> {
     const session = conn.session!;
     let valid = true;

@@ -100,6 +100,17 @@ describe('idle expiry on open sockets', () => {
     assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
   });
 
+  it('nor do a heartbeat and requests sent together: none counts as activity while the check runs', async () => {
+    const { quiet, quietAuth } = await quietAndBusy();
+    quiet.heartbeat();
+    const answers = await Promise.all([quiet.request('auth_get_sessions', {}), quiet.request('auth_get_sessions', {})].map((r) => r.catch(() => null)));
+    assert.deepEqual(answers.map((r) => r?.sessions ?? null), [null, null], 'neither request was served');
+    assert.equal((await quiet.nextUpdate()).session_deleted?.session_id?.toString(), quietAuth.session_id!.toString());
+    assert.equal((await quiet.closed).code, CloseCode.SESSION_REVOKED);
+    const other = await gw.connect();
+    assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+  });
+
   it('nor does a heartbeat', async () => {
     const { quiet, quietAuth } = await quietAndBusy();
     quiet.heartbeat();
