@@ -47,7 +47,8 @@ async function main(argv: string[]): Promise<number> {
   // Embedded mode (no DATABASE_URL): the gateway's own Postgres under DATA_DIR.
   const embedded = config.DATABASE_URL ? undefined : await attachEmbeddedPostgres(config.dataDir, log);
   const databaseUrl = config.DATABASE_URL ?? embedded!.url;
-  await migrate(databaseUrl, log);
+  // Migrations take a session advisory lock: never through a transaction pooler (DATABASE_DIRECT_URL).
+  await migrate(config.DATABASE_DIRECT_URL ?? databaseUrl, log);
   const db = createPool(databaseUrl, log, { max: 2 });
   try {
     await command.run(parseArgs(rest), { config, db, print: (value) => console.log(JSON.stringify(value)) });

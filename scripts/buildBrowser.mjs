@@ -5,9 +5,9 @@
  *   osmium-client.js  the typed client (src/client/index.ts) as one ES module
  *   console.js/.css   the web console's script and style (src/console/)
  *   index.html        the console page
- * `npm start` and `npm test` run it first (prestart / pretest, with
- * --if-stale), so a fresh clone serves the console and an edit shows on the
- * next start. About 0.5 s on 2 busy cores.
+ * `npm start` and `npm test` run it through `scripts/build.mjs --if-stale`
+ * (with the server bundle), so a fresh clone serves the console and an edit
+ * shows on the next start. About 0.5 s on 2 busy cores.
  *   node scripts/buildBrowser.mjs             build (minified, with source maps)
  *   node scripts/buildBrowser.mjs --if-stale  only when a source is newer than the bundle
  *   node scripts/buildBrowser.mjs --quiet     no size report

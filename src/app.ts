@@ -151,8 +151,10 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   passwords.useDummyCost(commonCost ?? config.BCRYPT_COST);
   log.info({ dummyHashCost: passwords.dummyCost, bcryptCost: config.BCRYPT_COST }, 'password hashing ready');
   metrics.trackHashing(() => passwords.stats);
+  // One registry (and one cache of it) for sessions' app names and mail origins.
+  const clientApps = new ClientAppsRepo(pool);
   const sessions = new SessionService(
-    repos.sessions, new ClientAppsRepo(pool), live, new RevocationBus(broker, log), tokens, ids,
+    repos.sessions, clientApps, live, new RevocationBus(broker, log), tokens, ids,
     { idleMs, persistGranularityMs: config.ACTIVITY_PERSIST_GRANULARITY * 1000 }, log,
   );
   await sessions.start();
@@ -176,7 +178,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     pool, new TotpRepo(pool), totpKeys ? new SecretBox(totpKeys.keys) : null, config.TOTP_ISSUER, limits, audit, log,
   );
   const recentSignIn = new RecentSignIn(sessions, config.REAUTH_WINDOW_MINUTES);
-  const mailOrigins = new MailOrigins(new ClientAppsRepo(pool));
+  const mailOrigins = new MailOrigins(clientApps);
   const accountSecurity = new AccountSecurityService({
     db: pool, users: repos.users, sessions, passwords, policy, totp, recentSignIn, codes: emailCodes,
     knownDevices: new KnownDevicesRepo(pool), audit, mail, mailOrigins, limits, log,

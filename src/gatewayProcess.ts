@@ -81,7 +81,7 @@ export async function runGatewayProcess(config: Config, log: Logger): Promise<vo
     const where = relative(process.cwd(), embedded.dir).startsWith('..') ? embedded.dir : `./${relative(process.cwd(), embedded.dir)}`;
     log.info(
       { readyMs, postgresMs: embedded.startMs, created: embedded.created },
-      `single-instance mode: embedded Postgres in ${where}, ${config.REDIS_URL ? 'live state in Redis' : 'in-process live state'}, ` +
+      `single-instance mode: embedded Postgres in ${where}, ${config.redis ? 'live state in Redis' : 'in-process live state'}, ` +
         `1 process, ready in ${readyMs} ms; ` +
         'for production set DATABASE_URL and REDIS_URL (README: Running in production)',
     );
@@ -90,11 +90,11 @@ export async function runGatewayProcess(config: Config, log: Logger): Promise<vo
     log.info({ url }, `WebSocket URL: ${url}`);
     if (consoleEnabled(config)) log.info(`web console: ${url.replace(/^ws:/, 'http:')}/console`);
     log.info(`try it: npm run loadtest -- --url ${url} --scenario authorize --duration 5   (10 sockets sign up as guests, then reconnect and resume their tokens)`);
-  } else if (!config.REDIS_URL) {
+  } else if (!config.redis) {
     log.info(
       { readyMs },
-      'single-instance mode: REDIS_URL is not set, so live state is in process and WORKERS is ignored (1 process); ' +
-        'set REDIS_URL to run several processes or machines',
+      'single-instance mode: neither REDIS_URL nor REDIS_CLUSTER_NODES is set, so live state is in process and WORKERS is ignored (1 process); ' +
+        'set one of them to run several processes or machines',
     );
   } else {
     log.info({ readyMs, worker: cluster.isWorker ? cluster.worker?.id : undefined }, 'ready');

@@ -25,9 +25,10 @@ try {
 
 const log = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY === true });
 
-// bcrypt hashes and token checks (WebCrypto HMAC) share libuv's thread pool.
-// The pool must keep threads free beside BCRYPT_CONCURRENCY hashes, or every
-// Authorize waits behind a sign-in storm. Its size is read when the pool first
+// bcrypt hashes share libuv's thread pool with DNS, files and async crypto.
+// The pool must keep threads free beside BCRYPT_CONCURRENCY hashes, or that
+// work (jose's WebCrypto for a token of a key not yet loaded, DNS lookups)
+// waits behind a sign-in storm. Its size is read when the pool first
 // starts, so it is set for cluster workers here and by `npm start` otherwise.
 const threadPoolWanted = config.BCRYPT_CONCURRENCY + 2;
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, threadPoolWanted));

@@ -40,9 +40,10 @@ export class Dispatcher {
       const ctx: MethodContext = { conn, services: this.services, log: this.log };
       // The table guarantees handler and payload belong to the same member.
       const payload = (message as unknown as Record<string, unknown>)[method];
+      // Before anything else reads it, the log included (validate.ts): no control character gets further.
+      refuseControlCharacters(payload, '');
       // Secrets in the payload (password, token, code) are redacted by the logger.
       this.log.trace({ method, reqId, request: payload }, 'request received');
-      refuseControlCharacters(payload, '');
       const body = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<RpcResultInit | undefined>)(payload, ctx);
       result = rpcResult(reqId, body);
     } catch (err) {

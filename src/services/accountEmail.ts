@@ -104,7 +104,7 @@ export class AccountEmailService {
       }
       const change = await this.codes.consumeChange(client, email, code);
       if (!change.ok) return verification.reason === 'none' ? change : verification;
-      const previous = await this.users.byId(change.userId);
+      const previous = await this.users.byId(change.userId, client);
       try {
         await this.users.setVerifiedEmail(change.userId, email, client);
       } catch (err) {
@@ -177,7 +177,7 @@ export class AccountEmailService {
     const check = await withTransaction(this.db, async (client) => {
       const result = await this.codes.consume(client, 'reset_password', email, code);
       if (!result.ok) return result;
-      const user = await this.users.byId(result.userId);
+      const user = await this.users.byId(result.userId, client);
       await this.policy.check(newPassword, { email: user?.email ?? email, name: user?.name ?? null }, 'confirm.new_password');
       // Hashed inside the transaction (the row stays locked for ~one bcrypt):
       // only a right code pays for a hash, a wrong guess never does.

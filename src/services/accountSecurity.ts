@@ -137,9 +137,10 @@ export class AccountSecurityService {
     if (user.email && user.email.toLowerCase() === newEmail.toLowerCase()) {
       throw badRequest('new_email is already the address of this account');
     }
+    // The address's limit before the lookup: a 409 tells whether an address is registered.
+    await limits.MAIL_IP.consume(ip);
     const holder = await users.byEmail(newEmail);
     if (holder) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
-    await limits.MAIL_IP.consume(ip);
     await limits.VERIFY_MAIL_EMAIL.consume(newEmail);
     const code = await withTransaction(this.deps.db, async (client) => {
       const issued = await codes.issueForChange(user.id, newEmail, client);

@@ -6,7 +6,7 @@
  * ASCII bytes, every character of the password counts, and no NUL byte can
  * reach bcrypt. bcrypt's async API runs on libuv's thread pool; a semaphore
  * keeps at most BCRYPT_CONCURRENCY hashes there so that other thread-pool work
- * (WebCrypto for tokens, DNS, files) always finds a free thread.
+ * (DNS, files, crypto of other libraries) always finds a free thread.
  *
  * Hashes queue per client IP and the IPs take turns (JobQueue), so one
  * address flooding sign-ins waits behind its own hashes, not in front of

@@ -367,7 +367,7 @@ export class SessionService {
     return ids;
   }
 
-  /** core.Initialize on a signed-in socket: the session's device info, when it changed. */
+  /** core.Initialize on a signed-in socket: writes the session's device info (the next Authorize re-reads it). */
   async updateDevice(sessionId: Id, device: DeviceInfo): Promise<void> {
     await this.repo.updateDevice(sessionId, device);
     // The next Authorize reads the new device from Postgres once.

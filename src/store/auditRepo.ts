@@ -1,7 +1,7 @@
 /**
  * Postgres repository of the audit trail (`audit_events`): append-only. Rows
  * are inserted and read; only the retention prune deletes them, and the
- * table refuses UPDATE (trigger in migration 0005).
+ * table refuses UPDATE (trigger in migration 0008).
  */
 import type { AuditDetail, AuditEvent, AuditKindValue } from '../domain/audit.js';
 import type { Id } from '../domain/ids.js';

@@ -17,7 +17,7 @@ export interface SessionEntry {
   name: string;
   /** types.User.bot of the owner. */
   bot: boolean;
-  /** Fingerprint of the device last recorded for the session (domain/device.ts deviceFingerprint). */
+  /** Fingerprint of the device last recorded for the session (services/sessions.ts deviceFingerprint). */
   device: string;
 }
 

@@ -137,7 +137,7 @@ export class UsersRepo {
   /**
    * The bcrypt cost most stored password hashes have; null when no account has
    * a password. Read at start: over the whole table when it is small, else
-   * over a random sample of about SAMPLE_ROWS rows (whole pages, TABLESAMPLE
+   * over a random sample of about COST_SAMPLE_ROWS rows (whole pages, TABLESAMPLE
    * SYSTEM), so a start never scans millions of rows.
    */
   async commonPasswordCost(): Promise<number | null> {
@@ -154,8 +154,9 @@ export class UsersRepo {
   }
 
 
-  async byId(id: Id): Promise<UserRecord | null> {
-    const { rows } = await this.pool.query<UserRow>(`SELECT * FROM users WHERE id = $1`, [id]);
+  /** `db`: a transaction's client, so a transaction does not hold a second pooled connection for the read. */
+  async byId(id: Id, db: Pool | PoolClient = this.pool): Promise<UserRecord | null> {
+    const { rows } = await db.query<UserRow>(`SELECT * FROM users WHERE id = $1`, [id]);
     return rows[0] ? toUser(rows[0]) : null;
   }
 }
