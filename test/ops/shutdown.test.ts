@@ -11,15 +11,9 @@ import pg from 'pg';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { clockPast, eventually } from '../helpers/eventually.js';
+import { metric } from '../helpers/metrics.js';
 import { createDatabase, REDIS_URL, spawnGateway, uniqueEmail } from '../helpers/stack.js';
 
-/** A gauge's value from the gateway's /metrics. */
-async function gauge(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  assert.ok(line, `${name} in /metrics`);
-  return Number(line.slice(name.length + 1));
-}
 
 describe('graceful shutdown', () => {
   it('on SIGTERM answers the in-flight request, closes sockets with 1001, flushes activity and exits 0', async () => {
@@ -44,7 +38,7 @@ describe('graceful shutdown', () => {
     let answered = false;
     const inFlight = carol.request('auth_sign_up', { email: uniqueEmail('shutdown'), password: 'shutdown password', name: 'Carol' });
     void inFlight.then(() => (answered = true));
-    await eventually(async () => (await gauge(gw.metricsPort, 'osmium_password_hashes_running')) >= 1, { what: "Carol's password hash to be running" });
+    await eventually(async () => (await metric(gw.metricsPort, 'osmium_password_hashes_running')) >= 1, { what: "Carol's password hash to be running" });
     assert.equal(answered, false, 'the sign-up is still in flight when SIGTERM is sent');
     const exited = gw.stop('SIGTERM');
 

@@ -11,6 +11,7 @@ import bcrypt from 'bcrypt';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
+import { metric } from '../helpers/metrics.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'pool quokka password';
@@ -19,12 +20,6 @@ const from = (gw: TestGateway, ip: string): Promise<OsmiumClient> => gw.connect(
 const codes = (results: RpcResult[]) => results.map((r) => r.error?.error_code ?? 0);
 const count = (results: RpcResult[], code: number) => codes(results).filter((c) => c === code).length;
 
-/** A gauge or counter from the gateway's metrics listener. */
-async function metric(gw: TestGateway, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${gw.app.metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(name.length + 1)) : 0;
-}
 
 describe('the hash pool', () => {
   it('limits sign-in attempts per address, known email or not: 40 at once, at most 10 evaluated; other addresses unaffected', async () => {
@@ -88,7 +83,7 @@ describe('the hash pool', () => {
         }),
       );
       // The event: the flood is queued behind the one hash slot.
-      await eventually(async () => (await metric(gw, 'osmium_password_hashes_queued')) >= FLOOD - 5, {
+      await eventually(async () => (await metric(gw.app.metricsPort!, 'osmium_password_hashes_queued')) >= FLOOD - 5, {
         what: 'the flood to queue behind the one hash slot',
         intervalMs: 1,
       });

@@ -16,16 +16,13 @@ import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redisCluster.js';
+import { metric } from '../helpers/metrics.js';
 import { createDatabase, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'failover quokka password';
 
 /** Revocations fanned out on an instance by the broker (the Postgres path does not count them). */
-async function brokerFanouts(gw: TestGateway): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${gw.app.metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('osmium_revocation_fanout_seconds_count '));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
+const brokerFanouts = (gw: TestGateway) => metric(gw.app.metricsPort!, 'osmium_revocation_fanout_seconds_count');
 
 interface SignedIn {
   token: string;
