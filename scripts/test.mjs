@@ -188,7 +188,8 @@ const RERUNS = [
     name: 'redis-cluster', env: { TEST_REDIS_MODE: 'cluster' },
     files: [
       'test/gateway/revocationFinal.test.ts', 'test/methods/sessions.test.ts', 'test/security/guessLimits.test.ts',
-      'test/security/rateLimits.test.ts', 'test/methods/invitesRace.test.ts', 'test/methods/authorize.test.ts',
+      'test/security/rateLimits.test.ts', 'test/security/limitsAcrossInstances.test.ts', 'test/methods/invitesRace.test.ts',
+      'test/methods/authorize.test.ts',
     ],
   },
   {

@@ -62,9 +62,22 @@ describe('bot accounts', () => {
     const listed = (await lister.call('auth_get_sessions', {})).sessions!;
     assert.equal(listed.sessions!.length, 1, 'the bot has one session whatever its sockets');
     assert.equal(listed.sessions![0]!.id!.toString(), listed.current!.toString());
-    const refused = await lister.request('auth_reset_password', { email: uniqueEmail('x') });
-    assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN);
-    assert.match(refused.error!.error_message!, /bots cannot/);
+    // Every people-only method (password, email, two-factor, deletion) refuses a bot's session, whatever the payload.
+    const peopleOnly = [
+      lister.request('auth_reset_password', { email: uniqueEmail('x') }),
+      lister.request('auth_sign_in', { email: uniqueEmail('x'), password: 'whatever password' }),
+      lister.request('auth_sign_up', { name: 'Another' }),
+      lister.request('auth_verify_email', { email: uniqueEmail('x'), code: '123456' }),
+      lister.request('auth_resend_email_verification', {}),
+      lister.request('settings_change_password', { current_password: '', new_password: 'a bot password' }),
+      lister.request('settings_change_email', { new_email: uniqueEmail('x') }),
+      lister.request('settings_setup_totp', {}),
+      lister.request('settings_delete_account', {}),
+    ];
+    for (const refused of await Promise.all(peopleOnly)) {
+      assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN, JSON.stringify(refused));
+      assert.match(refused.error!.error_message!, /bots cannot/);
+    }
 
     // Reset: the old token's sockets close with 4001 on both instances.
     const closes = [a, b].map((c) => new Promise<number>((resolve) => c.on('disconnected', ({ code }) => resolve(code))));
