@@ -27,6 +27,7 @@ import type { MailOrigins } from './mailOrigin.js';
 import { emailChangeCodeMail, emailChangeNoticeMail, newDeviceMail, passwordChangedMail } from './mailTemplates.js';
 import type { PasswordHasher } from './passwords.js';
 import type { PasswordPolicy } from './passwordPolicy.js';
+import { judged } from './rateLimit.js';
 import type { RecentSignIn } from './recentSignIn.js';
 import type { SessionService } from './sessions.js';
 import type { TotpService } from './totp.js';
@@ -96,18 +97,8 @@ export class AccountSecurityService {
     const source = origin.ip ?? '';
     if (!firstPassword) {
       const guess = await limits.PASSWORD_CHECK_USER.reserve(user.id);
-      let right: boolean;
-      try {
-        right = await passwords.verify(change.currentPassword, user.passwordHash, source);
-      } catch (err) {
-        await guess.cancelled(); // not evaluated (hash queue full): the point goes back
-        throw err;
-      }
-      if (!right) {
-        await guess.failed();
-        throw new RpcError(ErrorCode.UNAUTHENTICATED, 'current_password is wrong');
-      }
-      await guess.succeeded();
+      const right = await judged(guess, () => passwords.verify(change.currentPassword, user.passwordHash, source));
+      if (!right) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'current_password is wrong');
     }
     const hash = await passwords.hash(change.newPassword, source);
     const revoked = await withTransaction(this.deps.db, async (client) => {

@@ -13,7 +13,7 @@ import { withTransaction } from '../store/transaction.js';
 import { EmailTakenError, type UsersRepo } from '../store/usersRepo.js';
 import type { Limits } from './limits.js';
 import type { PasswordHasher } from './passwords.js';
-import { combine, reserveAll, type Reservation } from './rateLimit.js';
+import { combine, judged, reserveAll, type Reservation } from './rateLimit.js';
 import type { SessionService } from './sessions.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 
@@ -54,16 +54,6 @@ export interface AccountHooks {
 }
 
 type SignInAccount = UserRecord & { knownSource: boolean };
-
-/** Runs the evaluation of a reserved guess; when it could not run at all (hash queue full, a dependency down), the guess goes back. */
-async function evaluated<T>(guess: Reservation, evaluate: () => Promise<T>): Promise<T> {
-  try {
-    return await evaluate();
-  } catch (err) {
-    await guess.cancelled();
-    throw err;
-  }
-}
 
 type AccountLimits = Pick<Limits, 'SIGNIN_FAIL_EMAIL_IP' | 'SIGNIN_FAIL_EMAIL' | 'SIGNIN_IP' | 'SIGNUP_IP'>;
 
@@ -123,13 +113,11 @@ export class AccountService {
     // 1. Pay for the guess before it is evaluated, and find the account.
     const { account, guess } = await this.reserveGuess(email, ip);
     // 2. The guess itself (against the dummy hash when there is no account).
-    const ok = await evaluated(guess, () => this.passwords.verify(password, account?.passwordHash ?? null, ip));
+    const ok = await judged(guess, async () => (await this.passwords.verify(password, account?.passwordHash ?? null, ip)) && account !== null);
     if (!account || !ok) {
-      await guess.failed();
       if (account) this.hooks.onSignInFailed?.(account, origin);
       throw new RpcError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
     }
-    await guess.succeeded();
     // Only now, with the password right, may the answer speak of the second factor.
     await this.hooks.checkSecondFactor?.(account, totp, origin);
     // 3. Signed in: keep the hash at the configured cost, remember the network, open the session.

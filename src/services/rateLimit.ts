@@ -96,6 +96,24 @@ export interface Reservation {
   cancelled(): Promise<void>;
 }
 
+/**
+ * Runs the check of a reserved guess and settles the reservation: a truthy
+ * outcome succeeded, a falsy one failed; a check that could not run at all
+ * (hash queue full, a dependency down) gives the point back and rethrows.
+ */
+export async function judged<T>(guess: Reservation, check: () => Promise<T>): Promise<T> {
+  let outcome: T;
+  try {
+    outcome = await check();
+  } catch (err) {
+    await guess.cancelled();
+    throw err;
+  }
+  if (outcome) await guess.succeeded();
+  else await guess.failed();
+  return outcome;
+}
+
 const NO_RESERVATION: Reservation = { succeeded: async () => {}, failed: async () => {}, cancelled: async () => {} };
 
 /**

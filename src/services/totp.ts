@@ -30,7 +30,7 @@ import type { StoredBackupCode, TotpCredential, TotpRepo } from '../store/totpRe
 import { withTransaction } from '../store/transaction.js';
 import type { AuditLog } from './audit.js';
 import type { Limits } from './limits.js';
-import { reserveAll, type Reservation } from './rateLimit.js';
+import { judged, reserveAll, type Reservation } from './rateLimit.js';
 import { SecretBoxError, type SecretBox } from './secretBox.js';
 
 const PERIOD_SECONDS = 30;
@@ -239,23 +239,6 @@ export class TotpService {
     this.log.warn('TOTP used but TOTP_ENCRYPTION_KEY is not set');
     throw new RpcError(ErrorCode.UNAVAILABLE, 'two-factor authentication is not configured on this server (TOTP_ENCRYPTION_KEY)');
   }
-}
-
-/**
- * Settles a reserved guess by its outcome: a right code (truthy) succeeded, a
- * wrong one failed; a check that could not run (it threw) gives the points back.
- */
-async function judged<T>(guess: Reservation, check: () => Promise<T>): Promise<T> {
-  let outcome: T;
-  try {
-    outcome = await check();
-  } catch (err) {
-    await guess.cancelled();
-    throw err;
-  }
-  if (outcome) await guess.succeeded();
-  else await guess.failed();
-  return outcome;
 }
 
 /** The unused backup code matching `code`; every stored code is hashed and compared, so the time says nothing. */
