@@ -42,17 +42,20 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1`,
     lua: `local v = redis.call('GET', KEYS[1]) if v and v ~= 'r' then redis.call('DEL', KEYS[1]) end return 1`,
   },
   /**
-   * GETEX of a session's entry (life extended by ARGV[1]); when it is a valid
-   * entry, its activity raised to ARGV[2] as osmTouch does (life ARGV[3]).
+   * A session's entry, its life extended: a tombstone's by ARGV[4], a valid
+   * entry's by ARGV[1], and then, when ARGV[2] is not 0, the entry's activity
+   * raised to ARGV[2] as osmTouch does (life ARGV[3]).
    */
   osmReadSession: {
     numberOfKeys: 2,
     lua: `local v = redis.call('GET', KEYS[1])
 if not v then return false end
+if v == 'r' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) return v end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-if v ~= 'r' then
+local at = tonumber(ARGV[2])
+if at > 0 then
   local cur = tonumber(redis.call('GET', KEYS[2]))
-  if cur == nil or cur < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  if cur == nil or cur < at then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   else redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 end
 return v`,
@@ -71,7 +74,7 @@ interface ScriptCommands {
   osmRevokeSession(sessionKey: string, activityKey: string, ttlMs: number): Promise<number>;
   osmForgetSession(key: string): Promise<number>;
   osmTouch(key: string, at: number, ttlMs: number): Promise<number>;
-  osmReadSession(sessionKey: string, activityKey: string, entryTtlMs: number, activeAt: number, activityTtlMs: number): Promise<string | null>;
+  osmReadSession(sessionKey: string, activityKey: string, entryTtlMs: number, activeAt: number, activityTtlMs: number, tombstoneTtlMs: number): Promise<string | null>;
 }
 
 export function encodeEntry(entry: SessionEntry): string {
@@ -112,12 +115,15 @@ export class RedisLiveState implements LiveState {
   }
 
   async readSession(sessionId: Id, activeAt?: number): Promise<CachedSession> {
-    const key = this.sessionKey(sessionId);
-    // A tombstone's life is extended as a valid entry's: a revoked token presented again stays refused from Redis.
-    const value =
-      activeAt === undefined
-        ? await this.scripts.getex(key, 'PX', this.ttls.entryMs)
-        : await this.scripts.osmReadSession(key, this.activityKey(sessionId), this.ttls.entryMs, activeAt, this.ttls.activityMs);
+    // A tombstone's life is extended too: a revoked token presented again and again stays refused from Redis.
+    const value = await this.scripts.osmReadSession(
+      this.sessionKey(sessionId),
+      this.activityKey(sessionId),
+      this.ttls.entryMs,
+      activeAt ?? 0,
+      this.ttls.activityMs,
+      this.ttls.tombstoneMs,
+    );
     if (value === null) return { state: 'unknown' };
     if (value === TOMBSTONE) return { state: 'revoked' };
     const entry = decodeEntry(value);

@@ -122,6 +122,15 @@ export function liveStateContract(name: string, fixture: LiveStateFixture): void
       assert.deepEqual(await live.lastActive([valid]), new Map([[valid, 9_000]]));
     });
 
+    it('extends a tombstone it reads by the tombstone TTL, not the entry TTL', async () => {
+      const live = await create({ entryMs: 3_600_000, tombstoneMs: 150 });
+      const revoked = sessionId();
+      await live.markRevoked([revoked]);
+      assert.deepEqual(await live.readSession(revoked, 5_000), { state: 'revoked' });
+      await clockPast(Date.now() + 200);
+      assert.deepEqual(await live.readSession(revoked), { state: 'unknown' });
+    });
+
     it('forgets entries, tombstones and activity left unused for their TTL', async () => {
       const live = await create({ entryMs: 150, tombstoneMs: 150, activityMs: 150 });
       const [valid, revoked] = [sessionId(), sessionId()];
