@@ -1,4 +1,8 @@
-/** Open sockets per client address, for MAX_CONNECTIONS_PER_IP (HTTP 429 at upgrade). */
+/**
+ * Connections per client address under a bound: open sockets for
+ * MAX_CONNECTIONS_PER_IP (HTTP 429 at upgrade), and pending upgrades for
+ * MAX_PENDING_CONNECTIONS_PER_IP (pendingConnections.ts).
+ */
 export class ConnectionsPerIp {
   private readonly open = new Map<string, number>();
 

@@ -17,7 +17,7 @@ import { Connection, type ConnectionOwner } from './connection.js';
 import { ConnectionsPerIp } from './connectionsPerIp.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ConsoleRoutes } from './consoleRoutes.js';
-import { httpRoutes, type MetricsRenderer, type Readiness } from './httpRoutes.js';
+import { httpRoutes, type Readiness } from './httpRoutes.js';
 import { Liveness } from './liveness.js';
 import { describeOriginPolicy, originAllowed } from './origin.js';
 import { PendingConnections } from './pendingConnections.js';
@@ -34,7 +34,6 @@ export interface GatewayObserver {
   connections(open: number, authorized: number): void;
   revocationDelivered(seconds: number): void;
   rateLimited(limit: string): void;
-  render: MetricsRenderer;
 }
 
 /** The session operations the gateway itself needs (methods get the rest through the dispatcher). */

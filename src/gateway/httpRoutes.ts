@@ -13,8 +13,6 @@ export interface Readiness {
   check(): Promise<boolean>;
 }
 
-/** Renders the metrics text (Prometheus exposition format). */
-export type MetricsRenderer = () => Promise<{ contentType: string; body: string }>;
 
 export interface HttpRoutesOptions {
   readiness: Readiness;

@@ -8,7 +8,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
-import type { MetricsRenderer } from './httpRoutes.js';
+
+/** Renders the metrics text (Prometheus exposition format). */
+export type MetricsRenderer = () => Promise<{ contentType: string; body: string }>;
 
 export class MetricsListener {
   private readonly http: Server;

@@ -11,17 +11,17 @@
  * proxy, whose own limits apply first (raise MAX_PENDING_CONNECTIONS_PER_IP there).
  */
 import type { Socket } from 'node:net';
+import { ConnectionsPerIp } from './connectionsPerIp.js';
 
 export class PendingConnections {
-  private readonly perIp = new Map<string, number>();
+  /** null: no per-address bound (RATE_LIMITS=off). */
+  private readonly perIp: ConnectionsPerIp | null;
   private readonly pending = new WeakSet<Socket>();
   private total = 0;
 
-  constructor(
-    /** null: no per-address bound (RATE_LIMITS=off). */
-    private readonly maxPerIp: number | null,
-    private readonly maxTotal: number,
-  ) {}
+  constructor(maxPerIp: number | null, private readonly maxTotal: number) {
+    this.perIp = maxPerIp === null ? null : new ConnectionsPerIp(maxPerIp);
+  }
 
   get count(): number {
     return this.total;
@@ -30,9 +30,8 @@ export class PendingConnections {
   /** A new TCP connection: counted and true, or false when over a bound (the caller destroys it). */
   admit(socket: Socket): boolean {
     const ip = socket.remoteAddress ?? '';
-    const fromIp = this.perIp.get(ip) ?? 0;
-    if (this.total >= this.maxTotal || (this.maxPerIp !== null && fromIp >= this.maxPerIp)) return false;
-    this.perIp.set(ip, fromIp + 1);
+    if (this.total >= this.maxTotal || (this.perIp && !this.perIp.admits(ip))) return false;
+    this.perIp?.opened(ip);
     this.total++;
     this.pending.add(socket);
     socket.once('close', () => this.release(socket));
@@ -43,9 +42,6 @@ export class PendingConnections {
   release(socket: Socket): void {
     if (!this.pending.delete(socket)) return;
     this.total--;
-    const ip = socket.remoteAddress ?? '';
-    const left = (this.perIp.get(ip) ?? 1) - 1;
-    if (left > 0) this.perIp.set(ip, left);
-    else this.perIp.delete(ip);
+    this.perIp?.closed(socket.remoteAddress ?? '');
   }
 }

@@ -61,6 +61,12 @@ describe('a start that cannot succeed says why in one line', () => {
     assertOneLine(run, new RegExp(`Postgres at DATABASE_URL \\(127\\.0\\.0\\.1:${closedPort}\\) refused the connection .*check DATABASE_URL`));
   });
 
+  it('behind a pooler, a direct Postgres refusing connections: names DATABASE_DIRECT_URL, which the start reaches first', async () => {
+    const closedPort = await getPort({ host: '127.0.0.1' });
+    const run = await runGatewayToExit({ DATABASE_URL, DATABASE_DIRECT_URL: `postgres://osmium@127.0.0.1:${closedPort}/osmium`, REDIS_URL: '', PORT: '0' });
+    assertOneLine(run, new RegExp(`Postgres at DATABASE_DIRECT_URL \\(127\\.0\\.0\\.1:${closedPort}\\) refused the connection .*check DATABASE_DIRECT_URL`));
+  });
+
   it('a database that does not exist: names it and DATABASE_URL', async () => {
     const url = new URL(DATABASE_URL);
     url.pathname = '/no_such_database';
