@@ -11,16 +11,12 @@ import { sessionOf, originOf, type Method } from './types.js';
 import * as v from './validate.js';
 import { totpView } from './views.js';
 
-/** Longer than any TOTP or backup code with separators. */
-const CODE_MAX_CHARS = 32;
-
 export const setupTotp: Method<'settings_setup_totp'> = {
   needsSession: true,
   peopleOnly: true,
   async handle(request, ctx) {
-    const given = request.code !== undefined && request.code !== null;
-    const code = given ? v.boundedString(request.code, 'code', CODE_MAX_CHARS).trim() : '';
-    const state = await ctx.services.accountSecurity.setupTotp(sessionOf(ctx), request.enabled === true, code || null, ctx.conn.ip, originOf(ctx));
+    const code = v.secondFactorCode(request.code, 'code');
+    const state = await ctx.services.accountSecurity.setupTotp(sessionOf(ctx), request.enabled === true, code, ctx.conn.ip, originOf(ctx));
     return totpView(state);
   },
 };

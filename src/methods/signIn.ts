@@ -18,15 +18,12 @@ export const signIn: Method<'auth_sign_in'> = {
     const email = v.email(request.email);
     const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
     if (!password) throw badPassword();
-    const totp = request.totp === undefined || request.totp === null ? null : v.boundedString(request.totp, 'totp', TOTP_MAX_CHARS).trim();
-    const signedIn = await ctx.services.accounts.signIn(email, password, totp || null, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
+    const totp = v.secondFactorCode(request.totp, 'totp');
+    const signedIn = await ctx.services.accounts.signIn(email, password, totp, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
     const session = { userId: signedIn.user.id, sessionId: signedIn.session.id, bot: false };
     ctx.conn.bindSession(session);
     return authorizationView(signedIn.token, signedIn.user, session);
   },
 };
-
-/** A TOTP code is 6 digits, a backup code 12 symbols (dashes and spaces forgiven): anything longer is not one. */
-const TOTP_MAX_CHARS = 32;
 
 const badPassword = () => new RpcError(ErrorCode.BAD_REQUEST, 'password is required');

@@ -116,6 +116,14 @@ export function boundedString(value: string | null | undefined, field: string, m
   return s;
 }
 
+/** A TOTP code is 6 digits, a backup code 12 symbols (dashes and spaces forgiven): anything longer is not one. */
+const SECOND_FACTOR_MAX_CHARS = 32;
+
+/** An optional TOTP or backup code (sign-in `totp`, setupTotp `code`): trimmed, null when absent or blank. */
+export function secondFactorCode(value: string | null | undefined, field: string): string | null {
+  return boundedString(value, field, SECOND_FACTOR_MAX_CHARS).trim() || null;
+}
+
 /** A fixed64 id that must be a snowflake. */
 export function snowflake(value: Long | number | null | undefined, field: string): Id {
   const id = idFromWire(value);
