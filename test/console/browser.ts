@@ -4,13 +4,18 @@
  * and the sign-in form driven as a person would, by accessible names.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { buildBrowser } from '../../scripts/buildBrowser.mjs';
+import { browserBundleStale, buildBrowser } from '../../scripts/buildBrowser.mjs';
 import { launchChromium } from '../../scripts/chromium.mjs';
 
 let built: Promise<unknown> | undefined;
-/** Builds dist/browser/ (once per process), so a test file run alone serves the current sources. */
+/**
+ * Builds dist/browser/ when a source is newer than it (once per process), so
+ * a test file run alone serves the current sources. Only then: a rebuild
+ * empties the folder first, and other browser test files running at the same
+ * time would be served 503 meanwhile (`npm test` builds before any file runs).
+ */
 export function buildConsole(): Promise<unknown> {
-  built ??= buildBrowser();
+  built ??= browserBundleStale() ? buildBrowser() : Promise.resolve();
   return built;
 }
 
