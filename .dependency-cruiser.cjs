@@ -8,7 +8,7 @@
  * it (type-only imports count: a type is a dependency too):
  *
  *   composition   app.ts, main.ts, gatewayProcess.ts, startFailure.ts,        anything below
- *                 metrics.ts, cluster/, embedded/, admin/
+ *                 start.ts, metrics.ts, cluster/, embedded/, admin/
  *   gateway       gateway/     HTTP, upgrade, connections, dispatcher        methods, services, protocol, domain, config, logger
  *   methods       methods/     one file per protocol method                  services, protocol, domain, logger
  *   services      services/    tokens, passwords, sessions, limits, mail...  store, protocol, domain, config, logger

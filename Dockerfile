@@ -7,15 +7,15 @@
 # starts the result as the `node` user: keep to those instructions, RUN only
 # in the build stage, and paths inside WORKDIR or named in COPY.
 
-# Stage 1: install everything, compile dist/ with esbuild (the gateway and the
-# browser console), then drop the development dependencies (esbuild, tsx,
-# TypeScript) so that only what the compiled gateway loads at run time is
-# copied on.
+# Stage 1: install everything, compile dist/ with esbuild (the gateway, its V8
+# code cache, made by this image's node, and the browser console), then drop
+# the development dependencies (esbuild, tsx, TypeScript) so that only what
+# the compiled gateway loads at run time is copied on.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY scripts/build.mjs scripts/buildBrowser.mjs scripts/admin.ts ./scripts/
+COPY scripts/build.mjs scripts/buildBrowser.mjs scripts/bundleLoader.mjs scripts/admin.ts ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund && mkdir -p data
 

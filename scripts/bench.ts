@@ -169,7 +169,7 @@ try {
   }
   if (want('5')) {
     log('figure 5: start to ready');
-    rows.push(...(await figureStart(settings, options.quick ? 2 : 3, freePort)));
+    rows.push(...(await figureStart(settings, options.quick ? 2 : 7, freePort)));
   }
 } finally {
   await mainGateway?.stop();

@@ -6,19 +6,29 @@
  * console into dist/browser/ (scripts/buildBrowser.mjs).
  *
  *   dist/main.js, dist/admin.js   what to run: the gateway, the admin CLI
- *   dist/server/                  their bundles, and the SQL migrations
+ *   dist/server/                  their bundles, the gateway's code cache,
+ *                                 and the SQL migrations
  *   dist/browser/                 the web console (scripts/buildBrowser.mjs)
  *
  *   node scripts/build.mjs              build
- *   node scripts/build.mjs --if-stale   build only what an input changed since
- *                                       the last build (what `npm start` runs)
+ *   node scripts/build.mjs --if-stale   build only what an input (or the node
+ *                                       version) changed since the last build
+ *                                       (what `npm start` runs)
  *
  * Each bundle holds the entry and its npm dependencies: loading one file
- * instead of hundreds of package files is most of what makes the start fast.
+ * instead of hundreds of package files is the first half of a fast start.
+ * The second half is for the gateway only: its bundle is CommonJS
+ * (dist/server/gateway.cjs, from src/start.ts), loaded with a V8 code cache
+ * the build writes beside it (scripts/bundleLoader.mjs says why), and
+ * packages it loads on demand (nodemailer, the console's mail parser, the
+ * password checker) are inside it, compiled only when first called. The
+ * admin CLI, whose start matters less, stays an ES module with those
+ * packages in chunks of their own.
+ *
  * A few packages stay outside, loaded from node_modules as usual:
  * - bcrypt: a native addon;
- * - pino, pino-pretty: pino starts its transports (pretty logs) in worker
- *   threads that load them from node_modules by name;
+ * - pino-pretty: pretty logs on a terminal in development, required only
+ *   then (src/logger.ts);
  * - pg-native: pg's optional native driver, never installed here.
  * The embedded Postgres binaries are found through node_modules at run time
  * (src/embedded/binaries.ts), never bundled.
@@ -28,9 +38,10 @@
  * location (import.meta.url) resolves to the same place from the bundle:
  * `../../dist/browser/` (the console) and `./migrations` beside it (copied).
  */
+import { spawnSync } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,11 +49,13 @@ const DIST = join(ROOT, 'dist');
 const SERVER = join(DIST, 'server');
 /** Lists the files the last build read, to tell whether it is stale. */
 const INPUTS_FILE = join(SERVER, 'build-inputs.json');
-const ENTRIES = { main: 'src/main.ts', admin: 'scripts/admin.ts' };
-const EXTERNAL = ['bcrypt', 'pino', 'pino-pretty', 'pg-native'];
+/** What `node dist/<name>.js` runs. */
+const ENTRIES = { main: 'src/start.ts', admin: 'scripts/admin.ts' };
+const EXTERNAL = ['bcrypt', 'pino-pretty', 'pg-native'];
+const LOADER = 'scripts/bundleLoader.mjs';
 
 /** Inputs that change a build without being imported by it. */
-const BUILD_FILES = ['scripts/build.mjs', 'package.json', 'package-lock.json'];
+const BUILD_FILES = ['scripts/build.mjs', LOADER, 'package.json', 'package-lock.json'];
 
 async function mtime(path) {
   return stat(path).then((s) => s.mtimeMs, () => undefined);
@@ -53,7 +66,9 @@ async function serverStaleReason() {
   const built = await mtime(INPUTS_FILE);
   if (built === undefined) return 'no build yet';
   for (const entry of Object.keys(ENTRIES)) if ((await mtime(join(DIST, `${entry}.js`))) === undefined) return `dist/${entry}.js is missing`;
-  const { inputs } = JSON.parse(await readFile(INPUTS_FILE, 'utf8'));
+  const { inputs, node } = JSON.parse(await readFile(INPUTS_FILE, 'utf8'));
+  // The code cache is V8's: another node version refuses it.
+  if (node !== process.version) return `node ${process.version} replaced ${node ?? 'an older build'}`;
   for (const input of [...inputs, ...BUILD_FILES]) {
     const changed = await mtime(join(ROOT, input));
     if (changed === undefined) return `${input} is gone`;
@@ -69,37 +84,95 @@ async function migrationsDir() {
   return join(ROOT, 'src', found[0]);
 }
 
-async function buildServer(esbuild) {
-  await rm(SERVER, { recursive: true, force: true });
-  const result = await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: ENTRIES,
+/** Settings both bundles share. */
+const COMMON = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // Less source to parse and compile at start; names kept for readable stack traces (and source maps beside).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  external: EXTERNAL,
+  sourcemap: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+  // protobufjs probes for optional modules with eval("require"): harmless, and the bundle's require answers it.
+  logOverride: { 'direct-eval': 'silent' },
+};
+
+/** The gateway: one CommonJS file exporting start(), for the code cache. */
+function buildGateway(esbuild) {
+  return esbuild.build({
+    ...COMMON,
+    entryPoints: { gateway: ENTRIES.main },
     outdir: SERVER,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
+    outExtension: { '.js': '.cjs' },
+    format: 'cjs',
+    // The packages' licence comments go beside it (gateway.cjs.LEGAL.txt): the bundle stays ASCII, quick to read.
+    legalComments: 'external',
+    banner: {
+      js:
+        "var __importMetaUrl = require('node:url').pathToFileURL(__filename).href;\n" +
+        "var __navigator = globalThis.navigator ?? { userAgent: `Node.js/${process.versions.node.split('.')[0]}` };",
+    },
+    define: {
+      // import.meta.url (paths beside the sources: migrations, the console) is the bundle's own URL in CommonJS.
+      'import.meta.url': '__importMetaUrl',
+      // Node 21 and later have a global navigator; Node 20 has none, and pg then tells Node from Cloudflare
+      // Workers by building a fetch Response, which loads Node's whole fetch implementation (~25 ms of a start).
+      // Inside the bundle, Node 20 gets the navigator a later Node would give it.
+      navigator: '__navigator',
+    },
+    // import() becomes require(): code compiled from a cache made in another process cannot import() on Node 20
+    // ("A dynamic import callback was not specified"), and a require() is all a CommonJS bundle needs.
+    supported: { 'dynamic-import': false },
+  });
+}
+
+/** The admin CLI: an ES module, with what it loads on demand in chunks of their own. */
+function buildAdmin(esbuild) {
+  return esbuild.build({
+    ...COMMON,
+    entryPoints: { admin: ENTRIES.admin },
+    outdir: SERVER,
     format: 'esm',
-    // Modules loaded on demand (nodemailer, the console's mail parser) go to chunks of their own, off the start path.
     splitting: true,
-    // Less source to parse and compile at start; names kept for readable stack traces (and source maps beside).
-    minifyWhitespace: true,
-    minifySyntax: true,
-    external: EXTERNAL,
     // Bundled CommonJS packages call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    sourcemap: 'linked',
-    metafile: true,
-    logLevel: 'warning',
-    // protobufjs probes for optional modules with eval("require"): harmless, and the banner's require answers it.
-    logOverride: { 'direct-eval': 'silent' },
   });
+}
+
+async function buildServer(esbuild) {
+  await rm(SERVER, { recursive: true, force: true });
+  const results = await Promise.all([buildGateway(esbuild), buildAdmin(esbuild)]);
   const migrations = await migrationsDir();
   await mkdir(join(SERVER, 'migrations'));
   for (const file of (await readdir(migrations)).filter((f) => f.endsWith('.sql'))) await cp(join(migrations, file), join(SERVER, 'migrations', file));
+  await cp(join(ROOT, LOADER), join(SERVER, 'bundleLoader.mjs'));
   // What to run: `node dist/main.js` (cluster workers are forked from the same path).
-  for (const entry of Object.keys(ENTRIES)) await writeFile(join(DIST, `${entry}.js`), `import './server/${entry}.js';\n`);
-  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('<'));
-  await writeFile(INPUTS_FILE, `${JSON.stringify({ inputs }, null, 1)}\n`);
+  await writeFile(
+    join(DIST, 'main.js'),
+    "// The gateway (npm run build wrote this): loads dist/server/gateway.cjs with its code cache, then starts it.\n" +
+      "import { loadBundle } from './server/bundleLoader.mjs';\n\n" +
+      "const { exports, codeCache } = loadBundle('gateway');\nawait exports.start({ codeCache });\n",
+  );
+  await writeFile(join(DIST, 'admin.js'), "import './server/admin.js';\n");
+  await writeCodeCache();
+  const inputs = [...new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)))].filter((p) => !p.startsWith('<'));
+  await writeFile(INPUTS_FILE, `${JSON.stringify({ node: process.version, inputs }, null, 1)}\n`);
+}
+
+/**
+ * Loads the gateway bundle in a node of its own (the flags V8 checks a cache
+ * against are then node's defaults, as at `node dist/main.js`) and writes its
+ * code cache; fails the build when loading the bundle fails.
+ */
+async function writeCodeCache() {
+  const loader = pathToFileURL(join(SERVER, 'bundleLoader.mjs')).href;
+  const code = `import { writeCodeCache } from ${JSON.stringify(loader)}; writeCodeCache('gateway'); process.exit(0);`;
+  const { status, stderr } = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  if (status !== 0) throw new Error(`loading dist/server/gateway.cjs to write its code cache failed:\n${stderr}`);
 }
 
 async function main() {

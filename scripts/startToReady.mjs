@@ -86,7 +86,8 @@ async function main() {
     const cases = [['ceiling: plain node serving /readyz', () => ({ args: ['-e', CEILING_SCRIPT] })]];
     if (built) {
       cases.push(
-        ['server mode, compiled (node dist/main.js)', async () => ({ args: compiled, env: serverEnv(await createDatabase(stack.databaseUrl)) })],
+        ['server mode, fresh database, compiled (node dist/main.js)', async () => ({ args: compiled, env: serverEnv(await createDatabase(stack.databaseUrl)) })],
+        ['server mode, migrated database (a restart), compiled', () => ({ args: compiled, env: serverEnv(migrated) })],
         ['embedded mode, first start, compiled', () => ({ args: compiled, env: embeddedEnv(freshDir()) })],
         ['embedded mode, later start, compiled', () => ({ args: compiled, env: embeddedEnv(reusedDir()) })],
       );
@@ -117,8 +118,10 @@ async function main() {
     function embeddedEnv(dataDir) {
       return { DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir };
     }
-    // The later-start case needs a cluster that already exists.
+    // The later-start and restart cases need a cluster and a database that already exist.
     await timeToReady({ args: built ? compiled : typescript, env: embeddedEnv(reusedDir()) });
+    const migrated = await createDatabase(stack.databaseUrl);
+    await timeToReady({ args: built ? compiled : typescript, env: serverEnv(migrated) });
     const results = cases.map(([name]) => ({ name, ms: [], cpu: [] }));
     // Interleaved rounds: load from other work on the machine falls on every case alike.
     for (let round = 0; round < runs; round++) {

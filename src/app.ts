@@ -106,8 +106,22 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   // Migrations (an advisory lock) and LISTEN need a session of their own: not through a transaction pooler.
   const directUrl = config.DATABASE_DIRECT_URL ?? databaseUrl;
   const metrics = options.metrics ?? new Metrics();
-  await migrate(directUrl, log);
   const pool = createPool(databaseUrl, log, { onError: metrics.postgresError, preparedStatements: config.DATABASE_PREPARED_STATEMENTS === 'on' });
+  // Without a pooler in between, the migrations borrow the pool's first connection, which the reads below then reuse.
+  await migrate(directUrl === databaseUrl ? pool : directUrl, log).catch(async (err: unknown) => {
+    await pool.end().catch(() => undefined);
+    throw err;
+  });
+  // Sessions Postgres says ended (a user removed by the purge or by hand, any revocation) end on every instance.
+  // LISTEN opens its connection while the reads below run. Until the sessions and the gateway exist, a
+  // notification does nothing: no socket is bound here yet, and the running instances mark those sessions ended.
+  const listener = new PostgresListener(directUrl, log);
+  let endSessions = (_ids: string[]): void => undefined;
+  let recheckSockets = (): void => undefined;
+  listener.on(SESSIONS_ENDED_CHANNEL, (payload) => endSessions(payload.split(',').filter(isSnowflake)));
+  listener.onReconnect(() => recheckSockets());
+  const listening = listener.start();
+  listening.catch(() => undefined); // awaited before the gateway listens: a failure fails the start there
 
   const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
   let live: LiveState;
@@ -129,12 +143,11 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     emailCodes: new EmailCodesRepo(pool),
     friends: new FriendsRepo(pool),
   };
-  // Independent reads, at once: the worker id, the key ring, the cost most stored password hashes have.
-  const [lease, , commonCost] = await Promise.all([
-    config.WORKER_ID === undefined ? WorkerLease.acquire(pool, log) : undefined,
-    tokens.start(),
-    repos.users.commonPasswordCost(),
-  ]);
+  // The worker id, the key ring, the cost most stored password hashes have: one after another, on one open
+  // connection (each needs a millisecond; reading them at once opened a connection each, ~10 ms of a start).
+  const lease = config.WORKER_ID === undefined ? await WorkerLease.acquire(pool, log) : undefined;
+  await tokens.start();
+  const commonCost = await repos.users.commonPasswordCost();
   const workerId = config.WORKER_ID ?? lease!.workerId;
   const ids = new SnowflakeGenerator(workerId);
   await broker.subscribe(Topic.KEYS_CHANGED, () => void tokens.reload().catch((err) => log.warn({ err }, 'key reload failed')));
@@ -225,19 +238,15 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     },
   };
   const gateway = new Gateway(config, sessions, dispatcher, readiness, log, metrics, createConsoleRoutes(config, consoleAccounts, log));
-  // Users removed from Postgres (purge, or by hand) end their sessions on every instance.
-  const listener = new PostgresListener(directUrl, log);
-  listener.on(SESSIONS_ENDED_CHANNEL, (payload) => {
-    sessions.ended(payload.split(',').filter(isSnowflake)).catch((err) => log.warn({ err }, 'could not end the sessions of a removed user'));
-  });
-  listener.onReconnect(() => void gateway.recheckBoundSessions());
-  await listener.start();
+  endSessions = (ids) => {
+    sessions.ended(ids).catch((err) => log.warn({ err }, 'could not end the sessions of a removed user'));
+  };
+  recheckSockets = () => void gateway.recheckBoundSessions();
+  await listening;
   const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const port = await gateway.listen();
   log.info({ port, metricsPort, workerId, live: redis ? `redis ${redis.kind}` : 'memory' }, 'gateway listening');
-  // Off the start path: the password checker's dictionaries load once the gateway serves (a check meanwhile waits for them).
-  if (config.PASSWORD_MIN_SCORE > 0) policy.load().catch((err) => log.warn({ err }, 'could not load the password strength checker'));
 
   return {
     port,

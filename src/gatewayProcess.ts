@@ -18,10 +18,15 @@ import type { Logger } from './logger.js';
 import { consoleEnabled } from './gateway/consoleRoutes.js';
 import { explainStartFailure } from './startFailure.js';
 
+/** How the process was launched: dist/main.js says whether its code cache served (scripts/bundleLoader.mjs). */
+export interface Launch {
+  codeCache?: 'used' | 'rejected' | 'missing';
+}
+
 /** Beyond SHUTDOWN_GRACE_MS before a stuck shutdown is cut short. */
 const SHUTDOWN_MARGIN_MS = 5_000;
 
-export async function runGatewayProcess(config: Config, log: Logger): Promise<void> {
+export async function runGatewayProcess(config: Config, log: Logger, launch: Launch = {}): Promise<void> {
   let embedded: EmbeddedPostgres | undefined;
   let app: App | undefined;
   let stopping = false;
@@ -77,10 +82,11 @@ export async function runGatewayProcess(config: Config, log: Logger): Promise<vo
   if (stopping) return; // a signal arrived during start; shutdown() stops what started
 
   const readyMs = Math.round(performance.now());
+  const { codeCache } = launch; // how the production bundle compiled: undefined under tsx
   if (embedded) {
     const where = relative(process.cwd(), embedded.dir).startsWith('..') ? embedded.dir : `./${relative(process.cwd(), embedded.dir)}`;
     log.info(
-      { readyMs, postgresMs: embedded.startMs, created: embedded.created },
+      { readyMs, codeCache, postgresMs: embedded.startMs, created: embedded.created },
       `single-instance mode: embedded Postgres in ${where}, ${config.redis ? 'live state in Redis' : 'in-process live state'}, ` +
         `1 process, ready in ${readyMs} ms; ` +
         'for production set DATABASE_URL and REDIS_URL (README: Running in production)',
@@ -92,12 +98,12 @@ export async function runGatewayProcess(config: Config, log: Logger): Promise<vo
     log.info(`try it: npm run loadtest -- --url ${url} --scenario authorize --duration 5   (10 sockets sign up as guests, then reconnect and resume their tokens)`);
   } else if (!config.redis) {
     log.info(
-      { readyMs },
+      { readyMs, codeCache },
       'single-instance mode: neither REDIS_URL nor REDIS_CLUSTER_NODES is set, so live state is in process and WORKERS is ignored (1 process); ' +
         'set one of them to run several processes or machines',
     );
   } else {
-    log.info({ readyMs, worker: cluster.isWorker ? cluster.worker?.id : undefined }, 'ready');
+    log.info({ readyMs, codeCache, worker: cluster.isWorker ? cluster.worker?.id : undefined }, 'ready');
   }
   if (cluster.isWorker) process.send?.({ type: 'osmium:worker-ready' } satisfies WorkerMessage);
 }

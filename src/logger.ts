@@ -2,6 +2,7 @@
  * Structured logging with pino. Secrets (passwords, codes, tokens) are redacted
  * by path so no call site can leak them by accident.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
@@ -40,7 +41,10 @@ export function createLogger(options: LoggerOptions): Logger {
   };
   if (options.destination) return pino(base, options.destination as pino.DestinationStream);
   if (options.pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+    // Development on a terminal only. A stream in this thread, not a transport (a worker thread that loads
+    // pino-pretty by name), so that pino can be bundled; required here, so production never loads it.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l' }));
   }
   return pino(base);
 }

@@ -1,45 +1,8 @@
 /**
- * Entry point: `npm start` runs its compiled form, dist/main.js. Validates the
- * configuration, then runs one of:
- * - the cluster primary (src/cluster/primary.ts): server mode with Redis (REDIS_URL or REDIS_CLUSTER_NODES)
- *   and WORKERS > 1; it forks this same file as its workers;
- * - one gateway process (src/gatewayProcess.ts): embedded single-instance
- *   mode (no DATABASE_URL), a single process, or a cluster worker.
+ * Entry point in development and tests: `node --import tsx src/main.ts`.
+ * Production runs the compiled form of the same start, `node dist/main.js`
+ * (`npm run build`), which loads the bundle of src/start.ts.
  */
-import cluster from 'node:cluster';
-import { runPrimary } from './cluster/primary.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { runGatewayProcess } from './gatewayProcess.js';
-import { createLogger } from './logger.js';
+import { start } from './start.js';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`cannot start: invalid configuration: ${err.problems.join('; ')}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
-
-const log = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' && process.stdout.isTTY === true });
-
-// bcrypt hashes share libuv's thread pool with DNS, files and async crypto.
-// The pool must keep threads free beside BCRYPT_CONCURRENCY hashes, or that
-// work (jose's WebCrypto for a token of a key not yet loaded, DNS lookups)
-// waits behind a sign-in storm. Its size is read when the pool first
-// starts, so it is set for cluster workers here and by `npm start` otherwise.
-const threadPoolWanted = config.BCRYPT_CONCURRENCY + 2;
-process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, threadPoolWanted));
-if (Number(process.env.UV_THREADPOOL_SIZE) < threadPoolWanted) {
-  log.warn(
-    { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE, BCRYPT_CONCURRENCY: config.BCRYPT_CONCURRENCY },
-    'UV_THREADPOOL_SIZE leaves fewer than 2 threads beside bcrypt: token checks may wait during sign-in storms',
-  );
-}
-// Workers coordinate only through Redis: without it, several processes would not see each other's revocations.
-const workers = config.mode === 'embedded' || !config.redis ? 1 : config.WORKERS;
-
-if (workers > 1 && cluster.isPrimary) runPrimary(workers, config, log);
-else await runGatewayProcess(config, log);
+await start();

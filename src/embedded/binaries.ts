@@ -18,9 +18,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, chmod, cp, lstat, mkdir, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { StartError } from '../startFailure.js';
 import { exists, isAlive } from './fileAndProcessChecks.js';
 
@@ -61,7 +61,7 @@ function defaultCacheDir(): string {
 async function packageRoot(name: string): Promise<string> {
   let entry: string;
   try {
-    entry = fileURLToPath(import.meta.resolve(name));
+    entry = createRequire(import.meta.url).resolve(name);
   } catch {
     throw new StartError(
       `the embedded Postgres binaries for ${process.platform}-${process.arch} are missing (${name} is not installed): ` +

@@ -49,21 +49,32 @@ export function displayName(value: string | null | undefined, field = 'name'): s
   return trimmed;
 }
 
-// Built with the constructor: the `v` flag (Unicode sets) is newer than the TypeScript target.
-const RGI_EMOJI = new RegExp('^\\p{RGI_Emoji}$', 'v');
+let rgiEmoji: RegExp | undefined;
+/**
+ * True when `segment` is one emoji (including ZWJ sequences). Built on first
+ * use: compiling the pattern (every emoji sequence Unicode lists) takes
+ * ~20 ms, too much for every start when few names ever need it. Built with
+ * the constructor: the `v` flag (Unicode sets) is newer than the TypeScript
+ * target.
+ */
+function isEmoji(segment: string): boolean {
+  rgiEmoji ??= new RegExp('^\\p{RGI_Emoji}$', 'v');
+  return rgiEmoji.test(segment);
+}
 const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/u;
 const JOINER = /[\u200c\u200d]/u;
 const VARIATION_SELECTOR = /[\ufe0e\ufe0f]/u;
 /** Letters of scripts whose spelling needs ZWJ / ZWNJ inside words. */
 const JOINING_SCRIPT_LETTER =
   /^[\p{Script=Arabic}\p{Script=Syriac}\p{Script=Nko}\p{Script=Mongolian}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}\p{Script=Myanmar}\p{Script=Khmer}]/u;
-const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
+let graphemes: Intl.Segmenter | undefined;
 
 /** True when `name` holds an invisible or direction-changing character outside the uses above. */
 function hasDisguise(name: string): boolean {
   if (!INVISIBLE.test(name)) return false;
+  graphemes ??= new Intl.Segmenter('und', { granularity: 'grapheme' });
   for (const { segment, index } of graphemes.segment(name)) {
-    if (!INVISIBLE.test(segment) || RGI_EMOJI.test(segment)) continue;
+    if (!INVISIBLE.test(segment) || isEmoji(segment)) continue;
     let at = index;
     for (const char of segment) {
       at += char.length;

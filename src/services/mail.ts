@@ -186,7 +186,8 @@ export class MailService {
 /**
  * nodemailer, loaded when the first mail goes out rather than at start: it is
  * the largest package the gateway uses, and most processes start long before
- * their first mail (a production build keeps it in a chunk of its own).
+ * their first mail (in the production bundle it is a module not initialised,
+ * nor compiled, until then).
  */
 let loaded: Promise<typeof import('nodemailer')> | undefined;
 function nodemailer(): Promise<typeof import('nodemailer')> {

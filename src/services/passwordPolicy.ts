@@ -63,9 +63,9 @@ function ownerWords(owner: PasswordOwner): string[] {
 }
 
 /**
- * A dynamically imported package's exports. The production bundle (esbuild)
- * hands these CommonJS packages over as `default` only; node and tsx give the
- * named exports.
+ * A dynamically imported package's exports: node and tsx give these CommonJS
+ * packages' named exports; an esbuild bundle in ES module form (the admin
+ * CLI's) hands them over as `default` only.
  */
 function namedExports<M extends object>(module: M, name: keyof M): M {
   return name in module ? module : (module as unknown as { default: M }).default;
@@ -73,10 +73,10 @@ function namedExports<M extends object>(module: M, name: keyof M): M {
 
 let factory: Promise<ZxcvbnFactory> | undefined;
 /**
- * Loaded on first use and shared by the whole process. The library and its
- * dictionaries are ~0.5 MB of JavaScript (a chunk of their own in the build):
- * imported here, not at start, they stay off the start path; `load()` warms
- * them once the gateway serves.
+ * Loaded on first use and shared by the whole process. Building the
+ * dictionaries blocks the event loop for ~100 ms once: at the first new
+ * password rather than at start, where it held back the first readiness
+ * answer, and never in a process that serves no sign-ups.
  */
 function estimator(): Promise<ZxcvbnFactory> {
   factory ??= (async () => {
@@ -98,11 +98,6 @@ export class PasswordPolicy {
     /** PASSWORD_MIN_SCORE. */
     readonly minScore: number,
   ) {}
-
-  /** Loads the library and its dictionaries now, so the first check does not wait for them. */
-  async load(): Promise<void> {
-    await estimator();
-  }
 
   /** zxcvbn's verdict (for the measurement script and the tests). */
   async evaluate(password: string, owner: PasswordOwner): Promise<ZxcvbnResult> {

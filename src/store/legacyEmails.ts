@@ -16,9 +16,8 @@ import type { Logger } from '../logger.js';
 
 const BATCH = 500;
 
-export async function finishEmailCanonicalisation(url: string, log: Logger): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+/** Runs on `client` (a connection of its own: it opens transactions), which stays open. */
+export async function finishEmailCanonicalisation(client: pg.ClientBase, log: Logger): Promise<void> {
   try {
     const left: Array<{ userId: string; reason: string }> = [];
     let converted = 0;
@@ -57,7 +56,5 @@ export async function finishEmailCanonicalisation(url: string, log: Logger): Pro
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
-  } finally {
-    await client.end();
   }
 }

@@ -3,10 +3,10 @@
  * every account, session and key; nothing above this module builds SQL
  * connections itself.
  */
+import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { runner } from 'node-pg-migrate';
 import type { Logger } from '../logger.js';
 import { finishEmailCanonicalisation } from './legacyEmails.js';
 
@@ -72,37 +72,62 @@ export function hotStatement(pool: Pool, name: string, text: string, values: unk
 }
 
 /**
- * Applies pending migrations. Safe when several instances start at once:
+ * Applies pending migrations, then finishes what migration 0006 left to
+ * JavaScript (legacyEmails.ts). Safe when several instances start at once:
  * node-pg-migrate takes an advisory lock and the others wait for it.
+ *
+ * A start with nothing to apply (every restart, every instance added) asks
+ * Postgres which migrations it has and never loads node-pg-migrate: the
+ * library, its TypeScript loader (jiti) and its lock took a tenth of such a
+ * start.
  */
-export async function migrate(url: string, log: Logger): Promise<void> {
-  const applied = await runner({
-    databaseUrl: url,
-    dir: MIGRATIONS_DIR,
-    direction: 'up',
-    migrationsTable: MIGRATIONS_TABLE,
-    advisoryLockMode: 'wait',
-    singleTransaction: true,
-    log: (msg: string) => log.debug({ migration: msg }, 'migration'),
-  });
-  if (applied.length) log.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
-  await finishEmailCanonicalisation(url, log);
+export async function migrate(target: string | Pool, log: Logger): Promise<void> {
+  // A URL gets a connection of its own; a pool lends one (a session of its own while held) and keeps it open after.
+  const lent = typeof target === 'string' ? undefined : await target.connect();
+  const client = lent ?? new pg.Client({ connectionString: target as string });
+  if (!lent) await client.connect();
+  let done = false;
+  try {
+    if (await hasPendingMigrations(client)) {
+      const { runner } = await import('node-pg-migrate');
+      const applied = await runner({
+        dbClient: client,
+        dir: MIGRATIONS_DIR,
+        direction: 'up',
+        migrationsTable: MIGRATIONS_TABLE,
+        advisoryLockMode: 'wait',
+        singleTransaction: true,
+        log: (msg: string) => log.debug({ migration: msg }, 'migration'),
+      });
+      if (applied.length) log.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+    }
+    await finishEmailCanonicalisation(client, log);
+    done = true;
+  } finally {
+    // A lent connection goes back to its pool, unless something failed on it (then it is closed, not reused).
+    if (lent) lent.release(!done);
+    else await client.end();
+  }
+}
+
+/** True unless the migrations table lists every migration of this build. */
+async function hasPendingMigrations(db: Pool | pg.ClientBase): Promise<boolean> {
+  const { rows: table } = await db.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [MIGRATIONS_TABLE]);
+  if (!table[0]?.found) return true;
+  const { rows } = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
+  const done = new Set(rows.map((r) => r.name));
+  return (await expectedMigrations()).some((name) => !done.has(name));
 }
 
 /** The migration files present in this build. */
 let expected: Promise<string[]> | undefined;
 function expectedMigrations(): Promise<string[]> {
   // Read once: the files of a build do not change while it runs, and /readyz is polled often.
-  expected ??= import('node:fs/promises').then(async ({ readdir }) =>
-    (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort(),
-  );
+  expected ??= readdir(MIGRATIONS_DIR).then((files) => files.filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, '')).sort());
   return expected;
 }
 
 /** True when Postgres answers and every migration of this build is applied. */
 export async function isMigrated(pool: Pool): Promise<boolean> {
-  const expected = await expectedMigrations();
-  const { rows } = await pool.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
-  const done = new Set(rows.map((r) => r.name));
-  return expected.every((name) => done.has(name));
+  return !(await hasPendingMigrations(pool));
 }
