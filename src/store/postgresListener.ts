@@ -9,6 +9,8 @@ import pg from 'pg';
 import type { Logger } from '../logger.js';
 
 const RETRY_MAX_MS = 5_000;
+/** As the pool's: an attempt Postgres never answers ends, rather than holding the listener (and its process) forever. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 export class PostgresListener {
   private client: pg.Client | null = null;
@@ -21,6 +23,8 @@ export class PostgresListener {
   constructor(
     private readonly url: string,
     private readonly log: Logger,
+    /** How long one attempt to connect may take before it fails (and a reconnect is tried again later). */
+    private readonly connectTimeoutMs = CONNECT_TIMEOUT_MS,
   ) {}
 
   /** Calls `handler` with each notification's payload on `channel`; call before start(). */
@@ -41,11 +45,12 @@ export class PostgresListener {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    // A connection still being opened ends itself once open (connect() below), or fails within connectTimeoutMs.
     await this.client?.end().catch(() => undefined);
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.connectTimeoutMs });
     client.on('notification', ({ channel, payload }) => this.handlers.get(channel)?.(payload ?? ''));
     client.on('error', (err) => this.log.warn({ err: err.message }, 'postgres listener connection error'));
     client.on('end', () => {
@@ -53,12 +58,20 @@ export class PostgresListener {
       this.client = null;
       this.scheduleReconnect();
     });
-    await client.connect();
-    for (const channel of this.handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    try {
+      await client.connect();
+      for (const channel of this.handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      // close() came while this connection was being opened: it must not stay open (it would keep the process alive).
+      if (this.closed) throw new Error('the listener was closed while connecting');
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     this.client = client;
   }
 
   private scheduleReconnect(): void {
+    if (this.closed) return;
     const delay = Math.min(RETRY_MAX_MS, 100 * 2 ** this.retries++);
     this.timer = setTimeout(() => {
       this.connect().then(
@@ -68,6 +81,7 @@ export class PostgresListener {
           for (const handler of this.reconnectHandlers) handler();
         },
         (err: Error) => {
+          if (this.closed) return; // closed meanwhile: no more attempts
           this.log.warn({ err: err.message }, 'postgres listener could not reconnect; retrying');
           this.scheduleReconnect();
         },
