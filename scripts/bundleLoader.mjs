@@ -71,7 +71,7 @@ export function loadBundle(name) {
 export function writeCodeCache(name) {
   const { script, cacheFile } = loadBundle(name);
   const data = script.createCachedData();
-  // Written whole or not at all: a start reading a half-written cache would only have it rejected, but why risk it.
+  // Written whole or not at all: a start that read a half-written cache would have it refused, and start slower.
   writeFileSync(`${cacheFile}.tmp`, data);
   renameSync(`${cacheFile}.tmp`, cacheFile);
   return data.length;

@@ -6,10 +6,10 @@
  * - one gateway process (src/gatewayProcess.ts): embedded single-instance
  *   mode (no DATABASE_URL), a single process, or a cluster worker.
  *
- * A function rather than a module's top level, so that the production build
- * can load (and compile, with its code cache) everything before starting
- * anything: src/main.ts calls it in development, dist/main.js in production
- * (scripts/build/bundleLoader.mjs).
+ * A function rather than a module's top level, so that loading the
+ * production bundle starts nothing: the build loads it to write its code
+ * cache. src/main.ts calls it in development, dist/main.js in production
+ * (scripts/bundleLoader.mjs).
  */
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster/primary.js';
