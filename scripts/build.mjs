@@ -20,9 +20,11 @@
  * The second half is for the gateway only: its bundle is CommonJS
  * (dist/server/gateway.cjs, from src/start.ts), loaded with a V8 code cache
  * the build writes beside it (scripts/bundleLoader.mjs says why), and
- * packages it loads on demand (nodemailer, the console's mail parser, the
- * password checker) are inside it, compiled only when first called. The
- * admin CLI, whose start matters less, stays an ES module with those
+ * packages it loads on demand (nodemailer, the console's mail parser) are
+ * inside it, compiled only when first called. The password checker runs in
+ * a thread of its own, a plain script copied beside the bundle that loads
+ * zxcvbn from node_modules (src/services/passwordStrength.ts). The admin
+ * CLI, whose start matters less, stays an ES module with its on-demand
  * packages in chunks of their own.
  *
  * A few packages stay outside, loaded from node_modules as usual:
@@ -53,9 +55,11 @@ const INPUTS_FILE = join(SERVER, 'build-inputs.json');
 const ENTRIES = { main: 'src/start.ts', admin: 'scripts/admin.ts' };
 const EXTERNAL = ['bcrypt', 'pino-pretty', 'pg-native'];
 const LOADER = 'scripts/bundleLoader.mjs';
+/** Plain JavaScript a thread of the gateway runs as it is (src/services/passwordStrength.ts), copied beside the bundle. */
+const THREAD_SCRIPTS = ['src/services/passwordStrengthWorker.mjs'];
 
 /** Inputs that change a build without being imported by it. */
-const BUILD_FILES = ['scripts/build.mjs', LOADER, 'package.json', 'package-lock.json'];
+const BUILD_FILES = ['scripts/build.mjs', LOADER, ...THREAD_SCRIPTS, 'package.json', 'package-lock.json'];
 
 async function mtime(path) {
   return stat(path).then((s) => s.mtimeMs, () => undefined);
@@ -150,6 +154,7 @@ async function buildServer(esbuild) {
   await mkdir(join(SERVER, 'migrations'));
   for (const file of (await readdir(migrations)).filter((f) => f.endsWith('.sql'))) await cp(join(migrations, file), join(SERVER, 'migrations', file));
   await cp(join(ROOT, LOADER), join(SERVER, 'bundleLoader.mjs'));
+  for (const script of THREAD_SCRIPTS) await cp(join(ROOT, script), join(SERVER, script.split('/').at(-1)));
   // What to run: `node dist/main.js` (cluster workers are forked from the same path).
   await writeFile(
     join(DIST, 'main.js'),

@@ -247,6 +247,8 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const port = await gateway.listen();
   log.info({ port, metricsPort, workerId, live: redis ? `redis ${redis.kind}` : 'memory' }, 'gateway listening');
+  // The password checker's thread builds its dictionaries now, beside the event loop, not at the first sign-up.
+  policy.start();
 
   return {
     port,
@@ -268,6 +270,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
       await sessions.stop();
       await accountEmail.drain();
       await mail.close();
+      await policy.close();
       await lease?.release();
       await broker.close();
       await live.close();

@@ -7,15 +7,17 @@
  * and domain labels) and name as extra dictionary words, and refused below
  * PASSWORD_MIN_SCORE (default 3: an estimated 10^8 guesses or more).
  *
- * The check is synchronous CPU work on the event loop, so its worst case is
- * bounded: only the first EVALUATED_CHARS characters are scored (a longer
- * password only gets stronger; a weak prefix with a strong tail is the one
- * case refused wrongly, and unlikely), and l33t substitutions are tried at
- * most L33T_MAX_SUBSTITUTIONS at a time (the library's default of 100 took
- * seconds on crafted inputs). README "Passwords" gives the measured cost.
+ * The check runs on a thread of its own (passwordStrength.ts), so neither
+ * building the dictionaries nor a slow check holds up the sockets. Its worst
+ * case is still bounded, since checks wait for each other there: only the
+ * first EVALUATED_CHARS characters are scored (a longer password only gets
+ * stronger; a weak prefix with a strong tail is the one case refused wrongly,
+ * and unlikely), and l33t substitutions are tried at most
+ * L33T_MAX_SUBSTITUTIONS at a time (the library's default of 100 took seconds
+ * on crafted inputs). README "Passwords" gives the measured cost.
  */
-import type { ZxcvbnFactory, ZxcvbnResult } from '@zxcvbn-ts/core';
 import { badRequest } from '../protocol/errorCodes.js';
+import { StrengthChecker, type StrengthVerdict } from './passwordStrength.js';
 
 const EVALUATED_CHARS = 64;
 const L33T_MAX_SUBSTITUTIONS = 2;
@@ -62,46 +64,25 @@ function ownerWords(owner: PasswordOwner): string[] {
   return [...words].filter(Boolean);
 }
 
-/**
- * A dynamically imported package's exports: node and tsx give these CommonJS
- * packages' named exports; an esbuild bundle in ES module form (the admin
- * CLI's) hands them over as `default` only.
- */
-function namedExports<M extends object>(module: M, name: keyof M): M {
-  return name in module ? module : (module as unknown as { default: M }).default;
-}
-
-let factory: Promise<ZxcvbnFactory> | undefined;
-/**
- * Loaded on first use and shared by the whole process. Building the
- * dictionaries blocks the event loop for ~100 ms once: at the first new
- * password rather than at start, where it held back the first readiness
- * answer, and never in a process that serves no sign-ups.
- */
-function estimator(): Promise<ZxcvbnFactory> {
-  factory ??= (async () => {
-    const [coreModule, commonModule] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]);
-    const { ZxcvbnFactory } = namedExports(coreModule, 'ZxcvbnFactory');
-    const common = namedExports(commonModule, 'dictionary');
-    return new ZxcvbnFactory({
-      dictionary: { ...common.dictionary },
-      graphs: common.adjacencyGraphs,
-      maxLength: EVALUATED_CHARS,
-      l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
-    });
-  })();
-  return factory;
-}
-
 export class PasswordPolicy {
+  private readonly checker = new StrengthChecker({ maxLength: EVALUATED_CHARS, l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS });
+
   constructor(
     /** PASSWORD_MIN_SCORE. */
     readonly minScore: number,
   ) {}
 
+  /**
+   * Starts the checker's thread, which builds its dictionaries (~120 ms of
+   * CPU) beside the event loop; without it, the first check starts it.
+   */
+  start(): void {
+    if (this.minScore > 0) this.checker.start();
+  }
+
   /** zxcvbn's verdict (for the measurement script and the tests). */
-  async evaluate(password: string, owner: PasswordOwner): Promise<ZxcvbnResult> {
-    return (await estimator()).check(password, ownerWords(owner));
+  evaluate(password: string, owner: PasswordOwner): Promise<StrengthVerdict> {
+    return this.checker.check(password, ownerWords(owner));
   }
 
   /**
@@ -112,7 +93,12 @@ export class PasswordPolicy {
     if (this.minScore === 0) return;
     const result = await this.evaluate(password, owner);
     if (result.score >= this.minScore) return;
-    const why = WARNINGS[result.feedback.warning ?? ''] ?? 'is too easy to guess';
+    const why = WARNINGS[result.warning ?? ''] ?? 'is too easy to guess';
     throw badRequest(`${field} ${why}; choose a longer password, for example a few unrelated words`);
+  }
+
+  /** Stops the checker's thread. */
+  close(): Promise<void> {
+    return this.checker.close();
   }
 }

@@ -53,7 +53,7 @@ describe('embedded single-instance mode', () => {
       assert.match((await waitForOutput(first, /web console: /))[0]!, new RegExp(`web console: ${first.url.replace('ws:', 'http:')}/console`));
 
       const client = await OsmiumClient.connect(first.url);
-      // The production bundle loads the password checker at the first new password: it refuses a common one.
+      // The production build's password checker (a thread beside the bundle, scripts/build.mjs) refuses a common password.
       const weak = await client.request('auth_sign_up', { email, password: 'iloveyou2', name: 'Embedded User' });
       assert.match(weak.error?.error_message ?? '', /^password is too common/);
       const signedUp = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Embedded User' });
