@@ -270,7 +270,6 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
       await sessions.stop();
       await accountEmail.drain();
       await mail.close();
-      await policy.close();
       await lease?.release();
       await broker.close();
       await live.close();

@@ -64,9 +64,14 @@ function ownerWords(owner: PasswordOwner): string[] {
   return [...words].filter(Boolean);
 }
 
-export class PasswordPolicy {
-  private readonly checker = new StrengthChecker({ maxLength: EVALUATED_CHARS, l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS });
+/**
+ * One thread for the whole process, as the library's dictionaries are the
+ * same for every policy (tests start several gateways in one process). Idle,
+ * it does not keep the process alive.
+ */
+const checker = new StrengthChecker({ maxLength: EVALUATED_CHARS, l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS });
 
+export class PasswordPolicy {
   constructor(
     /** PASSWORD_MIN_SCORE. */
     readonly minScore: number,
@@ -77,12 +82,12 @@ export class PasswordPolicy {
    * CPU) beside the event loop; without it, the first check starts it.
    */
   start(): void {
-    if (this.minScore > 0) this.checker.start();
+    if (this.minScore > 0) checker.start();
   }
 
   /** zxcvbn's verdict (for the measurement script and the tests). */
   evaluate(password: string, owner: PasswordOwner): Promise<StrengthVerdict> {
-    return this.checker.check(password, ownerWords(owner));
+    return checker.check(password, ownerWords(owner));
   }
 
   /**
@@ -95,10 +100,5 @@ export class PasswordPolicy {
     if (result.score >= this.minScore) return;
     const why = WARNINGS[result.warning ?? ''] ?? 'is too easy to guess';
     throw badRequest(`${field} ${why}; choose a longer password, for example a few unrelated words`);
-  }
-
-  /** Stops the checker's thread. */
-  close(): Promise<void> {
-    return this.checker.close();
   }
 }

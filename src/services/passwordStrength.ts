@@ -1,8 +1,8 @@
 /**
  * The strength checker's thread, seen from the event loop: one worker
- * (passwordStrengthWorker.mjs), started on demand and shared by the process,
- * asked one password at a time over messages. It holds the process open only
- * while a check is under way.
+ * (passwordStrengthWorker.mjs), started on demand (or by `start()`), asked
+ * one password at a time over messages. It holds the process open only while
+ * a check is under way; when it dies, the next check starts another.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -53,12 +53,6 @@ export class StrengthChecker {
     if (this.pending.size === 1) worker.ref(); // an answer to wait for keeps the process alive
     worker.postMessage({ id, password, userInputs } satisfies StrengthRequest);
     return verdict;
-  }
-
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    await worker?.terminate();
   }
 
   private thread(): Worker {
