@@ -59,7 +59,6 @@ export class StrengthChecker {
     if (this.worker) return this.worker;
     // Plain JavaScript: none of this process's node options (a TypeScript loader under tsx) is needed there.
     const worker = new Worker(WORKER_FILE, { workerData: this.options, execArgv: [] });
-    worker.unref();
     worker.on('message', (answer: StrengthAnswer) => {
       const waiting = this.pending.get(answer.id);
       if (!waiting) return;
@@ -75,6 +74,8 @@ export class StrengthChecker {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the password strength thread exited (code ${code})`)));
+    // After the listeners: adding a 'message' listener refs the thread's port again.
+    worker.unref();
     this.worker = worker;
     return worker;
   }

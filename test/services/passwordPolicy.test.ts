@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RpcError } from '../../src/protocol/errorCodes.js';
 import { PasswordPolicy } from '../../src/services/passwordPolicy.js';
+import { runToExit } from '../ops/process.js';
 
 const policy = new PasswordPolicy(3);
 const owner = { email: 'margaret.hamilton@example.test', name: 'Margaret Hamilton' };
@@ -44,6 +45,12 @@ describe('password policy', () => {
   it('scores at most 64 characters, so a crafted long input costs the same as a 64-character one', async () => {
     const crafted = 'p@$$w0rd!'.repeat(14);
     assert.equal((await policy.evaluate(crafted, owner)).evaluated, 64);
+  });
+
+  it('its thread, started and idle, does not keep a process alive (a stopped gateway would never exit)', async () => {
+    const script = "import('./src/services/passwordPolicy.ts').then(({ PasswordPolicy }) => new PasswordPolicy(3).start())";
+    const run = await runToExit(process.execPath, ['--import', 'tsx', '-e', script], { deadlineMs: 20_000 });
+    assert.equal(run.code, 0, run.stderr);
   });
 
   it('PASSWORD_MIN_SCORE=0 turns it off', async () => {
