@@ -17,6 +17,16 @@ brokerContract('memory', {
 /** The id of each Redis broker's subscriber connection, to cut exactly that one. */
 const subscriberIds = new WeakMap<Broker, number>();
 
+/** The broker, whose close() also closes its command connection (the gateway closes that one itself). */
+function closingPublisherToo<B extends Broker>(broker: B, publisher: { disconnect(): void }): B {
+  const close = broker.close.bind(broker);
+  broker.close = async () => {
+    await close();
+    publisher.disconnect();
+  };
+  return broker;
+}
+
 /**
  * A RedisBroker on connections of its own, as the gateway builds it (a command
  * connection and a subscriber). The gateway closes its command connection
@@ -26,12 +36,7 @@ async function onRedis(prefix: string): Promise<Broker> {
   const publisher = new Redis(REDIS_URL);
   const subscriber = new Redis(REDIS_URL);
   const id = Number(await subscriber.client('ID')); // before it subscribes: then it takes no other command
-  const broker = new RedisBroker(publisher, subscriber, prefix);
-  const close = broker.close.bind(broker);
-  broker.close = async () => {
-    await close();
-    publisher.disconnect();
-  };
+  const broker = closingPublisherToo(new RedisBroker(publisher, subscriber, prefix), publisher);
   subscriberIds.set(broker, id);
   return broker;
 }
@@ -64,12 +69,7 @@ function onCluster(prefix: string): Broker {
   const name = `contract-${randomBytes(4).toString('hex')}`;
   const publisher = cluster.client({ redisOptions: { connectionName: `${name}-pub` } });
   const subscriber = cluster.client({ shardedSubscribers: true, redisOptions: { connectionName: name } });
-  const broker = new RedisClusterBroker(publisher, subscriber, prefix);
-  const close = broker.close.bind(broker);
-  broker.close = async () => {
-    await close();
-    publisher.disconnect();
-  };
+  const broker = closingPublisherToo(new RedisClusterBroker(publisher, subscriber, prefix), publisher);
   clusterBrokerNames.set(broker, name);
   return broker;
 }
