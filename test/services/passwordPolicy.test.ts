@@ -47,6 +47,14 @@ describe('password policy', () => {
     assert.equal((await policy.evaluate(crafted, owner)).evaluated, 64);
   });
 
+  it('200 checks at once, half of them weak: each answer goes to its own password (exactly the 100 weak ones refused)', async () => {
+    const passwords = Array.from({ length: 200 }, (_, i) => (i % 2 ? `velvet quasar lantern ${i}` : `password${i}`));
+    const answers = await Promise.all(passwords.map((p) => refusal(p)));
+    const refused = passwords.filter((_, i) => answers[i] !== null);
+    assert.equal(refused.length, 100);
+    assert.ok(refused.every((p) => p.startsWith('password')), 'only the weak ones');
+  });
+
   it('its thread, started and idle, does not keep a process alive (a stopped gateway would never exit)', async () => {
     const script = "import('./src/services/passwordPolicy.ts').then(({ PasswordPolicy }) => new PasswordPolicy(3).start())";
     const run = await runToExit(process.execPath, ['--import', 'tsx', '-e', script], { deadlineMs: 20_000 });
