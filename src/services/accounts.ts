@@ -113,7 +113,7 @@ export class AccountService {
     // 1. Pay for the guess before it is evaluated, and find the account.
     const { account, guess } = await this.reserveGuess(email, ip);
     // 2. The guess itself (against the dummy hash when there is no account).
-    const ok = await judged(guess, async () => (await this.passwords.verify(password, account?.passwordHash ?? null, ip)) && account !== null);
+    const ok = await judged(guess, () => this.passwords.verify(password, account?.passwordHash ?? null, ip));
     if (!account || !ok) {
       if (account) this.hooks.onSignInFailed?.(account, origin);
       throw new RpcError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);

@@ -27,7 +27,7 @@ export class MemoryLiveState implements LiveState {
     if (!slot || slot.expiresAt <= now) return { state: 'unknown' };
     slot.expiresAt = now + (slot.entry ? this.ttls.entryMs : this.ttls.tombstoneMs);
     if (!slot.entry) return { state: 'revoked' };
-    if (activeAt !== undefined) await this.touch(new Map([[sessionId, activeAt]]));
+    if (activeAt !== undefined) this.raiseActivity(sessionId, activeAt, now + this.ttls.activityMs, now);
     return { state: 'valid', entry: slot.entry };
   }
 
@@ -51,11 +51,15 @@ export class MemoryLiveState implements LiveState {
   }
 
   async touch(activity: ReadonlyMap<Id, number>): Promise<void> {
-    const expiresAt = Date.now() + this.ttls.activityMs;
-    for (const [id, at] of activity) {
-      const known = this.activity.get(id);
-      this.activity.set(id, { at: Math.max(at, known && known.expiresAt > Date.now() ? known.at : 0), expiresAt });
-    }
+    const now = Date.now();
+    const expiresAt = now + this.ttls.activityMs;
+    for (const [id, at] of activity) this.raiseActivity(id, at, expiresAt, now);
+  }
+
+  /** Records activity at `at`, never moving a live record backwards. */
+  private raiseActivity(id: Id, at: number, expiresAt: number, now: number): void {
+    const known = this.activity.get(id);
+    this.activity.set(id, { at: Math.max(at, known && known.expiresAt > now ? known.at : 0), expiresAt });
   }
 
   async lastActive(sessionIds: readonly Id[]): Promise<Map<Id, number>> {

@@ -17,6 +17,9 @@ export type PoolClient = pg.PoolClient;
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 const MIGRATIONS_TABLE = 'schema_migrations';
 
+/** How long opening one connection may take: an attempt Postgres never answers fails rather than waits forever. */
+export const CONNECT_TIMEOUT_MS = 5_000;
+
 export interface PoolOptions {
   /** Connections at most (default 10). */
   max?: number;
@@ -36,7 +39,7 @@ export interface PoolOptions {
 }
 
 export function createPool(url: string, log: Logger, options: PoolOptions = {}): Pool {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 30_000 });
   const { onError } = options;
   if (options.preparedStatements ?? true) preparedPools.add(pool);
   // An idle client losing its connection must not crash the process.
@@ -112,12 +115,20 @@ export async function migrate(target: string | Pool, log: Logger): Promise<void>
 
 /** True unless the migrations table lists every migration of this build. */
 async function hasPendingMigrations(db: Pool | pg.ClientBase): Promise<boolean> {
-  const { rows: table } = await db.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [MIGRATIONS_TABLE]);
-  if (!table[0]?.found) return true;
-  const { rows } = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
-  const done = new Set(rows.map((r) => r.name));
+  let done: Set<string>;
+  try {
+    // One query (readiness probes ask this too); a database never migrated has no table yet.
+    const { rows } = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
+    done = new Set(rows.map((r) => r.name));
+  } catch (err) {
+    if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+    return true;
+  }
   return (await expectedMigrations()).some((name) => !done.has(name));
 }
+
+/** SQLSTATE 42P01: the relation does not exist. */
+const UNDEFINED_TABLE = '42P01';
 
 /** The migration files present in this build. */
 let expected: Promise<string[]> | undefined;

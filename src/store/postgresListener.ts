@@ -7,10 +7,9 @@
  */
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { CONNECT_TIMEOUT_MS } from './postgres.js';
 
 const RETRY_MAX_MS = 5_000;
-/** As the pool's: an attempt Postgres never answers ends, rather than holding the listener (and its process) forever. */
-const CONNECT_TIMEOUT_MS = 5_000;
 
 export class PostgresListener {
   private client: pg.Client | null = null;

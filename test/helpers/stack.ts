@@ -112,14 +112,19 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Starts a gateway in this process on a fresh database (unless one is given) and the test Redis (none when TEST_MODE=embedded). */
+/**
+ * Starts a gateway in this process on a fresh database (unless one is given)
+ * and the test Redis (none when TEST_MODE=embedded; a test that names a Redis
+ * of its own, REDIS_URL or REDIS_CLUSTER_NODES, gets that one alone).
+ */
 export async function startGateway(env: Record<string, string> = {}, options: { databaseUrl?: string } = {}): Promise<TestGateway> {
   const databaseUrl = options.databaseUrl ?? (await createDatabase());
+  const ownRedis = 'REDIS_URL' in env || 'REDIS_CLUSTER_NODES' in env;
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     ...databaseEnv(databaseUrl),
-    ...(TEST_MODE === 'embedded' ? {} : REDIS_ENV),
+    ...(TEST_MODE === 'embedded' || ownRedis ? {} : REDIS_ENV),
     REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:`,
     BCRYPT_COST: '4',
     LOG_LEVEL: 'debug',

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { OsmiumClient, type RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { codes, count } from '../helpers/results.js';
 import { codeOf, TestSmtp } from '../helpers/smtp.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -22,9 +23,6 @@ async function burst(count: number, connect: (i: number) => Promise<OsmiumClient
   const sockets = await Promise.all(Array.from({ length: Math.ceil(count / PER_SOCKET) }, (_, i) => connect(i)));
   return Promise.all(Array.from({ length: count }, (_, i) => send(sockets[Math.floor(i / PER_SOCKET)]!, i)));
 }
-
-const codes = (results: RpcResult[]) => results.map((r) => r.error?.error_code ?? 0);
-const count = (results: RpcResult[], code: number) => codes(results).filter((c) => c === code).length;
 
 describe('sign-in guesses are reserved before the password is checked', () => {
   it('60 concurrent wrong passwords for one email from one address: at most 5 evaluated, then the right one is refused too', async () => {

@@ -12,14 +12,12 @@ import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
+import { codes, count } from '../helpers/results.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 const PASSWORD = 'pool quokka password';
 
 const from = (gw: TestGateway, ip: string): Promise<OsmiumClient> => gw.connect({ 'x-forwarded-for': ip });
-const codes = (results: RpcResult[]) => results.map((r) => r.error?.error_code ?? 0);
-const count = (results: RpcResult[], code: number) => codes(results).filter((c) => c === code).length;
-
 
 describe('the hash pool', () => {
   it('limits sign-in attempts per address, known email or not: 40 at once, at most 10 evaluated; other addresses unaffected', async () => {

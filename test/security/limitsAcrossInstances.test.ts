@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
+import { codes, count } from '../helpers/results.js';
 import { isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { createDatabase, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -25,9 +26,6 @@ const LIMITS = {
   LIMIT_INVITE_LOOKUP_USER: `${ALLOWED}/60`,
   LIMIT_INVITE_USE_IP: `${ALLOWED}/60`,
 };
-
-const codes = (results: RpcResult[]) => results.map((r) => r.error?.error_code ?? 0);
-const count = (results: RpcResult[], code: number) => codes(results).filter((c) => c === code).length;
 
 describe('limits across two instances, many requests at once', () => {
   let smtp: TestSmtp;

@@ -28,7 +28,7 @@ describe('live state durability', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'osmium-redis-'));
     redis = await startRedis(dir);
-    const env = { REDIS_URL: redis.url, REDIS_CLUSTER_NODES: '', REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:` };
+    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `t${randomBytes(4).toString('hex')}:` };
     gw = await startGateway(env);
     other = await startGateway(env, { databaseUrl: gw.databaseUrl });
   });

@@ -37,7 +37,7 @@ describe('a Redis Cluster master fails over under two instances', () => {
   before(async () => {
     cluster = await startRedisCluster();
     const databaseUrl = await createDatabase();
-    const env = { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.seeds.join(','), REDIS_PREFIX: prefix };
+    const env = { REDIS_CLUSTER_NODES: cluster.seeds.join(','), REDIS_PREFIX: prefix };
     [one, two] = await Promise.all([startGateway(env, { databaseUrl }), startGateway(env, { databaseUrl })]);
   });
   after(async () => {

@@ -21,7 +21,6 @@ describe('Redis Cluster: one slot per command', () => {
   before(async () => {
     assert.ok(CLUSTER_NODES, 'TEST_REDIS_CLUSTER_NODES is set by npm test (the test stack starts a Redis Cluster)');
     gw = await startGateway({
-      REDIS_URL: '',
       REDIS_CLUSTER_NODES: CLUSTER_NODES,
       RATE_LIMITS: 'on',
       LIMIT_SIGNIN_FAIL_EMAIL_IP: '50/900',
