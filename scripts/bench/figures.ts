@@ -575,34 +575,30 @@ export async function figureStart(s: BenchSettings, runs: number, freePort: () =
   const restart = percentile(restarts, 50);
   const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))} ms`;
   const buildNote = command.build ? `; npm run build ${command.build.ok ? 'took' : 'FAILED after'} ${(command.build.ms / 1000).toFixed(1)} s` : '; no build script';
+  /** A server-mode row: its median against the ceiling, goal 2×. */
+  const serverRow = (key: string, metric: string, gateway: number, note: string, data?: Row['data']): Row => ({
+    figure: '5', key, metric, unit: 'ms', gateway, ceiling,
+    ratio: ceiling ? gateway / ceiling : null,
+    goal: '<= 2x ceiling',
+    met: ceiling ? gateway / ceiling <= 2 : null,
+    note,
+    ...(data ? { data } : {}),
+  });
   const rows: Row[] = [
-    {
-      figure: '5',
-      key: 'start_server_mode',
-      metric: 'start to /readyz 200, server mode (fresh database)',
-      unit: 'ms',
-      gateway: server,
-      ceiling,
-      ratio: ceiling ? server / ceiling : null,
-      goal: '<= 2x ceiling',
-      met: ceiling ? server / ceiling <= 2 : null,
-      note:
-        `median of ${runs} (${spread(servers)}) as \`${command.label}\`${usesBuild && viaTsx.length ? `; \`node --import tsx src/main.ts\` ${Math.round(percentile(viaTsx, 50))} ms` : ''}` +
+    serverRow(
+      'start_server_mode',
+      'start to /readyz 200, server mode (fresh database)',
+      server,
+      `median of ${runs} (${spread(servers)}) as \`${command.label}\`${usesBuild && viaTsx.length ? `; \`node --import tsx src/main.ts\` ${Math.round(percentile(viaTsx, 50))} ms` : ''}` +
         `; ceiling: plain node serving /readyz, median ${ceilings.length ? spread(ceilings) : '-'}${buildNote}`,
-      data: { command: command.label, viaTsxMs: viaTsx.length ? percentile(viaTsx, 50) : null },
-    },
-    {
-      figure: '5',
-      key: 'start_server_mode_restart',
-      metric: 'start to /readyz 200, server mode (migrated database: a restart, or one more instance)',
-      unit: 'ms',
-      gateway: restart,
-      ceiling,
-      ratio: ceiling ? restart / ceiling : null,
-      goal: '<= 2x ceiling',
-      met: ceiling ? restart / ceiling <= 2 : null,
-      note: `median of ${runs} (${spread(restarts)}) as \`${command.label}\`, interleaved with the fresh-database starts`,
-    },
+      { command: command.label, viaTsxMs: viaTsx.length ? percentile(viaTsx, 50) : null },
+    ),
+    serverRow(
+      'start_server_mode_restart',
+      'start to /readyz 200, server mode (migrated database: a restart, or one more instance)',
+      restart,
+      `median of ${runs} (${spread(restarts)}) as \`${command.label}\`, interleaved with the fresh-database starts`,
+    ),
   ];
   const dataDir = mkdtempSync(join(tmpdir(), 'osmium-bench-embedded-'));
   try {
