@@ -1,4 +1,4 @@
-/** The README's bot example (section "Bots") runs as written against a gateway. */
+/** The bot example (docs/clients.md, section "Bots") runs as written against a gateway. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,16 +6,19 @@ import { after, before, describe, it } from 'node:test';
 import { runAdmin } from '../helpers/admin.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
-/** The first ```js block of the README's "Bots" section, with the gateway URL it names. */
-function readmeExample(): string {
-  const readme = readFileSync('README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Bots'), readme.indexOf('\n## ', readme.indexOf('\n## Bots') + 5));
+/** The first ```js block of the "Bots" section of docs/clients.md, with the gateway URL it names. */
+function botExample(): string {
+  const doc = readFileSync('docs/clients.md', 'utf8');
+  const start = doc.indexOf('\n## Bots\n');
+  assert.ok(start >= 0, 'docs/clients.md has a "## Bots" section');
+  const end = doc.indexOf('\n## ', start + 5);
+  const section = doc.slice(start, end < 0 ? undefined : end);
   const match = /```js\n([\s\S]*?)```/.exec(section);
   assert.ok(match, 'the Bots section has a js example');
   return match[1]!;
 }
 
-describe('README bot example', () => {
+describe('the bot example of docs/clients.md', () => {
   let gw: TestGateway;
   before(async () => {
     gw = await startGateway();
@@ -27,7 +30,7 @@ describe('README bot example', () => {
     const ownerId = (await owner.call('auth_sign_up', { email: uniqueEmail('readme'), password: 'readme bot owner', name: 'Owner' })).authorization!.user!.id!.toString();
     const created = await runAdmin(['bot', 'create', '--owner', ownerId, '--name', 'Readme Bot'], { DATABASE_URL: gw.databaseUrl });
     assert.equal(created.code, 0, created.stderr);
-    const example = readmeExample();
+    const example = botExample();
     assert.match(example, /ws:\/\/localhost:8080/);
     // As written, except the port: this gateway listens on a free one.
     const file = `bot-example-${process.pid}.mjs`;

@@ -1,6 +1,7 @@
 /**
  * The configuration is documented in three places that must agree: the zod
- * schema (src/config.ts), the README's configuration table and .env.example.
+ * schema (src/config.ts), the configuration table (docs/configuration.md) and
+ * .env.example.
  * And a bad setting stops `npm start` with a message naming the variable.
  */
 import assert from 'node:assert/strict';
@@ -14,13 +15,10 @@ import { nodeArgs } from '../helpers/entry.js';
 const schemaNames = Object.keys(configSchema.shape).sort();
 const defaults = loadConfig({}) as unknown as Record<string, unknown>;
 
-/** Rows of the README table under "## Configuration": name → default column. */
-function readmeTable(): Map<string, string> {
-  const readme = readFileSync('README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Configuration'));
-  const end = section.indexOf('\n## ', 5);
+/** Rows of the configuration table in docs/configuration.md: name → default column. */
+function configTable(): Map<string, string> {
   const rows = new Map<string, string>();
-  for (const line of (end > 0 ? section.slice(0, end) : section).split('\n')) {
+  for (const line of readFileSync('docs/configuration.md', 'utf8').split('\n')) {
     const match = /^\|\s*`([A-Z0-9_]+)`\s*\|\s*([^|]*?)\s*\|/.exec(line);
     if (match) rows.set(match[1]!, match[2]!);
   }
@@ -39,8 +37,8 @@ function envExample(): Map<string, string> {
 }
 
 describe('configuration documentation', () => {
-  it('README table, .env.example and the schema list exactly the same variables', () => {
-    assert.deepEqual([...readmeTable().keys()].sort(), schemaNames, 'README configuration table');
+  it('docs/configuration.md, .env.example and the schema list exactly the same variables', () => {
+    assert.deepEqual([...configTable().keys()].sort(), schemaNames, 'docs/configuration.md table');
     assert.deepEqual([...envExample().keys()].sort(), schemaNames, '.env.example (regenerate: node --import tsx scripts/envExample.ts > .env.example)');
   });
 
@@ -50,23 +48,23 @@ describe('configuration documentation', () => {
     }
   });
 
-  it('the README and .env.example state the defaults the schema applies', () => {
+  it('docs/configuration.md and .env.example state the defaults the schema applies', () => {
     const env = envExample();
-    for (const [name, stated] of readmeTable()) {
+    for (const [name, stated] of configTable()) {
       const actual = defaults[name];
       if (stated === 'unset') {
-        assert.equal(actual, undefined, `${name}: README says unset`);
+        assert.equal(actual, undefined, `${name}: docs/configuration.md says unset`);
         assert.equal(env.get(name), '', `${name}: .env.example leaves it empty`);
       } else if (/^`<[A-Z_]+>[^`]*`$/.test(stated)) {
         // Derived from another setting at use (e.g. `<DATA_DIR>/outbox`): unset in the schema.
-        assert.equal(actual, undefined, `${name}: README states a derived default`);
+        assert.equal(actual, undefined, `${name}: docs/configuration.md states a derived default`);
         assert.equal(env.get(name), '', `${name}: .env.example leaves it empty`);
       } else if (stated === 'CPU count') {
-        assert.equal(actual, availableParallelism(), `${name}: README says CPU count`);
+        assert.equal(actual, availableParallelism(), `${name}: docs/configuration.md says CPU count`);
       } else {
         const literal = /^`([^`]*)`$/.exec(stated);
-        assert.ok(literal, `${name}: README default is \`value\`, \`<OTHER>...\`, unset or CPU count, not "${stated}"`);
-        assert.equal(String(actual), literal[1], `${name}: README default`);
+        assert.ok(literal, `${name}: docs/configuration.md default is \`value\`, \`<OTHER>...\`, unset or CPU count, not "${stated}"`);
+        assert.equal(String(actual), literal[1], `${name}: docs/configuration.md default`);
         assert.equal(env.get(name), literal[1], `${name}: .env.example default`);
       }
     }
