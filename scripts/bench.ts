@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --figures 1a,1b,6]`: starts its own
+ * `npm run bench [-- --quick --figures 1a,1b,6]` (`-- --help`: every option): starts its own
  * Postgres and Redis, measures each figure of the performance goals next to
  * the ceiling of this machine in the same run, prints the table, writes
  * bench/results/<date>.json, latest.md and latest.svg. See README "Load tests
@@ -8,10 +8,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { freePort, startStack } from './stack.mjs';
-import { BenchArgError, USAGE, figureOrder, parseBenchArgs, type BenchOptions } from './bench/args.js';
+import { benchCommand, figureOrder } from './bench/args.js';
 import { chartCaption, renderChart } from './bench/chart.js';
 import { cpuFigureSessions, cpuFigureSizes, figureCpu, type ServerWatch } from './bench/cpuFigures.js';
 import { figureEnumeration } from './bench/enumeration.js';
@@ -26,18 +25,7 @@ import { RedisWatch, postgresPid } from './bench/servers.js';
 import { mintGuestSessions, type BenchSession } from './bench/sessions.js';
 import { table } from './load/report.js';
 
-let options: BenchOptions;
-try {
-  options = parseBenchArgs(process.argv.slice(2), fileURLToPath(new URL('../bench/results', import.meta.url)));
-} catch (err) {
-  if (!(err instanceof BenchArgError)) throw err;
-  console.error(`${err.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (options.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const options = benchCommand.parseOrExit();
 const want = (id: string) => options.figures.has(id as never);
 
 const started = performance.now();

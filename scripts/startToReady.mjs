@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { defineCommand, numberValue } from './commandLine.mjs';
 import { createDatabase, freePort, startStack } from './stack.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,11 +71,21 @@ export async function timeToReady({ args, env = {}, timeoutMs = 90_000 }) {
   }
 }
 
+const command = defineCommand(
+  {
+    usage: 'node scripts/startToReady.mjs [options]',
+    options: {
+      runs: { type: 'string', value: 'N', help: 'rounds of every case, 1-100 (default 5)' },
+      tsx: { type: 'boolean', help: 'also the TypeScript start through tsx' },
+    },
+  },
+  (v) => ({ runs: v.runs === undefined ? 5 : numberValue('runs', v.runs, { min: 1, max: 100 }), tsx: v.tsx }),
+);
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, tsx: { type: 'boolean', default: false } } });
-  const runs = Number(values.runs);
+  const { runs, tsx } = command.parseOrExit();
   const stack = await startStack();
   const dirs = [];
   try {
@@ -92,7 +102,7 @@ async function main() {
         ['embedded mode, later start, compiled', () => ({ args: compiled, env: embeddedEnv(reusedDir()) })],
       );
     }
-    if (values.tsx || !built) {
+    if (tsx || !built) {
       cases.push(
         ['ceiling: node + tsx serving /readyz', () => ({ args: ['--import', 'tsx', '-e', CEILING_SCRIPT] })],
         ['server mode, tsx (node --import tsx src/main.ts)', async () => ({ args: typescript, env: serverEnv(await createDatabase(stack.databaseUrl)) })],
