@@ -5,11 +5,12 @@
  * bench/results/<date>.json, latest.md and latest.svg. See README "Load tests
  * and benchmarks"; `npm run capacity` reads the JSON.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { freePort, startStack } from './stack.mjs';
+import { openFilesLimit } from './procfs.mjs';
+import { startStack } from './stack.mjs';
 import { benchCommand, figureOrder } from './bench/args.js';
 import { chartCaption, renderChart } from './bench/chart.js';
 import { cpuFigureSessions, cpuFigureSizes, figureCpu, type ServerWatch } from './bench/cpuFigures.js';
@@ -67,12 +68,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => pr
  * its sockets, and the descriptor limit cannot always be raised (containers).
  */
 function socketCeiling(): number {
-  try {
-    const soft = Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
-    return Number.isFinite(soft) ? soft - 200 : 20_000;
-  } catch {
-    return 20_000;
-  }
+  const soft = openFilesLimit();
+  return soft === null ? 20_000 : soft - 200;
 }
 const maxSockets = Math.min(20_000, socketCeiling());
 if (maxSockets < 20_000) log(`descriptor limit: figure 2 stops at ${maxSockets} sockets (ulimit -n is ${maxSockets + 200})`);
@@ -157,7 +154,7 @@ try {
   }
   if (want('5')) {
     log('figure 5: start to ready');
-    rows.push(...(await figureStart(settings, options.quick ? 2 : 7, freePort)));
+    rows.push(...(await figureStart(settings, options.quick ? 2 : 7)));
   }
 } finally {
   await mainGateway?.stop();
