@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { configSchema, loadConfig } from '../../src/config.js';
 import { FIGURES, benchCommand, figureOrder } from '../../scripts/bench/args.js';
+import { gatewayEnv, type BenchSettings } from '../../scripts/bench/figures.js';
+import { idleTiming } from '../../scripts/bench/idleState.js';
 import { UsageError } from '../../scripts/commandLine.mjs';
 
 describe('bench arguments', () => {
@@ -50,6 +53,13 @@ describe('bench arguments', () => {
     ]) {
       assert.throws(() => benchCommand.parse(argv), UsageError, argv.join(' '));
     }
+  });
+
+  it('gives its gateways only settings src/config.ts reads, with values it accepts', () => {
+    const settings = { bcryptCost: 10, bcryptConcurrency: 2, databaseUrl: 'postgres://127.0.0.1/bench', redisUrl: 'redis://127.0.0.1:6379', outboxDir: '/tmp/outbox', extraEnv: {} };
+    const env = { ...gatewayEnv(settings as unknown as BenchSettings, settings.databaseUrl), ...idleTiming(10).env };
+    assert.deepEqual(Object.keys(env).filter((name) => !(name in configSchema.shape)), []);
+    assert.doesNotThrow(() => loadConfig(env));
   });
 
   it('orders rows 1, 1a, 1b, 2 ... 8, unknown ids last', () => {
