@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick --figures 1a,1b,6]` (`-- --help`: every option): starts its own
- * Postgres and Redis, measures each figure of the performance goals next to
- * the ceiling of this machine in the same run, prints the table, writes
- * bench/results/<date>.json, latest.md and latest.svg. See README "Load tests
- * and benchmarks"; `npm run capacity` reads the JSON.
+ * `npm run bench [-- --quick --figures 1a,1b,6]` (`-- --help`: every
+ * option): starts its own Postgres and Redis, measures each figure of the
+ * performance goals next to the ceiling of this machine in the same run,
+ * prints the table, writes bench/results/<date>.json, latest.md and
+ * latest.svg. See README "Load tests and benchmarks"; `npm run capacity`
+ * reads the JSON.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
