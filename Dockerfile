@@ -15,7 +15,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY scripts/build.mjs scripts/buildBrowser.mjs scripts/bundleLoader.mjs scripts/admin.ts ./scripts/
+COPY scripts/build.mjs scripts/buildBrowser.mjs scripts/bundleLoader.mjs scripts/commandLine.mjs scripts/admin.ts ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund && mkdir -p data
 

@@ -1,17 +1,18 @@
 /**
- * `npm run bench [-- --quick] [-- --figures 1a,1b,6]`: starts its own
- * Postgres and Redis, measures each figure of the performance goals next to
- * the ceiling of this machine in the same run, prints the table, writes
- * bench/results/<date>.json, latest.md and latest.svg. See README "Load tests
- * and benchmarks"; `npm run capacity` reads the JSON.
+ * `npm run bench [-- --quick --figures 1a,1b,6]` (`-- --help`: every
+ * option): starts its own Postgres and Redis, measures each figure of the
+ * performance goals next to the ceiling of this machine in the same run,
+ * prints the table, writes bench/results/<date>.json, latest.md and
+ * latest.svg. See README "Load tests and benchmarks"; `npm run capacity`
+ * reads the JSON.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { freePort, startStack } from './stack.mjs';
-import { BenchArgError, USAGE, figureOrder, parseBenchArgs, type BenchOptions } from './bench/args.js';
+import { openFilesLimit } from './procfs.mjs';
+import { startStack } from './stack.mjs';
+import { benchCommand, figureOrder } from './bench/args.js';
 import { chartCaption, renderChart } from './bench/chart.js';
 import { cpuFigureSessions, cpuFigureSizes, figureCpu, type ServerWatch } from './bench/cpuFigures.js';
 import { figureEnumeration } from './bench/enumeration.js';
@@ -26,18 +27,7 @@ import { RedisWatch, postgresPid } from './bench/servers.js';
 import { mintGuestSessions, type BenchSession } from './bench/sessions.js';
 import { table } from './load/report.js';
 
-let options: BenchOptions;
-try {
-  options = parseBenchArgs(process.argv.slice(2), fileURLToPath(new URL('../bench/results', import.meta.url)));
-} catch (err) {
-  if (!(err instanceof BenchArgError)) throw err;
-  console.error(`${err.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (options.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const options = benchCommand.parseOrExit();
 const want = (id: string) => options.figures.has(id as never);
 
 const started = performance.now();
@@ -79,12 +69,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => pr
  * its sockets, and the descriptor limit cannot always be raised (containers).
  */
 function socketCeiling(): number {
-  try {
-    const soft = Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
-    return Number.isFinite(soft) ? soft - 200 : 20_000;
-  } catch {
-    return 20_000;
-  }
+  const soft = openFilesLimit();
+  return soft === null ? 20_000 : soft - 200;
 }
 const maxSockets = Math.min(20_000, socketCeiling());
 if (maxSockets < 20_000) log(`descriptor limit: figure 2 stops at ${maxSockets} sockets (ulimit -n is ${maxSockets + 200})`);
@@ -169,7 +155,7 @@ try {
   }
   if (want('5')) {
     log('figure 5: start to ready');
-    rows.push(...(await figureStart(settings, options.quick ? 2 : 7, freePort)));
+    rows.push(...(await figureStart(settings, options.quick ? 2 : 7)));
   }
 } finally {
   await mainGateway?.stop();

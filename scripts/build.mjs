@@ -44,7 +44,7 @@ import { spawnSync } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { defineCommand } from './commandLine.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
@@ -181,7 +181,10 @@ async function writeCodeCache() {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { 'if-stale': { type: 'boolean', default: false } } });
+  const values = defineCommand({
+    usage: 'node scripts/build.mjs [options]',
+    options: { 'if-stale': { type: 'boolean', help: 'build only what an input (or the node version) changed since the last build' } },
+  }).parseOrExit();
   const esbuild = await import('esbuild').catch(() => undefined);
   const browser = esbuild ? await import('./buildBrowser.mjs') : undefined;
   let serverReason = 'requested';

@@ -16,6 +16,7 @@ import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defineCommand } from './commandLine.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Read by src/gateway/consoleRoutes.ts (BROWSER_BUNDLE_DIR). */
@@ -71,10 +72,17 @@ export function browserBundleStale(outDir = BROWSER_DIR) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv.includes('--if-stale') && !browserBundleStale()) process.exit(0);
+  const options = defineCommand({
+    usage: 'node scripts/buildBrowser.mjs [options]',
+    options: {
+      'if-stale': { type: 'boolean', help: 'only when a source is newer than the bundle' },
+      quiet: { type: 'boolean', help: 'no size report' },
+    },
+  }).parseOrExit();
+  if (options['if-stale'] && !browserBundleStale()) process.exit(0);
   const started = performance.now();
   const outputs = await buildBrowser();
-  if (!process.argv.includes('--quiet')) {
+  if (!options.quiet) {
     for (const { file, bytes } of outputs.filter((o) => !o.file.endsWith('.map'))) {
       console.log(`${file.padEnd(40)} ${(bytes / 1024).toFixed(1).padStart(7)} KiB`);
     }

@@ -14,6 +14,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBrowser } from './buildBrowser.mjs';
 import { launchChromium } from './chromium.mjs';
+import { defineCommand } from './commandLine.mjs';
+
+defineCommand({ usage: 'node scripts/consoleScreenshots.mjs', options: {} }).parseOrExit();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PHONE_UA =

@@ -5,6 +5,9 @@
  * test/ops/configDocs.test.ts checks the result against the schema and README.
  */
 import { configSchema, loadConfig } from '../src/config.js';
+import { defineCommand } from './commandLine.mjs';
+
+defineCommand({ usage: 'node --import tsx scripts/envExample.ts > .env.example', options: {} }).parseOrExit();
 
 const HEADER = `# Every setting of the gateway with its default; all are read from the environment.
 # Nothing set: zero-config single-instance mode (embedded Postgres under DATA_DIR,

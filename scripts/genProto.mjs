@@ -8,6 +8,12 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { defineCommand } from './commandLine.mjs';
+
+const { check } = defineCommand({
+  usage: 'node scripts/genProto.mjs [options]',
+  options: { check: { type: 'boolean', help: 'fail if the committed files are stale (write nothing)' } },
+}).parseOrExit();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const protoDir = join(root, 'proto');
@@ -37,7 +43,7 @@ try {
   const runtime = code.replace(/\/\*\*[\s\S]*?\*\//g, '').replace(/\n\s*\n/g, '\n');
 
   const outputs = [['osmium.js', runtime], ['osmium.d.ts', types]];
-  if (process.argv.includes('--check')) {
+  if (check) {
     const stale = outputs.filter(([name, text]) => {
       try { return readFileSync(join(outDir, name), 'utf8') !== text; } catch { return true; }
     });

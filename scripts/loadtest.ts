@@ -5,21 +5,11 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ArgError, parseArgs, USAGE } from './load/args.js';
+import { loadCommand } from './load/args.js';
 import { formatReport, progressLine } from './load/report.js';
 import { runLoad } from './load/run.js';
 
-let options;
-try {
-  options = parseArgs(process.argv.slice(2));
-} catch (err) {
-  if (err instanceof ArgError) {
-    const help = err.message === USAGE;
-    (help ? console.log : console.error)(err.message);
-    process.exit(help ? 0 : 2);
-  }
-  throw err;
-}
+const options = loadCommand.parseOrExit();
 
 const tty = process.stderr.isTTY && !options.quiet;
 let previous = { steps: 0, at: 0 };

@@ -3,13 +3,19 @@
  * costs: the one-time dictionary load, and CPU time per check for typical,
  * long and crafted passwords (the worst inputs found). CPU time, not wall
  * time, so a busy machine does not inflate it much.
- *   node --import tsx scripts/passwordPolicyCost.ts [--rounds N]
+ *   node --import tsx scripts/passwordPolicyCost.ts [--rounds N]   (--help: the options)
  */
 import { cpus, loadavg } from 'node:os';
 import { PasswordPolicy } from '../src/services/passwordPolicy.js';
+import { defineCommand, numberValue } from './commandLine.mjs';
 
-const roundsArg = process.argv.indexOf('--rounds');
-const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 200;
+const { rounds } = defineCommand(
+  {
+    usage: 'node --import tsx scripts/passwordPolicyCost.ts [options]',
+    options: { rounds: { type: 'string', value: 'N', help: 'checks per kind of password, 1-100000 (default 200)' } },
+  },
+  (v) => ({ rounds: v.rounds === undefined ? 200 : numberValue('rounds', v.rounds, { min: 1, max: 100_000 }) }),
+).parseOrExit();
 const owner = { email: 'margaret.hamilton@example.test', name: 'Margaret Hamilton' };
 const policy = new PasswordPolicy(3);
 

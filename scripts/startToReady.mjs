@@ -3,79 +3,37 @@
  * Start to ready: milliseconds from spawning a process to its first
  * `/readyz` 200, for the gateway in each mode and for the ceiling (plain node
  * serving /readyz with nothing else), and the CPU time the process itself
- * used until then (steadier than the wall time on a machine shared with other
- * work; Postgres's own work is not in it). Runs on throwaway servers from
- * scripts/stack.mjs; the cases run interleaved, round after round.
+ * used until then (scripts/readyTimer.mjs, the bench's figure 5 timer). Runs
+ * on throwaway servers from scripts/stack.mjs; the cases run interleaved,
+ * round after round.
  *
  *   node scripts/startToReady.mjs [--runs 5] [--tsx]   (--tsx: also the TypeScript start through tsx)
- *
- * `timeToReady` and `CEILING_SCRIPT` are exported for the benchmark.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { createDatabase, freePort, startStack } from './stack.mjs';
+import { defineCommand, numberValue } from './commandLine.mjs';
+import { READY_CEILING, timeToReady } from './readyTimer.mjs';
+import { createDatabase, startStack } from './stack.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The ceiling: plain node answering /readyz, nothing to load or connect. */
-export const CEILING_SCRIPT = `require('node:http').createServer((q, s) => s.end('ready')).listen(Number(process.env.PORT), '127.0.0.1');
-process.on('SIGTERM', () => process.exit(0));`;
-
-/** USER_HZ: the unit of /proc's CPU times (100 on Linux). */
-const CLOCK_TICKS = 100;
-
-/** CPU milliseconds (user + system) a running process has used, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-/**
- * Spawns `node ...args` with PORT set and resolves with `{ ms, cpuMs }`: the
- * milliseconds until `http://127.0.0.1:PORT/readyz` answers 200 and the CPU
- * time the process used until then; the process is stopped after.
- */
-export async function timeToReady({ args, env = {}, timeoutMs = 90_000 }) {
-  const port = await freePort();
-  const started = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', WORKERS: '1', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c) => (output += c));
-  child.stderr.on('data', (c) => (output += c));
-  try {
-    while (performance.now() - started < timeoutMs) {
-      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${output}`);
-      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
-      if (status === 200) return { ms: performance.now() - started, cpuMs: cpuMs(child.pid) };
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    throw new Error(`not ready in ${timeoutMs} ms:\n${output}`);
-  } finally {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  }
-}
+const command = defineCommand(
+  {
+    usage: 'node scripts/startToReady.mjs [options]',
+    options: {
+      runs: { type: 'string', value: 'N', help: 'rounds of every case, 1-100 (default 5)' },
+      tsx: { type: 'boolean', help: 'also the TypeScript start through tsx' },
+    },
+  },
+  (v) => ({ runs: v.runs === undefined ? 5 : numberValue('runs', v.runs, { min: 1, max: 100 }), tsx: v.tsx }),
+);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, tsx: { type: 'boolean', default: false } } });
-  const runs = Number(values.runs);
+  const { runs, tsx } = command.parseOrExit();
   const stack = await startStack();
   const dirs = [];
   try {
@@ -83,7 +41,7 @@ async function main() {
     const typescript = ['--import', 'tsx', 'src/main.ts'];
     const built = existsSync(join(ROOT, 'dist', 'main.js'));
     if (!built) console.log('dist/main.js is missing (npm run build): measuring the tsx start only');
-    const cases = [['ceiling: plain node serving /readyz', () => ({ args: ['-e', CEILING_SCRIPT] })]];
+    const cases = [['ceiling: plain node serving /readyz', () => ({ args: [READY_CEILING] })]];
     if (built) {
       cases.push(
         ['server mode, fresh database, compiled (node dist/main.js)', async () => ({ args: compiled, env: serverEnv(await createDatabase(stack.databaseUrl)) })],
@@ -92,9 +50,9 @@ async function main() {
         ['embedded mode, later start, compiled', () => ({ args: compiled, env: embeddedEnv(reusedDir()) })],
       );
     }
-    if (values.tsx || !built) {
+    if (tsx || !built) {
       cases.push(
-        ['ceiling: node + tsx serving /readyz', () => ({ args: ['--import', 'tsx', '-e', CEILING_SCRIPT] })],
+        ['ceiling: node + tsx serving /readyz', () => ({ args: ['--import', 'tsx', READY_CEILING] })],
         ['server mode, tsx (node --import tsx src/main.ts)', async () => ({ args: typescript, env: serverEnv(await createDatabase(stack.databaseUrl)) })],
         ['embedded mode, first start, tsx', () => ({ args: typescript, env: embeddedEnv(freshDir()) })],
         ['embedded mode, later start, tsx', () => ({ args: typescript, env: embeddedEnv(reusedDir()) })],
@@ -128,7 +86,7 @@ async function main() {
       for (const [i, [, setup]] of cases.entries()) {
         const { ms, cpuMs } = await timeToReady(await setup());
         results[i].ms.push(ms);
-        if (cpuMs !== undefined) results[i].cpu.push(cpuMs);
+        if (cpuMs !== null) results[i].cpu.push(cpuMs);
       }
     }
     console.log(`${'case'.padEnd(52)} ${'wall ms'.padStart(8)} ${'cpu ms'.padStart(7)}   wall ms of each run`);
@@ -143,4 +101,4 @@ async function main() {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
+await main();

@@ -7,8 +7,9 @@
  * unknown vs a known unverified email. Compared by their medians; the answers
  * must be identical (code and message).
  *
- * bcrypt cost 8 (as test/security/enumeration.test.ts): at the default cost
- * the hash hides everything else, a cheaper hash shows differences around it.
+ * bcrypt cost 8: at the default cost the hash hides everything else, a
+ * cheaper hash shows differences around it (test/security/enumeration.test.ts
+ * times the same pairs at the test gateways' cost 4).
  * Rate limits are off so hundreds of failures in a row are not refused.
  */
 import { randomBytes } from 'node:crypto';

@@ -17,6 +17,7 @@ import type { LoadOptions, ScenarioName } from '../load/args.js';
 import { runLoad, type LoadReport } from '../load/run.js';
 import { mintGuestTokens } from '../load/scenarios.js';
 import { percentile } from '../load/stats.js';
+import { NotReady, READY_CEILING, timeToReady } from '../readyTimer.mjs';
 import { spawnBareServer, spawnGateway, track, type Measured } from './processes.js';
 
 export interface Row {
@@ -476,36 +477,13 @@ export async function figureRevocation(s: BenchSettings, samples: number): Promi
   }
 }
 
-/** Milliseconds from spawning `node <args>` to the first 200 from `http://127.0.0.1:port/readyz`. */
-async function timeToReady(env: Record<string, string>, port: number, args: string[], timeoutMs = 60_000): Promise<number | string> {
-  const started = performance.now();
-  const child = track(spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', WORKERS: '1', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }));
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  let exited: number | null = null;
-  child.once('exit', (code) => (exited = code ?? -1));
+/** Milliseconds from spawning `node <args>` to /readyz 200 (scripts/readyTimer.mjs), or why it did not get there, in one line. */
+async function startToReady(env: Record<string, string>, args: string[], timeoutMs = 60_000): Promise<number | string> {
   try {
-    while (performance.now() - started < timeoutMs) {
-      if (exited !== null) return `exited with ${exited}: ${output.trim().split('\n').slice(-1)[0] ?? ''}`.slice(0, 200);
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-        if (res.status === 200) return performance.now() - started;
-      } catch {
-        /* not listening yet */
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return 'timed out';
-  } finally {
-    if (exited === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
+    return (await timeToReady({ args, env, timeoutMs, onSpawn: track })).ms;
+  } catch (err) {
+    if (!(err instanceof NotReady)) throw err;
+    return err.message.replace(/\s+/g, ' ').slice(0, 200);
   }
 }
 
@@ -543,7 +521,7 @@ export function startCommand(root = ROOT): StartCommand {
  * (scripts/bench/readyCeiling.mjs). Runs alternate; medians count. When the
  * production build is used, the tsx start is measured beside it for reference.
  */
-export async function figureStart(s: BenchSettings, runs: number, freePort: () => Promise<number>): Promise<Row[]> {
+export async function figureStart(s: BenchSettings, runs: number): Promise<Row[]> {
   const command = startCommand();
   if (command.build) s.log(`  npm run build: ${command.build.ok ? 'ok' : 'FAILED'} in ${(command.build.ms / 1000).toFixed(1)} s`);
   s.log(`  gateway started as: ${command.label}`);
@@ -554,19 +532,19 @@ export async function figureStart(s: BenchSettings, runs: number, freePort: () =
   const usesBuild = command.args !== TSX_START;
   // A restart (or one more instance) finds its database migrated: one start first migrates it.
   const migrated = await createDatabase(s.databaseUrl);
-  const first = await timeToReady(gatewayEnv(s, migrated), await freePort(), command.args);
+  const first = await startToReady(gatewayEnv(s, migrated), command.args);
   if (typeof first === 'string') throw new Error(`gateway did not become ready: ${first}`);
   for (let i = 0; i < runs; i++) {
-    const t = await timeToReady(gatewayEnv(s, await createDatabase(s.databaseUrl)), await freePort(), command.args);
+    const t = await startToReady(gatewayEnv(s, await createDatabase(s.databaseUrl)), command.args);
     if (typeof t === 'string') throw new Error(`gateway did not become ready: ${t}`);
     servers.push(t);
-    const r = await timeToReady(gatewayEnv(s, migrated), await freePort(), command.args);
+    const r = await startToReady(gatewayEnv(s, migrated), command.args);
     if (typeof r === 'string') throw new Error(`gateway did not become ready: ${r}`);
     restarts.push(r);
-    const c = await timeToReady({}, await freePort(), ['scripts/bench/readyCeiling.mjs']);
+    const c = await startToReady({}, [READY_CEILING]);
     if (typeof c === 'number') ceilings.push(c);
     if (usesBuild) {
-      const x = await timeToReady(gatewayEnv(s, await createDatabase(s.databaseUrl)), await freePort(), TSX_START);
+      const x = await startToReady(gatewayEnv(s, await createDatabase(s.databaseUrl)), TSX_START);
       if (typeof x === 'number') viaTsx.push(x);
     }
   }
@@ -603,7 +581,7 @@ export async function figureStart(s: BenchSettings, runs: number, freePort: () =
   const dataDir = mkdtempSync(join(tmpdir(), 'osmium-bench-embedded-'));
   try {
     chmodSync(dataDir, 0o755); // as root, the embedded Postgres runs as the user postgres, who must enter it
-    const t = await timeToReady({ ...s.extraEnv, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir }, await freePort(), command.args, 90_000);
+    const t = await startToReady({ ...s.extraEnv, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir }, command.args, 90_000);
     rows.push({
       figure: '5',
       key: 'start_embedded_mode',

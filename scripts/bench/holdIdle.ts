@@ -1,5 +1,5 @@
 /**
- * Child process of the benchmark (figure 2): opens idle authorized sockets
+ * Child process of the benchmark (figures 2 and 7): opens idle authorized sockets
  * with the tokens it is sent, reports over IPC when they are all open, and
  * holds them until told to stop. A separate process so that the load side
  * has its own file-descriptor limit.

@@ -16,7 +16,8 @@
  * heartbeat either way). k = 1 measures in real time.
  */
 import { loadConfig } from '../../src/config.js';
-import { cpuPerUnit, processIo, sampleCpu } from './cpu.js';
+import { processIo } from '../procfs.mjs';
+import { cpuPerUnit, sampleCpu } from './cpu.js';
 import { holdIdle, type BenchSettings, type Row } from './figures.js';
 import { spawnGateway } from './processes.js';
 import { TableUpdatesWatch, databaseCounters, storagePerRow, tableWrites, userRowWidths } from './servers.js';

@@ -5,8 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { rssBytes } from '../procfs.mjs';
+import { MEASURED_GATEWAY_ENV, waitForReady } from '../readyTimer.mjs';
 import { freePort } from '../stack.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -82,9 +83,9 @@ function attach(child: ChildProcess, port: number, output: string[]): Measured {
       return ask({ probe: 'profile-stop', file });
     },
     rssFromProc() {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-      return kb * 1024;
+      const rss = rssBytes(child.pid!);
+      if (rss === null) throw new Error(`no VmRSS for process ${child.pid} (exited?)`);
+      return rss;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -117,35 +118,16 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
   const port = await freePort();
   const child = track(spawn(process.execPath, nodeArgs('src/main.ts', extraNodeArgs), {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      WORKERS: '1',
-      OSMIUM_BENCH_PROBE: '1',
-      ...env,
-      PORT: String(port),
-    },
+    env: { ...process.env, ...MEASURED_GATEWAY_ENV, OSMIUM_BENCH_PROBE: '1', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   }));
   const output: string[] = [];
   collect(child, output);
-  let exitCode: number | null = null;
-  child.once('exit', (code) => (exitCode = code ?? -1));
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (exitCode !== null) throw new Error(`gateway exited with ${exitCode}:\n${output.join('\n')}`);
-    if (performance.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`gateway not ready within ${timeoutMs} ms:\n${output.join('\n')}`);
-    }
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 25));
+  try {
+    await waitForReady(child, port, { timeoutMs, intervalMs: 25, output: () => output.join('\n') });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`gateway ${(err as Error).message}`);
   }
   return attach(child, port, output);
 }

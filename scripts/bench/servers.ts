@@ -6,9 +6,9 @@
  * (INFO). Reads go through a connection to the `postgres` database, so they
  * are not counted in the measured database.
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { readProcStat } from '../procfs.mjs';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -37,9 +37,10 @@ export async function postgresPid(databaseUrl: string): Promise<number> {
   // Read while the backend lives: it exits with the connection.
   const stat = await withClient(adminUrl(databaseUrl), async (c) => {
     const backend = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    return readFileSync(`/proc/${backend}/stat`, 'utf8');
+    return readProcStat(backend);
   });
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  if (!stat) throw new Error('no /proc entry for a Postgres backend (Linux only)');
+  return stat.ppid;
 }
 
 /** Whether pg_stat_statements answers on this server (null: not asked yet). */

@@ -1,97 +1,54 @@
-/** Options, results loading and report rendering of `npm run capacity` (the arithmetic is in model.ts). */
+/** Command line, results loading and report rendering of `npm run capacity` (the arithmetic is in model.ts). */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineCommand, numberValue } from '../commandLine.mjs';
 import { DEFAULT_ASSUMPTIONS, formatValue, type Assumptions, type Inputs, type Model, type ResultsFile } from './model.js';
 
-export const USAGE = `usage: npm run capacity -- [options]
-  --sockets N                     concurrent sockets of the fleet (default ${DEFAULT_ASSUMPTIONS.sockets})
-  --reconnect-storm-seconds S     every socket reconnects within S seconds (default ${DEFAULT_ASSUMPTIONS.reconnectStormSeconds})
-  --storm-cores N                 gateway cores when the storm hits (default: the steady-state fleet)
-  --target-utilization U          share of each core the steady state may use, 0-1 (default ${DEFAULT_ASSUMPTIONS.targetUtilization})
-  --max-sockets-per-process N     most sockets one gateway process holds (default ${DEFAULT_ASSUMPTIONS.maxSocketsPerProcess})
-  --cores-per-machine N           cores per gateway machine (default ${DEFAULT_ASSUMPTIONS.coresPerMachine})
-  --sessions-per-user N           sessions kept per user, for storage (default ${DEFAULT_ASSUMPTIONS.sessionsPerUser})
-  --redis-ops-per-node N          commands/s one Redis node is trusted with (default ${DEFAULT_ASSUMPTIONS.redisOpsPerNode})
-  --postgres-statements-per-primary N   statements/s one Postgres primary is trusted with (default ${DEFAULT_ASSUMPTIONS.postgresStatementsPerPrimary})
-  --postgres-row-writes-per-primary N   row writes/s one Postgres primary is trusted with (default ${DEFAULT_ASSUMPTIONS.postgresRowWritesPerPrimary})
-  --results PATH                  a results folder or one results file (default bench/results)
-  --markdown                      print Markdown tables (for docs/capacity.md)`;
-
-export class CapacityArgError extends Error {}
+const DEFAULT_RESULTS = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 export interface CapacityOptions {
   assumptions: Assumptions;
   results: string;
   markdown: boolean;
-  help: boolean;
 }
 
-export function parseCapacityArgs(argv: readonly string[], defaultResults: string): CapacityOptions {
-  const a: Assumptions = { ...DEFAULT_ASSUMPTIONS };
-  let results = defaultResults;
-  let markdown = false;
-  let help = false;
-  const num = (arg: string, v: string | undefined, min: number, max: number, integer = true): number => {
-    if (v === undefined) throw new CapacityArgError(`${arg} needs a value`);
-    const n = Number(v.replace(/_/g, ''));
-    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new CapacityArgError(`${arg} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(v)}`);
+/** Each assumption's option: the field it sets, its bounds, its usage line. */
+const ASSUMPTION_OPTIONS = {
+  sockets: { field: 'sockets', min: 1, max: 1e10, help: `concurrent sockets of the fleet (default ${DEFAULT_ASSUMPTIONS.sockets})` },
+  'reconnect-storm-seconds': { field: 'reconnectStormSeconds', min: 1, max: 86_400, integer: false, value: 'S', help: `every socket reconnects within S seconds (default ${DEFAULT_ASSUMPTIONS.reconnectStormSeconds})` },
+  'storm-cores': { field: 'stormGatewayCores', min: 1, max: 1e7, help: 'gateway cores when the storm hits (default: the steady-state fleet)' },
+  'target-utilization': { field: 'targetUtilization', min: 0.01, max: 1, integer: false, value: 'U', help: `share of each core the steady state may use, 0-1 (default ${DEFAULT_ASSUMPTIONS.targetUtilization})` },
+  'max-sockets-per-process': { field: 'maxSocketsPerProcess', min: 1, max: 1e7, help: `most sockets one gateway process holds (default ${DEFAULT_ASSUMPTIONS.maxSocketsPerProcess})` },
+  'cores-per-machine': { field: 'coresPerMachine', min: 1, max: 4096, help: `cores per gateway machine (default ${DEFAULT_ASSUMPTIONS.coresPerMachine})` },
+  'sessions-per-user': { field: 'sessionsPerUser', min: 0, max: 1000, integer: false, help: `sessions kept per user, for storage (default ${DEFAULT_ASSUMPTIONS.sessionsPerUser})` },
+  'redis-ops-per-node': { field: 'redisOpsPerNode', min: 1, max: 1e9, help: `commands/s one Redis node is trusted with (default ${DEFAULT_ASSUMPTIONS.redisOpsPerNode})` },
+  'postgres-statements-per-primary': { field: 'postgresStatementsPerPrimary', min: 1, max: 1e9, help: `statements/s one Postgres primary is trusted with (default ${DEFAULT_ASSUMPTIONS.postgresStatementsPerPrimary})` },
+  'postgres-row-writes-per-primary': { field: 'postgresRowWritesPerPrimary', min: 1, max: 1e9, help: `row writes/s one Postgres primary is trusted with (default ${DEFAULT_ASSUMPTIONS.postgresRowWritesPerPrimary})` },
+} satisfies Record<string, { field: keyof Assumptions; min: number; max: number; integer?: boolean; value?: string; help: string }>;
+
+type AssumptionOption = keyof typeof ASSUMPTION_OPTIONS;
+
+export const capacityCommand = defineCommand(
+  {
+    usage: 'npm run capacity -- [options]',
+    options: {
+      ...(Object.fromEntries(
+        Object.entries(ASSUMPTION_OPTIONS).map(([name, o]) => [name, { type: 'string', value: 'value' in o ? o.value : 'N', help: o.help }]),
+      ) as Record<AssumptionOption, { type: 'string'; value: string; help: string }>),
+      results: { type: 'string', value: 'PATH', help: 'a results folder or one results file (default bench/results)' },
+      markdown: { type: 'boolean', help: 'print Markdown tables (for docs/capacity.md)' },
+    },
+  },
+  (v): CapacityOptions => {
+    const assumptions: Assumptions = { ...DEFAULT_ASSUMPTIONS };
+    for (const [name, o] of Object.entries(ASSUMPTION_OPTIONS) as Array<[AssumptionOption, (typeof ASSUMPTION_OPTIONS)[AssumptionOption]]>) {
+      const text = v[name];
+      if (text !== undefined) assumptions[o.field] = numberValue(name, text, { min: o.min, max: o.max, integer: !('integer' in o) || o.integer });
     }
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const next = () => argv[++i];
-    switch (arg) {
-      case '--sockets':
-        a.sockets = num(arg, next(), 1, 1e10);
-        break;
-      case '--reconnect-storm-seconds':
-        a.reconnectStormSeconds = num(arg, next(), 1, 86_400, false);
-        break;
-      case '--storm-cores':
-        a.stormGatewayCores = num(arg, next(), 1, 1e7);
-        break;
-      case '--target-utilization':
-        a.targetUtilization = num(arg, next(), 0.01, 1, false);
-        break;
-      case '--max-sockets-per-process':
-        a.maxSocketsPerProcess = num(arg, next(), 1, 1e7);
-        break;
-      case '--cores-per-machine':
-        a.coresPerMachine = num(arg, next(), 1, 4096);
-        break;
-      case '--sessions-per-user':
-        a.sessionsPerUser = num(arg, next(), 0, 1000, false);
-        break;
-      case '--redis-ops-per-node':
-        a.redisOpsPerNode = num(arg, next(), 1, 1e9);
-        break;
-      case '--postgres-statements-per-primary':
-        a.postgresStatementsPerPrimary = num(arg, next(), 1, 1e9);
-        break;
-      case '--postgres-row-writes-per-primary':
-        a.postgresRowWritesPerPrimary = num(arg, next(), 1, 1e9);
-        break;
-      case '--results': {
-        const v = next();
-        if (!v) throw new CapacityArgError('--results needs a value');
-        results = v;
-        break;
-      }
-      case '--markdown':
-        markdown = true;
-        break;
-      case '--help':
-      case '-h':
-        help = true;
-        break;
-      default:
-        throw new CapacityArgError(`unknown option ${arg}`);
-    }
-  }
-  return { assumptions: a, results, markdown, help };
-}
+    return { assumptions, results: v.results ?? DEFAULT_RESULTS, markdown: v.markdown };
+  },
+);
 
 /** Reads one results file, or every bench results file (<date>.json) of a folder. */
 export function loadResults(path: string): ResultsFile[] {

@@ -1,8 +1,9 @@
 /**
- * Command-line options of `npm run loadtest`, parsed and bounded. Every run is
+ * Command line of `npm run loadtest`, parsed and bounded. Every run is
  * bounded in time and count, and only loopback targets are accepted unless the
  * operator names the remote host explicitly with `--allow-remote HOST`.
  */
+import { UsageError, defineCommand, numberValue } from '../commandLine.mjs';
 
 export const SCENARIOS = ['signup', 'signin', 'authorize', 'sessions', 'invites', 'idle', 'revoke'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -54,60 +55,22 @@ export interface LoadOptions {
   quiet: boolean;
 }
 
-export class ArgError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ArgError';
-  }
-}
-
-export const USAGE = `usage: npm run loadtest -- [options]
-  --url URL              gateway WebSocket URL (default ws://127.0.0.1:8080)
-  --peer-url URL         second gateway for the revoke scenario (default: --url)
-  --connections N        concurrent sockets (default 10, at most ${LIMITS.connections})
-  --duration S           run for S seconds (default 10 unless --requests)
-  --requests N           stop after N requests (bounded by --max-time, default ${DEFAULT_MAX_TIME_S} s)
-  --max-time S           hard stop of a --requests run
-  --rate N               requests per second per socket (paced, closed loop)
-  --total-rate N         open loop: N requests per second across all sockets
-  --ramp S               open the sockets evenly over S seconds
-  --scenario S           one of ${SCENARIOS.join(', ')}, or a weighted mix of
-                         sockets such as signin=3,authorize=5,sessions=2 (default authorize)
-  --workers N            worker threads for the sockets (default 1; 0 = this thread)
-  --json FILE            also write the summary as JSON
-  --invite-code CODE     code for the invites scenario (default: random codes, 404 expected)
-  --heartbeat S          seconds between heartbeats of idle sockets (default 10)
-  --source-addresses N   spread sockets over 127.0.0.1..N (default: one per 20 000 sockets)
-  --timeout MS           per request (default 10000)
-  --allow-remote HOST    permit a non-loopback target host (named explicitly)
-  --quiet                no progress line`;
-
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/i;
-
-function positiveNumber(flag: string, value: string | undefined, max: number, integer = true): number {
-  if (value === undefined || value.startsWith('--')) throw new ArgError(`${flag} needs a value`);
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new ArgError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
-  }
-  if (n > max) throw new ArgError(`${flag} must be at most ${max}, got ${n}`);
-  return n;
-}
 
 /** Parses `signin=3,authorize=5` or a single name into normalised weights. */
 export function parseScenarioMix(text: string): ScenarioWeight[] {
   const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
-  if (!parts.length) throw new ArgError('--scenario needs a name or a mix');
+  if (!parts.length) throw new UsageError('--scenario needs a name or a mix');
   const seen = new Set<string>();
   return parts.map((part) => {
     const [name = '', weightText] = part.split('=');
     if (!(SCENARIOS as readonly string[]).includes(name)) {
-      throw new ArgError(`unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+      throw new UsageError(`unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
     }
-    if (seen.has(name)) throw new ArgError(`scenario "${name}" is listed twice`);
+    if (seen.has(name)) throw new UsageError(`scenario "${name}" is listed twice`);
     seen.add(name);
     const weight = weightText === undefined ? 1 : Number(weightText);
-    if (!Number.isFinite(weight) || weight <= 0) throw new ArgError(`weight of "${name}" must be a positive number, got "${weightText}"`);
+    if (!Number.isFinite(weight) || weight <= 0) throw new UsageError(`weight of "${name}" must be a positive number, got "${weightText}"`);
     return { name: name as ScenarioName, weight };
   });
 }
@@ -118,91 +81,85 @@ export function checkTarget(url: string, allowRemote: string | null, flag = '--u
   try {
     parsed = new URL(url);
   } catch {
-    throw new ArgError(`${flag} is not a URL: "${url}"`);
+    throw new UsageError(`${flag} is not a URL: "${url}"`);
   }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new ArgError(`${flag} must be ws:// or wss://, got "${url}"`);
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new UsageError(`${flag} must be ws:// or wss://, got "${url}"`);
   const host = parsed.hostname;
   if (!LOOPBACK.test(host) && host !== allowRemote) {
-    throw new ArgError(`${flag} host ${host} is not loopback; pass --allow-remote ${host} to load-test it`);
+    throw new UsageError(`${flag} host ${host} is not loopback; pass --allow-remote ${host} to load-test it`);
   }
   return parsed.toString();
 }
 
-/** Parses argv (without node and script). Throws ArgError with a message fit for the user. */
-export function parseArgs(argv: readonly string[]): LoadOptions {
-  const raw = new Map<string, string | true>();
-  const valueless = new Set(['--quiet', '--help']);
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i]!;
-    let value: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    if (!arg.startsWith('--')) throw new ArgError(`unexpected argument "${arg}"`);
-    if (raw.has(arg)) throw new ArgError(`${arg} given twice`);
-    if (valueless.has(arg)) {
-      raw.set(arg, true);
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new ArgError(`${arg} needs a value`);
-      i++;
-    }
-    raw.set(arg, value);
-  }
-  const known = new Set([
-    '--url', '--peer-url', '--connections', '--duration', '--requests', '--max-time', '--rate', '--total-rate', '--ramp',
-    '--scenario', '--workers', '--json', '--invite-code', '--heartbeat', '--source-addresses', '--timeout',
-    '--allow-remote', '--quiet', '--help',
-  ]);
-  for (const key of raw.keys()) if (!known.has(key)) throw new ArgError(`unknown option ${key}`);
-  if (raw.has('--help')) throw new ArgError(USAGE);
-  const str = (key: string) => raw.get(key) as string | undefined;
-
-  const allowRemote = str('--allow-remote') ?? null;
-  const url = checkTarget(str('--url') ?? 'ws://127.0.0.1:8080', allowRemote);
-  const peerUrl = str('--peer-url') !== undefined ? checkTarget(str('--peer-url')!, allowRemote, '--peer-url') : url;
-  const requests = str('--requests') !== undefined ? positiveNumber('--requests', str('--requests'), LIMITS.requests) : null;
-  let durationS = str('--duration') !== undefined ? positiveNumber('--duration', str('--duration'), LIMITS.durationS, false) : null;
-  if (requests !== null && durationS !== null) throw new ArgError('give --duration or --requests, not both');
-  if (requests === null && durationS === null) durationS = 10;
-  const ratePerSocket = str('--rate') !== undefined ? positiveNumber('--rate', str('--rate'), LIMITS.ratePerSocket, false) : null;
-  const totalRate = str('--total-rate') !== undefined ? positiveNumber('--total-rate', str('--total-rate'), LIMITS.totalRate, false) : null;
-  if (ratePerSocket !== null && totalRate !== null) throw new ArgError('give --rate (per socket) or --total-rate (open loop), not both');
-  const connections = str('--connections') !== undefined ? positiveNumber('--connections', str('--connections'), LIMITS.connections) : 10;
-  const workersText = str('--workers');
-  let workers = 1;
-  if (workersText !== undefined) {
-    workers = workersText === '0' ? 0 : positiveNumber('--workers', workersText, LIMITS.workers);
-  }
-  const inviteCode = str('--invite-code') ?? null;
-  if (inviteCode !== null && (inviteCode.length === 0 || inviteCode.length > 64)) throw new ArgError('--invite-code must be 1 to 64 characters');
-  const sourceAddresses =
-    str('--source-addresses') !== undefined ? positiveNumber('--source-addresses', str('--source-addresses'), 254) : Math.ceil(connections / 20_000);
-  return {
-    url,
-    peerUrl,
-    connections,
-    durationS,
-    requests,
-    maxTimeS: str('--max-time') !== undefined ? positiveNumber('--max-time', str('--max-time'), LIMITS.durationS, false) : DEFAULT_MAX_TIME_S,
-    ratePerSocket,
-    totalRate,
-    rampS: str('--ramp') !== undefined ? positiveNumber('--ramp', str('--ramp'), LIMITS.rampS, false) : 0,
-    scenarios: parseScenarioMix(str('--scenario') ?? 'authorize'),
-    workers,
-    json: str('--json') ?? null,
-    inviteCode,
-    heartbeatS: str('--heartbeat') !== undefined ? positiveNumber('--heartbeat', str('--heartbeat'), 3_600, false) : 10,
-    sourceAddresses,
-    timeoutMs: str('--timeout') !== undefined ? positiveNumber('--timeout', str('--timeout'), 600_000) : 10_000,
-    allowRemote,
-    quiet: raw.has('--quiet'),
-  };
-}
+export const loadCommand = defineCommand(
+  {
+    usage: 'npm run loadtest -- [options]',
+    options: {
+      url: { type: 'string', value: 'URL', help: 'gateway WebSocket URL (default ws://127.0.0.1:8080)' },
+      'peer-url': { type: 'string', value: 'URL', help: 'second gateway for the revoke scenario (default: --url)' },
+      connections: { type: 'string', value: 'N', help: `concurrent sockets (default 10, at most ${LIMITS.connections})` },
+      duration: { type: 'string', value: 'S', help: `run for S seconds (default 10 unless --requests, at most ${LIMITS.durationS})` },
+      requests: { type: 'string', value: 'N', help: `stop after N requests (bounded by --max-time, default ${DEFAULT_MAX_TIME_S} s)` },
+      'max-time': { type: 'string', value: 'S', help: 'hard stop of a --requests run' },
+      rate: { type: 'string', value: 'N', help: 'requests per second per socket (paced, closed loop)' },
+      'total-rate': { type: 'string', value: 'N', help: 'open loop: N requests per second across all sockets' },
+      ramp: { type: 'string', value: 'S', help: 'open the sockets evenly over S seconds' },
+      scenario: {
+        type: 'string',
+        value: 'S',
+        help: `one of ${SCENARIOS.join(', ')},\nor a weighted mix of sockets such as signin=3,authorize=5,sessions=2 (default authorize)`,
+      },
+      workers: { type: 'string', value: 'N', help: `worker threads for the sockets (default 1; 0 = this thread; at most ${LIMITS.workers})` },
+      json: { type: 'string', value: 'FILE', help: 'also write the summary as JSON' },
+      'invite-code': { type: 'string', value: 'CODE', help: 'code for the invites scenario (default: random codes, 404 expected)' },
+      heartbeat: { type: 'string', value: 'S', help: 'seconds between heartbeats of idle sockets (default 10)' },
+      'source-addresses': { type: 'string', value: 'N', help: 'spread sockets over 127.0.0.1..N (default: one per 20 000 sockets)' },
+      timeout: { type: 'string', value: 'MS', help: 'per request (default 10000)' },
+      'allow-remote': { type: 'string', value: 'HOST', help: 'permit a non-loopback target host (named explicitly)' },
+      quiet: { type: 'boolean', help: 'no progress line' },
+    },
+  },
+  (v): LoadOptions => {
+    /** A positive number no larger than `max`, or null when not given. */
+    const positive = (name: keyof typeof v, max: number, integer = true) => {
+      const text = v[name];
+      return typeof text === 'string' ? numberValue(name, text, { above: 0, max, integer }) : null;
+    };
+    const allowRemote = v['allow-remote'] ?? null;
+    const url = checkTarget(v.url ?? 'ws://127.0.0.1:8080', allowRemote);
+    const peerUrl = v['peer-url'] !== undefined ? checkTarget(v['peer-url'], allowRemote, '--peer-url') : url;
+    const requests = positive('requests', LIMITS.requests);
+    let durationS = positive('duration', LIMITS.durationS, false);
+    if (requests !== null && durationS !== null) throw new UsageError('give --duration or --requests, not both');
+    if (requests === null && durationS === null) durationS = 10;
+    const ratePerSocket = positive('rate', LIMITS.ratePerSocket, false);
+    const totalRate = positive('total-rate', LIMITS.totalRate, false);
+    if (ratePerSocket !== null && totalRate !== null) throw new UsageError('give --rate (per socket) or --total-rate (open loop), not both');
+    const connections = positive('connections', LIMITS.connections) ?? 10;
+    const inviteCode = v['invite-code'] ?? null;
+    if (inviteCode !== null && (inviteCode.length === 0 || inviteCode.length > 64)) throw new UsageError('--invite-code must be 1 to 64 characters');
+    return {
+      url,
+      peerUrl,
+      connections,
+      durationS,
+      requests,
+      maxTimeS: positive('max-time', LIMITS.durationS, false) ?? DEFAULT_MAX_TIME_S,
+      ratePerSocket,
+      totalRate,
+      rampS: positive('ramp', LIMITS.rampS, false) ?? 0,
+      scenarios: parseScenarioMix(v.scenario ?? 'authorize'),
+      workers: v.workers === undefined ? 1 : numberValue('workers', v.workers, { min: 0, max: LIMITS.workers }),
+      json: v.json ?? null,
+      inviteCode,
+      heartbeatS: positive('heartbeat', 3_600, false) ?? 10,
+      sourceAddresses: positive('source-addresses', 254) ?? Math.ceil(connections / 20_000),
+      timeoutMs: positive('timeout', 600_000) ?? 10_000,
+      allowRemote,
+      quiet: v.quiet,
+    };
+  },
+);
 
 /**
  * Splits `connections` sockets over scenarios by weight (largest remainder),

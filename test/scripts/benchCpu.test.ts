@@ -3,9 +3,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { eventually } from '../helpers/eventually.js';
-import { cpuPerUnit, parseProcStat, processIo, processTree, sampleCpu, treeCpuSeconds } from '../../scripts/bench/cpu.js';
+import { cpuPerUnit, sampleCpu } from '../../scripts/bench/cpu.js';
+import { openFilesLimit, parseProcStat, processCpuSeconds, processIo, processTree, readProcStat, rssBytes, treeCpuSeconds } from '../../scripts/procfs.mjs';
 
-describe('bench CPU accounting from /proc', () => {
+describe('process CPU, memory and I/O from /proc (scripts/procfs.mjs)', () => {
   it('parses a stat line whose command name holds spaces and parentheses', () => {
     // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
     const line = '4242 (node (a) b) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 12 3 20 0 11 0 123';
@@ -31,5 +32,19 @@ describe('bench CPU accounting from /proc', () => {
     assert.equal(per.total, per.parts.self);
     const io = processIo(process.pid);
     assert.ok(io === null || (io.readBytes >= 0 && io.writtenBytes >= 0));
+  });
+
+  it("reads this process's own CPU, RSS, parent and descriptor limit, and null for a process that is gone", async () => {
+    const own = processCpuSeconds(process.pid)!;
+    assert.ok(own > 0 && own <= treeCpuSeconds(process.pid) + 0.05, 'own CPU is part of the tree');
+    const rss = rssBytes(process.pid)!;
+    assert.ok(Math.abs(rss - process.memoryUsage.rss()) < 64 * 2 ** 20, `VmRSS ${rss} near process.memoryUsage.rss()`);
+    assert.equal(readProcStat(process.pid)!.ppid, process.ppid);
+    assert.ok(openFilesLimit()! > 0);
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await once(child, 'exit');
+    assert.equal(processCpuSeconds(child.pid!), null);
+    assert.equal(rssBytes(child.pid!), null);
+    assert.equal(processIo(child.pid!), null);
   });
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CapacityArgError, loadResults, parseCapacityArgs, renderReport } from '../../scripts/capacity/cli.js';
+import { capacityCommand, loadResults, renderReport } from '../../scripts/capacity/cli.js';
+import { UsageError } from '../../scripts/commandLine.mjs';
 import { DEFAULT_ASSUMPTIONS, MissingInput, computeModel, formatValue, readInputs } from '../../scripts/capacity/model.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
@@ -62,16 +63,17 @@ describe('capacity model', () => {
   });
 
   it('parses its options and refuses bad ones', () => {
-    const o = parseCapacityArgs(['--sockets', '10_000_000', '--reconnect-storm-seconds', '30', '--storm-cores', '64', '--target-utilization', '0.6', '--markdown', '--results', 'x'], 'def');
+    const o = capacityCommand.parse(['--sockets', '10_000_000', '--reconnect-storm-seconds', '30', '--storm-cores', '64', '--target-utilization', '0.6', '--markdown', '--results', 'x']);
     assert.equal(o.assumptions.sockets, 10_000_000);
     assert.equal(o.assumptions.reconnectStormSeconds, 30);
     assert.equal(o.assumptions.stormGatewayCores, 64);
     assert.equal(o.assumptions.targetUtilization, 0.6);
     assert.equal(o.markdown, true);
     assert.equal(o.results, 'x');
-    assert.equal(parseCapacityArgs([], 'def').results, 'def');
-    for (const argv of [['--sockets', '0'], ['--sockets', '1.5'], ['--target-utilization', '2'], ['--what'], ['--sockets']]) {
-      assert.throws(() => parseCapacityArgs(argv, 'def'), CapacityArgError, argv.join(' '));
+    assert.match(capacityCommand.parse([]).results, /\/bench\/results$/);
+    assert.deepEqual(capacityCommand.parse([]).assumptions, DEFAULT_ASSUMPTIONS);
+    for (const argv of [['--sockets', '0'], ['--sockets', '1.5'], ['--target-utilization', '2'], ['--what'], ['--sockets'], ['--sockets', '--markdown']]) {
+      assert.throws(() => capacityCommand.parse(argv), UsageError, argv.join(' '));
     }
   });
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ArgError, assignScenarios, parseArgs, parseScenarioMix } from '../../scripts/load/args.js';
+import { UsageError } from '../../scripts/commandLine.mjs';
+import { assignScenarios, loadCommand, parseScenarioMix } from '../../scripts/load/args.js';
 
 describe('loadtest arguments', () => {
   it('has bounded defaults: 10 sockets for 10 s of authorize on the local gateway', () => {
-    const o = parseArgs([]);
+    const o = loadCommand.parse([]);
     assert.equal(o.url, 'ws://127.0.0.1:8080/');
     assert.equal(o.connections, 10);
     assert.equal(o.durationS, 10);
@@ -15,7 +16,7 @@ describe('loadtest arguments', () => {
   });
 
   it('reads every option, with `--flag value` and `--flag=value`', () => {
-    const o = parseArgs([
+    const o = loadCommand.parse([
       '--url=ws://localhost:9000', '--connections', '300', '--requests', '5000', '--rate', '2.5', '--ramp', '3',
       '--scenario', 'signin=3,authorize=5,sessions=2', '--workers', '0', '--json', 'out.json', '--invite-code', 'abc', '--quiet',
     ]);
@@ -35,31 +36,33 @@ describe('loadtest arguments', () => {
   });
 
   it('spreads more than 20 000 sockets over several loopback source addresses', () => {
-    assert.equal(parseArgs(['--connections', '45000']).sourceAddresses, 3);
-    assert.equal(parseArgs(['--connections', '100', '--source-addresses', '4']).sourceAddresses, 4);
+    assert.equal(loadCommand.parse(['--connections', '45000']).sourceAddresses, 3);
+    assert.equal(loadCommand.parse(['--connections', '100', '--source-addresses', '4']).sourceAddresses, 4);
   });
 
   it('refuses a non-loopback target unless that host is allowed explicitly', () => {
-    assert.throws(() => parseArgs(['--url', 'ws://chat.example.com']), /not loopback.*--allow-remote chat\.example\.com/);
-    assert.throws(() => parseArgs(['--url', 'ws://chat.example.com', '--allow-remote', 'other.example.com']), ArgError);
-    assert.equal(parseArgs(['--url', 'wss://chat.example.com/ws', '--allow-remote', 'chat.example.com']).url, 'wss://chat.example.com/ws');
-    assert.throws(() => parseArgs(['--url', 'http://127.0.0.1:8080']), /ws:\/\/ or wss:\/\//);
-    assert.throws(() => parseArgs(['--peer-url', 'ws://10.0.0.8:8080']), /--peer-url host 10\.0\.0\.8 is not loopback/);
+    assert.throws(() => loadCommand.parse(['--url', 'ws://chat.example.com']), /not loopback.*--allow-remote chat\.example\.com/);
+    assert.throws(() => loadCommand.parse(['--url', 'ws://chat.example.com', '--allow-remote', 'other.example.com']), UsageError);
+    assert.equal(loadCommand.parse(['--url', 'wss://chat.example.com/ws', '--allow-remote', 'chat.example.com']).url, 'wss://chat.example.com/ws');
+    assert.throws(() => loadCommand.parse(['--url', 'http://127.0.0.1:8080']), /ws:\/\/ or wss:\/\//);
+    assert.throws(() => loadCommand.parse(['--peer-url', 'ws://10.0.0.8:8080']), /--peer-url host 10\.0\.0\.8 is not loopback/);
   });
 
   it('refuses unbounded, contradictory or unknown options with a message naming them', () => {
-    assert.throws(() => parseArgs(['--connections', '0']), /--connections must be a positive integer/);
-    assert.throws(() => parseArgs(['--connections', '1000001']), /--connections must be at most 100000/);
-    assert.throws(() => parseArgs(['--duration', '99999']), /--duration must be at most 3600/);
-    assert.throws(() => parseArgs(['--requests', '1e9']), /--requests must be at most/);
-    assert.throws(() => parseArgs(['--duration', '5', '--requests', '10']), /not both/);
-    assert.throws(() => parseArgs(['--rate', '5', '--total-rate', '100']), /not both/);
-    assert.throws(() => parseArgs(['--scenario', 'chat']), /unknown scenario "chat"/);
-    assert.throws(() => parseArgs(['--scenario', 'signin=0']), /weight of "signin"/);
-    assert.throws(() => parseArgs(['--scenario', 'signin,signin']), /listed twice/);
-    assert.throws(() => parseArgs(['--frobnicate', '1']), /unknown option --frobnicate/);
-    assert.throws(() => parseArgs(['--url']), /--url needs a value/);
-    assert.throws(() => parseArgs(['--workers', '17']), /--workers must be at most 16/);
+    assert.throws(() => loadCommand.parse(['--connections', '0']), /--connections must be an integer above 0 and at most 100000, got "0"/);
+    assert.throws(() => loadCommand.parse(['--connections', '1000001']), /--connections must be an integer above 0 and at most 100000/);
+    assert.throws(() => loadCommand.parse(['--duration', '99999']), /--duration must be a number above 0 and at most 3600/);
+    assert.throws(() => loadCommand.parse(['--requests', '1e9']), /--requests must be an integer above 0 and at most 10000000/);
+    assert.throws(() => loadCommand.parse(['--duration', '5', '--requests', '10']), /not both/);
+    assert.throws(() => loadCommand.parse(['--rate', '5', '--total-rate', '100']), /not both/);
+    assert.throws(() => loadCommand.parse(['--scenario', 'chat']), /unknown scenario "chat"/);
+    assert.throws(() => loadCommand.parse(['--scenario', 'signin=0']), /weight of "signin"/);
+    assert.throws(() => loadCommand.parse(['--scenario', 'signin,signin']), /listed twice/);
+    assert.throws(() => loadCommand.parse(['--frobnicate', '1']), /unknown option --frobnicate/);
+    assert.throws(() => loadCommand.parse(['--url']), /--url needs a value/);
+    assert.throws(() => loadCommand.parse(['--json', '--quiet']), /--json needs a value \(--quiet is an option\)/);
+    assert.throws(() => loadCommand.parse(['--connections', '5', '--connections', '6']), /--connections given twice/);
+    assert.throws(() => loadCommand.parse(['--workers', '17']), /--workers must be an integer from 0 to 16/);
   });
 
   it('splits sockets over a weighted mix exactly, interleaved', () => {

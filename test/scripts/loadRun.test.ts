@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseArgs } from '../../scripts/load/args.js';
+import { loadCommand } from '../../scripts/load/args.js';
 import { formatReport } from '../../scripts/load/report.js';
 import { runLoad } from '../../scripts/load/run.js';
 import { mintGuestTokens } from '../../scripts/load/scenarios.js';
@@ -16,7 +16,7 @@ describe('loadtest against a real gateway', () => {
   });
 
   it('runs a few hundred requests of a mixed scenario and reports each method without errors', async () => {
-    const options = parseArgs(['--url', gateway.url, '--connections', '8', '--requests', '400', '--workers', '0', '--max-time', '60',
+    const options = loadCommand.parse(['--url', gateway.url, '--connections', '8', '--requests', '400', '--workers', '0', '--max-time', '60',
       '--scenario', 'signin=1,authorize=2,sessions=2,invites=1,signup=1,idle=1', '--heartbeat', '0.05', '--quiet']);
     const report = await runLoad(options);
     assert.equal(report.errors, 0, formatReport(report));
@@ -36,11 +36,11 @@ describe('loadtest against a real gateway', () => {
   it('measures the revocation push in worker threads and uses each given token once', async () => {
     const tokens = await mintGuestTokens(gateway.url, 60, 2, 4);
     assert.equal(new Set(tokens).size, 60);
-    const storm = await runLoad(parseArgs(['--url', gateway.url, '--connections', '4', '--requests', '60', '--workers', '2', '--quiet']), { tokens });
+    const storm = await runLoad(loadCommand.parse(['--url', gateway.url, '--connections', '4', '--requests', '60', '--workers', '2', '--quiet']), { tokens });
     assert.equal(storm.errors, 0, formatReport(storm));
     assert.equal(storm.operations.find((o) => o.name === 'auth_authorize')?.count, 60);
 
-    const revoke = await runLoad(parseArgs(['--url', gateway.url, '--connections', '2', '--requests', '20', '--workers', '1', '--scenario', 'revoke', '--quiet']));
+    const revoke = await runLoad(loadCommand.parse(['--url', gateway.url, '--connections', '2', '--requests', '20', '--workers', '1', '--scenario', 'revoke', '--quiet']));
     assert.equal(revoke.errors, 0, formatReport(revoke));
     const push = revoke.operations.find((o) => o.name === 'revoke->push')!;
     assert.equal(push.count, 20);
