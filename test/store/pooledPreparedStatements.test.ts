@@ -49,6 +49,10 @@ describe('behind PgBouncer 1.18 (transaction pooling) with prepared statements l
     assert.equal(gw.app.config.DATABASE_PREPARED_STATEMENTS, 'on', 'the setting is left at its default');
     return gw;
   };
+  const stop = async (gw: TestGateway) => {
+    open.splice(open.indexOf(gw), 1);
+    await gw.close();
+  };
 
   before(async () => {
     databaseUrl = await createDatabase();
@@ -56,9 +60,10 @@ describe('behind PgBouncer 1.18 (transaction pooling) with prepared statements l
     const client = await issuer.connect();
     tokens = [];
     for (let i = 0; i < CONCURRENT + 1; i++) tokens.push((await client.call('auth_sign_up', { name: `Guest ${i}` })).authorization!.token!);
-    await issuer.close();
+    await stop(issuer);
   });
   after(async () => {
+    // What a failed test left running.
     for (const gw of open) await gw.close().catch(() => undefined);
   });
 
@@ -71,7 +76,7 @@ describe('behind PgBouncer 1.18 (transaction pooling) with prepared statements l
     console.log(`${CONCURRENT} concurrent cold authorizes through PgBouncer: ${failed} failed, codes ${JSON.stringify([...new Set(codes(results))])}`);
     assert.equal(failed, 0, `every one is served; internal errors: ${internalErrors(gw)}`);
     assert.equal(fallbackWarnings(gw).length, 1, 'the switch to unnamed statements is logged once');
-    await gw.close();
+    await stop(gw);
   });
 
   it('accepts a token of an earlier start while the pooler still holds that start\'s named statements', async () => {
@@ -89,7 +94,7 @@ describe('behind PgBouncer 1.18 (transaction pooling) with prepared statements l
     assert.equal(result.error?.error_code ?? 0, 0, `the earlier start's token is accepted; internal errors: ${internalErrors(gw)}`);
     assert.ok(result.authorization?.user?.id, 'authorized as its user');
     assert.equal(fallbackWarnings(gw).length, 1, 'the switch to unnamed statements is logged once');
-    await gw.close();
+    await stop(gw);
   });
 });
 
