@@ -27,7 +27,8 @@ export interface PoolOptions {
    * Named (server-side prepared) statements for the hot queries (default
    * true): parsed and planned once per connection instead of per call. Off
    * behind a pooler that cannot keep them across transactions (PgBouncer
-   * before 1.21 in transaction mode).
+   * before 1.21 in transaction mode); left on there, the pool turns them off
+   * itself at the first statement the pooler lost (see createPool).
    */
   preparedStatements?: boolean;
   /**
@@ -47,28 +48,62 @@ export function createPool(url: string, log: Logger, options: PoolOptions = {}):
     log.warn({ err }, 'postgres idle client error');
     onError?.(err.code ?? 'connection');
   });
-  if (onError) {
-    // pg has no query event: wrap query() to see failures without changing results.
-    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-    (pool as { query: unknown }).query = (...args: unknown[]) => {
-      const result = query(...args);
-      if (result && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<unknown>).catch((err: { code?: string }) => {
-          const code = typeof err?.code === 'string' ? err.code : 'unknown';
-          if (!code.startsWith('23')) onError(code);
-        });
-      }
-      return result;
-    };
-  }
+  // pg has no query event: query() is wrapped to retry a named statement a pooler lost and to see failures.
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { query: unknown }).query = (...args: unknown[]) => {
+    const answer = query(...args);
+    if (!isPromise(answer)) return answer; // a callback was given: nothing here uses that form
+    const [config, ...rest] = args;
+    let result = answer;
+    if (isNamed(config)) {
+      result = answer.catch((err: { code?: string }) => {
+        if (!NAMED_STATEMENT_LOST.has(err?.code ?? '')) throw err;
+        // Once lost, always at risk: the connection a pooler lends changes per transaction. Hot statements go unnamed for good.
+        if (preparedPools.delete(pool)) {
+          log.warn(
+            { code: err.code, statement: config.name },
+            'named statements do not survive the connection pooler (PgBouncer before 1.21 in transaction mode?): unnamed from now on; set DATABASE_PREPARED_STATEMENTS=off',
+          );
+        }
+        const { name: _name, ...unnamed } = config;
+        return query(unnamed, ...rest);
+      });
+    }
+    if (onError) {
+      result.catch((err: { code?: string }) => {
+        const code = typeof err?.code === 'string' ? err.code : 'unknown';
+        if (!code.startsWith('23')) onError(code);
+      });
+    }
+    return result;
+  };
   return pool;
 }
 
 const preparedPools = new WeakSet<Pool>();
 
 /**
+ * A named statement failing with one of these was lost by a pooler between
+ * transactions, and did not run: 42P05 (duplicate_prepared_statement) is
+ * Parse's answer when the server connection lent has the name already, 26000
+ * (invalid_sql_statement_name) is Bind's when it lacks a name this client
+ * parsed on another; the server executes nothing of the statement after
+ * either. pool.query runs each statement on a connection of its own outside
+ * any transaction of the caller, so retrying it unnamed is safe.
+ */
+const NAMED_STATEMENT_LOST = new Set(['42P05', '26000']);
+
+const isPromise = (value: unknown): value is Promise<unknown> => typeof (value as Promise<unknown> | undefined)?.then === 'function';
+
+const isNamed = (config: unknown): config is pg.QueryConfig & { name: string } =>
+  typeof config === 'object' && config !== null && typeof (config as pg.QueryConfig).name === 'string';
+
+/**
  * A hot statement: named, so Postgres parses and plans it once per
- * connection, unless the pool was made without prepared statements.
+ * connection, unless the pool was made without prepared statements or turned
+ * them off. Run it with the pool's query() (which retries it unnamed when a
+ * pooler lost it), not a lent client's; `text` is a plain query (no PREPARE,
+ * EXECUTE or DEALLOCATE of its own).
  */
 export function hotStatement(pool: Pool, name: string, text: string, values: unknown[]): pg.QueryConfig {
   return preparedPools.has(pool) ? { name, text, values } : { text, values };
