@@ -210,6 +210,7 @@ export function createBackendHandler(options: BackendHandlerOptions): (req: Inco
     try {
       return await dispatch(request, context);
     } catch (err) {
+      if (err instanceof HttpRefusal) throw err;
       if (err instanceof BackendError) return errorResponse(err.code, err.message, err.retryable);
       onError(err, context);
       return errorResponse(500, `internal error (trace ${context.traceId})`, false);
