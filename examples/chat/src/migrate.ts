@@ -7,15 +7,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { inTransaction } from './db.js';
 
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 
 /** Applies what is not applied yet; returns the names applied now. */
 export async function migrate(pool: pg.Pool, schema: string): Promise<string[]> {
-  const client = await pool.connect();
-  const applied: string[] = [];
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
+    const applied: string[] = [];
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`osmium-chat-example:${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`SET LOCAL search_path TO "${schema}"`);
@@ -27,12 +26,6 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<string[]> 
       await client.query('INSERT INTO migrations (name) VALUES ($1)', [name]);
       applied.push(name);
     }
-    await client.query('COMMIT');
     return applied;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -3,6 +3,7 @@
  * decimal strings, as pg returns bigint columns.
  */
 import type pg from 'pg';
+import { inTransaction } from './db.js';
 
 export type Id = string;
 
@@ -76,9 +77,7 @@ export class ChatStore {
   /** The direct chat of two users, made on first use (two first messages at once make one chat). */
   async openDirectChat(a: Id, b: Id): Promise<ChatRow> {
     const [low, high] = pair(a, b);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       const made = await client.query<{ id: string }>(
         `INSERT INTO chats (kind, user_low, user_high, last_message_id) VALUES (1, $1, $2, 0)
          ON CONFLICT (user_low, user_high) DO NOTHING RETURNING id`,
@@ -89,36 +88,23 @@ export class ChatStore {
         await client.query('UPDATE chats SET last_message_id = id WHERE id = $1', [id]);
         await client.query('INSERT INTO chat_members (chat_id, user_id) SELECT $1, u FROM unnest($2::bigint[]) u ON CONFLICT DO NOTHING', [id, [low, high]]);
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     return (await this.directChat(low, high))!;
   }
 
   /** A new group owned by `ownerId`, with the owner and `memberIds` in it. */
   async createGroup(ownerId: Id, name: string, memberIds: Id[]): Promise<ChatRow> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const id = await inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO chats (kind, name, owner_id, last_message_id) VALUES (2, $1, $2, 0) RETURNING id`,
         [name, ownerId],
       );
-      const id = rows[0]!.id;
-      await client.query('UPDATE chats SET last_message_id = id WHERE id = $1', [id]);
-      await client.query('INSERT INTO chat_members (chat_id, user_id) SELECT $1, u FROM unnest($2::bigint[]) u ON CONFLICT DO NOTHING', [id, [ownerId, ...memberIds]]);
-      await client.query('COMMIT');
-      return (await this.group(id))!;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+      const made = rows[0]!.id;
+      await client.query('UPDATE chats SET last_message_id = id WHERE id = $1', [made]);
+      await client.query('INSERT INTO chat_members (chat_id, user_id) SELECT $1, u FROM unnest($2::bigint[]) u ON CONFLICT DO NOTHING', [made, [ownerId, ...memberIds]]);
+      return made;
+    });
+    return (await this.group(id))!;
   }
 
   /** Adds a member; false when they already were one. */
@@ -134,34 +120,23 @@ export class ChatStore {
    * message.
    */
   async addMessage(chatId: Id, authorId: Id, body: string, clientId: Id | undefined): Promise<{ message: MessageRow; created: boolean }> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, async (client) => {
       const inserted = await client.query<{ id: string; chat_id: string; author_id: string; body: string }>(
         `INSERT INTO messages (chat_id, author_id, body, client_id) VALUES ($1, $2, $3, $4)
          ON CONFLICT (chat_id, author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING
          RETURNING id, chat_id, author_id, body`,
         [chatId, authorId, body, clientId ?? null],
       );
-      let result: { message: MessageRow; created: boolean };
       if (inserted.rows[0]) {
         await client.query('UPDATE chats SET last_message_id = GREATEST(last_message_id, $2) WHERE id = $1', [chatId, inserted.rows[0].id]);
-        result = { message: messageFrom(inserted.rows[0]), created: true };
-      } else {
-        const { rows } = await client.query<{ id: string; chat_id: string; author_id: string; body: string }>(
-          'SELECT id, chat_id, author_id, body FROM messages WHERE chat_id = $1 AND author_id = $2 AND client_id = $3',
-          [chatId, authorId, clientId],
-        );
-        result = { message: messageFrom(rows[0]!), created: false };
+        return { message: messageFrom(inserted.rows[0]), created: true };
       }
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+      const { rows } = await client.query<{ id: string; chat_id: string; author_id: string; body: string }>(
+        'SELECT id, chat_id, author_id, body FROM messages WHERE chat_id = $1 AND author_id = $2 AND client_id = $3',
+        [chatId, authorId, clientId],
+      );
+      return { message: messageFrom(rows[0]!), created: false };
+    });
   }
 
   /**
