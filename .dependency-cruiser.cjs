@@ -18,6 +18,8 @@
  *   config.ts, logger.ts       read by every layer                           nothing of ours
  *   client        client/      the typed client (Node and browsers)          protocol, domain (never the server)
  *   console       console/     the web console's page script (browsers)      client, protocol, domain
+ *   backend       backend/     the helper chat backends run (never the       backend, gen
+ *                              gateway): hop handler, internal-API client
  */
 const BELOW = {
   gateway: '^src/(gateway|methods|services|protocol|gen|domain)/|^src/(config|logger)\\.ts$',
@@ -28,6 +30,7 @@ const BELOW = {
   domain: '^src/domain/',
   client: '^src/(client|protocol|gen|domain)/',
   console: '^src/(console|client|protocol|gen|domain)/',
+  backend: '^src/(backend|gen)/',
 };
 
 const layer = (name, comment) => ({
@@ -55,6 +58,14 @@ module.exports = {
     layer('domain', 'Domain types are the bottom: shared by every layer, depending on none.'),
     layer('client', 'The client runs in browsers: it must never pull in server code.'),
     layer('console', 'The console runs in browsers, on the client alone: it must never pull in server code.'),
+    layer('backend', "The backend helper runs in a chat backend's process: it must never pull in the gateway (only the generated codecs)."),
+    {
+      name: 'only-backends-import-the-backend-helper',
+      comment: "src/backend is a library for backends' processes; the gateway speaks the same contract through src/gen/backend.js.",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/backend/' },
+      to: { path: '^src/backend/' },
+    },
     {
       name: 'config-and-logger-depend-on-nothing-of-ours',
       comment: 'Every layer reads the configuration and logs; so they can import nothing of ours.',

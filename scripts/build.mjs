@@ -9,6 +9,9 @@
  *   dist/server/                  their bundles, the gateway's code cache,
  *                                 and the SQL migrations
  *   dist/browser/                 the web console (scripts/buildBrowser.mjs)
+ *   dist/backend/index.js         the helper for chat backends (src/backend/),
+ *                                 `osmium-auth-gateway/backend`: an ES module
+ *                                 whose npm dependencies stay imports
  *
  *   node scripts/build.mjs              build
  *   node scripts/build.mjs --if-stale   build only what an input (or the node
@@ -53,6 +56,8 @@ const SERVER = join(DIST, 'server');
 const INPUTS_FILE = join(SERVER, 'build-inputs.json');
 /** What `node dist/<name>.js` runs. */
 const ENTRIES = { main: 'src/start.ts', admin: 'scripts/admin.ts' };
+/** The backend helper, a library: package.json `exports["./backend"]`. */
+const BACKEND_HELPER = { entry: 'src/backend/index.ts', out: join(DIST, 'backend', 'index.js') };
 const EXTERNAL = ['bcrypt', 'pino-pretty', 'pg-native'];
 const LOADER = 'scripts/bundleLoader.mjs';
 /** Plain JavaScript a thread of the gateway runs as it is (src/services/passwordStrength.ts), copied beside the bundle. */
@@ -70,6 +75,7 @@ async function serverStaleReason() {
   const built = await mtime(INPUTS_FILE);
   if (built === undefined) return 'no build yet';
   for (const entry of Object.keys(ENTRIES)) if ((await mtime(join(DIST, `${entry}.js`))) === undefined) return `dist/${entry}.js is missing`;
+  if ((await mtime(BACKEND_HELPER.out)) === undefined) return 'dist/backend/index.js is missing';
   const { inputs, node } = JSON.parse(await readFile(INPUTS_FILE, 'utf8'));
   // The code cache is V8's: another node version refuses it.
   if (node !== process.version) return `node ${process.version} replaced ${node ?? 'an older build'}`;
@@ -147,9 +153,15 @@ function buildAdmin(esbuild) {
   });
 }
 
+/** The backend helper: one ES module; undici, protobufjs and long are the backend's own dependencies, imported. */
+function buildBackendHelper(esbuild) {
+  return esbuild.build({ ...COMMON, entryPoints: [BACKEND_HELPER.entry], outfile: BACKEND_HELPER.out, format: 'esm', packages: 'external' });
+}
+
 async function buildServer(esbuild) {
   await rm(SERVER, { recursive: true, force: true });
-  const results = await Promise.all([buildGateway(esbuild), buildAdmin(esbuild)]);
+  await rm(dirname(BACKEND_HELPER.out), { recursive: true, force: true });
+  const results = await Promise.all([buildGateway(esbuild), buildAdmin(esbuild), buildBackendHelper(esbuild)]);
   const migrations = await migrationsDir();
   await mkdir(join(SERVER, 'migrations'));
   for (const file of (await readdir(migrations)).filter((f) => f.endsWith('.sql'))) await cp(join(migrations, file), join(SERVER, 'migrations', file));
@@ -206,7 +218,7 @@ async function main() {
   const built = [];
   if (serverReason) {
     await buildServer(esbuild);
-    built.push('dist/main.js, dist/admin.js');
+    built.push('dist/main.js, dist/admin.js, dist/backend/');
   }
   if (browserStale) {
     await browser.buildBrowser();
