@@ -42,7 +42,8 @@ export const LIMIT_SETTINGS = {
   INVITE_USE_USER: ['10/60', 'Invite uses per user'],
   TOTP_GUESS_USER: ['10/3600', 'TOTP and backup code checks per account (sign-in, turning TOTP on or off)'],
   TOTP_GUESS_IP: ['30/3600', 'TOTP and backup code checks per IP'],
-  PASSWORD_CHECK_USER: ['5/900', 'Current-password checks per account when changing the password'],
+  PASSWORD_CHECK_SESSION: ['5/900', 'Current-password checks per session when changing the password (the socket that signed in has its own)'],
+  PASSWORD_CHECK_USER: ['5/900', 'Current-password checks per account when changing the password, from sockets that did not sign in (resumed a token)'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type LimitName = keyof typeof LIMIT_SETTINGS;
@@ -77,7 +78,9 @@ const limitSettings = Object.fromEntries(
 export const configSchema = z.object({
   ...limitSettings,
   PORT: int(0, 65535).default(8080).describe('TCP port of the HTTP + WebSocket server'),
-  HOST: z.string().default('0.0.0.0').describe('Address to listen on'),
+  HOST: optionalString.describe(
+    'Address to listen on. Unset: 127.0.0.1 in single-instance mode (no DATABASE_URL: a development gateway is not reachable from other machines until you say so), 0.0.0.0 in server mode',
+  ),
   DATABASE_URL: optionalString.describe(
     'Postgres connection URL. Unset: embedded single-instance mode (Postgres under DATA_DIR)',
   ),
@@ -128,7 +131,15 @@ export const configSchema = z.object({
   MAX_PENDING_CONNECTIONS_PER_IP: int(1, 1_000_000).default(64).describe(
     'TCP connections from one peer address not yet upgraded to a WebSocket (headers arriving, plain HTTP); more are dropped at once',
   ),
-  MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(4096).describe('TCP connections not yet upgraded to a WebSocket, in all; more are dropped at once'),
+  MAX_PENDING_CONNECTIONS_PER_NETWORK: int(1, 1_000_000).default(256).describe(
+    'TCP connections not yet upgraded to a WebSocket from one IPv4 /24 or IPv6 /48 (neighbouring addresses together); more are dropped at once',
+  ),
+  MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(4096).describe(
+    'TCP connections not yet upgraded to a WebSocket, in all; at the bound the oldest pending one is dropped for the newest',
+  ),
+  IPV6_PREFIX_LENGTH: int(32, 128).default(64).describe(
+    'Per-address limits count an IPv6 client by the network of this many leading bits (every IPv6 customer gets a /64); IPv4 by the address',
+  ),
   HTTP_HEADERS_TIMEOUT_MS: int(500, 600_000).default(5_000).describe('Longest wait for an HTTP request\'s headers (an upgrade included); the request itself gets twice this'),
   HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
@@ -145,10 +156,20 @@ export const configSchema = z.object({
     ),
   METRICS_PORT: int(0, 65535).optional().describe('TCP port of the Prometheus /metrics listener (on METRICS_HOST). Unset: no metrics listener'),
   METRICS_HOST: z.string().default('127.0.0.1').describe('Address the metrics listener binds (loopback by default)'),
+  API_PORT: int(0, 65535).optional().describe(
+    'TCP port of the internal API (push, disconnect, presence, token introspection, account events) on API_HOST. Unset: no internal API',
+  ),
+  API_HOST: z.string().default('127.0.0.1').describe('Address the internal API binds (loopback by default; never the public port)'),
+  API_KEYS: optionalString
+    .refine((v) => v === undefined || v.split(',').every((k) => k.trim().length >= 16), 'expected a comma list of keys of 16 characters or more')
+    .describe('Comma list of keys the internal API accepts as Authorization: Bearer <key> (several, so a key can be rotated); required with API_PORT'),
   ALLOWED_ORIGINS: optionalString.describe(
     'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
   ),
   CONSOLE: onOff.optional().describe('Web console at GET /console. Unset: on in single-instance mode (no DATABASE_URL), off in server mode'),
+  CONSOLE_OUTBOX_MAIL: onOff.optional().describe(
+    'The console\'s outbox mail view (shows a signed-in user the codes mailed to them when SMTP_URL is unset). Unset: on only in single-instance mode, not in production, and on a loopback HOST',
+  ),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
   TOTP_ISSUER: z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').default('Osmium').describe(
     'Issuer shown by authenticator apps in the otpauth:// URL of TOTP two-factor setup',
@@ -171,7 +192,9 @@ export const configSchema = z.object({
   WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
 });
 
-export type Config = z.infer<typeof configSchema> & {
+export type Config = Omit<z.infer<typeof configSchema>, 'HOST'> & {
+  /** HOST, or its default for the mode. */
+  HOST: string;
   /** `embedded` when DATABASE_URL is unset. */
   mode: 'servers' | 'embedded';
   dataDir: string;
@@ -179,6 +202,8 @@ export type Config = z.infer<typeof configSchema> & {
   entrypoints: EntrypointSetting[] | null;
   /** Where live state lives: one Redis node (REDIS_URL), a cluster (REDIS_CLUSTER_NODES), or this process (null). */
   redis: RedisTarget | null;
+  /** API_KEYS split (empty without it). */
+  apiKeys: string[];
   /** ALLOWED_ORIGINS parsed (the rule applying it: src/gateway/origin.ts). */
   allowedOrigins: OriginPolicy;
 };
@@ -206,13 +231,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
+  if (parsed.data.API_PORT !== undefined && !parsed.data.API_KEYS) {
+    throw new ConfigError(['API_PORT is set but API_KEYS is not: the internal API needs at least one key (16 characters or more)']);
+  }
   if (parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES) {
     throw new ConfigError(['REDIS_URL and REDIS_CLUSTER_NODES are both set: set one (a single Redis node, or the seed nodes of a cluster)']);
   }
   const entrypoints = parsed.data.ENTRYPOINTS;
+  const mode = parsed.data.DATABASE_URL ? 'servers' : 'embedded';
   return {
     ...parsed.data,
-    mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
+    HOST: parsed.data.HOST ?? (mode === 'embedded' ? '127.0.0.1' : '0.0.0.0'),
+    mode,
     dataDir: resolve(parsed.data.DATA_DIR),
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
     redis: parsed.data.REDIS_CLUSTER_NODES
@@ -221,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { url: parsed.data.REDIS_URL }
         : null,
     allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
+    apiKeys: (parsed.data.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
   };
 }
 

@@ -145,6 +145,11 @@ export class Metrics implements GatewayObserver {
     this.revocationSeconds.observe(Math.max(0, seconds));
   }
 
+  /** A socket's frame refused by its own limiter (closed: the socket went for a flood). */
+  refused(closed: boolean): void {
+    this.rateLimited(closed ? 'socket_flood_closed' : 'socket_requests');
+  }
+
   readonly render = async (): Promise<{ contentType: string; body: string }> => {
     const body = this.aggregate ? await askPrimaryForMetrics() : await this.registry.metrics();
     return { contentType: this.registry.contentType, body };

@@ -1,19 +1,26 @@
 /**
  * Turns one decoded ClientMessage into its RPCResult: finds the handler in the
- * method table, enforces `needsSession`, and maps failures to RPCError. Knows
- * nothing of sockets.
+ * method table, enforces `needsSession`, and maps failures to RPCError; hands
+ * back what the handler asks of the socket (SocketChange), for the request
+ * pipeline to apply. Knows nothing of sockets.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { MethodTable } from '../methods/index.js';
 import { refuseControlCharacters } from '../methods/validate.js';
-import type { ConnectionState, MethodContext } from '../methods/types.js';
+import type { Answer, ConnectionState, MethodContext, SocketChange } from '../methods/types.js';
 import { rpcResult, type ClientMessage, type MethodName, type RpcResultInit } from '../protocol/codec.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { Services } from '../services/index.js';
 
 /** Observes each request's outcome (metrics, request log). */
 export type RequestObserver = (method: MethodName, code: number, seconds: number) => void;
+
+/** A request's outcome: the result to send, and what the socket should become (only for a success). */
+export interface Dispatched {
+  result: RpcResultInit;
+  change?: SocketChange;
+}
 
 export class Dispatcher {
   constructor(
@@ -24,11 +31,12 @@ export class Dispatcher {
   ) {}
 
   /** Handles a request (a ClientMessage whose `message` is set). Never throws. */
-  async dispatch(message: ClientMessage, conn: ConnectionState): Promise<RpcResultInit> {
+  async dispatch(message: ClientMessage, conn: ConnectionState): Promise<Dispatched> {
     const method = message.message as MethodName;
     const reqId = message.id >>> 0;
     const started = process.hrtime.bigint();
     let result: RpcResultInit;
+    let change: SocketChange | undefined;
     let code = 0;
     try {
       const handler = this.table[method];
@@ -44,8 +52,9 @@ export class Dispatcher {
       refuseControlCharacters(payload, '');
       // Secrets in the payload (password, token, code) are redacted by the logger.
       this.log.trace({ method, reqId, request: payload }, 'request received');
-      const body = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<RpcResultInit | undefined>)(payload, ctx);
-      result = rpcResult(reqId, body);
+      const answer = await (handler.handle as (req: unknown, ctx: MethodContext) => Promise<Answer>)(payload, ctx);
+      result = rpcResult(reqId, answer.result);
+      change = answer.change;
     } catch (err) {
       const traceId = randomBytes(8).toString('hex');
       if (err instanceof RpcError) {
@@ -64,7 +73,14 @@ export class Dispatcher {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.observe(method, code, seconds);
     if (code === 0) this.log.debug({ method, reqId, ms: Math.round(seconds * 1e4) / 10 }, 'request');
-    return result;
+    return change ? { result, change } : { result };
+  }
+
+  /** The RPCResult refusing a request (a failed bind: 403), with a trace id like every error. */
+  refusal(reqId: number, err: RpcError): RpcResultInit {
+    const traceId = randomBytes(8).toString('hex');
+    this.log.debug({ code: err.code, traceId, msg: err.message }, 'request refused');
+    return rpcResult(reqId, { trace_id: traceId, error: { error_code: err.code, error_message: err.message } });
   }
 }
 

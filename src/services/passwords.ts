@@ -45,6 +45,13 @@ export interface HashingStats {
   queued: number;
 }
 
+export interface PasswordHasherDeps extends HashQueueBounds {
+  /** BCRYPT_COST of new hashes. */
+  cost: number;
+  /** BCRYPT_CONCURRENCY: hashes running at once. */
+  concurrency: number;
+}
+
 export interface HashQueueBounds {
   /** Hashes waiting at most, over all sources (then 503). */
   maxQueued: number;
@@ -84,11 +91,11 @@ export class PasswordHasher {
   private dummyHash: string;
   private dummyHashCost: number;
 
-  constructor(
-    private readonly cost: number,
-    concurrency: number,
-    bounds: HashQueueBounds,
-  ) {
+  private readonly cost: number;
+
+  constructor(deps: PasswordHasherDeps) {
+    const { cost, concurrency, ...bounds } = deps;
+    this.cost = cost;
     this.jobs = new JobQueue({ concurrency, ...bounds });
     this.dummyHashCost = cost;
     this.dummyHash = dummyHash(cost);

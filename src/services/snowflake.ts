@@ -21,10 +21,13 @@ export class SnowflakeGenerator {
   private lastMs = -1;
   private sequence = 0;
 
-  constructor(
-    private readonly workerId: number,
-    private readonly now: () => number = Date.now,
-  ) {
+  readonly workerId: number;
+  private readonly now: () => number;
+
+  constructor(deps: { workerId: number; clock?: () => number }) {
+    this.workerId = deps.workerId;
+    this.now = deps.clock ?? Date.now;
+    const workerId = this.workerId;
     if (!Number.isInteger(workerId) || workerId < 0 || workerId > MAX_WORKER_ID) {
       throw new RangeError(`worker id must be 0-${MAX_WORKER_ID}, got ${workerId}`);
     }

@@ -66,8 +66,9 @@ export class AccountDeletionRepo {
    * it owns (purgeOne each), counted together.
    */
   async purge(userId: Id, client: PoolClient): Promise<PurgeResult> {
+    // Locked as the owner's row is (claimDue): a bot's new session waits for the purge, then is refused.
     const { rows: bots } = await client.query<{ id: string }>(
-      `SELECT id FROM users WHERE bot_owner_id = $1 AND deleted_at IS NULL ORDER BY id`,
+      `SELECT id FROM users WHERE bot_owner_id = $1 AND deleted_at IS NULL ORDER BY id FOR UPDATE`,
       [userId],
     );
     const total: PurgeResult = { liveSessionIds: [], sessions: 0, invites: 0, memberships: 0, friendships: 0, bots: bots.map((b) => b.id) };

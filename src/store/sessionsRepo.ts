@@ -1,9 +1,19 @@
-/** Postgres repository of sessions: the record of which sessions are valid. */
+/** Postgres repository of sessions: the record of which sessions are valid, and the log of those that ended. */
 import type { DeviceInfo, Geo } from '../domain/device.js';
 import type { Id } from '../domain/ids.js';
 import type { SessionRecord } from '../domain/session.js';
 import type { UserProfile } from '../domain/user.js';
 import { hotStatement, type Pool, type PoolClient } from './postgres.js';
+
+/** Sessions that ended since a point of the revocation log, and the point to continue from next time. */
+export interface EndedSince {
+  sessionIds: Id[];
+  /** Pass it back as `after`: no session ending at or after it was left out (migration 0011). */
+  horizon: string;
+}
+
+/** Rows of the revocation log read per statement. */
+const LOG_PAGE = 10_000;
 
 interface SessionRow {
   id: string;
@@ -36,18 +46,27 @@ const toSession = (row: SessionRow): SessionRecord => ({
 export class SessionsRepo {
   constructor(private readonly pool: Pool) {}
 
+  /**
+   * Opens a session for a user that exists and was not purged; null when it
+   * was. The user row is locked FOR SHARE until the caller's transaction (or
+   * this statement) ends, and the purge locks it FOR UPDATE before it ends
+   * the account's sessions: whichever comes second waits for the first, and
+   * a session created while the purge runs is refused once it committed
+   * (READ COMMITTED re-reads the row), so no session outlives a purge.
+   */
   async insert(
     session: { id: Id; userId: Id; device: DeviceInfo; geo: Geo; lastActive: number; tokenKid: string },
     client: Pool | PoolClient = this.pool,
-  ): Promise<SessionRecord> {
+  ): Promise<SessionRecord | null> {
     const { device, geo } = session;
     const { rows } = await client.query<SessionRow>(
       `INSERT INTO sessions (id, user_id, client_id, device_type, device_version, app_version, country, region, last_active, token_kid)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+       SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10 FROM users u WHERE u.id = $2 AND u.deleted_at IS NULL FOR SHARE
+       RETURNING *`,
       [session.id, session.userId, device.clientId, device.deviceType, device.deviceVersion, device.appVersion,
         geo.country ?? null, geo.region ?? null, session.lastActive, session.tokenKid],
     );
-    return toSession(rows[0]!);
+    return rows[0] ? toSession(rows[0]) : null;
   }
 
   /** A session with its owner's public profile (an Authorize that missed the cache); one joined, prepared statement. */
@@ -109,27 +128,50 @@ export class SessionsRepo {
   }
 
   /**
-   * When the session last proved the account's password (its sign-in, or a
-   * password change on it); sessions older than the column count from their
-   * creation. Null for an unknown or revoked session.
+   * Sessions that ended (revoked, or deleted with their user) in transactions
+   * at or after `after` (a horizon this returned before; null: from the
+   * oldest row kept), with the horizon to pass next time. Reads the whole
+   * range, a page at a time.
    */
-  async authenticatedAt(id: Id): Promise<Date | null> {
-    const { rows } = await this.pool.query<{ at: Date }>(
-      `SELECT coalesce(authenticated_at, created_at) AS at FROM sessions WHERE id = $1 AND revoked_at IS NULL`,
-      [id],
-    );
-    return rows[0]?.at ?? null;
+  async endedSince(after: string | null): Promise<EndedSince> {
+    const sessionIds: Id[] = [];
+    let cursor: { xid: string; sessionId: string } | null = null;
+    type LogRow = { horizon: string; session_id: string | null; xid: string | null };
+    for (;;) {
+      const { rows }: { rows: LogRow[] } = await this.pool.query<{ horizon: string; session_id: string | null; xid: string | null }>(
+        // One statement: the horizon and the rows come from one snapshot.
+        `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon, r.session_id, r.xid::text AS xid
+         FROM (SELECT 1) one LEFT JOIN LATERAL (
+           SELECT session_id, xid FROM session_revocations
+           WHERE ($1::xid8 IS NULL OR xid >= $1::xid8) AND ($2::xid8 IS NULL OR (xid, session_id) > ($2::xid8, $3::bigint))
+           ORDER BY xid, session_id LIMIT ${LOG_PAGE}
+         ) r ON true`,
+        [after, cursor?.xid ?? null, cursor?.sessionId ?? null],
+      );
+      const page: LogRow[] = rows.filter((r) => r.session_id !== null);
+      for (const row of page) sessionIds.push(row.session_id!);
+      if (page.length < LOG_PAGE) return { sessionIds, horizon: rows[0]!.horizon };
+      const last: LogRow = page[page.length - 1]!;
+      cursor = { xid: last.xid!, sessionId: last.session_id! };
+    }
   }
 
-  /** The session just proved (or set) the password. */
-  async markAuthenticated(id: Id, client: Pool | PoolClient = this.pool): Promise<void> {
-    await client.query(`UPDATE sessions SET authenticated_at = now() WHERE id = $1`, [id]);
+  /** A horizon as of now: a read of the log from it sees every session that ends from now on. */
+  async horizonNow(): Promise<string> {
+    const { rows } = await this.pool.query<{ horizon: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon`);
+    return rows[0]!.horizon;
   }
 
-  /** Ids of sessions revoked since `since`. */
-  async revokedSince(since: Date): Promise<Id[]> {
-    const { rows } = await this.pool.query<{ id: string }>(`SELECT id FROM sessions WHERE revoked_at >= $1`, [since]);
-    return rows.map((r) => r.id);
+  /** Sessions that ended since `since` (a time), for an instance that missed messages from then on. */
+  async endedSinceTime(since: Date): Promise<Id[]> {
+    const { rows } = await this.pool.query<{ session_id: string }>(`SELECT session_id FROM session_revocations WHERE at >= $1`, [since]);
+    return rows.map((r) => r.session_id);
+  }
+
+  /** Forgets log rows older than `before` (no cache entry lives that long); returns how many. */
+  async pruneEndedBefore(before: Date): Promise<number> {
+    const { rowCount } = await this.pool.query(`DELETE FROM session_revocations WHERE at < $1`, [before]);
+    return rowCount ?? 0;
   }
 
   async updateDevice(id: Id, device: DeviceInfo): Promise<void> {

@@ -16,6 +16,7 @@ import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
 import { LIMIT_SETTINGS, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/embeddedPostgres.js';
 import { nodeArgs } from './entry.js';
 
@@ -63,6 +64,7 @@ export const LIFTED_LIMITS: Record<string, string> = {
   SOCKET_RATE: '100000',
   SOCKET_BURST: '100000',
   MAX_PENDING_CONNECTIONS_PER_IP: '100000',
+  MAX_PENDING_CONNECTIONS_PER_NETWORK: '100000',
   ...Object.fromEntries(
     Object.keys(LIMIT_SETTINGS)
       .filter((name) => !name.endsWith('_MAIL_EMAIL'))
@@ -117,7 +119,7 @@ export interface TestGateway {
  * and the test Redis (none when TEST_MODE=embedded; a test that names a Redis
  * of its own, REDIS_URL or REDIS_CLUSTER_NODES, gets that one alone).
  */
-export async function startGateway(env: Record<string, string> = {}, options: { databaseUrl?: string } = {}): Promise<TestGateway> {
+export async function startGateway(env: Record<string, string> = {}, options: { databaseUrl?: string; clock?: Clock } = {}): Promise<TestGateway> {
   const databaseUrl = options.databaseUrl ?? (await createDatabase());
   const ownRedis = 'REDIS_URL' in env || 'REDIS_CLUSTER_NODES' in env;
   const config = loadConfig({
@@ -143,7 +145,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     },
   });
   const log = createLogger({ level: config.LOG_LEVEL, pretty: false, destination });
-  const app = await startApp(config, { log, databaseUrl: config.DATABASE_URL ?? databaseUrl });
+  const app = await startApp(config, { log, databaseUrl: config.DATABASE_URL ?? databaseUrl, clock: options.clock });
   const url = `ws://127.0.0.1:${app.port}`;
   const clients: OsmiumClient[] = [];
   return {
