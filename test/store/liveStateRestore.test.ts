@@ -70,7 +70,8 @@ describe('Redis restored from an older snapshot', () => {
     const port = redis.port;
     redis.stop();
     redis = await startRedis(dir, port);
-    assert.match((await cached(revoked.sessionId)) ?? '', /^v\|/, 'the old snapshot brought the entry back');
+    // The old snapshot brought the valid entry back; the instances, reconnecting, catch up at once (this
+    // may already have happened here, so what Redis holds now is not asserted: the refusals below are).
 
     for (const gw of [gw1, gw2]) {
       assertRpcError(await authorize(gw, revoked), ErrorCode.FORBIDDEN, 'invalid, expired or revoked token');
