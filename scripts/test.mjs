@@ -6,7 +6,7 @@
  * files at once, and stops the servers after, whatever the outcome.
  *   npm test                          all tests, the reruns and the checks (what CI runs)
  *   npm test -- test/gateway          only files under a path, with only the servers they need
- *   npm run test:unit                 the files that need no server (no stack, no build, no checks)
+ *   npm run test:unit                 the files that need no server and start no process (no stack, no build, no checks)
  *   TEST_MODE=embedded npm test -- f  files against the embedded Postgres, no Redis
  *   TEST_REDIS_MODE=cluster npm test -- f       gateways on the stack's Redis Cluster
  *   TEST_DATABASE_MODE=pgbouncer npm test -- f  gateways reach Postgres through PgBouncer
@@ -88,7 +88,11 @@ const byName = (f) => relative(root, f);
 // Longest first; files never timed first of all (they may be long).
 const files = (args.length ? args : ['test'])
   .flatMap((p) => testFiles(join(root, p)))
-  .filter((f) => !unit || !needsOf(f, root).servers)
+  .filter((f) => {
+    if (!unit) return true;
+    const needs = needsOf(f, root);
+    return !needs.servers && !needs.processes;
+  })
   .sort((a, b) => (known[byName(b)] ?? Infinity) - (known[byName(a)] ?? Infinity));
 
 /**

@@ -2,7 +2,7 @@
  * What a test file needs started before it runs, read from what it imports
  * (its relative imports under test/ and scripts/, followed transitively), so
  * that `npm test -- <files>` starts only those servers and `npm run
- * test:unit` runs the files that need none. A new file joins the right group
+ * test:unit` runs the files that need none and start no process. A new file joins the right group
  * by itself: importing test/helpers/stack.ts (or scripts/stack.mjs) means
  * Postgres and Redis; the Redis Cluster, PgBouncer, Chromium and the built
  * bundle follow from the helpers or the variables that reach them.
@@ -33,9 +33,9 @@ function closure(file, root) {
 }
 
 /**
- * `{ servers, redisCluster, pgbouncer, chromium, build }` for one test file:
- * servers = Postgres and one Redis node; build = dist/ (processes spawned as
- * production runs them).
+ * `{ servers, redisCluster, pgbouncer, chromium, build, processes }` for one
+ * test file: servers = Postgres and one Redis node; build = dist/ (processes
+ * spawned as production runs them); processes = it starts programs of its own.
  */
 export function needsOf(file, root) {
   const files = closure(file, root);
@@ -50,12 +50,14 @@ export function needsOf(file, root) {
     pgbouncer: texts.includes('TEST_PGBOUNCER_URL'),
     chromium: has('scripts/chromium.mjs'),
     build: has('test/helpers/entry.ts'),
+    // Processes of its own (a clone's npm start, the embedded Postgres, a script's exit code): not for test:unit.
+    processes: /from ['"]node:child_process['"]|startEmbeddedPostgres|runToExit/.test(texts),
   };
 }
 
 /** The union of the needs of `files`. */
 export function needsOfAll(files, root) {
-  const all = { servers: false, redisCluster: false, pgbouncer: false, chromium: false, build: false };
+  const all = { servers: false, redisCluster: false, pgbouncer: false, chromium: false, build: false, processes: false };
   for (const file of files) for (const [k, v] of Object.entries(needsOf(file, root))) all[k] ||= v;
   return all;
 }
