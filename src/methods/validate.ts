@@ -9,8 +9,8 @@ import { idFromWire } from '../protocol/codec.js';
 import { badRequest } from '../protocol/errorCodes.js';
 
 const NAME_MAX = 64;
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+/** C0 and C1 control characters (\p{Cc}: U+0000–001F, U+007F–009F) and the line and paragraph separators. */
+const CONTROL_RE = /[\p{Cc}\u2028\u2029]/u;
 
 /**
  * An email address in its canonical form (src/domain/email.ts: a plain

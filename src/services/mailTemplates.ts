@@ -169,8 +169,7 @@ function when(at: Date): string {
 
 /** Text a client supplied, on one line: control characters become spaces. */
 function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/gu, ' ').trim();
+  return text.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').trim();
 }
 
 function escapeHtml(text: string): string {

@@ -30,8 +30,7 @@ export function checkNewPassword(password: string, field: string): string {
     throw badRequest(`${field} must be ${PASSWORD_MIN_CHARS} to ${PASSWORD_MAX_CHARS} characters`);
   }
   if (normalized.trim().length === 0) throw badRequest(`${field} must not be only spaces`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(normalized)) throw badRequest(`${field} must not contain control characters`);
+  if (/\p{Cc}/u.test(normalized)) throw badRequest(`${field} must not contain control characters`);
   return normalized;
 }
 
