@@ -7,6 +7,7 @@
  * HTTP and WebSocket server). `startApp` runs them, starts what has timers
  * and listens. It is what main.ts runs and what the tests start in process.
  */
+import cluster from 'node:cluster';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { NO_DEVICE } from './domain/device.js';
@@ -297,8 +298,10 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   await listening;
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
   const apiPort = await apiListener?.listen(config.API_PORT!, config.API_HOST);
-  const port = await gateway.listen();
-  log.info({ port, metricsPort, apiPort, workerId: parts.ids.workerId, live: stores.redis ? `redis ${stores.redis.kind}` : 'memory' }, 'gateway listening');
+  // A cluster worker accepts its own connections: the primary stays off the path (its PORT is never 0, src/cluster/primary.ts).
+  const reusePort = cluster.isWorker;
+  const port = await gateway.listen({ reusePort });
+  log.info({ port, reusePort, metricsPort, apiPort, workerId: parts.ids.workerId, live: stores.redis ? `redis ${stores.redis.kind}` : 'memory' }, 'gateway listening');
   // The password checker's thread builds its dictionaries now, beside the event loop, not at the first sign-up.
   policy.start();
 

@@ -107,7 +107,14 @@ export class Gateway {
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
   }
 
-  async listen(): Promise<number> {
+  /**
+   * Listens on PORT/HOST. `reusePort`: a socket of this process's own with
+   * SO_REUSEPORT (Node 22.12+, Linux), so that several cluster workers each
+   * accept on the port and the kernel spreads connections over them, with no
+   * process in between; otherwise a cluster worker gets node:cluster's
+   * handle, whose connections the primary accepts and passes on.
+   */
+  async listen(options: { reusePort?: boolean } = {}): Promise<number> {
     this.deps.revocations.onRevoked((ids, publishedAt) => {
       this.fanout.revoked(ids, publishedAt);
       this.reportConnections();
@@ -115,7 +122,8 @@ export class Gateway {
     this.liveness.start();
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
-      this.http.listen(this.deps.config.PORT, this.deps.config.HOST, () => resolve());
+      const { PORT: port, HOST: host } = this.deps.config;
+      this.http.listen(options.reusePort ? { port, host, reusePort: true } : { port, host }, () => resolve());
     });
     const port = (this.http.address() as AddressInfo).port;
     if (this.deps.consoleRoutes) this.ownOrigins = loopbackConsoleOrigins(port);
