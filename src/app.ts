@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './domain/clock.js';
 import { NO_DEVICE } from './domain/device.js';
 import { isSnowflake } from './domain/ids.js';
 import { ApiListener } from './gateway/apiListener.js';
+import { BackendRoutes } from './gateway/backendRoute.js';
 import { createConsoleRoutes } from './gateway/consoleRoutes.js';
 import { Dispatcher } from './gateway/dispatcher.js';
 import { Gateway } from './gateway/gateway.js';
@@ -259,14 +260,21 @@ export function buildGateway(config: Config, stores: Stores, parts: ServiceParts
       return authorized ? ((await stores.repos.users.byId(authorized.session.userId))?.email ?? null) : null;
     },
   };
+  // Methods the table does not serve go to the chat backend's routes (none: 501).
+  const backends = config.backendRoutes.length
+    ? new BackendRoutes({
+      routes: config.backendRoutes, secret: config.BACKEND_SECRET!, timeoutMs: config.BACKEND_TIMEOUT_MS, maxInFlight: config.BACKEND_MAX_IN_FLIGHT,
+      log, observer: metrics,
+    })
+    : null;
   const gateway = new Gateway({
     config, sessions: services.sessions, sessionCache: services.sessionCache, revocations: services.revocations,
-    dispatcher: new Dispatcher(methods, services, log, metrics.observeRequest), readiness,
+    dispatcher: new Dispatcher(methods, services, log, metrics.observeRequest, backends), readiness,
     consoleRoutes: createConsoleRoutes(config, consoleAccounts, log), observer: metrics, clock: services.clock, log,
   });
   const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
   const apiListener = config.API_PORT === undefined ? undefined : new ApiListener(config.apiKeys, log);
-  return { gateway, metricsListener, apiListener };
+  return { gateway, metricsListener, apiListener, backends };
 }
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
@@ -292,7 +300,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   await services.revocations.start();
   services.accountDeletion.start();
 
-  const { gateway, metricsListener, apiListener } = buildGateway(config, stores, parts, { log, metrics });
+  const { gateway, metricsListener, apiListener, backends } = buildGateway(config, stores, parts, { log, metrics });
   listener.onReconnect(() => void gateway.recheckBoundSessions());
   await listening;
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
@@ -307,6 +315,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
+      await backends?.close();
       await services.accountDeletion.stop();
       services.revocations.stop();
       await listener.close();
