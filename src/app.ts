@@ -12,11 +12,13 @@ import { systemClock, type Clock } from './domain/clock.js';
 import { NO_DEVICE } from './domain/device.js';
 import { isSnowflake } from './domain/ids.js';
 import { ApiListener } from './gateway/apiListener.js';
+import { registerPushRoutes } from './gateway/api/push.js';
 import { BackendRoutes } from './gateway/backendRoute.js';
 import { createConsoleRoutes } from './gateway/consoleRoutes.js';
 import { Dispatcher } from './gateway/dispatcher.js';
 import { Gateway } from './gateway/gateway.js';
 import { MetricsListener } from './gateway/metricsListener.js';
+import { UserSockets } from './gateway/userSockets.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
 import { Metrics } from './metrics.js';
@@ -63,6 +65,7 @@ import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
 import { PostgresListener } from './store/postgresListener.js';
+import { MemoryPresence, RedisPresence } from './store/presence.js';
 import { connectRedis, redisBroker, type RedisClients } from './store/redisClients.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { loadTotpKeys } from './store/totpKeyFile.js';
@@ -267,13 +270,19 @@ export function buildGateway(config: Config, stores: Stores, parts: ServiceParts
       log, observer: metrics,
     })
     : null;
+  // Pushes to sockets (a user topic per user held here, presence entries): with a backend or an internal API.
+  const presence = stores.redis ? new RedisPresence(stores.redis.commands, config.REDIS_PREFIX) : new MemoryPresence();
+  const userSockets = config.backendRoutes.length || config.API_PORT !== undefined
+    ? new UserSockets({ broker: stores.broker, presence, refreshMs: config.PRESENCE_REFRESH_MS, log, delivered: metrics.pushDelivered })
+    : null;
   const gateway = new Gateway({
     config, sessions: services.sessions, sessionCache: services.sessionCache, revocations: services.revocations,
     dispatcher: new Dispatcher(methods, services, log, metrics.observeRequest, backends), readiness,
-    consoleRoutes: createConsoleRoutes(config, consoleAccounts, log), observer: metrics, clock: services.clock, log,
+    consoleRoutes: createConsoleRoutes(config, consoleAccounts, log), observer: metrics, userSockets, clock: services.clock, log,
   });
   const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
   const apiListener = config.API_PORT === undefined ? undefined : new ApiListener(config.apiKeys, log);
+  if (apiListener && userSockets) registerPushRoutes(apiListener, { userSockets, presence, usersOfSessions: (ids) => stores.repos.sessions.usersOf(ids), log });
   return { gateway, metricsListener, apiListener, backends };
 }
 
