@@ -10,7 +10,7 @@
  * Each route has its own connection pool, bound on calls in flight
  * (BACKEND_MAX_IN_FLIGHT, beyond it 503 at once), timeout
  * (BACKEND_TIMEOUT_MS, 504) and circuit breaker (cockatiel: five failures in
- * a row open it; 503 at once while open; one probe call after a second).
+ * a row open it; 503 at once while open; one probe call after half a second).
  * Nothing is ever retried. The failure table is the README's beside
  * backend.proto.
  */
@@ -33,7 +33,7 @@ const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 /** Failures in a row that open a route's circuit. */
 const BREAKER_FAILURES = 5;
 /** How long an open circuit refuses before it lets one probe call through. */
-const BREAKER_HALF_OPEN_MS = 1_000;
+const BREAKER_HALF_OPEN_MS = 500;
 /** An idle connection is dropped after this (backends keep theirs open at least 5 s: README beside backend.proto). */
 const KEEP_ALIVE_MS = 4_000;
 /** Longest RPCError message relayed (bytes of UTF-8). */
