@@ -13,10 +13,13 @@ import { systemClock, type Clock } from './domain/clock.js';
 import { NO_DEVICE } from './domain/device.js';
 import { isSnowflake } from './domain/ids.js';
 import { ApiListener } from './gateway/apiListener.js';
+import { registerPushRoutes } from './gateway/api/push.js';
+import { BackendRoutes } from './gateway/backendRoute.js';
 import { createConsoleRoutes } from './gateway/consoleRoutes.js';
 import { Dispatcher } from './gateway/dispatcher.js';
 import { Gateway } from './gateway/gateway.js';
 import { MetricsListener } from './gateway/metricsListener.js';
+import { UserSockets } from './gateway/userSockets.js';
 import type { Logger } from './logger.js';
 import { methods } from './methods/index.js';
 import { Metrics } from './metrics.js';
@@ -63,6 +66,7 @@ import { MemoryLiveState } from './store/liveStateMemory.js';
 import { RedisLiveState } from './store/liveStateRedis.js';
 import { createPool, isMigrated, migrate, type Pool } from './store/postgres.js';
 import { PostgresListener } from './store/postgresListener.js';
+import { MemoryPresence, RedisPresence } from './store/presence.js';
 import { connectRedis, redisBroker, type RedisClients } from './store/redisClients.js';
 import { SessionsRepo } from './store/sessionsRepo.js';
 import { loadTotpKeys } from './store/totpKeyFile.js';
@@ -260,14 +264,27 @@ export function buildGateway(config: Config, stores: Stores, parts: ServiceParts
       return authorized ? ((await stores.repos.users.byId(authorized.session.userId))?.email ?? null) : null;
     },
   };
+  // Methods the table does not serve go to the chat backend's routes (none: 501).
+  const backends = config.backendRoutes.length
+    ? new BackendRoutes({
+      routes: config.backendRoutes, secret: config.BACKEND_SECRET!, timeoutMs: config.BACKEND_TIMEOUT_MS, maxInFlight: config.BACKEND_MAX_IN_FLIGHT,
+      log, observer: metrics,
+    })
+    : null;
+  // Pushes to sockets (a user topic per user held here, presence entries): with a backend or an internal API.
+  const presence = stores.redis ? new RedisPresence(stores.redis.commands, config.REDIS_PREFIX) : new MemoryPresence();
+  const userSockets = config.backendRoutes.length || config.API_PORT !== undefined
+    ? new UserSockets({ broker: stores.broker, presence, refreshMs: config.PRESENCE_REFRESH_MS, log, delivered: metrics.pushDelivered })
+    : null;
   const gateway = new Gateway({
     config, sessions: services.sessions, sessionCache: services.sessionCache, revocations: services.revocations,
-    dispatcher: new Dispatcher(methods, services, log, metrics.observeRequest), readiness,
-    consoleRoutes: createConsoleRoutes(config, consoleAccounts, log), observer: metrics, clock: services.clock, log,
+    dispatcher: new Dispatcher(methods, services, log, metrics.observeRequest, backends), readiness,
+    consoleRoutes: createConsoleRoutes(config, consoleAccounts, log), observer: metrics, userSockets, clock: services.clock, log,
   });
   const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
   const apiListener = config.API_PORT === undefined ? undefined : new ApiListener(config.apiKeys, log);
-  return { gateway, metricsListener, apiListener };
+  if (apiListener && userSockets) registerPushRoutes(apiListener, { userSockets, presence, usersOfSessions: (ids) => stores.repos.sessions.usersOf(ids), log });
+  return { gateway, metricsListener, apiListener, backends };
 }
 
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
@@ -293,7 +310,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   await services.revocations.start();
   services.accountDeletion.start();
 
-  const { gateway, metricsListener, apiListener } = buildGateway(config, stores, parts, { log, metrics });
+  const { gateway, metricsListener, apiListener, backends } = buildGateway(config, stores, parts, { log, metrics });
   listener.onReconnect(() => void gateway.recheckBoundSessions());
   await listening;
   const metricsPort = await metricsListener?.listen(config.METRICS_PORT!, config.METRICS_HOST);
@@ -310,6 +327,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     async close() {
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
+      await backends?.close();
       await services.accountDeletion.stop();
       services.revocations.stop();
       await listener.close();

@@ -163,6 +163,24 @@ export const configSchema = z.object({
   API_KEYS: optionalString
     .refine((v) => v === undefined || v.split(',').every((k) => k.trim().length >= 16), 'expected a comma list of keys of 16 characters or more')
     .describe('Comma list of keys the internal API accepts as Authorization: Bearer <key> (several, so a key can be rotated); required with API_PORT'),
+  BACKEND_URL: optionalString
+    .refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), 'expected an http:// or https:// URL')
+    .describe(
+      'Chat backend every method the gateway does not serve is forwarded to (POST <BACKEND_URL>/osmium/v1/call, proto/osmium/gateway/v1/README.md). Unset: those methods answer 501',
+    ),
+  BACKEND_ROUTES: optionalString
+    .refine((v) => v === undefined || parseBackendRoutes(v) !== null, 'expected packages=url;packages=url, e.g. messages,chats=http://a;communities=http://b')
+    .describe(
+      'Method packages sent to other backends than BACKEND_URL: package,package=url;package=url (e.g. messages,chats=http://a;communities=http://b). A method of no route and no BACKEND_URL answers 501',
+    ),
+  BACKEND_SECRET: optionalString
+    .refine((v) => v === undefined || v.length >= 16, 'expected 16 characters or more')
+    .describe('Secret sent to the backends on every call as Authorization: Bearer <secret> (they compare it in constant time); required with BACKEND_URL or BACKEND_ROUTES'),
+  BACKEND_TIMEOUT_MS: int(10, 600_000).default(3000).describe('Longest wait for a backend answer, per call; past it the client gets 504'),
+  BACKEND_MAX_IN_FLIGHT: int(1, 100_000).default(1024).describe('Calls in flight to one backend route at most; beyond, 503 at once (no queue)'),
+  PRESENCE_REFRESH_MS: int(1000, 600_000).default(15_000).describe(
+    'How often an instance refreshes the presence keys of the sessions it holds sockets of; POST /v1/presence counts a session online until twice this after its last refresh',
+  ),
   ALLOWED_ORIGINS: optionalString.describe(
     'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
   ),
@@ -204,6 +222,8 @@ export type Config = Omit<z.infer<typeof configSchema>, 'HOST'> & {
   redis: RedisTarget | null;
   /** API_KEYS split (empty without it). */
   apiKeys: string[];
+  /** BACKEND_URL and BACKEND_ROUTES parsed: where each method package goes ('*': every other package); empty when neither is set. */
+  backendRoutes: BackendRoute[];
   /** ALLOWED_ORIGINS parsed (the rule applying it: src/gateway/origin.ts). */
   allowedOrigins: OriginPolicy;
 };
@@ -234,6 +254,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.data.API_PORT !== undefined && !parsed.data.API_KEYS) {
     throw new ConfigError(['API_PORT is set but API_KEYS is not: the internal API needs at least one key (16 characters or more)']);
   }
+  if ((parsed.data.BACKEND_URL || parsed.data.BACKEND_ROUTES) && !parsed.data.BACKEND_SECRET) {
+    throw new ConfigError(['BACKEND_URL or BACKEND_ROUTES is set but BACKEND_SECRET is not: backends authenticate the gateway by it (16 characters or more)']);
+  }
   if (parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES) {
     throw new ConfigError(['REDIS_URL and REDIS_CLUSTER_NODES are both set: set one (a single Redis node, or the seed nodes of a cluster)']);
   }
@@ -252,6 +275,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : null,
     allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
     apiKeys: (parsed.data.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    backendRoutes: [
+      ...(parsed.data.BACKEND_ROUTES ? parseBackendRoutes(parsed.data.BACKEND_ROUTES)! : []),
+      ...(parsed.data.BACKEND_URL ? [{ packages: ['*'], url: parsed.data.BACKEND_URL }] : []),
+    ],
   };
 }
 
@@ -337,4 +364,29 @@ function parseClusterNodes(value: string): Array<{ host: string; port: number }>
     return { host: trimmed.slice(0, at), port: Number(trimmed.slice(at + 1)) };
   });
   return nodes.every((n) => n.host && Number.isInteger(n.port) && n.port > 0 && n.port < 65536) ? nodes : null;
+}
+
+/** One backend and the method packages (`messages`, `chats`...; `*` for every other) it serves. */
+export interface BackendRoute {
+  packages: string[];
+  url: string;
+}
+
+/** Parses BACKEND_ROUTES (`messages,chats=http://a;communities=http://b`); null when malformed or a package is named twice. */
+export function parseBackendRoutes(value: string): BackendRoute[] | null {
+  const routes: BackendRoute[] = [];
+  const seen = new Set<string>();
+  for (const item of value.split(';').map((i) => i.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) return null;
+    const packages = item.slice(0, eq).split(',').map((p) => p.trim()).filter(Boolean);
+    const url = item.slice(eq + 1).trim();
+    if (!packages.length || !/^https?:\/\/[^/]+/.test(url)) return null;
+    for (const name of packages) {
+      if (!/^[a-z]+$/.test(name) || seen.has(name)) return null;
+      seen.add(name);
+    }
+    routes.push({ packages, url });
+  }
+  return routes.length ? routes : null;
 }

@@ -10,20 +10,29 @@ import type { Clock } from '../domain/clock.js';
 import { NO_DEVICE, type DeviceInfo, type Geo } from '../domain/device.js';
 import type { BoundSession, SignInProof } from '../domain/session.js';
 import type { ConnectionState } from '../methods/types.js';
-import { decodeClientMessage, encodeServerMessage, idToWire, type ClientMessage, type RpcResultInit, type ServerMessageInit } from '../protocol/codec.js';
+import {
+  CloseInstead, decodeClientMessage, EncodedMessage, encodeServerMessage, encodeServerMessageAround, idToWire,
+  type ClientMessage, type RpcResultInit, type ServerMessageInit,
+} from '../protocol/codec.js';
 import { CloseCode, type CloseCodeValue } from '../protocol/closeCodes.js';
 import { ErrorCode } from '../protocol/errorCodes.js';
 import type { SocketLimiter } from './socketLimiter.js';
 
 /** Where a connection hands what it receives. */
 export interface ConnectionHandler {
-  /** Serves a request (a frame with a method set); resolves with its result. */
-  serve(message: ClientMessage, conn: Connection): Promise<RpcResultInit>;
+  /**
+   * Serves a request (a frame with a method set); resolves with its result:
+   * built here, already encoded (a backend's answer, spliced), or a close instead.
+   */
+  serve(message: ClientMessage, conn: Connection): Promise<Served>;
   /** A frame with only `id` set: never answered. */
   heartbeat(conn: Connection): void;
   /** The socket closed (its session, if any, is still in `conn.session`). */
   closed(conn: Connection): void;
 }
+
+/** A request's outcome as the connection sends it. */
+export type Served = RpcResultInit | EncodedMessage | CloseInstead;
 
 /** What a connection reports (metrics); optional bookkeeping. */
 export interface ConnectionObserver {
@@ -138,6 +147,18 @@ export class Connection implements ConnectionState {
     this.socket.send(bytes);
   }
 
+  /** Sends an encoded Update or RPCResult inside a ServerMessage with the next sequence id (pushes, backend answers). */
+  sendEncoded(member: 'update' | 'result', encoded: Uint8Array): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      this.socket.terminate();
+      return;
+    }
+    const bytes = encodeServerMessageAround(member, encoded, ++this.seq);
+    this.observer.frameOut(bytes.length);
+    this.socket.send(bytes);
+  }
+
   /**
    * The bound session was revoked: unbind it at once (with its proof), then
    * push `session_deleted` and close with 4001, after any in-flight result of
@@ -205,7 +226,9 @@ export class Connection implements ConnectionState {
     this.inFlight++;
     void this.handler.serve(message, this).then((result) => {
       this.inFlight--;
-      this.send({ result });
+      if (result instanceof EncodedMessage) this.sendEncoded('result', result.bytes);
+      else if (result instanceof CloseInstead) this.close(result.code as CloseCodeValue, result.reason);
+      else this.send({ result });
       if (this.inFlight === 0) this.finishRevocation();
     });
   }

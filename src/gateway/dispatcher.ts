@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import type { MethodTable } from '../methods/index.js';
 import { refuseControlCharacters } from '../methods/validate.js';
 import type { Answer, ConnectionState, MethodContext, SocketChange } from '../methods/types.js';
-import { rpcResult, type ClientMessage, type MethodName, type RpcResultInit } from '../protocol/codec.js';
+import { rpcResult, type CloseInstead, type EncodedMessage, type ClientMessage, type MethodName, type RpcResultInit } from '../protocol/codec.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { Services } from '../services/index.js';
 
@@ -18,8 +18,20 @@ export type RequestObserver = (method: MethodName, code: number, seconds: number
 
 /** A request's outcome: the result to send, and what the socket should become (only for a success). */
 export interface Dispatched {
-  result: RpcResultInit;
+  /** Built here, or a backend's answer already encoded, or a close instead of an answer. */
+  result: RpcResultInit | EncodedMessage | CloseInstead;
   change?: SocketChange;
+}
+
+/**
+ * Where methods the table does not serve go (backendRoute.ts): a backend
+ * route per method package, or none (501).
+ */
+export interface Forwarder {
+  /** True when `method` has a backend route. */
+  routes(method: MethodName): boolean;
+  /** Forwards a request of a socket with a session; resolves with the outcome and its code (0, or the error code) for the metrics. */
+  forward(method: MethodName, message: ClientMessage, conn: ConnectionState): Promise<{ outcome: EncodedMessage | CloseInstead | RpcResultInit; code: number }>;
 }
 
 export class Dispatcher {
@@ -28,6 +40,7 @@ export class Dispatcher {
     private readonly services: Services,
     private readonly log: Logger,
     private readonly observe: RequestObserver = () => {},
+    private readonly forwarder: Forwarder | null = null,
   ) {}
 
   /** Handles a request (a ClientMessage whose `message` is set). Never throws. */
@@ -35,11 +48,20 @@ export class Dispatcher {
     const method = message.message as MethodName;
     const reqId = message.id >>> 0;
     const started = process.hrtime.bigint();
-    let result: RpcResultInit;
+    let result: Dispatched['result'];
     let change: SocketChange | undefined;
     let code = 0;
     try {
       const handler = this.table[method];
+      if (!handler && this.forwarder?.routes(method)) {
+        // No route is public: a socket without a session never reaches a backend.
+        if (!conn.session) throw new RpcError(ErrorCode.UNAUTHENTICATED, `${method} needs a signed-in session`);
+        const forwarded = await this.forwarder.forward(method, message, conn);
+        result = forwarded.outcome;
+        code = forwarded.code;
+        this.observe(method, code, Number(process.hrtime.bigint() - started) / 1e9);
+        return { result };
+      }
       if (!handler) throw new RpcError(ErrorCode.NOT_SERVED, `method ${method} is not served by this gateway`);
       if (handler.needsSession && !conn.session) throw new RpcError(ErrorCode.UNAUTHENTICATED, `${method} needs a signed-in session`);
       if (handler.peopleOnly && conn.session?.bot) {

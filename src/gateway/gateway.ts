@@ -29,6 +29,7 @@ import { RequestPipeline } from './requestPipeline.js';
 import { RevocationFanout } from './revocationFanout.js';
 import { SessionGuard } from './sessionGuard.js';
 import { SocketLimiter, type SocketLimits } from './socketLimiter.js';
+import type { UserSockets } from './userSockets.js';
 
 /** Errors of a socket being upgraded; ws reports them on the WebSocket afterwards. */
 function ignoreSocketError(): void {}
@@ -50,6 +51,8 @@ export interface GatewayDeps {
   /** The web console's routes; null when CONSOLE is off. */
   consoleRoutes: ConsoleRoutes | null;
   observer: GatewayObserver;
+  /** The push fan-out to this instance's sockets; null when pushes are off (no backend route, no internal API). */
+  userSockets: UserSockets | null;
   clock: Clock;
   log: Logger;
 }
@@ -77,13 +80,15 @@ export class Gateway {
     this.perIp = limitsOn ? new ConnectionsPerIp(config.MAX_CONNECTIONS_PER_IP) : null;
     this.clientIp = clientIpReader(config.CLIENT_IP_HEADER, config.TRUSTED_PROXIES);
     this.liveness = new Liveness(this.connections, config.PING_INTERVAL_MS, config.HANDSHAKE_TIMEOUT_MS);
-    this.fanout = new RevocationFanout((seconds) => this.observer.revocationDelivered(seconds));
+    this.fanout = new RevocationFanout((seconds) => this.observer.revocationDelivered(seconds), deps.userSockets);
+    const userSockets = deps.userSockets;
     this.pipeline = new RequestPipeline({
       guard: new SessionGuard({ sessions: deps.sessions, sessionCache: deps.sessionCache, fanout: this.fanout, log }),
       dispatcher: deps.dispatcher,
       fanout: this.fanout,
       closed: (conn) => this.closed(conn),
       bindingsChanged: () => this.reportConnections(),
+      afterBind: userSockets ? (_conn, session) => userSockets.ready(session.userId) : undefined,
     });
     const routes = httpRoutes({ readiness: deps.readiness, draining: () => this.draining, consoleRoutes: deps.consoleRoutes, log });
     log.info({ allowedOrigins: config.ALLOWED_ORIGINS ?? null }, describeOriginPolicy(config.allowedOrigins, config.ALLOWED_ORIGINS));
@@ -161,6 +166,7 @@ export class Gateway {
   async close(graceMs: number): Promise<void> {
     this.draining = true;
     this.liveness.stop();
+    this.deps.userSockets?.stop();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && [...this.connections].some((c) => c.busy)) {

@@ -6,9 +6,10 @@
  * its device), and back to the connection as the result to send. Nothing
  * downstream reaches back up: a method only describes the change.
  */
-import type { ClientMessage, RpcResultInit } from '../protocol/codec.js';
+import type { ClientMessage } from '../protocol/codec.js';
+import type { BoundSession } from '../domain/session.js';
 import { invalidToken, type SocketChange } from '../methods/types.js';
-import type { Connection, ConnectionHandler } from './connection.js';
+import type { Connection, ConnectionHandler, Served } from './connection.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { RevocationFanout } from './revocationFanout.js';
 import type { SessionGuard } from './sessionGuard.js';
@@ -19,6 +20,8 @@ export interface RequestPipelineDeps {
   fanout: RevocationFanout;
   /** A socket closed: the gateway forgets it. */
   closed(conn: Connection): void;
+  /** A session was bound to a socket: resolves once pushes to it reach this socket (push fan-out). */
+  afterBind?(conn: Connection, session: BoundSession): Promise<void> | undefined;
   /** The number of bound sockets may have changed (metrics). */
   bindingsChanged(): void;
 }
@@ -26,7 +29,7 @@ export interface RequestPipelineDeps {
 export class RequestPipeline implements ConnectionHandler {
   constructor(private readonly deps: RequestPipelineDeps) {}
 
-  serve(message: ClientMessage, conn: Connection): Promise<RpcResultInit> {
+  serve(message: ClientMessage, conn: Connection): Promise<Served> {
     const guarded = this.deps.guard.pass(conn);
     return guarded ? guarded.then(() => this.dispatch(message, conn)) : this.dispatch(message, conn);
   }
@@ -40,10 +43,14 @@ export class RequestPipeline implements ConnectionHandler {
     this.deps.closed(conn);
   }
 
-  private async dispatch(message: ClientMessage, conn: Connection): Promise<RpcResultInit> {
+  private async dispatch(message: ClientMessage, conn: Connection): Promise<Served> {
     const { result, change } = await this.deps.dispatcher.dispatch(message, conn);
     if (!change) return result;
-    return this.apply(change, conn) ? result : this.deps.dispatcher.refusal(result.req_id ?? 0, invalidToken());
+    const reqId = message.id >>> 0;
+    if (!this.apply(change, conn)) return this.deps.dispatcher.refusal(reqId, invalidToken());
+    // The first socket of a user here subscribes to the user's pushes before the bind is answered.
+    if (change.bind && this.deps.afterBind) await this.deps.afterBind(conn, change.bind);
+    return result;
   }
 
   /**

@@ -93,6 +93,16 @@ export class SessionsRepo {
     return rows.map(toSession);
   }
 
+  /** The user of each of the given sessions that still exists unrevoked (session id → user id). */
+  async usersOf(ids: readonly Id[]): Promise<Map<Id, Id>> {
+    if (!ids.length) return new Map();
+    const { rows } = await this.pool.query<{ id: string; user_id: string }>(
+      `SELECT id, user_id FROM sessions WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.user_id]));
+  }
+
   /** Of the given ids, those of sessions that still exist unrevoked. */
   async unrevoked(ids: readonly Id[]): Promise<Set<Id>> {
     if (!ids.length) return new Set();
