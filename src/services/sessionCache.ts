@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import type { DeviceInfo } from '../domain/device.js';
+import { NO_DEVICE, type DeviceInfo } from '../domain/device.js';
 import type { Id } from '../domain/ids.js';
 import type { BoundSession, SessionRecord } from '../domain/session.js';
 import type { UserProfile } from '../domain/user.js';
@@ -28,6 +28,12 @@ import type { TokenService } from './tokens.js';
 export interface Authorized {
   session: BoundSession;
   user: UserProfile;
+}
+
+/** What introspection answers of a valid token. */
+export interface Introspected extends Authorized {
+  emailVerified: boolean;
+  device: DeviceInfo;
 }
 
 /** True when core.Initialize reported a device worth recording. */
@@ -118,6 +124,23 @@ export class SessionCache {
     }
     if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) await this.recordDevice(sessionId, entry, device);
     return { session: { sessionId, userId, bot: entry.bot }, user: { id: userId, name: entry.name, bot: entry.bot } };
+  }
+
+  /**
+   * POST /v1/sessions/introspect: whether a token is valid now, through the
+   * same checks as auth.authorize (the token, then the cache entry, where a
+   * revocation's tombstone lands before auth.revokeSessions answers), and
+   * what another service needs of its session. Null when Authorize would
+   * refuse it.
+   */
+  async introspect(token: string): Promise<Introspected | null> {
+    // The same read as Authorize's, which also counts as the session's use: an entry the cache keeps is one in use (its TTL
+    // is what idles sessions out), so a look that extended it without counting would keep an idle session valid.
+    const authorized = await this.authorize(token, NO_DEVICE);
+    if (!authorized) return null;
+    const details = await this.deps.repo.introspectionDetails(authorized.session.sessionId);
+    if (!details) return null;
+    return { ...authorized, emailVerified: details.emailVerified, device: details.device };
   }
 
   /**

@@ -106,6 +106,22 @@ export class SessionsRepo {
     return row ? { session: toSession(row), user: { id: row.user_id, name: row.user_name, bot: row.user_bot } } : null;
   }
 
+  /** What introspection adds to a valid session: its owner's address state and the device last recorded (one indexed read). */
+  async introspectionDetails(id: Id): Promise<{ emailVerified: boolean; device: DeviceInfo } | null> {
+    const { rows } = await this.pool.query<{ email_verified: boolean; client_id: number; device_type: string; device_version: string; app_version: string }>(
+      hotStatement(
+        this.pool,
+        'session_introspection',
+        `SELECT u.email_verified, s.client_id, s.device_type, s.device_version, s.app_version FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`,
+        [id],
+      ),
+    );
+    const row = rows[0];
+    return row
+      ? { emailVerified: row.email_verified, device: { clientId: row.client_id, deviceType: row.device_type, deviceVersion: row.device_version, appVersion: row.app_version } }
+      : null;
+  }
+
   /** Unrevoked sessions of a user active since `activeSince` (Unix ms), newest activity first. */
   async liveByUser(userId: Id, activeSince: number): Promise<SessionRecord[]> {
     const { rows } = await this.pool.query<SessionRow>(
