@@ -239,7 +239,7 @@ export async function buildServices(config: Config, stores: Stores, options: { l
     audit, mail, mailOrigins, limits, clock, log,
   });
   const accountEmail = new AccountEmailService({
-    db, codes, users: repos.users, revocations, totp, passwords, policy, mail, mailOrigins, audit, limits, log,
+    db, codes, users: repos.users, revocations, sessions, totp, passwords, policy, mail, mailOrigins, audit, limits, log,
   });
   const services: Services = {
     accounts: new AccountService({

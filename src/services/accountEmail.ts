@@ -31,6 +31,7 @@ import type { PasswordHasher } from './passwords.js';
 import type { PasswordPolicy } from './passwordPolicy.js';
 import { RateLimitedError } from './rateLimit.js';
 import type { Revocations } from './revocations.js';
+import type { SessionService } from './sessions.js';
 import type { TotpService } from './totp.js';
 
 /** The one answer to a wrong, expired, used or dead code (which one is logged, never told). */
@@ -41,6 +42,8 @@ export interface AccountEmailDeps {
   codes: EmailCodeService;
   users: UsersRepo;
   revocations: Revocations;
+  /** Cache entries to drop when an address is verified or changed (introspection answers from them). */
+  sessions: Pick<SessionService, 'forgetCachedOf'>;
   totp: Pick<TotpService, 'removeAll'>;
   passwords: PasswordHasher;
   policy: PasswordPolicy;
@@ -115,7 +118,9 @@ export class AccountEmailService {
     await this.limits.CODE_CHECK_IP.consume(origin.network);
     const check = await withTransaction(this.db, async (tx) => {
       const verification = await this.codes.consume(tx.db, 'verify_email', email, code);
+      const forgetCached = (userId: Id) => tx.afterCommit(() => this.deps.sessions.forgetCachedOf(userId));
       if (verification.ok) {
+        forgetCached(verification.userId);
         await this.users.markEmailVerified(verification.userId, tx.db);
         await addEvents(tx.db, [{ type: 'user.updated', userId: verification.userId, data: {
           user_id: verification.userId, changed: ['email_verified'], email, email_verified: true,
@@ -132,6 +137,7 @@ export class AccountEmailService {
         if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
         throw err;
       }
+      forgetCached(change.userId);
       await addEvents(tx.db, [{ type: 'user.updated', userId: change.userId, data: {
         user_id: change.userId, changed: previous?.emailVerified ? ['email'] : ['email', 'email_verified'], email, email_verified: true,
       } }]);

@@ -93,17 +93,17 @@ export class SessionsRepo {
   }
 
   /** A session with its owner's public profile (an Authorize that missed the cache); one joined, prepared statement. */
-  async forAuthorize(id: Id): Promise<{ session: SessionRecord; user: UserProfile } | null> {
-    const { rows } = await this.pool.query<SessionRow & { user_name: string; user_bot: boolean }>(
+  async forAuthorize(id: Id): Promise<{ session: SessionRecord; user: UserProfile & { emailVerified: boolean } } | null> {
+    const { rows } = await this.pool.query<SessionRow & { user_name: string; user_bot: boolean; user_email_verified: boolean }>(
       hotStatement(
         this.pool,
-        'session_for_authorize',
-        `SELECT s.*, u.name AS user_name, u.bot AS user_bot FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`,
+        'session_for_authorize_v2',
+        `SELECT s.*, u.name AS user_name, u.bot AS user_bot, u.email_verified AS user_email_verified FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`,
         [id],
       ),
     );
     const row = rows[0];
-    return row ? { session: toSession(row), user: { id: row.user_id, name: row.user_name, bot: row.user_bot } } : null;
+    return row ? { session: toSession(row), user: { id: row.user_id, name: row.user_name, bot: row.user_bot, emailVerified: row.user_email_verified } } : null;
   }
 
   /** What introspection adds to a valid session: its owner's address state and the device last recorded (one indexed read). */

@@ -5,10 +5,12 @@
  * tokens, and the API key.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import Long from 'long';
 import { request } from 'undici';
-import { guest, person, signIn } from '../helpers/accounts.js';
+import { guest, person, signIn, STRONG_PASSWORD } from '../helpers/accounts.js';
+import { codeOf, TestSmtp } from '../helpers/smtp.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, startGateway, type TestGateway } from '../helpers/stack.js';
 
@@ -27,14 +29,53 @@ async function introspect(gw: TestGateway, token: unknown, key: string | null = 
 describe('token introspection on two instances', () => {
   let one: TestGateway;
   let two: TestGateway;
+  let smtp: TestSmtp;
   before(async () => {
+    smtp = await TestSmtp.start();
     const databaseUrl = await createDatabase();
-    one = await startGateway(API, { databaseUrl });
-    two = await startGateway(API, { databaseUrl });
+    // One deployment: the same Postgres and the same Redis namespace.
+    const shared = { ...API, REDIS_PREFIX: `i${randomBytes(4).toString('hex')}:` };
+    one = await startGateway({ ...shared, SMTP_URL: smtp.url }, { databaseUrl });
+    two = await startGateway(shared, { databaseUrl });
   });
   after(async () => {
     await one.close();
     await two.close();
+    await smtp.close();
+  });
+
+  it('runs no Postgres statement for a warm session (the token check and one Redis read)', async () => {
+    const account = await guest(one, 'Warm');
+    assert.equal((await introspect(two, account.token)).body.active, true, 'warms the entry on the other instance');
+    const pool = two.app.db;
+    let statements = 0;
+    const query = pool.query.bind(pool);
+    const connect = pool.connect.bind(pool);
+    pool.query = ((...args: Parameters<typeof query>) => {
+      statements++;
+      return query(...args);
+    }) as typeof pool.query;
+    pool.connect = ((...args: Parameters<typeof connect>) => {
+      statements++;
+      return connect(...args);
+    }) as typeof pool.connect;
+    try {
+      for (let i = 0; i < 20; i++) assert.equal((await introspect(two, account.token)).body.active, true);
+    } finally {
+      pool.query = query;
+      pool.connect = connect;
+    }
+    assert.equal(statements, 0);
+  });
+
+  it('shows an address verified the moment it was verified', async () => {
+    const email = `verified.${Date.now()}@example.test`;
+    const client = await one.connect();
+    const auth = (await client.call('auth_sign_up', { name: 'Verifies', email, password: STRONG_PASSWORD })).authorization!;
+    assert.equal((await introspect(two, auth.token)).body.email_verified, false);
+    await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
+    assert.equal((await introspect(two, auth.token)).body.email_verified, true);
+    assert.equal((await introspect(one, auth.token)).body.email_verified, true);
   });
 
   it('answers who a valid token is, on any instance', async () => {
