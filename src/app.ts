@@ -13,6 +13,8 @@ import { systemClock, type Clock } from './domain/clock.js';
 import { NO_DEVICE } from './domain/device.js';
 import { isSnowflake } from './domain/ids.js';
 import { ApiListener } from './gateway/apiListener.js';
+import { registerEvents } from './gateway/api/events.js';
+import { registerIntrospection } from './gateway/api/introspection.js';
 import { registerPushRoutes } from './gateway/api/push.js';
 import { BackendRoutes } from './gateway/backendRoute.js';
 import { createConsoleRoutes } from './gateway/consoleRoutes.js';
@@ -29,6 +31,7 @@ import { AccountService } from './services/accounts.js';
 import { AccountSecurityService } from './services/accountSecurity.js';
 import { AuditLog } from './services/audit.js';
 import { EmailCodeService } from './services/emailCodes.js';
+import { EventFeed } from './services/eventFeed.js';
 import { Entrypoints } from './services/entrypoints.js';
 import type { Services } from './services/index.js';
 import { InviteService } from './services/invites.js';
@@ -49,13 +52,16 @@ import { SessionService } from './services/sessions.js';
 import { SnowflakeGenerator } from './services/snowflake.js';
 import { TokenService } from './services/tokens.js';
 import { TotpService } from './services/totp.js';
+import { EventDispatcher } from './services/webhooks.js';
 import { AccountDeletionRepo } from './store/accountDeletionRepo.js';
+import { AdvisoryLock } from './store/advisoryLock.js';
 import { AuditRepo } from './store/auditRepo.js';
 import { Topic, type Broker } from './store/broker.js';
 import { MemoryBroker } from './store/brokerMemory.js';
 import { ClientAppsRepo } from './store/clientAppsRepo.js';
 import { CommunitiesRepo } from './store/communitiesRepo.js';
 import { EmailCodesRepo } from './store/emailCodesRepo.js';
+import { EventsRepo } from './store/eventsRepo.js';
 import { FriendsRepo } from './store/friendsRepo.js';
 import { GroupsRepo } from './store/groupsRepo.js';
 import { InvitesRepo } from './store/invitesRepo.js';
@@ -78,6 +84,8 @@ import { WorkerLease } from './store/workerLease.js';
 const SESSIONS_ENDED_CHANNEL = 'osmium_sessions_ended';
 /** Key ring re-read period when no broker can announce a rotation (no Redis). */
 const KEY_RELOAD_MS = 60_000;
+/** Advisory lock key of the event dispatcher (one at a time across instances): "osmevent" in ASCII. */
+const EVENT_DISPATCHER_LOCK = '8029764030813154932';
 
 /** The repositories of one process (services get them; methods never do; the tests and tools read some). */
 export interface Repos {
@@ -94,12 +102,15 @@ export interface Repos {
   invites: InvitesRepo;
   communities: CommunitiesRepo;
   groups: GroupsRepo;
+  events: EventsRepo;
 }
 
 export interface Stores {
   pool: Pool;
   /** Postgres for what needs a session of its own (migrations, LISTEN): DATABASE_DIRECT_URL or the pool's URL. */
   listener: PostgresListener;
+  /** That URL (the event dispatcher's advisory lock needs a session of its own too). */
+  directUrl: string;
   live: LiveState;
   ttls: LiveStateTtls;
   broker: Broker;
@@ -123,6 +134,8 @@ export interface App {
   redis: RedisClients | undefined;
   ids: SnowflakeGenerator;
   repos: Repos;
+  /** The account events' dispatcher (`dispatching` while this instance holds its lock). */
+  events: EventDispatcher;
   /** Graceful stop: drain sockets, flush activity, close pools. */
   close(): Promise<void>;
 }
@@ -153,6 +166,7 @@ export async function buildStores(config: Config, options: AppOptions & { metric
   return {
     pool,
     listener: new PostgresListener(directUrl, log),
+    directUrl,
     live: redis ? new RedisLiveState(redis.commands, config.REDIS_PREFIX, ttls) : new MemoryLiveState(ttls),
     ttls,
     broker: redis ? redisBroker(redis, config.REDIS_PREFIX) : new MemoryBroker(),
@@ -161,7 +175,7 @@ export async function buildStores(config: Config, options: AppOptions & { metric
       users: new UsersRepo(pool), sessions: new SessionsRepo(pool), emailCodes: new EmailCodesRepo(pool), friends: new FriendsRepo(pool),
       clientApps: new ClientAppsRepo(pool), keys: new KeysRepo(pool), totp: new TotpRepo(pool), audit: new AuditRepo(pool),
       knownDevices: new KnownDevicesRepo(pool), accountDeletion: new AccountDeletionRepo(pool), invites: new InvitesRepo(pool),
-      communities: new CommunitiesRepo(pool), groups: new GroupsRepo(pool),
+      communities: new CommunitiesRepo(pool), groups: new GroupsRepo(pool), events: new EventsRepo(pool),
     },
   };
 }
@@ -174,6 +188,9 @@ export interface ServiceParts {
   lease: WorkerLease | undefined;
   policy: PasswordPolicy;
   mail: MailService;
+  /** Numbers, delivers and prunes account events, while this instance holds the dispatcher lock. */
+  events: EventDispatcher;
+  feed: EventFeed;
 }
 
 /** Step 2: every service, each given its collaborators at construction. Reads the worker id, the key ring and the common hash cost. */
@@ -227,7 +244,7 @@ export async function buildServices(config: Config, stores: Stores, options: { l
     audit, mail, mailOrigins, limits, clock, log,
   });
   const accountEmail = new AccountEmailService({
-    db, codes, users: repos.users, revocations, totp, passwords, policy, mail, mailOrigins, audit, limits, log,
+    db, codes, users: repos.users, revocations, sessions, totp, passwords, policy, mail, mailOrigins, audit, limits, log,
   });
   const services: Services = {
     accounts: new AccountService({
@@ -244,7 +261,20 @@ export async function buildServices(config: Config, stores: Stores, options: { l
     }),
     clock,
   };
-  return { services, tokens, ids, lease, policy, mail };
+  const events = new EventDispatcher({
+    repo: repos.events,
+    lock: new AdvisoryLock(stores.directUrl, EVENT_DISPATCHER_LOCK, log),
+    webhook: config.WEBHOOK_URL
+      ? {
+          url: config.WEBHOOK_URL, secret: config.WEBHOOK_SECRET!, timeoutMs: config.WEBHOOK_TIMEOUT_MS, concurrency: config.WEBHOOK_CONCURRENCY,
+          retryHours: config.WEBHOOK_RETRY_HOURS, firstRetryMs: config.WEBHOOK_RETRY_FIRST_SECONDS * 1000, maxRetryMs: config.WEBHOOK_RETRY_MAX_SECONDS * 1000,
+        }
+      : null,
+    retentionDays: config.EVENT_RETENTION_DAYS,
+    instance: `worker ${ids.workerId}`,
+    log,
+  });
+  return { services, tokens, ids, lease, policy, mail, events, feed: new EventFeed({ repo: repos.events }) };
 }
 
 /** Step 3: the method table behind the dispatcher, the console's routes, the HTTP and WebSocket server, the metrics listener. */
@@ -283,7 +313,11 @@ export function buildGateway(config: Config, stores: Stores, parts: ServiceParts
   });
   const metricsListener = config.METRICS_PORT === undefined ? undefined : new MetricsListener(metrics.render, log);
   const apiListener = config.API_PORT === undefined ? undefined : new ApiListener(config.apiKeys, log);
-  if (apiListener && userSockets) registerPushRoutes(apiListener, { userSockets, presence, usersOfSessions: (ids) => stores.repos.sessions.usersOf(ids), log });
+  if (apiListener) {
+    if (userSockets) registerPushRoutes(apiListener, { userSockets, presence, usersOfSessions: (ids) => stores.repos.sessions.usersOf(ids), log });
+    registerIntrospection(apiListener, services.sessionCache);
+    registerEvents(apiListener, parts.feed);
+  }
   return { gateway, metricsListener, apiListener, backends };
 }
 
@@ -309,6 +343,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   services.sessions.start();
   await services.revocations.start();
   services.accountDeletion.start();
+  parts.events.start();
 
   const { gateway, metricsListener, apiListener, backends } = buildGateway(config, stores, parts, { log, metrics });
   listener.onReconnect(() => void gateway.recheckBoundSessions());
@@ -323,12 +358,13 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   policy.start();
 
   return {
-    port, metricsPort, apiPort, config, services, gateway, metrics, db: pool, redis: stores.redis, ids: parts.ids, repos: stores.repos,
+    port, metricsPort, apiPort, config, services, gateway, metrics, db: pool, redis: stores.redis, ids: parts.ids, repos: stores.repos, events: parts.events,
     async close() {
       clearInterval(keyReload);
       await gateway.close(config.SHUTDOWN_GRACE_MS);
       await backends?.close();
       await services.accountDeletion.stop();
+      await parts.events.stop();
       services.revocations.stop();
       await listener.close();
       await metricsListener?.close();

@@ -181,6 +181,22 @@ export const configSchema = z.object({
   PRESENCE_REFRESH_MS: int(1000, 600_000).default(15_000).describe(
     'How often an instance refreshes the presence keys of the sessions it holds sockets of; POST /v1/presence counts a session online until twice this after its last refresh',
   ),
+  WEBHOOK_URL: optionalString
+    .refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), 'expected an http:// or https:// URL')
+    .describe('Where account events are POSTed, signed per Standard Webhooks (docs/events.md). Unset: no webhooks (the feed GET /v1/events still serves them)'),
+  WEBHOOK_SECRET: optionalString
+    .refine((v) => v === undefined || isWebhookSecret(v), 'expected whsec_ followed by base64 of 24 to 64 random bytes')
+    .describe('Secret signing the webhooks: whsec_ + base64 of 24 to 64 random bytes, as the Standard Webhooks libraries take it; required with WEBHOOK_URL'),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000).describe('Longest wait for a webhook receiver to answer before the attempt counts as failed'),
+  WEBHOOK_CONCURRENCY: int(1, 256).default(16).describe('Webhook calls in flight at once (different users; one user\'s events go one after another)'),
+  WEBHOOK_RETRY_HOURS: z.coerce.number().positive().max(8760).default(72).describe(
+    'A webhook that keeps failing is retried for this many hours after its event was written, then marked failed (admin events retry resends)',
+  ),
+  WEBHOOK_RETRY_FIRST_SECONDS: z.coerce.number().positive().max(3600).default(5).describe('Backoff before the first webhook retry; doubles per attempt, with jitter'),
+  WEBHOOK_RETRY_MAX_SECONDS: z.coerce.number().positive().max(86_400).default(3600).describe('Longest backoff between two webhook retries'),
+  EVENT_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(7).describe(
+    'Account events delivered (or failed, or, without WEBHOOK_URL, written) longer ago than this are pruned from the outbox and the feed',
+  ),
   ALLOWED_ORIGINS: optionalString.describe(
     'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
   ),
@@ -257,6 +273,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((parsed.data.BACKEND_URL || parsed.data.BACKEND_ROUTES) && !parsed.data.BACKEND_SECRET) {
     throw new ConfigError(['BACKEND_URL or BACKEND_ROUTES is set but BACKEND_SECRET is not: backends authenticate the gateway by it (16 characters or more)']);
   }
+  if (parsed.data.WEBHOOK_URL && !parsed.data.WEBHOOK_SECRET) {
+    throw new ConfigError(['WEBHOOK_URL is set but WEBHOOK_SECRET is not: webhooks are always signed (whsec_ + base64 of random bytes)']);
+  }
   if (parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES) {
     throw new ConfigError(['REDIS_URL and REDIS_CLUSTER_NODES are both set: set one (a single Redis node, or the seed nodes of a cluster)']);
   }
@@ -280,6 +299,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(parsed.data.BACKEND_URL ? [{ packages: ['*'], url: parsed.data.BACKEND_URL }] : []),
     ],
   };
+}
+
+/** True for `whsec_` + base64 of 24 to 64 bytes (the Standard Webhooks secret format). */
+export function isWebhookSecret(value: string): boolean {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  if (!match) return false;
+  const bytes = Buffer.from(match[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
 }
 
 /**

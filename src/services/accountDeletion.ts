@@ -16,12 +16,14 @@
  */
 import { AuditKind, SYSTEM_ORIGIN, type AuditOrigin } from '../domain/audit.js';
 import type { Clock } from '../domain/clock.js';
+import type { NewEvent } from '../domain/events.js';
 import type { Id } from '../domain/ids.js';
 import type { Caller } from '../domain/session.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { AccountDeletionRepo } from '../store/accountDeletionRepo.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
 import type { UsersRepo } from '../store/usersRepo.js';
 import type { AuditLog } from './audit.js';
@@ -72,7 +74,10 @@ export class AccountDeletionService {
     await this.deps.recentSignIn.require(user, caller);
     const revoked = await withTransaction(this.deps.db, async (tx) => {
       if (!(await repo.request(user.id, tx.db))) return null;
-      const ids = await revocations.revokeAllExcept(user.id, caller.sessionId, tx);
+      const ids = await revocations.revokeAllExcept(user.id, caller.sessionId, 'deletion', tx);
+      await addEvents(tx.db, [{ type: 'user.deletion_requested', userId: user.id, data: {
+        user_id: user.id, purge_at: new Date(this.deps.clock() + this.graceMs).toISOString(),
+      } }]);
       await audit.record(user.id, AuditKind.DELETION_REQUESTED, origin, { revoked_sessions: ids.length, grace_days: this.deps.graceDays }, tx.db);
       return ids;
     });
@@ -88,6 +93,7 @@ export class AccountDeletionService {
     const { users, repo, audit } = this.deps;
     const cancelled = await withTransaction(this.deps.db, async (tx) => {
       if (!(await repo.cancel(caller.userId, tx.db))) return false;
+      await addEvents(tx.db, [{ type: 'user.deletion_cancelled', userId: caller.userId, data: { user_id: caller.userId } }]);
       await audit.record(caller.userId, AuditKind.DELETION_CANCELLED, origin, {}, tx.db);
       return true;
     });
@@ -115,6 +121,10 @@ export class AccountDeletionService {
           bots: result.bots.length,
         }, tx.db);
         for (const bot of result.bots) await audit.record(bot, AuditKind.ACCOUNT_PURGED, SYSTEM_ORIGIN, { owner: due.id }, tx.db);
+        await addEvents(tx.db, [
+          ...result.bots.map((bot): NewEvent => ({ type: 'bot.deleted', userId: bot, data: { user_id: bot, owner_id: due.id, reason: 'owner_deleted' } })),
+          { type: 'user.deleted', userId: due.id, data: { user_id: due.id } },
+        ]);
         revocations.announceAfterCommit(tx, result.liveSessionIds);
         return { userId: due.id, liveSessionIds: result.liveSessionIds };
       });

@@ -18,6 +18,7 @@ import type { UserRecord } from '../domain/user.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
 import { EmailTakenError, type UsersRepo } from '../store/usersRepo.js';
 import type { AuditLog } from './audit.js';
@@ -30,6 +31,7 @@ import type { PasswordHasher } from './passwords.js';
 import type { PasswordPolicy } from './passwordPolicy.js';
 import { RateLimitedError } from './rateLimit.js';
 import type { Revocations } from './revocations.js';
+import type { SessionService } from './sessions.js';
 import type { TotpService } from './totp.js';
 
 /** The one answer to a wrong, expired, used or dead code (which one is logged, never told). */
@@ -40,6 +42,8 @@ export interface AccountEmailDeps {
   codes: EmailCodeService;
   users: UsersRepo;
   revocations: Revocations;
+  /** Cache entries to drop when an address is verified or changed (introspection answers from them). */
+  sessions: Pick<SessionService, 'forgetCachedOf'>;
   totp: Pick<TotpService, 'removeAll'>;
   passwords: PasswordHasher;
   policy: PasswordPolicy;
@@ -114,8 +118,13 @@ export class AccountEmailService {
     await this.limits.CODE_CHECK_IP.consume(origin.network);
     const check = await withTransaction(this.db, async (tx) => {
       const verification = await this.codes.consume(tx.db, 'verify_email', email, code);
+      const forgetCached = (userId: Id) => tx.afterCommit(() => this.deps.sessions.forgetCachedOf(userId));
       if (verification.ok) {
+        forgetCached(verification.userId);
         await this.users.markEmailVerified(verification.userId, tx.db);
+        await addEvents(tx.db, [{ type: 'user.updated', userId: verification.userId, data: {
+          user_id: verification.userId, changed: ['email_verified'], email, email_verified: true,
+        } }]);
         return verification;
       }
       if (!caller) return verification;
@@ -128,6 +137,10 @@ export class AccountEmailService {
         if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
         throw err;
       }
+      forgetCached(change.userId);
+      await addEvents(tx.db, [{ type: 'user.updated', userId: change.userId, data: {
+        user_id: change.userId, changed: previous?.emailVerified ? ['email'] : ['email', 'email_verified'], email, email_verified: true,
+      } }]);
       await this.deps.audit.record(change.userId, AuditKind.EMAIL_CHANGE_CONFIRMED, origin, { old_email: previous?.email ?? null, new_email: email }, tx.db);
       return change;
     });
@@ -208,9 +221,18 @@ export class AccountEmailService {
       // only a right code pays for a hash, a wrong guess never does.
       const hash = await this.deps.passwords.hash(newPassword, origin.network);
       await this.users.setPasswordAndVerify(result.userId, hash, tx.db);
-      revoked = await this.deps.revocations.revokeAll(result.userId, tx);
+      revoked = await this.deps.revocations.revokeAll(result.userId, 'password_reset', tx);
       await this.codes.cancelChange(result.userId, tx.db);
       if (user && !user.emailVerified) tookOver = { totpWasOn: await this.deps.totp.removeAll(result.userId, tx.db) };
+      await addEvents(tx.db, [
+        { type: 'password.changed', userId: result.userId, data: { user_id: result.userId, reason: 'reset', revoked_sessions: revoked.length } },
+        ...(user && !user.emailVerified
+          ? [{ type: 'user.updated' as const, userId: result.userId, data: { user_id: result.userId, changed: ['email_verified'], email: user.email, email_verified: true } }]
+          : []),
+        ...((tookOver as { totpWasOn: boolean } | null)?.totpWasOn
+          ? [{ type: 'totp.disabled' as const, userId: result.userId, data: { user_id: result.userId, reason: 'password_reset' } }]
+          : []),
+      ]);
       await this.deps.audit.record(result.userId, AuditKind.PASSWORD_RESET, origin, {
         revoked_sessions: revoked.length, address_was_unverified: tookOver !== null,
       }, tx.db);

@@ -27,6 +27,7 @@ import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
 import type { KnownDevicesRepo } from '../store/knownDevicesRepo.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction, type Db } from '../store/transaction.js';
 import type { UsersRepo } from '../store/usersRepo.js';
 import type { AuditLog } from './audit.js';
@@ -126,7 +127,10 @@ export class AccountSecurityService {
       if (!(await users.replacePassword(user.id, user.passwordHash, hash, tx.db))) {
         throw new RpcError(ErrorCode.CONFLICT, 'the password was changed meanwhile; try again');
       }
-      const ids = change.revokeSessions ? await revocations.revokeAllExcept(user.id, caller.sessionId, tx) : [];
+      const ids = change.revokeSessions ? await revocations.revokeAllExcept(user.id, caller.sessionId, 'password_change', tx) : [];
+      await addEvents(tx.db, [{ type: 'password.changed', userId: user.id, data: {
+        user_id: user.id, reason: firstPassword ? 'first_password' : 'change', revoked_sessions: ids.length,
+      } }]);
       const cancelled = await codes.cancelChange(user.id, tx.db);
       await audit.record(user.id, AuditKind.PASSWORD_CHANGED, origin, {
         first_password: firstPassword, revoked_sessions: ids.length, email_change_cancelled: cancelled,
@@ -264,7 +268,7 @@ export class AccountSecurityService {
    * answered). The audit line is written after the answer.
    */
   async revokeSessions(caller: Caller, sessionIds: readonly Id[], origin: AuditOrigin): Promise<void> {
-    const revoked = await this.deps.revocations.revoke(caller.userId, sessionIds);
+    const revoked = await this.deps.revocations.revoke(caller.userId, sessionIds, (id) => (id === caller.sessionId ? 'sign_out' : 'revoke'));
     if (!revoked.length) return;
     const others = revoked.some((id) => id !== caller.sessionId);
     const cancelled = others ? await this.cancelEmailChange(caller.userId) : false;

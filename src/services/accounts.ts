@@ -10,6 +10,7 @@ import type { SessionRecord, SignInProof } from '../domain/session.js';
 import type { RequestOrigin } from '../domain/source.js';
 import type { UserRecord } from '../domain/user.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
 import { EmailTakenError, type UsersRepo } from '../store/usersRepo.js';
 import type { AccountEmailService } from './accountEmail.js';
@@ -71,6 +72,9 @@ export class AccountService {
         if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
         throw err;
       }
+      await addEvents(tx.db, [{ type: 'user.created', userId: created.id, data: {
+        user_id: created.id, name: created.name, email: created.email, email_verified: created.emailVerified, guest: created.email === null, bot: false,
+      } }]);
       const opened = await sessions.create(created, origin.device, origin.geo, tx.db);
       if (created.email) await users.recordSignInSource(created.id, origin.network, KNOWN_SOURCE_DAYS, tx.db);
       return { user: created, ...opened };

@@ -36,7 +36,7 @@ export class BotService {
   /** A new token for a bot; the old one stops at once, on every instance. */
   async resetToken(botId: Id): Promise<{ token: string }> {
     const bot = await this.require(botId);
-    await this.sessions.revoke(botId, bot.sessionIds);
+    await this.sessions.revoke(botId, bot.sessionIds, 'bot_token_reset');
     return { token: await this.openSession(botId) };
   }
 

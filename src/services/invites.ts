@@ -18,6 +18,7 @@ import type { GroupsRepo } from '../store/groupsRepo.js';
 import { InviteTargetType, type InviteDetails, type InviteRecord, type InviteTarget } from '../domain/invite.js';
 import { InviteCodeTakenError, type InvitesRepo } from '../store/invitesRepo.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
 import { generateInviteCode } from './inviteCodes.js';
 import type { Limits } from './limits.js';
@@ -151,6 +152,10 @@ export class InviteService {
       // Throwing rolls the transaction back: nothing changed, no use counted.
       if (!added) throw new RpcError(ErrorCode.CONFLICT, already);
       await this.invites.countUse(code, client);
+      const kind = target.type === InviteTargetType.COMMUNITY ? 'community' : target.type === InviteTargetType.GROUP ? 'group' : 'friend';
+      await addEvents(client, [{ type: 'membership.created', userId, data: {
+        user_id: userId, kind, target_id: target.id, invite_creator_id: invite.creatorId,
+      } }]);
       return target;
     });
   }

@@ -19,6 +19,7 @@
  *   believed: liveStateHealth.ts), and every CATCH_UP_MS. So a Redis restored
  *   from an older snapshot cannot bring a revoked session back.
  */
+import type { RevokeReason } from '../domain/events.js';
 import type { Id } from '../domain/ids.js';
 import type { Logger } from '../logger.js';
 import type { LiveState } from '../store/liveState.js';
@@ -131,22 +132,22 @@ export class Revocations {
   }
 
   /** auth.revokeSessions: ends the caller's listed sessions (others' ids are ignored); returns those ended, once every instance closed their sockets. */
-  async revoke(userId: Id, sessionIds: readonly Id[]): Promise<Id[]> {
-    const revoked = await this.deps.repo.revoke(userId, sessionIds);
+  async revoke(userId: Id, sessionIds: readonly Id[], reason: RevokeReason | ((id: Id) => RevokeReason)): Promise<Id[]> {
+    const revoked = await this.deps.repo.revoke(userId, sessionIds, reason);
     await this.announce(revoked);
     return revoked;
   }
 
   /** Ends every session of a user in `tx` (password reset, account purge); announced once it committed. */
-  async revokeAll(userId: Id, tx: Tx): Promise<Id[]> {
-    const ids = await this.deps.repo.revokeAll(userId, tx.db);
+  async revokeAll(userId: Id, reason: RevokeReason, tx: Tx): Promise<Id[]> {
+    const ids = await this.deps.repo.revokeAll(userId, reason, tx.db);
     this.announceAfterCommit(tx, ids);
     return ids;
   }
 
   /** Ends every session of a user but `keepSessionId` in `tx` (a password change, a deletion request); announced once it committed. */
-  async revokeAllExcept(userId: Id, keepSessionId: Id, tx: Tx): Promise<Id[]> {
-    const ids = await this.deps.repo.revokeAllExcept(userId, keepSessionId, tx.db);
+  async revokeAllExcept(userId: Id, keepSessionId: Id, reason: RevokeReason, tx: Tx): Promise<Id[]> {
+    const ids = await this.deps.repo.revokeAllExcept(userId, keepSessionId, reason, tx.db);
     this.announceAfterCommit(tx, ids);
     return ids;
   }

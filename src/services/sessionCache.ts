@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import type { DeviceInfo } from '../domain/device.js';
+import { NO_DEVICE, type DeviceInfo } from '../domain/device.js';
 import type { Id } from '../domain/ids.js';
 import type { BoundSession, SessionRecord } from '../domain/session.js';
 import type { UserProfile } from '../domain/user.js';
@@ -28,6 +28,12 @@ import type { TokenService } from './tokens.js';
 export interface Authorized {
   session: BoundSession;
   user: UserProfile;
+}
+
+/** What introspection answers of a valid token. */
+export interface Introspected extends Authorized {
+  emailVerified: boolean;
+  device: DeviceInfo;
 }
 
 /** True when core.Initialize reported a device worth recording. */
@@ -55,8 +61,13 @@ function deviceFingerprint(device: DeviceInfo): string {
 }
 
 /** What the cache keeps of a valid session. */
-export function cacheEntryOf(user: UserProfile, device: DeviceInfo): SessionEntry {
-  return { userId: user.id, name: user.name, bot: user.bot, device: deviceFingerprint(device) };
+export function cacheEntryOf(user: UserProfile & { emailVerified?: boolean }, device: DeviceInfo): SessionEntry {
+  const entry: SessionEntry = { userId: user.id, name: user.name, bot: user.bot, device: deviceFingerprint(device) };
+  if (user.emailVerified !== undefined) {
+    entry.emailVerified = user.emailVerified;
+    entry.deviceInfo = { clientId: device.clientId, deviceType: device.deviceType, deviceVersion: device.deviceVersion, appVersion: device.appVersion };
+  }
+  return entry;
 }
 
 export interface SessionCacheDeps {
@@ -86,6 +97,11 @@ export class SessionCache {
    * malformed, revoked or idle-expired, or its user is gone.
    */
   async authorize(token: string, device: DeviceInfo): Promise<Authorized | null> {
+    return (await this.check(token, device))?.authorized ?? null;
+  }
+
+  /** Authorize's checks, and the cache entry they passed on. */
+  private async check(token: string, device: DeviceInfo): Promise<{ authorized: Authorized; entry: SessionEntry } | null> {
     const { tokens, live, health, activity } = this.deps;
     const checked = tokens.check(token);
     const claims = checked === undefined ? await tokens.verify(token) : checked;
@@ -117,7 +133,27 @@ export class SessionCache {
       activity.note(sessionId, now);
     }
     if (reportsDevice(device) && deviceFingerprint(device) !== entry.device) await this.recordDevice(sessionId, entry, device);
-    return { session: { sessionId, userId, bot: entry.bot }, user: { id: userId, name: entry.name, bot: entry.bot } };
+    return { authorized: { session: { sessionId, userId, bot: entry.bot }, user: { id: userId, name: entry.name, bot: entry.bot } }, entry };
+  }
+
+  /**
+   * POST /v1/sessions/introspect: whether a token is valid now, through the
+   * same checks as auth.authorize (the token, then the cache entry, where a
+   * revocation's tombstone lands before auth.revokeSessions answers), and
+   * what another service needs of its session. Null when Authorize would
+   * refuse it.
+   */
+  async introspect(token: string): Promise<Introspected | null> {
+    // The same read as Authorize's, which also counts as the session's use: an entry the cache keeps is one in use (its TTL
+    // is what idles sessions out), so a look that extended it without counting would keep an idle session valid.
+    const checked = await this.check(token, NO_DEVICE);
+    if (!checked) return null;
+    const { authorized, entry } = checked;
+    // A warm entry holds all of it: no Postgres. Only an entry cached by an older release sends us there.
+    if (entry.emailVerified !== undefined && entry.deviceInfo) return { ...authorized, emailVerified: entry.emailVerified, device: entry.deviceInfo };
+    const details = await this.deps.repo.introspectionDetails(authorized.session.sessionId);
+    if (!details) return null;
+    return { ...authorized, emailVerified: details.emailVerified, device: details.device };
   }
 
   /**
@@ -143,7 +179,9 @@ export class SessionCache {
       this.deps.log.warn({ err: (err as Error).message, sessionId }, 'could not record the device of a session; will retry at its next Authorize');
       return;
     }
-    await this.deps.live.cacheSession(sessionId, { ...entry, device: deviceFingerprint(device) }).catch((err) => this.deps.health.failed(err));
+    const updated: SessionEntry = { ...entry, device: deviceFingerprint(device) };
+    if (entry.emailVerified !== undefined) updated.deviceInfo = { clientId: device.clientId, deviceType: device.deviceType, deviceVersion: device.deviceVersion, appVersion: device.appVersion };
+    await this.deps.live.cacheSession(sessionId, updated).catch((err) => this.deps.health.failed(err));
   }
 
   /**

@@ -73,7 +73,7 @@ export class SessionService {
    * purged meanwhile (the purge and a new session exclude each other:
    * SessionsRepo.insert).
    */
-  async create(user: UserProfile, device: DeviceInfo, geo: Geo, db?: Db): Promise<{ session: SessionRecord; token: string }> {
+  async create(user: UserProfile & { emailVerified?: boolean }, device: DeviceInfo, geo: Geo, db?: Db): Promise<{ session: SessionRecord; token: string }> {
     const { repo, tokens, ids, live, health } = this.deps;
     const tokenKid = tokens.signingKid();
     const session = await repo.insert({ id: ids.next(), userId: user.id, device, geo, lastActive: this.deps.clock(), tokenKid }, db);
@@ -114,6 +114,16 @@ export class SessionService {
     await this.deps.repo.updateDevice(sessionId, device);
     // The next Authorize reads the new device from Postgres once.
     await this.deps.live.forget([sessionId]).catch((err) => this.deps.health.failed(err));
+  }
+
+  /**
+   * Drops the cache entries of a user's live sessions (their address was
+   * verified or changed: what introspection answers); the next Authorize
+   * reads Postgres once.
+   */
+  async forgetCachedOf(userId: Id): Promise<void> {
+    const ids = (await this.deps.repo.liveByUser(userId, 0)).map((s) => s.id);
+    if (ids.length) await this.deps.live.forget(ids).catch((err) => this.deps.health.failed(err));
   }
 
   /** Records activity of a session: memory only; flushed in batches. */

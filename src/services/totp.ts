@@ -29,6 +29,7 @@ import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 import type { StoredBackupCode, TotpCredential, TotpRepo } from '../store/totpRepo.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction, type Db, type Tx } from '../store/transaction.js';
 import type { AuditLog } from './audit.js';
 import type { Limits } from './limits.js';
@@ -161,6 +162,7 @@ export class TotpService {
           return { salt, codeHash: hashBackupCode(salt, c) };
         }), tx.db);
         await this.audit.record(user.id, AuditKind.TOTP_ENABLED, origin, {}, tx.db);
+        await addEvents(tx.db, [{ type: 'totp.enabled', userId: user.id, data: { user_id: user.id } }]);
         await alongWith(tx);
         return true;
       });
@@ -190,6 +192,7 @@ export class TotpService {
         if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'totp_off' }, tx.db);
         await this.repo.removeEnabled(user.id, tx.db);
         await this.audit.record(user.id, AuditKind.TOTP_DISABLED, origin, { with: used }, tx.db);
+        await addEvents(tx.db, [{ type: 'totp.disabled', userId: user.id, data: { user_id: user.id, reason: 'owner' } }]);
         await alongWith(tx);
         return used;
       }));

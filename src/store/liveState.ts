@@ -8,6 +8,7 @@
  * instances), liveStateMemory.ts (the embedded single-instance mode); one
  * contract suite (test/store/liveStateContract.ts) runs against each.
  */
+import type { DeviceInfo } from '../domain/device.js';
 import type { Id } from '../domain/ids.js';
 
 /** What Authorize needs of a valid session. */
@@ -19,6 +20,13 @@ export interface SessionEntry {
   bot: boolean;
   /** Fingerprint of the device last recorded for the session (services/sessions.ts deviceFingerprint). */
   device: string;
+  /**
+   * What token introspection answers besides (POST /v1/sessions/introspect):
+   * whether the owner's address is verified, and the device itself. Absent
+   * in entries cached by an older release: introspection then reads Postgres.
+   */
+  emailVerified?: boolean;
+  deviceInfo?: DeviceInfo;
 }
 
 /** What the cache knows of one session. */

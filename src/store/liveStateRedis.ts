@@ -88,7 +88,30 @@ interface ScriptCommands {
 }
 
 export function encodeEntry(entry: SessionEntry): string {
-  return `${VALID}|${entry.userId}|${entry.bot ? 1 : 0}|${entry.device}|${entry.name}`;
+  return `${VALID}|${entry.userId}|${entry.bot ? 1 : 0}|${encodeDevice(entry)}|${entry.name}`;
+}
+
+/**
+ * The device slot: the fingerprint, and when known `.<1|0 verified>.<base64url JSON of the device>`
+ * (no '|' in either). An older release reads the whole slot as a fingerprint that differs from the
+ * device it is told, and records the device again (a no-op UPDATE): nothing breaks in a rolling upgrade.
+ */
+function encodeDevice(entry: SessionEntry): string {
+  if (entry.emailVerified === undefined || !entry.deviceInfo) return entry.device;
+  const d = entry.deviceInfo;
+  const json = Buffer.from(JSON.stringify([d.clientId, d.deviceType, d.deviceVersion, d.appVersion])).toString('base64url');
+  return `${entry.device}.${entry.emailVerified ? 1 : 0}.${json}`;
+}
+
+function decodeDevice(slot: string): Pick<SessionEntry, 'device' | 'emailVerified' | 'deviceInfo'> {
+  const [device, verified, json] = slot.split('.');
+  if (verified === undefined || json === undefined) return { device: slot };
+  try {
+    const [clientId, deviceType, deviceVersion, appVersion] = JSON.parse(Buffer.from(json, 'base64url').toString('utf8')) as [number, string, string, string];
+    return { device: device!, emailVerified: verified === '1', deviceInfo: { clientId, deviceType, deviceVersion, appVersion } };
+  } catch {
+    return { device: device! };
+  }
 }
 
 /** The entry in a stored value; null for anything that is not one (treated as a miss). */
@@ -99,7 +122,7 @@ export function decodeEntry(value: string): SessionEntry | null {
   const c = value.indexOf('|', b + 1);
   const d = value.indexOf('|', c + 1);
   if (value.slice(0, a) !== VALID || d < 0) return null;
-  return { userId: value.slice(a + 1, b), bot: value.slice(b + 1, c) === '1', device: value.slice(c + 1, d), name: value.slice(d + 1) };
+  return { userId: value.slice(a + 1, b), bot: value.slice(b + 1, c) === '1', ...decodeDevice(value.slice(c + 1, d)), name: value.slice(d + 1) };
 }
 
 export class RedisLiveState implements LiveState {
