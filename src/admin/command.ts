@@ -33,13 +33,14 @@ export function requireFlag(args: ParsedArgs, name: string): string {
 
 /**
  * Reads a command's arguments with `node:util`'s parseArgs, its options
- * taken from the command's usage text: `--name <value>` (or `--limit N`) is a
- * string option, a bare `--all` a boolean. An option the usage does not name,
+ * taken from the command's usage text: `--name <value>` (or `--limit N`,
+ * `--state a|b`) is a string option, a bare `--all` a boolean. An option the usage does not name,
  * or a string option without its value, is a usage error.
  */
 export function parseCommandArgs(command: Pick<AdminCommand, 'usage'>, argv: string[]): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [, name, value] of command.usage.matchAll(/--([a-z][\w-]*)( (?:<[^>]+>|[A-Z]+))?/g)) {
+  // `--name <id>`, `--limit N`, `--state a|b|c`: a value follows; `--all]` or `--all |`: a flag.
+  for (const [, name, value] of command.usage.matchAll(/--([a-z][\w-]*)( [^\s|\]-][^\s\]]*)?/g)) {
     options[name!] = { type: value ? 'string' : 'boolean' };
   }
   let parsed;

@@ -31,7 +31,7 @@ const L33T_MAX_SUBSTITUTIONS = 2;
 /** Checks asked of the thread at once (it answers one after another: a second one in flight keeps it busy). */
 const CHECKS_IN_FLIGHT = 2;
 /** Checks waiting at most per network and per account, and in all. */
-const MAX_WAITING_PER_SOURCE = 4;
+const MAX_WAITING_PER_SOURCE = 16;
 const MAX_WAITING = 256;
 
 /** Why a password was refused, by the library's warning key: the reason a person can act on. */
