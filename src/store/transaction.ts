@@ -24,6 +24,12 @@ export interface Tx {
 export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
   const effects: Array<() => Promise<void> | void> = [];
   const client = await pool.connect();
+  // A lent client has no 'error' listener of the pool's: a server gone between two statements (Postgres
+  // killed, PgBouncer restarted) would emit one unhandled and crash the process. Caught here, the next
+  // statement fails instead (503), and the broken connection is closed rather than lent again.
+  let broken: Error | undefined;
+  const onError = (err: Error) => void (broken ??= err);
+  client.on('error', onError);
   let result: T;
   try {
     await client.query('BEGIN');
@@ -33,7 +39,8 @@ export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(broken);
   }
   for (const effect of effects) await effect();
   return result;
