@@ -21,6 +21,9 @@ export interface Tx {
  * when it throws (the error is rethrown). Nothing `work` wrote survives a
  * failure, and no effect of a rolled-back transaction runs.
  */
+/** pg's error when a statement outlived `query_timeout` (QUERY_TIMEOUT_MS). */
+const QUERY_TIMED_OUT = 'Query read timeout';
+
 export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
   const effects: Array<() => Promise<void> | void> = [];
   const client = await pool.connect();
@@ -36,7 +39,9 @@ export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T
     result = await work({ db: client, afterCommit: (effect) => void effects.push(effect) });
     await client.query('COMMIT');
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // After a statement timed out the connection is in an unknown state: closed, not rolled back and lent again.
+    if ((err as Error)?.message === QUERY_TIMED_OUT) broken ??= err as Error;
+    else await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
     client.removeListener('error', onError);
