@@ -3,18 +3,19 @@
  * scripts/chaos/main.mjs made (this process runs in it): Postgres, Redis and
  * PgBouncer listening on every loopback address, so that gateway N reaches
  * them at 127.0.0.(10+N) and a partition of one gateway is an iptables rule on
- * that address; latency is a netem qdisc on this namespace's `lo`, filtered to
- * one server port. Gateways are `dist/main.js` processes.
+ * that address; latency is added by a TCP proxy in front of Postgres
+ * (DelayProxy: this kernel has no netem). Gateways are `dist/main.js` processes.
  */
 import { execFile as execFileCallback, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 
 const execFile = promisify(execFileCallback);
 
-export const PORTS = { postgres: 5432, redis: 6379, pgbouncer: 6432 } as const;
+export const PORTS = { postgres: 5432, redis: 6379, pgbouncer: 6432, postgresProxy: 5433 } as const;
 /** The address gateway `n` (1, 2, 3…) reaches every server at. */
 export const hostOf = (n: number) => `127.0.0.${10 + n}`;
 
@@ -113,7 +114,7 @@ export class PgBouncer {
       mkdirSync(this.conf);
       writeFileSync(join(this.conf, 'userlist.txt'), '"postgres" ""\n');
       writeFileSync(join(this.conf, 'pgbouncer.ini'), [
-        '[databases]', `* = host=127.0.0.1 port=${PORTS.postgres}`, '[pgbouncer]', 'listen_addr = *', `listen_port = ${PORTS.pgbouncer}`,
+        '[databases]', `* = host=127.0.0.1 port=${PORTS.postgresProxy}`, '[pgbouncer]', 'listen_addr = *', `listen_port = ${PORTS.pgbouncer}`,
         'unix_socket_dir =', 'auth_type = trust', `auth_file = ${join(this.conf, 'userlist.txt')}`, 'pool_mode = transaction',
         'max_client_conn = 2000', 'default_pool_size = 20', 'ignore_startup_parameters = extra_float_digits', 'server_login_retry = 1',
         `pidfile = ${join(this.conf, 'pgbouncer.pid')}`, `logfile = ${join(this.conf, 'pgbouncer.log')}`, '',
@@ -144,7 +145,50 @@ export class PgBouncer {
   }
 }
 
-/** iptables/tc rules inside this namespace. */
+/**
+ * Every connection to Postgres except this harness's own goes through this
+ * TCP proxy, which adds `delayMs` to everything Postgres sends (order kept).
+ * A userspace proxy, because this kernel has no netem (nor prio) qdisc: `tc
+ * qdisc add … netem` answers "Specified qdisc kind is unknown".
+ */
+export class DelayProxy {
+  delayMs = 0;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  constructor(readonly port: number, private readonly target: number) {}
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.target, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      client.pipe(upstream);
+      let last = 0;
+      upstream.on('data', (chunk: Buffer) => {
+        if (!this.delayMs && last <= Date.now()) {
+          client.write(chunk);
+          return;
+        }
+        const at = Math.max(Date.now() + this.delayMs, last);
+        last = at;
+        setTimeout(() => client.write(chunk), at - Date.now());
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '0.0.0.0', resolve));
+  }
+  stop(): void {
+    for (const s of this.sockets) s.destroy();
+    this.server?.close();
+  }
+}
+
+/** iptables rules inside this namespace. */
 export const net = {
   /** Packets between gateway `n` and the server on `port` dropped both ways (a partition, not a refusal). */
   partition(n: number, port: number): void {
@@ -154,15 +198,6 @@ export const net = {
   heal(n: number, port: number): void {
     spawnSync('iptables', ['-D', 'INPUT', '-p', 'tcp', '-d', hostOf(n), '--dport', String(port), '-j', 'DROP']);
     spawnSync('iptables', ['-D', 'INPUT', '-p', 'tcp', '-s', hostOf(n), '--sport', String(port), '-j', 'DROP']);
-  },
-  /** `ms` added to every packet the server on `port` sends (its answers, to every gateway). */
-  delay(port: number, ms: number): void {
-    execFileSync('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'prio', 'bands', '4', 'priomap', ...Array(16).fill('0')]);
-    execFileSync('tc', ['qdisc', 'add', 'dev', 'lo', 'parent', '1:4', 'handle', '40:', 'netem', 'delay', `${ms}ms`, 'limit', '100000']);
-    execFileSync('tc', ['filter', 'add', 'dev', 'lo', 'parent', '1:0', 'protocol', 'ip', 'u32', 'match', 'ip', 'sport', String(port), '0xffff', 'flowid', '1:4']);
-  },
-  undelay(): void {
-    spawnSync('tc', ['qdisc', 'del', 'dev', 'lo', 'root']);
   },
 };
 
