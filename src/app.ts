@@ -198,11 +198,11 @@ export async function buildServices(config: Config, stores: Stores, options: { l
   const { log, metrics, clock } = options;
   const { pool: db, repos, live, broker } = stores;
   // One after another on one open connection (each needs a millisecond; at once they opened a connection each).
-  const lease = config.WORKER_ID === undefined ? await WorkerLease.acquire(db, log) : undefined;
+  const lease = config.WORKER_ID === undefined ? await WorkerLease.acquire(db, log, config.WORKER_LEASE_MS) : undefined;
   const tokens = new TokenService({ repo: repos.keys, log });
   await tokens.start();
   const commonCost = await repos.users.commonPasswordCost();
-  const ids = new SnowflakeGenerator({ workerId: config.WORKER_ID ?? lease!.workerId });
+  const ids = new SnowflakeGenerator({ workerId: config.WORKER_ID ?? lease!.workerId, lease });
   const totpKeys = await loadTotpKeys(config);
   if (totpKeys) log.info({ keys: totpKeys.keys.length, from: totpKeys.source }, 'TOTP secrets encrypted at rest');
   else log.warn('TOTP_ENCRYPTION_KEY is not set: two-factor authentication is unavailable (settings.setupTotp answers 503)');

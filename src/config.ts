@@ -109,6 +109,7 @@ export const configSchema = z.object({
     'Comma list of host:port[:region] returned by core.Initialize. Unset: the host and port the client connected to',
   ),
   WORKER_ID: int(0, 1023).optional().describe('Snowflake worker id (0-1023). Unset: leased from Postgres'),
+  WORKER_LEASE_MS: int(1_000, 3_600_000).default(60_000).describe('Length of a leased worker id\'s lease (renewed at a third of it); an instance paused past it takes a new id on waking'),
   SESSION_IDLE_DAYS: z.coerce.number().positive().max(3650).default(30).describe('Sessions expire after this many days without activity'),
   ACTIVITY_PERSIST_GRANULARITY: int(1, 86_400).default(300).describe(
     'Seconds a session\'s last activity must move before Postgres is written again (Redis keeps the exact value)',

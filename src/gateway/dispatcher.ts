@@ -106,7 +106,7 @@ export class Dispatcher {
   }
 }
 
-/** Connection failures to Postgres (or Redis where no fallback exists) are 503, not 500. */
+/** Connection failures to Postgres (or Redis where no fallback exists) and statements that timed out (QUERY_TIMEOUT_MS) are 503, not 500. */
 function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   const message = (err as Error)?.message ?? '';
@@ -116,6 +116,6 @@ function isUnavailable(err: unknown): boolean {
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '53300', '55000'].includes(code) ||
     code.startsWith('08') ||
     code.startsWith('57P') ||
-    /Connection terminated|timeout exceeded when trying to connect|Connection is closed/.test(message)
+    /Connection terminated|timeout exceeded when trying to connect|Connection is closed|Query read timeout|not queryable/.test(message)
   );
 }

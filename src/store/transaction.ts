@@ -21,19 +21,31 @@ export interface Tx {
  * when it throws (the error is rethrown). Nothing `work` wrote survives a
  * failure, and no effect of a rolled-back transaction runs.
  */
+/** pg's error when a statement outlived `query_timeout` (QUERY_TIMEOUT_MS). */
+const QUERY_TIMED_OUT = 'Query read timeout';
+
 export async function withTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
   const effects: Array<() => Promise<void> | void> = [];
   const client = await pool.connect();
+  // A lent client has no 'error' listener of the pool's: a server gone between two statements (Postgres
+  // killed, PgBouncer restarted) would emit one unhandled and crash the process. Caught here, the next
+  // statement fails instead (503), and the broken connection is closed rather than lent again.
+  let broken: Error | undefined;
+  const onError = (err: Error) => void (broken ??= err);
+  client.on('error', onError);
   let result: T;
   try {
     await client.query('BEGIN');
     result = await work({ db: client, afterCommit: (effect) => void effects.push(effect) });
     await client.query('COMMIT');
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // After a statement timed out the connection is in an unknown state: closed, not rolled back and lent again.
+    if ((err as Error)?.message === QUERY_TIMED_OUT) broken ??= err as Error;
+    else await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(broken);
   }
   for (const effect of effects) await effect();
   return result;
