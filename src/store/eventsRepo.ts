@@ -4,6 +4,7 @@
  * the one dispatcher (services/webhooks.ts), read by the feed and the admin
  * CLI.
  */
+import { withTransaction } from './transaction.js';
 import type { AccountEvent, EventType, NewEvent } from '../domain/events.js';
 import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
@@ -81,27 +82,21 @@ export class EventsRepo {
    * across instances), so ids increase in the order events became visible.
    */
   async number(limit: number): Promise<number> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<{ last: string }>(`SELECT last FROM event_ids FOR UPDATE`);
+    // withTransaction: a server gone mid-transaction (the chaos suite's kill -9, a terminated backend) is a
+    // failed call, not an unhandled 'error' of a lent client.
+    return withTransaction(this.pool, async ({ db }) => {
+      const { rows } = await db.query<{ last: string }>(`SELECT last FROM event_ids FOR UPDATE`);
       const last = rows[0]!.last;
-      const numbered = await client.query(
+      const numbered = await db.query(
         `UPDATE events e SET id = $1::bigint + t.rn
          FROM (SELECT n, row_number() OVER (ORDER BY n) AS rn FROM events WHERE id IS NULL ORDER BY n LIMIT $2) t
          WHERE e.n = t.n`,
         [last, limit],
       );
       const count = numbered.rowCount ?? 0;
-      if (count) await client.query(`UPDATE event_ids SET last = last + $1`, [count]);
-      await client.query('COMMIT');
+      if (count) await db.query(`UPDATE event_ids SET last = last + $1`, [count]);
       return count;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
