@@ -11,18 +11,20 @@
 # code cache, made by this image's node, and the browser console), then drop
 # the development dependencies (esbuild, tsx, TypeScript) so that only what
 # the compiled gateway loads at run time is copied on.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY scripts/build.mjs scripts/buildBrowser.mjs scripts/bundleLoader.mjs scripts/commandLine.mjs scripts/admin.ts ./scripts/
+COPY scripts/build.mjs scripts/buildBrowser.mjs scripts/bundleLoader.mjs scripts/checkNode.mjs scripts/commandLine.mjs scripts/admin.ts ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund && mkdir -p data
 
 # Stage 2: the runtime image: compiled JavaScript, production dependencies, as
-# the unprivileged `node` user.
-FROM node:20-bookworm-slim AS runtime
+# the unprivileged `node` user. HOST=0.0.0.0: the gateway's own default in
+# single-instance mode is 127.0.0.1, unreachable from outside a container.
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/data \
     UV_THREADPOOL_SIZE=8

@@ -6,7 +6,7 @@
  * Errors: a message on stderr and a non-zero exit (2 usage, 1 failure).
  */
 import { adminGroups } from '../src/admin/index.js';
-import { parseArgs, UsageError } from '../src/admin/command.js';
+import { parseCommandArgs, UsageError } from '../src/admin/command.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { attachEmbeddedPostgres } from '../src/embedded/embeddedPostgres.js';
@@ -33,6 +33,15 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown command: ${[groupName, commandName].filter(Boolean).join(' ')}\n\n${help()}`);
     return 2;
   }
+  // Arguments first: a usage error costs no database start.
+  let args;
+  try {
+    args = parseCommandArgs(command, rest);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${err.message}\nusage: npm run admin -- ${groupName} ${command.usage}`);
+    return 2;
+  }
   let config;
   try {
     config = loadConfig();
@@ -51,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
   await migrate(config.DATABASE_DIRECT_URL ?? databaseUrl, log);
   const db = createPool(databaseUrl, log, { max: 2 });
   try {
-    await command.run(parseArgs(rest), { config, db, print: (value) => console.log(JSON.stringify(value)) });
+    await command.run(args, { config, db, print: (value) => console.log(JSON.stringify(value)) });
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

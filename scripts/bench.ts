@@ -14,7 +14,7 @@ import { openFilesLimit } from './procfs.mjs';
 import { startStack } from './stack.mjs';
 import { benchCommand, figureOrder } from './bench/args.js';
 import { chartCaption, renderChart } from './bench/chart.js';
-import { cpuFigureSessions, cpuFigureSizes, figureCpu, type ServerWatch } from './bench/cpuFigures.js';
+import { SINGLE_PROCESS, cpuFigureSessions, cpuFigureSizes, figureCpu, type GatewayMode, type ServerWatch } from './bench/cpuFigures.js';
 import { figureEnumeration } from './bench/enumeration.js';
 import { figureFairness } from './bench/fairness.js';
 import {
@@ -95,10 +95,17 @@ const watch: ServerWatch = { redis: redisWatch, redisPid: await redisWatch.pid()
 const rows: Row[] = [];
 const databaseUrl = await createDatabase(stack.databaseUrl);
 
+/**
+ * Figures 1a/1b run on one process and in the default production mode
+ * (WORKERS = cores, src/config.ts), unless this machine has one core.
+ */
+const defaultWorkers = availableParallelism();
+const cpuModes: GatewayMode[] = [SINGLE_PROCESS, ...(defaultWorkers > 1 ? [{ workers: defaultWorkers, label: `WORKERS=${defaultWorkers} (the default: one per core)` }] : [])];
+
 // One pool of distinct guest sessions (users) serves figures 1, 1a, 1b, 2 and 7.
 const poolSize = Math.max(
   want('1') ? (options.quick ? 8_000 : 20_000) : 0,
-  want('1a') || want('1b') ? cpuFigureSessions(cpuFigureSizes(options.quick), { a: want('1a'), b: want('1b') }) : 0,
+  want('1a') || want('1b') ? cpuModes.length * cpuFigureSessions(cpuFigureSizes(options.quick), { a: want('1a'), b: want('1b') }) : 0,
   want('2') ? Math.max(...settings.idleCounts) : 0,
   want('7') ? idleSockets : 0,
 );
@@ -128,9 +135,13 @@ try {
   if (want('1a') || want('1b')) {
     log('figures 1a/1b: server CPU per Authorize on open sockets and per reconnect, aged sessions, fresh gateway process');
     const profileDir = options.cpuProfile ? mkdtempSync(join(tmpdir(), 'osmium-bench-profile-')) : null;
-    const cpu = await figureCpu(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool, { a: want('1a'), b: want('1b') }, profileDir);
-    rows.push(...cpu.rows);
-    cpuProfile = cpu.profile;
+    const perMode = cpuFigureSessions(cpuFigureSizes(options.quick), { a: want('1a'), b: want('1b') });
+    for (const [i, mode] of cpuModes.entries()) {
+      // The profiler follows one process: only the single-process run is profiled.
+      const cpu = await figureCpu(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool.slice(i * perMode, (i + 1) * perMode), { a: want('1a'), b: want('1b') }, mode.workers === 1 ? profileDir : null, mode);
+      rows.push(...cpu.rows);
+      cpuProfile ??= cpu.profile;
+    }
     if (profileDir && !process.env.KEEP_PROFILE) rmSync(profileDir, { recursive: true, force: true });
   }
   if (want('2')) {

@@ -60,11 +60,13 @@ const ENTRIES = { main: 'src/start.ts', admin: 'scripts/admin.ts' };
 const BACKEND_HELPER = { entry: 'src/backend/index.ts', out: join(DIST, 'backend', 'index.js') };
 const EXTERNAL = ['bcrypt', 'pino-pretty', 'pg-native'];
 const LOADER = 'scripts/bundleLoader.mjs';
+/** The node version check dist/main.js runs before anything else (npm start runs it before the build). */
+const NODE_CHECK = 'scripts/checkNode.mjs';
 /** Plain JavaScript a thread of the gateway runs as it is (src/services/passwordStrength.ts), copied beside the bundle. */
 const THREAD_SCRIPTS = ['src/services/passwordStrengthWorker.mjs'];
 
 /** Inputs that change a build without being imported by it. */
-const BUILD_FILES = ['scripts/build.mjs', LOADER, ...THREAD_SCRIPTS, 'package.json', 'package-lock.json'];
+const BUILD_FILES = ['scripts/build.mjs', LOADER, NODE_CHECK, ...THREAD_SCRIPTS, 'package.json', 'package-lock.json'];
 
 async function mtime(path) {
   return stat(path).then((s) => s.mtimeMs, () => undefined);
@@ -99,7 +101,7 @@ const COMMON = {
   absWorkingDir: ROOT,
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   // Less source to parse and compile at start; names kept for readable stack traces (and source maps beside).
   minifyWhitespace: true,
   minifySyntax: true,
@@ -166,11 +168,14 @@ async function buildServer(esbuild) {
   await mkdir(join(SERVER, 'migrations'));
   for (const file of (await readdir(migrations)).filter((f) => f.endsWith('.sql'))) await cp(join(migrations, file), join(SERVER, 'migrations', file));
   await cp(join(ROOT, LOADER), join(SERVER, 'bundleLoader.mjs'));
+  await cp(join(ROOT, NODE_CHECK), join(SERVER, 'checkNode.mjs'));
   for (const script of THREAD_SCRIPTS) await cp(join(ROOT, script), join(SERVER, script.split('/').at(-1)));
   // What to run: `node dist/main.js` (cluster workers are forked from the same path).
   await writeFile(
     join(DIST, 'main.js'),
     "// The gateway (npm run build wrote this): loads dist/server/gateway.cjs with its code cache, then starts it.\n" +
+      "// First a node too old for it says so in one line (imports run in order).\n" +
+      "import './server/checkNode.mjs';\n" +
       "import { loadBundle } from './server/bundleLoader.mjs';\n\n" +
       "const { exports, codeCache } = loadBundle('gateway');\nawait exports.start({ codeCache });\n",
   );

@@ -6,12 +6,16 @@
  * Why: most of a start used to be V8 parsing and compiling ~2 MB of bundled
  * JavaScript (zod, protobufjs, ioredis, pg, node-pg-migrate...) before the
  * first line of ours ran. A code cache holds that work done: the bytecode of
- * every function that ran while the modules initialised. Node 22 keeps one by
- * itself (module.enableCompileCache()); Node 20, which this project supports,
- * offers it only for scripts compiled through `vm.Script`, and only for
- * CommonJS. So the gateway is bundled as CommonJS (dist/server/gateway.cjs),
- * and this module compiles it as Node's own CommonJS loader would (the same
- * wrapper function, run in the main context) but hands V8 the cache.
+ * every function that ran while the modules initialised. Node 22 and 24 keep
+ * one by themselves (module.enableCompileCache()), but measured on Node 24
+ * (2026-12-07, 2 shared cores, 7 interleaved starts, docs/benchmarks.md) it
+ * saved less: CPU to /readyz 384 ms (migrated database) and 460 ms (fresh)
+ * with it, 331 and 403 ms with this loader, 453 ms with no cache at all;
+ * this cache is made after the modules initialised, so it holds the
+ * functions that ran then too. So the gateway stays bundled as CommonJS
+ * (dist/server/gateway.cjs), and this module compiles it as Node's own
+ * CommonJS loader would (the same wrapper function, run in the main
+ * context) but hands V8 the cache.
  *
  * The cache (gateway.cjs.v8cache) is written by the build, by loading the
  * bundle without starting it (`writeCodeCache`). V8 refuses a cache made by

@@ -65,7 +65,8 @@ function generateCodec({ out, from, rootName, paths, protos }, work) {
   const types = header + readFileSync(dts, 'utf8');
   // The JSDoc blocks only feed pbts (some are quadratic in the oneof size);
   // the runtime module does not need them.
-  const runtime = code.replace(/\/\*\*[\s\S]*?\*\//g, '').replace(/\n\s*\n/g, '\n');
+  // pbjs's own /*eslint-disable*/ header goes too: the project runs no ESLint.
+  const runtime = code.replace(/\/\*\*[\s\S]*?\*\//g, '').replace(/^\/\*eslint-disable[^*]*\*\/\n/m, '').replace(/\n\s*\n/g, '\n');
   return [[`${out}.js`, runtime], [`${out}.d.ts`, types]];
 }
 

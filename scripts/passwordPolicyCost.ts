@@ -17,7 +17,7 @@ const { rounds } = defineCommand(
   (v) => ({ rounds: v.rounds === undefined ? 200 : numberValue('rounds', v.rounds, { min: 1, max: 100_000 }) }),
 ).parseOrExit();
 const owner = { email: 'margaret.hamilton@example.test', name: 'Margaret Hamilton' };
-const policy = new PasswordPolicy(3);
+const policy = new PasswordPolicy({ minScore: 3 });
 
 const cpuMs = (start: NodeJS.CpuUsage) => {
   const used = process.cpuUsage(start);

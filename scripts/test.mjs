@@ -4,8 +4,9 @@
  * 6-node Redis Cluster, PgBouncer; installed with apt-get when missing), runs
  * every test file under test/ with node's test runner against them, several
  * files at once, and stops the servers after, whatever the outcome.
- *   npm test                          all tests
- *   npm test -- test/gateway          only files under a path
+ *   npm test                          all tests, the reruns and the checks (what CI runs)
+ *   npm test -- test/gateway          only files under a path, with only the servers they need
+ *   npm run test:unit                 the files that need no server and start no process (no stack, no build, no checks)
  *   TEST_MODE=embedded npm test -- f  files against the embedded Postgres, no Redis
  *   TEST_REDIS_MODE=cluster npm test -- f       gateways on the stack's Redis Cluster
  *   TEST_DATABASE_MODE=pgbouncer npm test -- f  gateways reach Postgres through PgBouncer
@@ -13,23 +14,29 @@
  * Some suites run a second time in another shape (RERUNS below): the protocol
  * suite in the embedded mode and behind PgBouncer, the multi-instance suites
  * on the Redis Cluster.
- * The generated-protocol check and the type check run beside the tests.
+ * The generated-protocol check, the type check and the layer rules run
+ * beside the full run. What a file needs (servers, the Redis Cluster,
+ * PgBouncer, Chromium, the built bundle) is read from its imports
+ * (scripts/testNeeds.mjs).
  *
  * Files run longest first, so no long file starts last: durations of earlier
  * runs are kept in node_modules/.cache/osmium-tests/durations.json, and
  * test/durations.json (committed) stands in where there are none.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, setPriority } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, setPriority, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureChromium } from './chromium.mjs';
 import { startStack } from './stack.mjs';
+import { needsOf, needsOfAll } from './testNeeds.mjs';
 
 const started = Date.now();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
+const unit = process.argv.includes('--unit');
+const args = process.argv.slice(2).filter((a) => a !== '--unit');
+const fullRun = args.length === 0 && !unit;
 const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availableParallelism());
 const durationsFile = join(root, 'node_modules', '.cache', 'osmium-tests', 'durations.json');
 
@@ -59,8 +66,8 @@ function runQuiet(cmd, cmdArgs, { check = false } = {}) {
   });
 }
 
-// The checks need no servers: they run while the stack starts and the tests run.
-const checks = [
+// The checks need no servers: they run while the stack starts and the tests run (the full run only).
+const checks = !fullRun ? [] : [
   { name: 'generated protocol code (npm run proto:check)', run: runQuiet(process.execPath, [join(root, 'scripts', 'genProto.mjs'), '--check'], { check: true }) },
   { name: 'type check (tsc --noEmit)', run: runQuiet(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', root], { check: true }) },
   // The layer rules of .dependency-cruiser.cjs (README "Architecture"): no cycles, imports only downwards.
@@ -81,95 +88,12 @@ const byName = (f) => relative(root, f);
 // Longest first; files never timed first of all (they may be long).
 const files = (args.length ? args : ['test'])
   .flatMap((p) => testFiles(join(root, p)))
+  .filter((f) => {
+    if (!unit) return true;
+    const needs = needsOf(f, root);
+    return !needs.servers && !needs.processes;
+  })
   .sort((a, b) => (known[byName(b)] ?? Infinity) - (known[byName(a)] ?? Infinity));
-
-// On Ctrl-C the 'exit' handlers stop the servers (scripts/stack.mjs registers one as it starts them).
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
-// Installed here, once, before test files that launch it run in parallel (two apt-gets would collide).
-ensureChromium();
-/**
- * The gateway and the admin CLI as production runs them (`npm run build`:
- * dist/main.js, dist/admin.js), for the processes tests spawn
- * (test/helpers/entry.ts); built, beside the stack's start, when a source
- * changed since the last build. A bundle starts with ~0.5 s of CPU where
- * loading the TypeScript sources through tsx takes ~2 s, and a run starts
- * about 50 such processes.
- */
-const building = runQuiet(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale']);
-const stack = await startStack({ redisCluster: true, pgbouncer: true });
-const built = await building;
-if (built.code !== 0) {
-  console.log(`npm run build failed:\n${built.output}`);
-  process.exit(1); // the 'exit' handler stops the stack
-}
-console.log(
-  `test stack (started in ${stack.startMs} ms): postgres ${stack.databaseUrl}, redis ${stack.redisUrl}, ` +
-    `redis cluster ${stack.redisClusterNodes.join(',')}, pgbouncer ${stack.pgbouncerUrl}; ${files.length} files, ${concurrency} at once`,
-);
-
-/** Totals over every run, for one closing line. */
-const totals = { passed: 0, failed: 0, skipped: 0 };
-
-function countSummaryLine(line) {
-  const match = /^ℹ (pass|fail|skipped) (\d+)$/.exec(line.trim());
-  if (match) totals[{ pass: 'passed', fail: 'failed', skipped: 'skipped' }[match[1]]] += Number(match[2]);
-}
-
-/**
- * Runs test files in one node --test process, `concurrency` files at once
- * (each file in its own process). Output goes to stdout as it comes, or is
- * kept and returned when `quiet`. Resolves with the exit code.
- */
-function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main', concurrency: filesAtOnce = concurrency, record = true } = {}) {
-  const durationsOut = join(stack.dir, `durations-${name}.json`);
-  const child = spawn(
-    process.execPath,
-    [
-      '--import', 'tsx', '--test', `--test-concurrency=${filesAtOnce}`, '--test-timeout=300000',
-      '--test-reporter=spec', '--test-reporter-destination=stdout',
-      `--test-reporter=${join(root, 'test', 'helpers', 'durationsReporter.mjs')}`, `--test-reporter-destination=${durationsOut}`,
-      ...testFiles,
-    ],
-    {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        TEST_DATABASE_URL: stack.databaseUrl,
-        TEST_REDIS_URL: stack.redisUrl,
-        TEST_REDIS_PORT: String(stack.redisPort),
-        TEST_REDIS_CLUSTER_NODES: stack.redisClusterNodes.join(','),
-        TEST_PGBOUNCER_URL: stack.pgbouncerUrl,
-        TEST_STACK_DIR: stack.dir,
-        TEST_DIST_DIR: join(root, 'dist'),
-        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8',
-        ...extraEnv,
-      },
-    },
-  );
-  let pending = '';
-  let kept = '';
-  child.stdout.on('data', (chunk) => {
-    if (quiet) kept += chunk;
-    else process.stdout.write(chunk);
-    pending += chunk;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      countSummaryLine(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-    }
-  });
-  return new Promise((resolve) =>
-    child.on('close', (code, signal) => {
-      try {
-        if (record) Object.assign(known, JSON.parse(readFileSync(durationsOut, 'utf8')));
-      } catch {
-        /* the run ended before the reporter wrote */
-      }
-      resolve({ code: code ?? (signal ? 1 : 0), output: kept });
-    }),
-  );
-}
 
 /**
  * Suites that run a second time in another deployment shape, beside the main
@@ -201,6 +125,104 @@ const RERUNS = [
 const reruns = process.env.TEST_MODE || process.env.TEST_REDIS_MODE || process.env.TEST_DATABASE_MODE
   ? [] // already a rerun's shape: run what was asked, once
   : RERUNS.map((r) => ({ ...r, files: files.filter((f) => r.files.includes(byName(f))) })).filter((r) => r.files.length);
+// Only what these files (and their reruns) need is started; the full run starts everything.
+const needs = fullRun
+  ? { servers: true, redisCluster: true, pgbouncer: true, chromium: true, build: true }
+  : needsOfAll(files, root);
+if (reruns.some((r) => r.env.TEST_REDIS_MODE === 'cluster') || process.env.TEST_REDIS_MODE === 'cluster') needs.redisCluster = true;
+if (reruns.some((r) => r.env.TEST_DATABASE_MODE === 'pgbouncer') || process.env.TEST_DATABASE_MODE === 'pgbouncer') needs.pgbouncer = true;
+
+// On Ctrl-C the 'exit' handlers stop the servers (scripts/stack.mjs registers one as it starts them).
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+// Installed here, once, before test files that launch it run in parallel (two apt-gets would collide).
+if (needs.chromium) ensureChromium();
+/**
+ * The gateway and the admin CLI as production runs them (`npm run build`:
+ * dist/main.js, dist/admin.js), for the processes tests spawn
+ * (test/helpers/entry.ts); built, beside the stack's start, when a source
+ * changed since the last build. A bundle starts with ~0.5 s of CPU where
+ * loading the TypeScript sources through tsx takes ~2 s, and a run starts
+ * about 50 such processes.
+ */
+const building = needs.build ? runQuiet(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale']) : { code: 0 };
+const stack = needs.servers
+  ? await startStack({ redisCluster: needs.redisCluster, pgbouncer: needs.pgbouncer })
+  : { dir: mkdtempSync(join(tmpdir(), 'osmium-unit-')), stop() {}, redisClusterNodes: [] };
+const built = await building;
+if (built.code !== 0) {
+  console.log(`npm run build failed:\n${built.output}`);
+  process.exit(1); // the 'exit' handler stops the stack
+}
+console.log(
+  needs.servers
+    ? `test stack (started in ${stack.startMs} ms): postgres ${stack.databaseUrl}, redis ${stack.redisUrl}` +
+        `${needs.redisCluster ? `, redis cluster ${stack.redisClusterNodes.join(',')}` : ''}${needs.pgbouncer ? `, pgbouncer ${stack.pgbouncerUrl}` : ''}; ` +
+        `${files.length} files, ${concurrency} at once`
+    : `no servers needed; ${files.length} files, ${concurrency} at once`,
+);
+
+/** Totals over every run, for one closing line. */
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+function countSummaryLine(line) {
+  const match = /^ℹ (pass|fail|skipped) (\d+)$/.exec(line.trim());
+  if (match) totals[{ pass: 'passed', fail: 'failed', skipped: 'skipped' }[match[1]]] += Number(match[2]);
+}
+
+/**
+ * Runs test files in one node --test process, `concurrency` files at once
+ * (each file in its own process). Output goes to stdout as it comes, or is
+ * kept and returned when `quiet`. Resolves with the exit code.
+ */
+function runTests(testFiles, { extraEnv = {}, quiet = false, name = 'main', concurrency: filesAtOnce = concurrency, record = true } = {}) {
+  const durationsOut = join(stack.dir, `durations-${name}.json`);
+  const child = spawn(
+    process.execPath,
+    [
+      '--import', 'tsx', '--test', `--test-concurrency=${filesAtOnce}`, '--test-timeout=300000',
+      '--test-reporter=spec', '--test-reporter-destination=stdout',
+      `--test-reporter=${join(root, 'test', 'helpers', 'durationsReporter.mjs')}`, `--test-reporter-destination=${durationsOut}`,
+      ...testFiles,
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        ...(needs.servers ? { TEST_DATABASE_URL: stack.databaseUrl, TEST_REDIS_URL: stack.redisUrl, TEST_REDIS_PORT: String(stack.redisPort) } : {}),
+        ...(needs.redisCluster ? { TEST_REDIS_CLUSTER_NODES: stack.redisClusterNodes.join(',') } : {}),
+        ...(needs.pgbouncer ? { TEST_PGBOUNCER_URL: stack.pgbouncerUrl } : {}),
+        TEST_STACK_DIR: stack.dir,
+        TEST_DIST_DIR: join(root, 'dist'),
+        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8',
+        ...extraEnv,
+      },
+    },
+  );
+  let pending = '';
+  let kept = '';
+  child.stdout.on('data', (chunk) => {
+    if (quiet) kept += chunk;
+    else process.stdout.write(chunk);
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      countSummaryLine(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+    }
+  });
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      try {
+        if (record) Object.assign(known, JSON.parse(readFileSync(durationsOut, 'utf8')));
+      } catch {
+        /* the run ended before the reporter wrote */
+      }
+      resolve({ code: code ?? (signal ? 1 : 0), output: kept });
+    }),
+  );
+}
+
 const rerunning = reruns.map((r) => ({ ...r, run: runTests(r.files, { extraEnv: r.env, quiet: true, name: r.name, concurrency: 1, record: false }) }));
 const main = await runTests(files);
 let code = main.code;
@@ -211,6 +233,7 @@ for (const rerun of rerunning) {
   code ||= rerunCode;
 }
 stack.stop();
+if (!needs.servers) rmSync(stack.dir, { recursive: true, force: true });
 
 const failedChecks = [];
 for (const check of checks) {

@@ -42,7 +42,8 @@ export const LIMIT_SETTINGS = {
   INVITE_USE_USER: ['10/60', 'Invite uses per user'],
   TOTP_GUESS_USER: ['10/3600', 'TOTP and backup code checks per account (sign-in, turning TOTP on or off)'],
   TOTP_GUESS_IP: ['30/3600', 'TOTP and backup code checks per IP'],
-  PASSWORD_CHECK_USER: ['5/900', 'Current-password checks per account when changing the password'],
+  PASSWORD_CHECK_SESSION: ['5/900', 'Current-password checks per session when changing the password (the socket that signed in has its own)'],
+  PASSWORD_CHECK_USER: ['5/900', 'Current-password checks per account when changing the password, from sockets that did not sign in (resumed a token)'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type LimitName = keyof typeof LIMIT_SETTINGS;
@@ -77,7 +78,9 @@ const limitSettings = Object.fromEntries(
 export const configSchema = z.object({
   ...limitSettings,
   PORT: int(0, 65535).default(8080).describe('TCP port of the HTTP + WebSocket server'),
-  HOST: z.string().default('0.0.0.0').describe('Address to listen on'),
+  HOST: optionalString.describe(
+    'Address to listen on. Unset: 127.0.0.1 in single-instance mode (no DATABASE_URL: a development gateway is not reachable from other machines until you say so), 0.0.0.0 in server mode',
+  ),
   DATABASE_URL: optionalString.describe(
     'Postgres connection URL. Unset: embedded single-instance mode (Postgres under DATA_DIR)',
   ),
@@ -106,6 +109,7 @@ export const configSchema = z.object({
     'Comma list of host:port[:region] returned by core.Initialize. Unset: the host and port the client connected to',
   ),
   WORKER_ID: int(0, 1023).optional().describe('Snowflake worker id (0-1023). Unset: leased from Postgres'),
+  WORKER_LEASE_MS: int(1_000, 3_600_000).default(60_000).describe('Length of a leased worker id\'s lease (renewed at a third of it); an instance paused past it takes a new id on waking'),
   SESSION_IDLE_DAYS: z.coerce.number().positive().max(3650).default(30).describe('Sessions expire after this many days without activity'),
   ACTIVITY_PERSIST_GRANULARITY: int(1, 86_400).default(300).describe(
     'Seconds a session\'s last activity must move before Postgres is written again (Redis keeps the exact value)',
@@ -128,7 +132,15 @@ export const configSchema = z.object({
   MAX_PENDING_CONNECTIONS_PER_IP: int(1, 1_000_000).default(64).describe(
     'TCP connections from one peer address not yet upgraded to a WebSocket (headers arriving, plain HTTP); more are dropped at once',
   ),
-  MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(4096).describe('TCP connections not yet upgraded to a WebSocket, in all; more are dropped at once'),
+  MAX_PENDING_CONNECTIONS_PER_NETWORK: int(1, 1_000_000).default(256).describe(
+    'TCP connections not yet upgraded to a WebSocket from one IPv4 /24 or IPv6 /48 (neighbouring addresses together); more are dropped at once',
+  ),
+  MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(4096).describe(
+    'TCP connections not yet upgraded to a WebSocket, in all; at the bound the oldest pending one is dropped for the newest',
+  ),
+  IPV6_PREFIX_LENGTH: int(32, 128).default(64).describe(
+    'Per-address limits count an IPv6 client by the network of this many leading bits (every IPv6 customer gets a /64); IPv4 by the address',
+  ),
   HTTP_HEADERS_TIMEOUT_MS: int(500, 600_000).default(5_000).describe('Longest wait for an HTTP request\'s headers (an upgrade included); the request itself gets twice this'),
   HANDSHAKE_TIMEOUT_MS: int(100, 600_000).default(10_000).describe('A socket that sends no valid frame within this is closed with 1008'),
   MAX_BUFFERED_BYTES: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Unsent bytes after which a slow reader is dropped'),
@@ -145,10 +157,54 @@ export const configSchema = z.object({
     ),
   METRICS_PORT: int(0, 65535).optional().describe('TCP port of the Prometheus /metrics listener (on METRICS_HOST). Unset: no metrics listener'),
   METRICS_HOST: z.string().default('127.0.0.1').describe('Address the metrics listener binds (loopback by default)'),
+  API_PORT: int(0, 65535).optional().describe(
+    'TCP port of the internal API (push, disconnect, presence, token introspection, account events) on API_HOST. Unset: no internal API',
+  ),
+  API_HOST: z.string().default('127.0.0.1').describe('Address the internal API binds (loopback by default; never the public port)'),
+  API_KEYS: optionalString
+    .refine((v) => v === undefined || v.split(',').every((k) => k.trim().length >= 16), 'expected a comma list of keys of 16 characters or more')
+    .describe('Comma list of keys the internal API accepts as Authorization: Bearer <key> (several, so a key can be rotated); required with API_PORT'),
+  BACKEND_URL: optionalString
+    .refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), 'expected an http:// or https:// URL')
+    .describe(
+      'Chat backend every method the gateway does not serve is forwarded to (POST <BACKEND_URL>/osmium/v1/call, proto/osmium/gateway/v1/README.md). Unset: those methods answer 501',
+    ),
+  BACKEND_ROUTES: optionalString
+    .refine((v) => v === undefined || parseBackendRoutes(v) !== null, 'expected packages=url;packages=url, e.g. messages,chats=http://a;communities=http://b')
+    .describe(
+      'Method packages sent to other backends than BACKEND_URL: package,package=url;package=url (e.g. messages,chats=http://a;communities=http://b). A method of no route and no BACKEND_URL answers 501',
+    ),
+  BACKEND_SECRET: optionalString
+    .refine((v) => v === undefined || v.length >= 16, 'expected 16 characters or more')
+    .describe('Secret sent to the backends on every call as Authorization: Bearer <secret> (they compare it in constant time); required with BACKEND_URL or BACKEND_ROUTES'),
+  BACKEND_TIMEOUT_MS: int(10, 600_000).default(3000).describe('Longest wait for a backend answer, per call; past it the client gets 504'),
+  BACKEND_MAX_IN_FLIGHT: int(1, 100_000).default(1024).describe('Calls in flight to one backend route at most; beyond, 503 at once (no queue)'),
+  PRESENCE_REFRESH_MS: int(1000, 600_000).default(15_000).describe(
+    'How often an instance refreshes the presence keys of the sessions it holds sockets of; POST /v1/presence counts a session online until twice this after its last refresh',
+  ),
+  WEBHOOK_URL: optionalString
+    .refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), 'expected an http:// or https:// URL')
+    .describe('Where account events are POSTed, signed per Standard Webhooks (docs/events.md). Unset: no webhooks (the feed GET /v1/events still serves them)'),
+  WEBHOOK_SECRET: optionalString
+    .refine((v) => v === undefined || isWebhookSecret(v), 'expected whsec_ followed by base64 of 24 to 64 random bytes')
+    .describe('Secret signing the webhooks: whsec_ + base64 of 24 to 64 random bytes, as the Standard Webhooks libraries take it; required with WEBHOOK_URL'),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000).describe('Longest wait for a webhook receiver to answer before the attempt counts as failed'),
+  WEBHOOK_CONCURRENCY: int(1, 256).default(16).describe('Webhook calls in flight at once (different users; one user\'s events go one after another)'),
+  WEBHOOK_RETRY_HOURS: z.coerce.number().positive().max(8760).default(72).describe(
+    'A webhook that keeps failing is retried for this many hours after its event was written, then marked failed (admin events retry resends)',
+  ),
+  WEBHOOK_RETRY_FIRST_SECONDS: z.coerce.number().positive().max(3600).default(5).describe('Backoff before the first webhook retry; doubles per attempt, with jitter'),
+  WEBHOOK_RETRY_MAX_SECONDS: z.coerce.number().positive().max(86_400).default(3600).describe('Longest backoff between two webhook retries'),
+  EVENT_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(7).describe(
+    'Account events delivered (or failed, or, without WEBHOOK_URL, written) longer ago than this are pruned from the outbox and the feed',
+  ),
   ALLOWED_ORIGINS: optionalString.describe(
     'Comma list of web origins (https://app.example.com) whose pages may open sockets, or *; others get HTTP 403 at upgrade. Unset: any origin',
   ),
   CONSOLE: onOff.optional().describe('Web console at GET /console. Unset: on in single-instance mode (no DATABASE_URL), off in server mode'),
+  CONSOLE_OUTBOX_MAIL: onOff.optional().describe(
+    'The console\'s outbox mail view (shows a signed-in user the codes mailed to them when SMTP_URL is unset). Unset: on only in single-instance mode, not in production, and on a loopback HOST',
+  ),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000).describe('Longest graceful shutdown before forced exit'),
   TOTP_ISSUER: z.string().trim().min(1).max(64).regex(/^[^:]+$/, 'must not contain ":"').default('Osmium').describe(
     'Issuer shown by authenticator apps in the otpauth:// URL of TOTP two-factor setup',
@@ -171,7 +227,9 @@ export const configSchema = z.object({
   WORKERS: int(1, 256).default(availableParallelism()).describe('Gateway processes sharing the port (embedded mode: always 1)'),
 });
 
-export type Config = z.infer<typeof configSchema> & {
+export type Config = Omit<z.infer<typeof configSchema>, 'HOST'> & {
+  /** HOST, or its default for the mode. */
+  HOST: string;
   /** `embedded` when DATABASE_URL is unset. */
   mode: 'servers' | 'embedded';
   dataDir: string;
@@ -179,6 +237,10 @@ export type Config = z.infer<typeof configSchema> & {
   entrypoints: EntrypointSetting[] | null;
   /** Where live state lives: one Redis node (REDIS_URL), a cluster (REDIS_CLUSTER_NODES), or this process (null). */
   redis: RedisTarget | null;
+  /** API_KEYS split (empty without it). */
+  apiKeys: string[];
+  /** BACKEND_URL and BACKEND_ROUTES parsed: where each method package goes ('*': every other package); empty when neither is set. */
+  backendRoutes: BackendRoute[];
   /** ALLOWED_ORIGINS parsed (the rule applying it: src/gateway/origin.ts). */
   allowedOrigins: OriginPolicy;
 };
@@ -206,13 +268,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
+  if (parsed.data.API_PORT !== undefined && !parsed.data.API_KEYS) {
+    throw new ConfigError(['API_PORT is set but API_KEYS is not: the internal API needs at least one key (16 characters or more)']);
+  }
+  if ((parsed.data.BACKEND_URL || parsed.data.BACKEND_ROUTES) && !parsed.data.BACKEND_SECRET) {
+    throw new ConfigError(['BACKEND_URL or BACKEND_ROUTES is set but BACKEND_SECRET is not: backends authenticate the gateway by it (16 characters or more)']);
+  }
+  if (parsed.data.WEBHOOK_URL && !parsed.data.WEBHOOK_SECRET) {
+    throw new ConfigError(['WEBHOOK_URL is set but WEBHOOK_SECRET is not: webhooks are always signed (whsec_ + base64 of random bytes)']);
+  }
   if (parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES) {
     throw new ConfigError(['REDIS_URL and REDIS_CLUSTER_NODES are both set: set one (a single Redis node, or the seed nodes of a cluster)']);
   }
   const entrypoints = parsed.data.ENTRYPOINTS;
+  const mode = parsed.data.DATABASE_URL ? 'servers' : 'embedded';
   return {
     ...parsed.data,
-    mode: parsed.data.DATABASE_URL ? 'servers' : 'embedded',
+    HOST: parsed.data.HOST ?? (mode === 'embedded' ? '127.0.0.1' : '0.0.0.0'),
+    mode,
     dataDir: resolve(parsed.data.DATA_DIR),
     entrypoints: entrypoints === undefined ? null : parseEntrypoints(entrypoints), // throws ConfigError
     redis: parsed.data.REDIS_CLUSTER_NODES
@@ -221,7 +294,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { url: parsed.data.REDIS_URL }
         : null,
     allowedOrigins: parseAllowedOrigins(parsed.data.ALLOWED_ORIGINS), // throws ConfigError
+    apiKeys: (parsed.data.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    backendRoutes: [
+      ...(parsed.data.BACKEND_ROUTES ? parseBackendRoutes(parsed.data.BACKEND_ROUTES)! : []),
+      ...(parsed.data.BACKEND_URL ? [{ packages: ['*'], url: parsed.data.BACKEND_URL }] : []),
+    ],
   };
+}
+
+/** True for `whsec_` + base64 of 24 to 64 bytes (the Standard Webhooks secret format). */
+export function isWebhookSecret(value: string): boolean {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  if (!match) return false;
+  const bytes = Buffer.from(match[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
 }
 
 /**
@@ -306,4 +392,29 @@ function parseClusterNodes(value: string): Array<{ host: string; port: number }>
     return { host: trimmed.slice(0, at), port: Number(trimmed.slice(at + 1)) };
   });
   return nodes.every((n) => n.host && Number.isInteger(n.port) && n.port > 0 && n.port < 65536) ? nodes : null;
+}
+
+/** One backend and the method packages (`messages`, `chats`...; `*` for every other) it serves. */
+export interface BackendRoute {
+  packages: string[];
+  url: string;
+}
+
+/** Parses BACKEND_ROUTES (`messages,chats=http://a;communities=http://b`); null when malformed or a package is named twice. */
+export function parseBackendRoutes(value: string): BackendRoute[] | null {
+  const routes: BackendRoute[] = [];
+  const seen = new Set<string>();
+  for (const item of value.split(';').map((i) => i.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) return null;
+    const packages = item.slice(0, eq).split(',').map((p) => p.trim()).filter(Boolean);
+    const url = item.slice(eq + 1).trim();
+    if (!packages.length || !/^https?:\/\/[^/]+/.test(url)) return null;
+    for (const name of packages) {
+      if (!/^[a-z]+$/.test(name) || seen.has(name)) return null;
+      seen.add(name);
+    }
+    routes.push({ packages, url });
+  }
+  return routes.length ? routes : null;
 }

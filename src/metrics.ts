@@ -8,6 +8,7 @@
 import cluster from 'node:cluster';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { askPrimaryForMetrics, shareWithPrimary } from './cluster/metricsAggregation.js';
+import type { BackendObserver } from './gateway/backendRoute.js';
 import type { RequestObserver } from './gateway/dispatcher.js';
 import type { GatewayObserver } from './gateway/gateway.js';
 import type { MethodName } from './protocol/codec.js';
@@ -24,7 +25,7 @@ export interface MetricsOptions {
 }
 
 /** Every metric the gateway exports. Names are listed in README "Running in production". */
-export class Metrics implements GatewayObserver {
+export class Metrics implements GatewayObserver, BackendObserver {
   readonly registry = new Registry();
   private readonly aggregate: boolean;
   private hashing: (() => HashingStats) | undefined;
@@ -85,6 +86,37 @@ export class Metrics implements GatewayObserver {
     registers: [this.registry],
   });
 
+  private readonly backendCalls = new Counter({
+    name: `${PREFIX}backend_calls_total`,
+    help: 'Calls forwarded to a backend route, by route and result code (0 = success, else the code the client got)',
+    labelNames: ['route', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly backendSeconds = new Histogram({
+    name: `${PREFIX}backend_call_duration_seconds`,
+    help: 'Time of a forwarded call, from the route taking it to its outcome, by route',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private readonly backendInFlightGauge = new Gauge({
+    name: `${PREFIX}backend_calls_in_flight`,
+    help: 'Calls in flight to a backend route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  private readonly backendCircuitGauge = new Gauge({
+    name: `${PREFIX}backend_circuit_open`,
+    help: 'A backend route\'s circuit breaker: 0 closed, 0.5 half open (one probe), 1 open (calls refused with 503)',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  private readonly pushesDelivered = new Counter({
+    name: `${PREFIX}pushes_delivered_total`,
+    help: 'Updates of the internal push API sent to sockets of this instance',
+    registers: [this.registry],
+  });
+
   constructor(options: MetricsOptions = {}) {
     this.aggregate = (options.aggregate ?? true) && cluster.isWorker && typeof process.send === 'function';
     const self = this;
@@ -107,6 +139,25 @@ export class Metrics implements GatewayObserver {
     collectDefaultMetrics({ register: this.registry });
     if (this.aggregate) shareWithPrimary(this.registry);
   }
+
+  // BackendObserver
+
+  backendCall(route: string, code: number, seconds: number): void {
+    this.backendCalls.inc({ route, code: String(code) });
+    this.backendSeconds.observe({ route }, seconds);
+  }
+
+  backendInFlight(route: string, inFlight: number): void {
+    this.backendInFlightGauge.set({ route }, inFlight);
+  }
+
+  backendCircuit(route: string, state: 'closed' | 'open' | 'half_open'): void {
+    this.backendCircuitGauge.set({ route }, state === 'open' ? 1 : state === 'half_open' ? 0.5 : 0);
+  }
+
+  readonly pushDelivered = (sockets: number): void => {
+    this.pushesDelivered.inc(sockets);
+  };
 
   // GatewayObserver
 
@@ -143,6 +194,11 @@ export class Metrics implements GatewayObserver {
 
   revocationDelivered(seconds: number): void {
     this.revocationSeconds.observe(Math.max(0, seconds));
+  }
+
+  /** A socket's frame refused by its own limiter (closed: the socket went for a flood). */
+  refused(closed: boolean): void {
+    this.rateLimited(closed ? 'socket_flood_closed' : 'socket_requests');
   }
 
   readonly render = async (): Promise<{ contentType: string; body: string }> => {

@@ -54,7 +54,7 @@ export async function start(launch: Launch = {}): Promise<void> {
   // Workers coordinate only through Redis: without it, several processes would not see each other's revocations.
   const workers = config.mode === 'embedded' || !config.redis ? 1 : config.WORKERS;
 
-  if (workers > 1 && cluster.isPrimary) runPrimary(workers, config, log);
+  if (workers > 1 && cluster.isPrimary) await runPrimary(workers, config, log);
   else await runGatewayProcess(config, log, launch);
 }
 

@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { osmium } from '../../src/gen/osmium.js';
-import { processIo } from '../procfs.mjs';
+import { processIo, processTree } from '../procfs.mjs';
 import { AGING_NOTE, ageSessions } from './aging.js';
 import { sampleCpu, cpuPerUnit, type CpuParts } from './cpu.js';
 import { BENCH_DEVICE, authorizeOverOpenSockets, closeAll, openInitialized, reconnectStorm, type Outcome } from './driver.js';
@@ -94,6 +94,21 @@ interface RoundResult {
  */
 const AFTER_RUN_MS = 2_500;
 
+/** Bytes read and written by a process and its children (a cluster primary and its workers). */
+function treeIo(root: number): { readBytes: number; writtenBytes: number } | null {
+  const own = processIo(root);
+  if (!own) return null;
+  for (const pid of processTree(root)) {
+    if (pid === root) continue;
+    const io = processIo(pid);
+    if (io) {
+      own.readBytes += io.readBytes;
+      own.writtenBytes += io.writtenBytes;
+    }
+  }
+  return own;
+}
+
 /**
  * Runs `load` between readings of CPU (and, for the gateway, Redis commands
  * and its process's I/O); per request. Postgres counters are read apart
@@ -103,12 +118,12 @@ async function measure(target: Measured, watch: ServerWatch | null, load: () => 
   const pid = target.process.pid!;
   const roots: CpuParts = watch ? { gateway: pid, redis: watch.redisPid, postgres: watch.postgresPid } : { bare: pid };
   const redisBefore = watch ? await watch.redis.counters() : null;
-  const ioBefore = processIo(pid);
+  const ioBefore = treeIo(pid);
   const cpuBefore = sampleCpu(roots);
   const outcome = await load();
   await new Promise((r) => setTimeout(r, AFTER_RUN_MS));
   const cpuAfter = sampleCpu(roots);
-  const ioAfter = processIo(pid);
+  const ioAfter = treeIo(pid);
   const redisAfter = watch ? await watch.redis.counters() : null;
   const units = Math.max(1, outcome.ok + outcome.errors);
   return {
@@ -182,6 +197,7 @@ function rowsFor(
   goal: number,
   extraNote: string,
   answers: { initialize: number; authorize: number },
+  mode: GatewayMode,
 ): Row[] {
   const g = leastCpu(gw);
   const c = leastCpu(bare);
@@ -210,13 +226,15 @@ function rowsFor(
     initializeAnswerBytes: answers.initialize,
     authorizeAnswerBytes: answers.authorize,
   };
+  const keySuffix = mode.workers === 1 ? '' : `@workers=${mode.workers}`;
+  const metricSuffix = mode.workers === 1 ? '' : `, ${mode.label}`;
   const allRounds = gw.map((r) => r1(r.cpu.total)).join(', ');
   const bareRounds = bare.map((r) => r1(r.cpu.total)).join(', ');
   return [
     {
       figure: id,
-      key: id === '1a' ? 'cpu_per_authorize' : 'cpu_per_reconnect',
-      metric: `server CPU per ${what} (gateway + Redis + Postgres)`,
+      key: `${id === '1a' ? 'cpu_per_authorize' : 'cpu_per_reconnect'}${keySuffix}`,
+      metric: `server CPU per ${what} (gateway + Redis + Postgres)${metricSuffix}`,
       unit: 'µs',
       gateway: g.cpu.total,
       ceiling: c.cpu.total,
@@ -227,12 +245,12 @@ function rowsFor(
         `least of ${gw.length} alternating rounds of ${g.outcome.ok}: ${describeParts(g.cpu.parts)} µs (all rounds ${allRounds}; bare ${bareRounds}); ` +
         `${data.perSecond}/s vs bare ${data.barePerSecond}/s; Redis ${data.redisCommands} commands, gateway I/O ${data.gatewayBytesIn} B in / ${data.gatewayBytesOut} B out per ${what}; ` +
         `${errors.text} errors; ${extraNote}; ${AGING_NOTE}`,
-      data,
+      data: { ...data, workers: mode.workers },
     },
     {
       figure: id,
-      key: id === '1a' ? 'postgres_per_authorize' : 'postgres_per_reconnect',
-      metric: `Postgres statements per ${what}`,
+      key: `${id === '1a' ? 'postgres_per_authorize' : 'postgres_per_reconnect'}${keySuffix}`,
+      metric: `Postgres statements per ${what}${metricSuffix}`,
       unit: '',
       gateway: statements.value,
       ceiling: null,
@@ -247,7 +265,20 @@ function rowsFor(
 }
 
 /**
- * Figures 1a and 1b on one gateway process started for them. `sessions`
+ * How the measured gateway runs: `workers` processes (WORKERS), `label` in
+ * the rows' names. Figures 1a/1b run once with WORKERS=1 and once in the
+ * default production mode (WORKERS = cores: the cluster primary and its
+ * workers, whose CPU is all counted: the gateway part is the process tree).
+ */
+export interface GatewayMode {
+  workers: number;
+  label: string;
+}
+
+export const SINGLE_PROCESS: GatewayMode = { workers: 1, label: 'WORKERS=1' };
+
+/**
+ * Figures 1a and 1b on one gateway (one process, or a cluster) started for them. `sessions`
  * holds at least cpuFigureSessions(...) sessions of `databaseUrl`, unused by
  * this gateway process.
  */
@@ -260,6 +291,7 @@ export async function figureCpu(
   figures: { a: boolean; b: boolean },
   /** A folder: profile the gateway's CPU during the measured gateway rounds and summarize it (CPU figures then include the profiler's cost). */
   profileDir: string | null = null,
+  mode: GatewayMode = SINGLE_PROCESS,
 ): Promise<{ rows: Row[]; profile: ReturnType<typeof summarizeCpuProfile> | null }> {
   const sizes = cpuFigureSizes(s.quick);
   const needed = cpuFigureSessions(sizes, figures);
@@ -272,7 +304,7 @@ export async function figureCpu(
   };
   const age = (slice: readonly BenchSession[]) => ageSessions(watch.redis.client, watch.redisPrefix, slice.map((x) => x.sessionId));
 
-  const gateway = await spawnGateway(env);
+  const gateway = await spawnGateway({ ...env, WORKERS: String(mode.workers) });
   // Only gateway rounds: the profiler runs from the first to the last, and the gateway idles between them (idle is not counted).
   const profiled = profileDir ? join(profileDir, 'gateway.cpuprofile') : null;
   const rows: Row[] = [];
@@ -294,7 +326,7 @@ export async function figureCpu(
       if (profiled) await gateway.probe('profile-start');
 
       if (figures.a) {
-        s.log(`  1a: ${sizes.rounds} rounds of ${sizes.authorizePerRound} Authorize on 32 open sockets x 8 in flight, gateway then bare ws`);
+        s.log(`  1a (${mode.label}): ${sizes.rounds} rounds of ${sizes.authorizePerRound} Authorize on 32 open sockets x 8 in flight, gateway then bare ws`);
         const sockets = await openInitialized(gateway.url, 32);
         const bareSockets = await openInitialized(bare.url, 32);
         const gw: RoundResult[] = [];
@@ -315,11 +347,11 @@ export async function figureCpu(
           closeAll(sockets);
           closeAll(bareSockets);
         }
-        rows.push(...rowsFor('1a', 'Authorize', gw, bareRounds, 40, '32 open sockets x 8 in flight, core.Initialize once per socket, distinct users', sizesOnWire));
+        rows.push(...rowsFor('1a', 'Authorize', gw, bareRounds, 40, '32 open sockets x 8 in flight, core.Initialize once per socket, distinct users', sizesOnWire, mode));
       }
 
       if (figures.b) {
-        s.log(`  1b: ${sizes.rounds} rounds of ${sizes.reconnectsPerRound} reconnects (open, Initialize, Authorize, close), 64 at once, gateway then bare ws`);
+        s.log(`  1b (${mode.label}): ${sizes.rounds} rounds of ${sizes.reconnectsPerRound} reconnects (open, Initialize, Authorize, close), 64 at once, gateway then bare ws`);
         const gw: RoundResult[] = [];
         const bareRounds: RoundResult[] = [];
         for (let r = 0; r < sizes.rounds; r++) {
@@ -332,7 +364,7 @@ export async function figureCpu(
           await postgres.attribute(gw.at(-1)!);
           s.log(`    round ${r + 1}: gateway ${r1(gw.at(-1)!.cpu.total)} µs (${describeParts(gw.at(-1)!.cpu.parts)}), ${statementsOf(gw.at(-1)!).value} statements; bare ${r1(bareRounds.at(-1)!.cpu.total)} µs per reconnect`);
         }
-        rows.push(...rowsFor('1b', 'reconnect', gw, bareRounds, 60, '64 clients at once, each: new socket, core.Initialize, auth.authorize, close', sizesOnWire));
+        rows.push(...rowsFor('1b', 'reconnect', gw, bareRounds, 60, '64 clients at once, each: new socket, core.Initialize, auth.authorize, close', sizesOnWire, mode));
       }
       if (profiled) await gateway.stopProfile(profiled);
     } finally {

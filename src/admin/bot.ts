@@ -15,9 +15,9 @@ import { idArg, limitFlag, nameArg, optionalIdFlag, requireUser, withIds } from 
 
 /** Runs `work` with a bot service on a leased worker id and the loaded key ring. */
 async function withBots<T>(ctx: AdminContext, work: (bots: BotService) => Promise<T>): Promise<T> {
-  const tokens = new TokenService(new KeysRepo(ctx.db), createLogger({ level: 'warn', pretty: false, destination: process.stderr }));
+  const tokens = new TokenService({ repo: new KeysRepo(ctx.db), log: createLogger({ level: 'warn', pretty: false, destination: process.stderr }) });
   await tokens.start();
-  return withIds(ctx, (ids) => work(new BotService(new BotsRepo(ctx.db), new SessionsRepo(ctx.db), tokens, ids)));
+  return withIds(ctx, (ids) => work(new BotService({ bots: new BotsRepo(ctx.db), sessions: new SessionsRepo(ctx.db), tokens, ids })));
 }
 
 export const botCommands: Record<string, AdminCommand> = {

@@ -1,4 +1,5 @@
 /** Shape of an admin CLI command (see scripts/admin.ts). */
+import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import type { Pool } from '../store/postgres.js';
 
@@ -30,17 +31,25 @@ export function requireFlag(args: ParsedArgs, name: string): string {
   return value;
 }
 
-export function parseArgs(argv: string[]): ParsedArgs {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-      else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags.set(arg.slice(2), argv[++i]!);
-      else flags.set(arg.slice(2), 'true');
-    } else positional.push(arg);
+/**
+ * Reads a command's arguments with `node:util`'s parseArgs, its options
+ * taken from the command's usage text: `--name <value>` (or `--limit N`,
+ * `--state a|b`) is a string option, a bare `--all` a boolean. An option the usage does not name,
+ * or a string option without its value, is a usage error.
+ */
+export function parseCommandArgs(command: Pick<AdminCommand, 'usage'>, argv: string[]): ParsedArgs {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  // `--name <id>`, `--limit N`, `--state a|b|c`: a value follows; `--all]` or `--all |`: a flag.
+  for (const [, name, value] of command.usage.matchAll(/--([a-z][\w-]*)( [^\s|\]-][^\s\]]*)?/g)) {
+    options[name!] = { type: value ? 'string' : 'boolean' };
   }
-  return { positional, flags };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const flags = new Map<string, string>();
+  for (const [name, value] of Object.entries(parsed.values)) flags.set(name, value === true ? 'true' : String(value));
+  return { positional: parsed.positionals, flags };
 }

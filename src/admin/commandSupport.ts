@@ -17,7 +17,7 @@ export async function withIds<T>(ctx: AdminContext, work: (ids: SnowflakeGenerat
   const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
   const lease = await WorkerLease.acquire(ctx.db, log);
   try {
-    return await work(new SnowflakeGenerator(lease.workerId));
+    return await work(new SnowflakeGenerator({ workerId: lease.workerId }));
   } finally {
     await lease.release();
   }

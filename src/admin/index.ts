@@ -3,6 +3,7 @@ import { appsCommands } from './apps.js';
 import { botCommands } from './bot.js';
 import type { AdminCommand } from './command.js';
 import { communityCommands } from './community.js';
+import { eventCommands } from './events.js';
 import { groupCommands } from './group.js';
 import { inviteCommands } from './invite.js';
 import { keysCommands } from './keys.js';
@@ -20,4 +21,5 @@ export const adminGroups: Record<string, { summary: string; commands: Record<str
   invite: { summary: 'invites', commands: inviteCommands },
   keys: { summary: 'JWT signing keys (rotation)', commands: keysCommands },
   totp: { summary: 'encryption at rest of TOTP secrets (key rotation)', commands: totpCommands },
+  events: { summary: 'account events (the webhook outbox): list, retry, replay', commands: eventCommands },
 };

@@ -16,7 +16,7 @@ export const mailCommands: Record<string, AdminCommand> = {
         throw new UsageError((err as Error).message);
       }
       const log = createLogger({ level: 'silent', pretty: false });
-      const mail = new MailService({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config) }, log);
+      const mail = new MailService({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: mailOutboxDir(config), log });
       const delivery = await mail.sendNow({
         to,
         kind: 'test',

@@ -29,6 +29,8 @@ export interface BotClientEvents {
   refused: { message: string };
   /** A socket closed; a reconnect follows after `reconnectDelayMs`. */
   disconnected: { code: number; reason: string };
+  /** A connection could not be made (the gateway is down or refused it); a reconnect follows. As the SDK's `error`. */
+  error: Error;
 }
 
 type Listener<T> = (value: T) => void;
@@ -84,7 +86,8 @@ export class Client {
     let socket: OsmiumClient;
     try {
       socket = await OsmiumClient.connect(this.options.serverUrl);
-    } catch {
+    } catch (err) {
+      this.emit('error', err instanceof Error ? err : new Error(String(err)));
       this.scheduleReconnect({ code: 1006, reason: 'connect failed' });
       return;
     }

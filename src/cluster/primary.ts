@@ -1,11 +1,17 @@
 /**
  * The cluster primary (server mode, WORKERS > 1): forks the gateway workers,
- * which share the port and coordinate only through Postgres and Redis;
+ * which share the port and coordinate only through Postgres and Redis; each
+ * worker listens on the port itself with SO_REUSEPORT (src/app.ts), so the
+ * kernel hands connections straight to the workers and the primary is off
+ * the connection path (it still shares the metrics and API ports, which
+ * node:cluster routes through it);
  * replaces those that die; serves the machine-wide metrics; forwards
  * SIGTERM / SIGINT and waits for the workers to stop.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { createServer, type AddressInfo } from 'node:net';
 import type { Config } from '../config.js';
+import { explainStartFailure } from '../startFailure.js';
 import { serveClusterMetrics } from './metricsAggregation.js';
 import type { Logger } from '../logger.js';
 import { isWorkerMessage } from './messages.js';
@@ -17,7 +23,34 @@ const MAX_FAILED_STARTS = 3;
 /** Beyond SHUTDOWN_GRACE_MS, for the workers' own forced exit, before the primary kills them. */
 const STOP_MARGIN_MS = 8_000;
 
-export function runPrimary(count: number, config: Pick<Config, 'PORT' | 'SHUTDOWN_GRACE_MS'>, log: Logger): void {
+type PrimaryConfig = Pick<Config, 'PORT' | 'HOST' | 'SHUTDOWN_GRACE_MS' | 'DATABASE_URL' | 'DATABASE_DIRECT_URL' | 'METRICS_PORT' | 'METRICS_HOST'>;
+
+/**
+ * Binds PORT on HOST for a moment without SO_REUSEPORT, and resolves with the
+ * port. The workers' sockets have SO_REUSEPORT, so they would share the port
+ * with another gateway's workers listening there (same user) instead of
+ * failing: this bind fails then, as it does for any other listener. With
+ * PORT=0 the port the system picked is the one every worker then takes.
+ */
+function claimPort(config: PrimaryConfig): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port: config.PORT, host: config.HOST, exclusive: true }, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export async function runPrimary(count: number, config: PrimaryConfig, log: Logger): Promise<void> {
+  try {
+    // Forked workers read their configuration from this environment.
+    process.env.PORT = String(await claimPort(config));
+  } catch (err) {
+    process.stderr.write(`cannot start: ${explainStartFailure(err, config) ?? String((err as Error).message)}\n`);
+    process.exit(1);
+  }
   let stopping = false;
   serveClusterMetrics();
   const ready = new WeakSet<Worker>();
@@ -60,7 +93,7 @@ export function runPrimary(count: number, config: Pick<Config, 'PORT' | 'SHUTDOW
   });
 
   for (let i = 0; i < count; i++) fork();
-  log.info({ workers: count }, `cluster primary started ${count} workers sharing port ${config.PORT}`);
+  log.info({ workers: count }, `cluster primary started ${count} workers, each listening on port ${process.env.PORT}`);
 
   /** Stops every worker; `why` is the signal received or what went wrong. */
   function stop(why: string, exitCode = 0): void {

@@ -19,3 +19,24 @@ export interface SessionRecord extends DeviceInfo, Geo {
   lastActive: number;
   revokedAt: Date | null;
 }
+
+/**
+ * What a socket proved when a session was signed in on it: the password at
+ * `at` and, on a two-factor account, the second factor. It lives with the
+ * socket only, never with the session or its token: a copy of the token
+ * resumed elsewhere (auth.authorize) carries none, so it cannot pass the
+ * recent sign-in rule of the sensitive settings (services/recentSignIn.ts).
+ */
+export interface SignInProof {
+  /** The session signed in on the socket; a proof counts for that session only. */
+  sessionId: Id;
+  /** Unix ms. */
+  at: number;
+  /** The second factor was given too (a TOTP sign-in, or two-factor turned on from this socket). */
+  secondFactor: boolean;
+}
+
+/** Who calls a method on a signed-in socket: the session, and what that socket proved (null: nothing, e.g. resumed by token). */
+export interface Caller extends BoundSession {
+  proof: SignInProof | null;
+}

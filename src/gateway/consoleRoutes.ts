@@ -41,9 +41,20 @@ export function consoleEnabled(config: Config): boolean {
   return config.CONSOLE ? config.CONSOLE === 'on' : config.mode === 'embedded';
 }
 
-/** The outbox mail view exists only for local development: embedded mode, no SMTP_URL. */
+/** Addresses only this machine can reach. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * The outbox mail view shows whoever signed in the codes mailed to their
+ * address: anyone who can reach it can sign up with any address and read its
+ * verification code. So it exists only for local development (embedded
+ * mode, no SMTP_URL, not NODE_ENV=production, listening on loopback),
+ * unless CONSOLE_OUTBOX_MAIL says otherwise explicitly.
+ */
 export function consoleMailEnabled(config: Config): boolean {
-  return consoleEnabled(config) && config.mode === 'embedded' && !config.SMTP_URL;
+  if (!consoleEnabled(config) || config.SMTP_URL) return false;
+  if (config.CONSOLE_OUTBOX_MAIL) return config.CONSOLE_OUTBOX_MAIL === 'on';
+  return config.mode === 'embedded' && config.NODE_ENV !== 'production' && LOOPBACK_HOSTS.has(config.HOST);
 }
 
 /** What the outbox mail view needs to know about the caller (built by app.ts). */
@@ -100,7 +111,7 @@ export function createConsoleRoutes(config: Config, accounts: ConsoleAccounts, l
       }
       if (path === '/console/mail') {
         if (mail) await newestMail(req, res);
-        else json(res, 404, { error: 'the outbox mail view exists only in single-instance mode without SMTP_URL' });
+        else json(res, 404, { error: 'the outbox mail view is off (on only in single-instance development on loopback without SMTP_URL, or with CONSOLE_OUTBOX_MAIL=on)' });
         return true;
       }
       const name = path === '/console' || path === '/console/' ? 'index.html' : path.slice('/console/'.length);

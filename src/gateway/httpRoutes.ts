@@ -1,6 +1,6 @@
 /**
  * The plain HTTP routes of the gateway port: liveness (`/healthz`),
- * readiness (`/readyz`) and the web console (`/console`, consoleRoutes.ts);
+ * readiness (`/readyz`, throttled) and the web console (`/console`, consoleRoutes.ts);
  * anything else that is not a WebSocket upgrade gets 426. Metrics are served
  * on their own listener (metricsListener.ts), never here.
  */
@@ -11,6 +11,33 @@ import type { ConsoleRoutes } from './consoleRoutes.js';
 export interface Readiness {
   /** Resolves true when every dependency answers and migrations are applied. */
   check(): Promise<boolean>;
+}
+
+/** /readyz answers from a check at most this old: a flood of probes costs Postgres and Redis one check a second. */
+const READINESS_MAX_AGE_MS = 1_000;
+
+/**
+ * The readiness check, run at most once per READINESS_MAX_AGE_MS whatever
+ * the number of probes; probes that arrive while it runs share it. /readyz is
+ * on the public port (load balancers probe it there), so anyone may call it.
+ */
+export function throttledReadiness(readiness: Readiness, now: () => number = Date.now): Readiness {
+  let last: { at: number; ready: boolean } | null = null;
+  let running: Promise<boolean> | null = null;
+  return {
+    check() {
+      if (last && now() - last.at < READINESS_MAX_AGE_MS) return Promise.resolve(last.ready);
+      running ??= readiness
+        .check()
+        .catch(() => false)
+        .then((ready) => {
+          last = { at: now(), ready };
+          running = null;
+          return ready;
+        });
+      return running;
+    },
+  };
 }
 
 
@@ -24,7 +51,8 @@ export interface HttpRoutesOptions {
 }
 
 export function httpRoutes(options: HttpRoutesOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { readiness, draining, consoleRoutes, log } = options;
+  const { draining, consoleRoutes, log } = options;
+  const readiness = throttledReadiness(options.readiness);
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {

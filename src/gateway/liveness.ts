@@ -36,11 +36,6 @@ export class Liveness {
     this.awaitingFirstFrame.set(conn, Date.now() + this.handshakeTimeoutMs);
   }
 
-  /** The socket's first frame that decoded: no deadline any more. */
-  firstValidFrame(conn: Connection): void {
-    this.awaitingFirstFrame.delete(conn);
-  }
-
   closed(conn: Connection): void {
     this.awaitingFirstFrame.delete(conn);
   }
@@ -52,6 +47,11 @@ export class Liveness {
   private closeSilentSockets(): void {
     const now = Date.now();
     for (const [conn, deadline] of this.awaitingFirstFrame) {
+      // Sockets that sent a valid frame leave as they reach the front; the rest wait for their deadline.
+      if (conn.validFrameSeen) {
+        this.awaitingFirstFrame.delete(conn);
+        continue;
+      }
       if (deadline > now) break;
       this.awaitingFirstFrame.delete(conn);
       conn.close(CloseCode.POLICY_VIOLATION, 'no valid frame in time');

@@ -5,15 +5,17 @@
  * another site from using a visitor's browser against the gateway (cross-site
  * WebSocket hijacking). Native and server clients send no `Origin` and are not
  * browsers: they are let through, as the check cannot bind them anyway.
+ *
+ * The `Host` header is never taken for the gateway's own origin: a page of a
+ * DNS-rebinding attacker reaches the gateway under the attacker's own name,
+ * so Host and Origin agree for it. Only configured origins pass, and the
+ * console's own page on loopback (`http://localhost:<PORT>` and the loopback
+ * addresses), which no other site can be.
  */
 import type { OriginPolicy } from '../config.js';
 
-/**
- * True when a socket may open: no `Origin` (not a browser), the gateway's own
- * origin (its console: the page was served by the host it connects to), or an
- * allowed one.
- */
-export function originAllowed(policy: OriginPolicy, origin: string | undefined, host: string | undefined): boolean {
+/** True when a socket may open: no `Origin` (not a browser), an allowed origin, or one of `own`. */
+export function originAllowed(policy: OriginPolicy, origin: string | undefined, own: ReadonlySet<string>): boolean {
   if (policy.any || origin === undefined) return true;
   let url: URL;
   try {
@@ -21,16 +23,20 @@ export function originAllowed(policy: OriginPolicy, origin: string | undefined, 
   } catch {
     return false; // `null` (sandboxed or file: pages) and garbage
   }
-  if (host !== undefined && url.host === host.toLowerCase()) return true;
-  return policy.allowed.has(url.origin);
+  return policy.allowed.has(url.origin) || own.has(url.origin);
+}
+
+/** The origins of the gateway's own console when it is served on loopback: what a browser on this machine sends. */
+export function loopbackConsoleOrigins(port: number): Set<string> {
+  return new Set(['localhost', '127.0.0.1', '[::1]'].map((host) => `http://${host}:${port}`));
 }
 
 /** One line for the start log. */
 export function describeOriginPolicy(policy: OriginPolicy, setting: string | undefined): string {
   if (policy.any) {
     return setting === undefined
-      ? 'ALLOWED_ORIGINS is not set: web pages of any origin may open sockets; set it to the origins of your web app'
+      ? 'ALLOWED_ORIGINS is not set: web pages of any origin may open sockets (tokens travel inside the socket, never as cookies, so a page learns nothing it was not given); set it to the origins of your web app'
       : 'ALLOWED_ORIGINS=*: web pages of any origin may open sockets';
   }
-  return `web pages may open sockets from: ${[...policy.allowed].join(', ')} (and the gateway's own origin)`;
+  return `web pages may open sockets from: ${[...policy.allowed].join(', ')} (and the console's own page on loopback, when the console is on)`;
 }

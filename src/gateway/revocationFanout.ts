@@ -20,6 +20,12 @@ import { SessionIndex } from './sessionIndex.js';
  */
 const REMEMBER_REVOKED_MS = 5 * 60_000;
 
+/** Hears of bindings as they change. */
+export interface BindingListener {
+  bound(conn: Connection, session: BoundSession): void;
+  unbound(conn: Connection, session: BoundSession): void;
+}
+
 export class RevocationFanout {
   /** Session id → sockets of this instance bound to it. */
   private readonly bySession = new SessionIndex<Connection>();
@@ -31,6 +37,8 @@ export class RevocationFanout {
   constructor(
     /** Called after each delivery of a revocation heard from the broker, with its age in seconds. */
     private readonly delivered: (seconds: number) => void = () => {},
+    /** Told of every socket bound to a session and unbound from it (the push fan-out, userSockets.ts). */
+    private readonly bindings: BindingListener | null = null,
   ) {}
 
   /** Sockets bound to some session. */
@@ -46,14 +54,19 @@ export class RevocationFanout {
   /** Binds a socket to `session` (replacing `previous`, if any); false when the session was just revoked. */
   bind(conn: Connection, session: BoundSession, previous: BoundSession | null): boolean {
     if (this.wasRevoked(session.sessionId)) return false;
-    if (previous) this.bySession.remove(previous.sessionId, conn);
+    if (previous) {
+      this.bySession.remove(previous.sessionId, conn);
+      this.bindings?.unbound(conn, previous);
+    }
     this.bySession.add(session.sessionId, conn);
+    this.bindings?.bound(conn, session);
     return true;
   }
 
   /** A socket closed. */
   unbound(conn: Connection, session: BoundSession): void {
     this.bySession.remove(session.sessionId, conn);
+    this.bindings?.unbound(conn, session);
   }
 
   /** Pushes session_deleted to every local socket of the revoked sessions, then closes them. */
@@ -61,7 +74,10 @@ export class RevocationFanout {
     this.rotate();
     for (const sessionId of sessionIds) {
       this.revokedNow.add(sessionId);
-      for (const conn of this.bySession.take(sessionId)) conn.revoke(sessionId);
+      for (const conn of this.bySession.take(sessionId)) {
+        if (conn.session) this.bindings?.unbound(conn, conn.session);
+        conn.revoke(sessionId);
+      }
     }
     if (publishedAt !== undefined) this.delivered((Date.now() - publishedAt) / 1000);
   }

@@ -4,7 +4,7 @@
  * auth.verifyEmail{email: new_email, code}. Needs a recent sign-in (403
  * `recent sign-in required`); 409 when another account has the address.
  */
-import { originOf, sessionOf, type Method } from './types.js';
+import { callerOf, DONE, originOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const changeEmail: Method<'settings_change_email'> = {
@@ -12,7 +12,7 @@ export const changeEmail: Method<'settings_change_email'> = {
   peopleOnly: true,
   async handle(request, ctx) {
     const newEmail = v.email(request.new_email, 'new_email');
-    await ctx.services.accountSecurity.requestEmailChange(sessionOf(ctx), newEmail, ctx.conn.ip, originOf(ctx));
-    return undefined;
+    await ctx.services.accountSecurity.requestEmailChange(callerOf(ctx), newEmail, originOf(ctx));
+    return DONE;
   },
 };

@@ -8,7 +8,7 @@
  * stays. The owner's verified address is mailed.
  */
 import { checkNewPassword, PASSWORD_MAX_CHARS } from '../services/passwords.js';
-import { originOf, sessionOf, type Method } from './types.js';
+import { callerOf, originOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const changePassword: Method<'settings_change_password'> = {
@@ -18,7 +18,7 @@ export const changePassword: Method<'settings_change_password'> = {
     const currentPassword = v.boundedString(request.current_password, 'current_password', PASSWORD_MAX_CHARS * 4);
     const newPassword = checkNewPassword(v.boundedString(request.new_password, 'new_password', PASSWORD_MAX_CHARS * 4), 'new_password');
     const revokeSessions = request.revoke_sessions === true;
-    await ctx.services.accountSecurity.changePassword(sessionOf(ctx), { currentPassword, newPassword, revokeSessions }, originOf(ctx));
-    return undefined;
+    const { proof } = await ctx.services.accountSecurity.changePassword(callerOf(ctx), { currentPassword, newPassword, revokeSessions }, originOf(ctx));
+    return proof ? { change: { proof } } : {};
   },
 };

@@ -25,13 +25,13 @@ export const createChatInvite: Method<'chats_create_chat_invite'> = {
     const expiresRaw = BigInt(idFromWire(request.expires_at));
     let expiresAt: number | null = null;
     if (expiresRaw !== 0n) {
-      const now = Date.now();
+      const now = ctx.services.clock();
       if (expiresRaw <= BigInt(now)) throw badRequest('expires_at must be in the future (Unix ms)');
       if (expiresRaw > BigInt(now + MAX_EXPIRY_AHEAD_MS)) throw badRequest('expires_at must be at most ten years ahead');
       expiresAt = Number(expiresRaw);
     }
     const target = await ctx.services.invites.authorizedTarget(ref, userId);
     const code = await ctx.services.invites.create(userId, target, expiresAt, maxUses);
-    return { created_invite: { code } };
+    return { result: { created_invite: { code } } };
   },
 };

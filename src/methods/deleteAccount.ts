@@ -6,14 +6,14 @@
  *   keeps the first date.
  * - {cancel: true}: cancels a pending deletion (409 when none is pending).
  */
-import { originOf, sessionOf, type Method } from './types.js';
+import { callerOf, DONE, originOf, type Method } from './types.js';
 
 export const deleteAccount: Method<'settings_delete_account'> = {
   needsSession: true,
   peopleOnly: true,
   async handle(request, ctx) {
-    if (request.cancel === true) await ctx.services.accountDeletion.cancel(sessionOf(ctx), originOf(ctx));
-    else await ctx.services.accountDeletion.request(sessionOf(ctx), originOf(ctx));
-    return undefined;
+    if (request.cancel === true) await ctx.services.accountDeletion.cancel(callerOf(ctx), originOf(ctx));
+    else await ctx.services.accountDeletion.request(callerOf(ctx), originOf(ctx));
+    return DONE;
   },
 };

@@ -4,7 +4,7 @@
  * lookup or use is 404). 404 unknown or already deleted.
  */
 import { inviteCode } from './inviteInput.js';
-import { sessionOf, type Method } from './types.js';
+import { DONE, sessionOf, type Method } from './types.js';
 
 export const deleteChatInvite: Method<'chats_delete_chat_invite'> = {
   needsSession: true,
@@ -12,6 +12,6 @@ export const deleteChatInvite: Method<'chats_delete_chat_invite'> = {
     const code = inviteCode(request.code);
     const { userId } = sessionOf(ctx);
     await ctx.services.invites.delete(code, userId);
-    return undefined;
+    return DONE;
   },
 };

@@ -4,7 +4,8 @@ import { accountView } from './views.js';
 
 export const getAccount: Method<'settings_get_account'> = {
   needsSession: true,
+  peopleOnly: true,
   async handle(_request, ctx) {
-    return accountView(await ctx.services.accountSecurity.account(sessionOf(ctx).userId));
+    return { result: accountView(await ctx.services.accountSecurity.account(sessionOf(ctx).userId)) };
   },
 };

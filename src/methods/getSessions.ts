@@ -8,12 +8,7 @@ export const getSessions: Method<'auth_get_sessions'> = {
   async handle(_request, ctx) {
     const caller = sessionOf(ctx);
     const sessions = await ctx.services.sessions.list(caller);
-    return {
-      sessions: {
-        sessions: sessions.map(sessionView),
-        current: idToWire(caller.sessionId),
-      },
-    };
+    return { result: { sessions: { sessions: sessions.map(sessionView), current: idToWire(caller.sessionId) } } };
   },
 };
 

@@ -1,19 +1,19 @@
-/** core.Initialize → Initialized: records the client's device info and returns the entrypoints. */
+/**
+ * core.Initialize → Initialized: records the client's device info (as real
+ * clients send it: validate.ts deviceField) and returns the entrypoints.
+ */
 import type { DeviceInfo } from '../domain/device.js';
 import type { osmium } from '../gen/osmium.js';
 import type { Method } from './types.js';
-import { boundedString } from './validate.js';
-
-/** Longest device field kept (device_type, device_version, app_version). */
-const DEVICE_FIELD_MAX = 64;
+import { deviceField } from './validate.js';
 
 export const initialize: Method<'core_initialize'> = {
   needsSession: false,
   async handle(request, { conn, services }) {
-    conn.device = deviceOf(request);
+    const device = deviceOf(request);
     // An Initialize after authorization updates the bound session's device info.
-    if (conn.session) await services.sessions.updateDevice(conn.session.sessionId, conn.device);
-    return { initialized: { entrypoints: { entrypoints: services.entrypoints.forHost(conn.host) } } };
+    if (conn.session) await services.sessions.updateDevice(conn.session.sessionId, device);
+    return { result: { initialized: { entrypoints: { entrypoints: services.entrypoints.forHost(conn.host) } } }, change: { device } };
   },
 };
 
@@ -21,8 +21,8 @@ export const initialize: Method<'core_initialize'> = {
 function deviceOf(request: osmium.client.core.Initialize.$Properties): DeviceInfo {
   return {
     clientId: (request.client_id ?? 0) >>> 0,
-    deviceType: boundedString(request.device_type, 'device_type', DEVICE_FIELD_MAX),
-    deviceVersion: boundedString(request.device_version, 'device_version', DEVICE_FIELD_MAX),
-    appVersion: boundedString(request.app_version, 'app_version', DEVICE_FIELD_MAX),
+    deviceType: deviceField(request.device_type, 'device_type'),
+    deviceVersion: deviceField(request.device_version, 'device_version'),
+    appVersion: deviceField(request.app_version, 'app_version'),
   };
 }

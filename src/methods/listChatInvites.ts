@@ -15,6 +15,6 @@ export const listChatInvites: Method<'chats_list_chat_invites'> = {
     const ref = chatTarget(request.chat_ref, userId);
     const target = await ctx.services.invites.authorizedTarget(ref, userId);
     const invites = await ctx.services.invites.list(target);
-    return { invite_list: { invites: invites.map((invite) => invitePreviewView(invite, userId)) } };
+    return { result: { invite_list: { invites: invites.map((invite) => invitePreviewView(invite, userId)) } } };
   },
 };

@@ -5,13 +5,13 @@
  */
 import { inviteCode } from './inviteInput.js';
 import { invitePreviewView } from './inviteViews.js';
-import { sourceOf, type Method } from './types.js';
+import { originOf, type Method } from './types.js';
 
 export const lookupInvite: Method<'auth_lookup_invite'> = {
   needsSession: false,
   async handle(request, ctx) {
     const code = inviteCode(request.code);
-    const invite = await ctx.services.invites.preview(code, sourceOf(ctx));
-    return { invite_preview: invitePreviewView(invite, ctx.conn.session?.userId ?? null) };
+    const invite = await ctx.services.invites.preview(code, originOf(ctx));
+    return { result: { invite_preview: invitePreviewView(invite, ctx.conn.session?.userId ?? null) } };
   },
 };

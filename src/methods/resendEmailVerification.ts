@@ -7,7 +7,7 @@
  * At most 5 verification mails per address per hour, account or not (429).
  */
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
-import { sourceOf, type Method } from './types.js';
+import { DONE, originOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const resendEmailVerification: Method<'auth_resend_email_verification'> = {
@@ -17,12 +17,12 @@ export const resendEmailVerification: Method<'auth_resend_email_verification'> =
     const given = request.email !== undefined && request.email !== null && request.email.trim() !== '';
     if (given) {
       const email = v.email(request.email);
-      await ctx.services.accountEmail.resendToAddress(email, sourceOf(ctx));
-      return undefined;
+      await ctx.services.accountEmail.resendToAddress(email, originOf(ctx));
+      return DONE;
     }
     const session = ctx.conn.session;
     if (!session) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'auth_resend_email_verification needs an email or a signed-in session');
     await ctx.services.accountEmail.resendToUser(session.userId);
-    return undefined;
+    return DONE;
   },
 };

@@ -9,7 +9,7 @@
  *   session of the account (live sockets get session_deleted, then 4001).
  */
 import { checkNewPassword, PASSWORD_MAX_CHARS } from '../services/passwords.js';
-import { originOf, sourceOf, type Method } from './types.js';
+import { DONE, originOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const resetPassword: Method<'auth_reset_password'> = {
@@ -19,15 +19,15 @@ export const resetPassword: Method<'auth_reset_password'> = {
     const email = v.email(request.email);
     const confirm = request.confirm;
     if (!confirm) {
-      await ctx.services.accountEmail.requestReset(email, sourceOf(ctx));
-      return undefined;
+      await ctx.services.accountEmail.requestReset(email, originOf(ctx));
+      return DONE;
     }
     const code = v.emailCode(confirm.code, 'confirm.code');
     const newPassword = checkNewPassword(
       v.boundedString(confirm.new_password, 'confirm.new_password', PASSWORD_MAX_CHARS * 4),
       'confirm.new_password',
     );
-    await ctx.services.accountEmail.confirmReset(email, code, newPassword, sourceOf(ctx), originOf(ctx));
-    return undefined;
+    await ctx.services.accountEmail.confirmReset(email, code, newPassword, originOf(ctx));
+    return DONE;
   },
 };

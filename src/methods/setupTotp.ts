@@ -7,7 +7,7 @@
  * - not enabled, code: a right TOTP or unused backup code turns TOTP off
  *   (400 otherwise; needs a recent sign-in: 403 `recent sign-in required`).
  */
-import { sessionOf, originOf, type Method } from './types.js';
+import { callerOf, originOf, type Method } from './types.js';
 import * as v from './validate.js';
 import { totpView } from './views.js';
 
@@ -16,7 +16,7 @@ export const setupTotp: Method<'settings_setup_totp'> = {
   peopleOnly: true,
   async handle(request, ctx) {
     const code = v.secondFactorCode(request.code, 'code');
-    const state = await ctx.services.accountSecurity.setupTotp(sessionOf(ctx), request.enabled === true, code, ctx.conn.ip, originOf(ctx));
-    return totpView(state);
+    const state = await ctx.services.accountSecurity.setupTotp(callerOf(ctx), request.enabled === true, code, originOf(ctx));
+    return { result: totpView(state), ...(state.proof ? { change: { proof: state.proof } } : {}) };
   },
 };

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import { PASSWORD_MAX_CHARS } from '../services/passwords.js';
-import type { Method } from './types.js';
+import { originOf, type Method } from './types.js';
 import * as v from './validate.js';
 import { authorizationView } from './views.js';
 
@@ -19,10 +19,9 @@ export const signIn: Method<'auth_sign_in'> = {
     const password = v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4);
     if (!password) throw badPassword();
     const totp = v.secondFactorCode(request.totp, 'totp');
-    const signedIn = await ctx.services.accounts.signIn(email, password, totp, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
+    const signedIn = await ctx.services.accounts.signIn(email, password, totp, originOf(ctx));
     const session = { userId: signedIn.user.id, sessionId: signedIn.session.id, bot: false };
-    ctx.conn.bindSession(session);
-    return authorizationView(signedIn.token, signedIn.user, session);
+    return { result: authorizationView(signedIn.token, signedIn.user, session), change: { bind: session, proof: signedIn.proof } };
   },
 };
 

@@ -4,7 +4,7 @@
  */
 import { badRequest } from '../protocol/errorCodes.js';
 import { checkNewPassword, PASSWORD_MAX_CHARS } from '../services/passwords.js';
-import type { Method } from './types.js';
+import { originOf, type Method } from './types.js';
 import * as v from './validate.js';
 import { authorizationView } from './views.js';
 
@@ -21,9 +21,8 @@ export const signUp: Method<'auth_sign_up'> = {
     const password = hasPassword
       ? checkNewPassword(v.boundedString(request.password, 'password', PASSWORD_MAX_CHARS * 4), 'password')
       : null;
-    const signedIn = await ctx.services.accounts.signUp({ name, email, password }, ctx.conn.device, ctx.conn.geo, ctx.conn.ip);
+    const signedIn = await ctx.services.accounts.signUp({ name, email, password }, originOf(ctx));
     const session = { userId: signedIn.user.id, sessionId: signedIn.session.id, bot: false };
-    ctx.conn.bindSession(session);
-    return authorizationView(signedIn.token, signedIn.user, session);
+    return { result: authorizationView(signedIn.token, signedIn.user, session), change: { bind: session, proof: signedIn.proof } };
   },
 };

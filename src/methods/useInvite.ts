@@ -4,14 +4,14 @@
  * 409 already a member / friends (no use counted), 410 expired or used up.
  */
 import { inviteCode } from './inviteInput.js';
-import { sessionOf, sourceOf, type Method } from './types.js';
+import { DONE, originOf, sessionOf, type Method } from './types.js';
 
 export const useInvite: Method<'auth_use_invite'> = {
   needsSession: true,
   async handle(request, ctx) {
     const code = inviteCode(request.code);
     const { userId } = sessionOf(ctx);
-    await ctx.services.invites.use(code, userId, sourceOf(ctx));
-    return undefined;
+    await ctx.services.invites.use(code, userId, originOf(ctx));
+    return DONE;
   },
 };

@@ -9,8 +9,8 @@ import { idFromWire } from '../protocol/codec.js';
 import { badRequest } from '../protocol/errorCodes.js';
 
 const NAME_MAX = 64;
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+/** C0 and C1 control characters (\p{Cc}: U+0000–001F, U+007F–009F) and the line and paragraph separators. */
+const CONTROL_RE = /[\p{Cc}\u2028\u2029]/u;
 
 /**
  * An email address in its canonical form (src/domain/email.ts: a plain
@@ -125,6 +125,35 @@ export function boundedString(value: string | null | undefined, field: string, m
   const s = value ?? '';
   if (s.length > max) throw badRequest(`${field} must be at most ${max} characters`);
   return s;
+}
+
+/**
+ * Device fields of core.Initialize (device_type, device_version,
+ * app_version) come from real clients as they are: a browser sends its whole
+ * navigator.userAgent (70 to 160 characters today, some embedded browsers
+ * far more), a Python client its interpreter's version string. So up to
+ * DEVICE_FIELD_IN_MAX UTF-16 units are accepted (control characters are
+ * still refused, by refuseControlCharacters), and the first
+ * DEVICE_FIELD_KEPT are kept, cut at a grapheme boundary: never inside a
+ * surrogate pair, a combining sequence or an emoji sequence.
+ */
+export const DEVICE_FIELD_IN_MAX = 2048;
+export const DEVICE_FIELD_KEPT = 256;
+
+export function deviceField(value: string | null | undefined, field: string): string {
+  return cutAtGrapheme(boundedString(value, field, DEVICE_FIELD_IN_MAX).trim(), DEVICE_FIELD_KEPT);
+}
+
+/** The longest prefix of `text` of at most `maxUnits` UTF-16 units that ends on a grapheme boundary. */
+export function cutAtGrapheme(text: string, maxUnits: number): string {
+  if (text.length <= maxUnits) return text;
+  graphemes ??= new Intl.Segmenter('und', { granularity: 'grapheme' });
+  let end = 0;
+  for (const { segment, index } of graphemes.segment(text)) {
+    if (index + segment.length > maxUnits) break;
+    end = index + segment.length;
+  }
+  return text.slice(0, end).trimEnd();
 }
 
 /** A TOTP code is 6 digits, a backup code 12 symbols (dashes and spaces forgiven): anything longer is not one. */

@@ -6,7 +6,7 @@
  * with the new address: it becomes the account's verified address (409 when
  * another account took it meanwhile).
  */
-import { originOf, sourceOf, type Method } from './types.js';
+import { DONE, originOf, type Method } from './types.js';
 import * as v from './validate.js';
 
 export const verifyEmail: Method<'auth_verify_email'> = {
@@ -15,7 +15,7 @@ export const verifyEmail: Method<'auth_verify_email'> = {
   async handle(request, ctx) {
     const email = v.email(request.email);
     const code = v.emailCode(request.code);
-    await ctx.services.accountEmail.verifyEmail(email, code, sourceOf(ctx), originOf(ctx));
-    return undefined;
+    await ctx.services.accountEmail.verifyEmail(email, code, originOf(ctx), ctx.conn.session);
+    return DONE;
   },
 };

@@ -4,7 +4,7 @@ import type { BoundSession } from '../domain/session.js';
 import type { UserProfile } from '../domain/user.js';
 import type { osmium } from '../gen/osmium.js';
 import { idToWire, proto } from '../protocol/codec.js';
-import type { MethodResult } from './types.js';
+import type { ResultBody } from './types.js';
 
 /** A types.User (an instance: cheaper to encode than a plain object, see protocol/codec.ts). */
 export function userView(user: UserProfile): osmium.client.types.User {
@@ -12,12 +12,12 @@ export function userView(user: UserProfile): osmium.client.types.User {
 }
 
 /** The Authorization result of sign-up, sign-in and authorize. */
-export function authorizationView(token: string, user: UserProfile, session: BoundSession): MethodResult {
+export function authorizationView(token: string, user: UserProfile, session: BoundSession): ResultBody {
   return { authorization: new proto.auth.Authorization({ token, user: userView(user), session_id: idToWire(session.sessionId) }) };
 }
 
 /** settings.Account; `email` is absent for an account without one. */
-export function accountView(account: AccountState): MethodResult {
+export function accountView(account: AccountState): ResultBody {
   return {
     account: {
       ...(account.email !== null ? { email: account.email } : {}),
@@ -30,7 +30,7 @@ export function accountView(account: AccountState): MethodResult {
 }
 
 /** settings.Totp. */
-export function totpView(state: TotpState): MethodResult {
+export function totpView(state: TotpState): ResultBody {
   return {
     totp: {
       enabled: state.enabled,

@@ -23,8 +23,12 @@ export const ErrorCode = {
   INTERNAL: 500,
   /** The method exists in the Osmium protocol but this gateway does not serve it. Do not retry here. */
   NOT_SERVED: 501,
-  /** A dependency (database, cache) is down. Retry later. */
+  /** The chat backend behind the gateway gave an answer that is not one (bad status, bad bytes). A retry may succeed. */
+  BAD_GATEWAY: 502,
+  /** A dependency (database, cache, the chat backend) is down or overloaded. Retry later. */
   UNAVAILABLE: 503,
+  /** The chat backend did not answer in time (BACKEND_TIMEOUT_MS); whether it did the work is unknown. Retry later. */
+  GATEWAY_TIMEOUT: 504,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

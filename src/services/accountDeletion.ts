@@ -15,12 +15,15 @@
  *   audit trail (AUDIT_RETENTION_DAYS) once an hour.
  */
 import { AuditKind, SYSTEM_ORIGIN, type AuditOrigin } from '../domain/audit.js';
+import type { Clock } from '../domain/clock.js';
+import type { NewEvent } from '../domain/events.js';
 import type { Id } from '../domain/ids.js';
-import type { BoundSession } from '../domain/session.js';
+import type { Caller } from '../domain/session.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { AccountDeletionRepo } from '../store/accountDeletionRepo.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
 import type { UsersRepo } from '../store/usersRepo.js';
 import type { AuditLog } from './audit.js';
@@ -28,7 +31,7 @@ import type { MailService } from './mail.js';
 import type { MailOrigins } from './mailOrigin.js';
 import { deletionCancelledMail, deletionRequestedMail } from './mailTemplates.js';
 import type { RecentSignIn } from './recentSignIn.js';
-import type { SessionService } from './sessions.js';
+import type { Revocations } from './revocations.js';
 
 /** How often each instance looks for accounts to purge. */
 const PASS_INTERVAL_MS = 60_000;
@@ -41,13 +44,14 @@ export interface AccountDeletionDeps {
   db: Pool;
   repo: AccountDeletionRepo;
   users: UsersRepo;
-  sessions: SessionService;
+  revocations: Revocations;
   recentSignIn: RecentSignIn;
   audit: AuditLog;
   mail: MailService;
   mailOrigins: MailOrigins;
   /** ACCOUNT_DELETE_GRACE_DAYS. */
   graceDays: number;
+  clock: Clock;
   log: Logger;
 }
 
@@ -63,31 +67,34 @@ export class AccountDeletionService {
   }
 
   /** settings.deleteAccount{}: idempotent (a second request keeps the first one's date). */
-  async request(caller: BoundSession, origin: AuditOrigin): Promise<void> {
-    const { users, repo, sessions, audit } = this.deps;
+  async request(caller: Caller, origin: AuditOrigin): Promise<void> {
+    const { users, repo, revocations, audit } = this.deps;
     const user = await users.byId(caller.userId);
     if (!user || user.deletedAt) throw new RpcError(ErrorCode.UNAUTHENTICATED, 'this account no longer exists');
-    await this.deps.recentSignIn.require(user, caller.sessionId);
-    const revoked = await withTransaction(this.deps.db, async (client) => {
-      if (!(await repo.request(user.id, client))) return null;
-      const ids = await sessions.revokeAllExcept(user.id, caller.sessionId, client);
-      await audit.record(user.id, AuditKind.DELETION_REQUESTED, origin, { revoked_sessions: ids.length, grace_days: this.deps.graceDays }, client);
+    await this.deps.recentSignIn.require(user, caller);
+    const revoked = await withTransaction(this.deps.db, async (tx) => {
+      if (!(await repo.request(user.id, tx.db))) return null;
+      const ids = await revocations.revokeAllExcept(user.id, caller.sessionId, 'deletion', tx);
+      await addEvents(tx.db, [{ type: 'user.deletion_requested', userId: user.id, data: {
+        user_id: user.id, purge_at: new Date(this.deps.clock() + this.graceMs).toISOString(),
+      } }]);
+      await audit.record(user.id, AuditKind.DELETION_REQUESTED, origin, { revoked_sessions: ids.length, grace_days: this.deps.graceDays }, tx.db);
       return ids;
     });
     if (revoked === null) return;
-    await sessions.announceRevoked(revoked);
     if (user.email && user.emailVerified) {
-      const purgeAt = new Date(Date.now() + this.graceMs);
+      const purgeAt = new Date(this.deps.clock() + this.graceMs);
       this.deps.mail.send(deletionRequestedMail(user.email, purgeAt, await this.deps.mailOrigins.describe(origin)));
     }
   }
 
   /** settings.deleteAccount{cancel: true}: 409 when no deletion is pending. Not a sensitive change: it only protects. */
-  async cancel(caller: BoundSession, origin: AuditOrigin): Promise<void> {
+  async cancel(caller: Caller, origin: AuditOrigin): Promise<void> {
     const { users, repo, audit } = this.deps;
-    const cancelled = await withTransaction(this.deps.db, async (client) => {
-      if (!(await repo.cancel(caller.userId, client))) return false;
-      await audit.record(caller.userId, AuditKind.DELETION_CANCELLED, origin, {}, client);
+    const cancelled = await withTransaction(this.deps.db, async (tx) => {
+      if (!(await repo.cancel(caller.userId, tx.db))) return false;
+      await addEvents(tx.db, [{ type: 'user.deletion_cancelled', userId: caller.userId, data: { user_id: caller.userId } }]);
+      await audit.record(caller.userId, AuditKind.DELETION_CANCELLED, origin, {}, tx.db);
       return true;
     });
     if (!cancelled) throw new RpcError(ErrorCode.CONFLICT, 'no account deletion is pending');
@@ -98,26 +105,31 @@ export class AccountDeletionService {
   /**
    * Purges accounts whose grace period is over, one transaction each, until
    * none is due or `limit` were purged; returns the ids purged. Safe to run
-   * on every instance at once.
+   * on every instance at once. Sessions being opened meanwhile wait for the
+   * purge or make it wait (SessionsRepo.insert): none outlives it.
    */
   async purgeDue(limit = PURGES_PER_PASS): Promise<Id[]> {
-    const { repo, sessions, audit, log } = this.deps;
+    const { repo, revocations, audit, log } = this.deps;
     const purged: Id[] = [];
     while (purged.length < limit) {
-      const done = await withTransaction(this.deps.db, async (client) => {
-        const due = await repo.claimDue(this.graceMs / 1000, client);
+      const done = await withTransaction(this.deps.db, async (tx) => {
+        const due = await repo.claimDue(this.graceMs / 1000, tx.db);
         if (!due) return null;
-        const result = await repo.purge(due.id, client);
+        const result = await repo.purge(due.id, tx.db);
         await audit.record(due.id, AuditKind.ACCOUNT_PURGED, SYSTEM_ORIGIN, {
           sessions: result.sessions, invites: result.invites, memberships: result.memberships, friendships: result.friendships,
           bots: result.bots.length,
-        }, client);
-        for (const bot of result.bots) await audit.record(bot, AuditKind.ACCOUNT_PURGED, SYSTEM_ORIGIN, { owner: due.id }, client);
+        }, tx.db);
+        for (const bot of result.bots) await audit.record(bot, AuditKind.ACCOUNT_PURGED, SYSTEM_ORIGIN, { owner: due.id }, tx.db);
+        await addEvents(tx.db, [
+          ...result.bots.map((bot): NewEvent => ({ type: 'bot.deleted', userId: bot, data: { user_id: bot, owner_id: due.id, reason: 'owner_deleted' } })),
+          { type: 'user.deleted', userId: due.id, data: { user_id: due.id } },
+        ]);
+        revocations.announceAfterCommit(tx, result.liveSessionIds);
         return { userId: due.id, liveSessionIds: result.liveSessionIds };
       });
       if (!done) break;
       purged.push(done.userId);
-      await sessions.announceRevoked(done.liveSessionIds);
       log.info({ userId: done.userId, revokedSessions: done.liveSessionIds.length }, 'account purged');
     }
     return purged;

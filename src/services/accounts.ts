@@ -5,14 +5,19 @@
  */
 import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
-import type { DeviceInfo, Geo } from '../domain/device.js';
-import type { SessionRecord } from '../domain/session.js';
+import type { Clock } from '../domain/clock.js';
+import type { SessionRecord, SignInProof } from '../domain/session.js';
+import type { RequestOrigin } from '../domain/source.js';
 import type { UserRecord } from '../domain/user.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
 import { EmailTakenError, type UsersRepo } from '../store/usersRepo.js';
-import type { Limits } from './limits.js';
+import type { AccountEmailService } from './accountEmail.js';
+import type { AccountSecurityService } from './accountSecurity.js';
+import { KNOWN_SOURCE_DAYS, type Limits } from './limits.js';
 import type { PasswordHasher } from './passwords.js';
+import type { PasswordPolicy } from './passwordPolicy.js';
 import { combine, judged, reserveAll, type Reservation } from './rateLimit.js';
 import type { SessionService } from './sessions.js';
 import type { SnowflakeGenerator } from './snowflake.js';
@@ -20,85 +25,68 @@ import type { SnowflakeGenerator } from './snowflake.js';
 /** One message for unknown email and wrong password alike, so neither reveals the other. */
 const WRONG_CREDENTIALS = 'wrong email or password';
 
-/**
- * How long an IP an account signed in from counts as the owner's network
- * (see SIGNIN_FAIL_EMAIL and RESET_MAIL_EMAIL in limits.ts).
- */
-export const KNOWN_SOURCE_DAYS = 90;
-
 export interface SignedIn {
   user: UserRecord;
   session: SessionRecord;
   token: string;
-}
-
-/** Where a sign-in or sign-up comes from. */
-export interface SignInOrigin {
-  device: DeviceInfo;
-  geo: Geo;
-  ip: string;
-}
-
-/** What other services add to sign-up and sign-in (account security: accountSecurity.ts, passwordPolicy.ts). */
-export interface AccountHooks {
-  /** Called after an account is created (verification mail, first known device). */
-  onSignedUp?(user: UserRecord, session: SessionRecord): Promise<void>;
-  /** Sign-up with a password: throws 400 when it is too easy to guess. */
-  checkNewPassword?(password: string, owner: { email: string | null; name: string }): Promise<void>;
-  /** The password was right: throws 401 `totp required` / `invalid totp` when the account's second factor is missing or wrong. */
-  checkSecondFactor?(user: UserRecord, totp: string | null, origin: SignInOrigin): Promise<void>;
-  /** A wrong password for an existing account. */
-  onSignInFailed?(user: UserRecord, origin: SignInOrigin): void;
-  /** A sign-in succeeded (audit, new-device alert); must not throw. */
-  onSignedIn?(user: UserRecord, session: SessionRecord, origin: SignInOrigin): Promise<void>;
+  /** What the socket that signed in proved, for the recent sign-in rule (recentSignIn.ts). */
+  proof: SignInProof;
 }
 
 type SignInAccount = UserRecord & { knownSource: boolean };
 
-type AccountLimits = Pick<Limits, 'SIGNIN_FAIL_EMAIL_IP' | 'SIGNIN_FAIL_EMAIL' | 'SIGNIN_IP' | 'SIGNUP_IP'>;
+export interface AccountServiceDeps {
+  db: Pool;
+  users: UsersRepo;
+  sessions: SessionService;
+  passwords: PasswordHasher;
+  /** New passwords must be hard to guess. */
+  policy: PasswordPolicy;
+  /** The second factor of a sign-in, new-device alerts and the audit trail of sign-ins. */
+  security: Pick<AccountSecurityService, 'checkSecondFactor' | 'signInFailed' | 'signedIn' | 'signedUp'>;
+  /** The verification mail of a new account. */
+  verification: Pick<AccountEmailService, 'onSignedUp'>;
+  ids: SnowflakeGenerator;
+  limits: Pick<Limits, 'SIGNIN_FAIL_EMAIL_IP' | 'SIGNIN_FAIL_EMAIL' | 'SIGNIN_IP' | 'SIGNUP_IP'>;
+  clock: Clock;
+  log: Logger;
+}
 
 export class AccountService {
-  constructor(
-    private readonly db: Pool,
-    private readonly users: UsersRepo,
-    private readonly sessions: SessionService,
-    private readonly passwords: PasswordHasher,
-    private readonly ids: SnowflakeGenerator,
-    private readonly log: Logger,
-    private readonly limits: AccountLimits,
-    readonly hooks: AccountHooks = {},
-  ) {}
+  constructor(private readonly deps: AccountServiceDeps) {}
 
   /**
    * Creates an account (guest when email and password are null) and its first
    * session, in one transaction: a failure leaves no account behind.
    */
-  async signUp(
-    input: { name: string; email: string | null; password: string | null },
-    device: DeviceInfo,
-    geo: Geo,
-    ip: string,
-  ): Promise<SignedIn> {
-    await this.limits.SIGNUP_IP.consume(ip);
-    if (input.password !== null) await this.hooks.checkNewPassword?.(input.password, { email: input.email, name: input.name });
-    const passwordHash = input.password === null ? null : await this.passwords.hash(input.password, ip);
-    const { user, session, token } = await withTransaction(this.db, async (client) => {
+  async signUp(input: { name: string; email: string | null; password: string | null }, origin: RequestOrigin): Promise<SignedIn> {
+    const { limits, policy, passwords, users, sessions, ids, log } = this.deps;
+    await limits.SIGNUP_IP.consume(origin.network);
+    if (input.password !== null) await policy.check(input.password, { email: input.email, name: input.name }, 'password', origin);
+    const passwordHash = input.password === null ? null : await passwords.hash(input.password, origin.network);
+    const { user, session, token } = await withTransaction(this.deps.db, async (tx) => {
       let created: UserRecord;
       try {
-        created = await this.users.insert({ id: this.ids.next(), name: input.name, email: input.email, passwordHash }, client);
+        created = await users.insert({ id: ids.next(), name: input.name, email: input.email, passwordHash }, tx.db);
       } catch (err) {
         if (err instanceof EmailTakenError) throw new RpcError(ErrorCode.CONFLICT, 'email is already registered');
         throw err;
       }
-      const opened = await this.sessions.create(created, device, geo, client);
-      if (created.email) await this.users.recordSignInSource(created.id, ip, KNOWN_SOURCE_DAYS, client);
+      await addEvents(tx.db, [{ type: 'user.created', userId: created.id, data: {
+        user_id: created.id, name: created.name, email: created.email, email_verified: created.emailVerified, guest: created.email === null, bot: false,
+      } }]);
+      const opened = await sessions.create(created, origin.device, origin.geo, tx.db);
+      if (created.email) await users.recordSignInSource(created.id, origin.network, KNOWN_SOURCE_DAYS, tx.db);
       return { user: created, ...opened };
     });
-    if (this.hooks.onSignedUp) {
-      // Never fail the sign-up for the mail: the hook queues and retries on its own.
-      await this.hooks.onSignedUp(user, session).catch((err) => this.log.error({ err, userId: user.id }, 'sign-up hook failed'));
+    try {
+      await this.deps.verification.onSignedUp(user);
+      await this.deps.security.signedUp(user, session);
+    } catch (err) {
+      // Never fail the sign-up for the mail or the device record: the mail queues and retries on its own.
+      log.error({ err, userId: user.id }, 'after sign-up: could not mail the code or record the device');
     }
-    return { user, session, token };
+    return { user, session, token, proof: { sessionId: session.id, at: this.deps.clock(), secondFactor: false } };
   }
 
   /**
@@ -108,42 +96,43 @@ export class AccountService {
    * Redis, atomically: however many arrive at once, on however many
    * instances, no more than the limits' guesses are ever checked.
    */
-  async signIn(email: string, password: string, totp: string | null, device: DeviceInfo, geo: Geo, ip: string): Promise<SignedIn> {
-    const origin: SignInOrigin = { device, geo, ip };
+  async signIn(email: string, password: string, totp: string | null, origin: RequestOrigin): Promise<SignedIn> {
+    const { passwords, security, users, sessions } = this.deps;
     // 1. Pay for the guess before it is evaluated, and find the account.
-    const { account, guess } = await this.reserveGuess(email, ip);
+    const { account, guess } = await this.reserveGuess(email, origin.network);
     // 2. The guess itself (against the dummy hash when there is no account).
-    const ok = await judged(guess, () => this.passwords.verify(password, account?.passwordHash ?? null, ip));
+    const ok = await judged(guess, () => passwords.verify(password, account?.passwordHash ?? null, origin.network));
     if (!account || !ok) {
-      if (account) this.hooks.onSignInFailed?.(account, origin);
+      if (account) security.signInFailed(account, origin);
       throw new RpcError(ErrorCode.UNAUTHENTICATED, WRONG_CREDENTIALS);
     }
     // Only now, with the password right, may the answer speak of the second factor.
-    await this.hooks.checkSecondFactor?.(account, totp, origin);
+    const secondFactor = await security.checkSecondFactor(account, totp, origin);
     // 3. Signed in: keep the hash at the configured cost, remember the network, open the session.
-    await this.rehashIfStale(account, password, ip);
-    await this.users.recordSignInSource(account.id, ip, KNOWN_SOURCE_DAYS);
-    const { session, token } = await this.sessions.create(account, device, geo);
-    await this.hooks.onSignedIn?.(account, session, origin);
-    return { user: account, session, token };
+    await this.rehashIfStale(account, password, origin.network);
+    await users.recordSignInSource(account.id, origin.network, KNOWN_SOURCE_DAYS);
+    const { session, token } = await sessions.create(account, origin.device, origin.geo);
+    await security.signedIn(account, session, { ...origin, sessionId: session.id });
+    return { user: account, session, token, proof: { sessionId: session.id, at: this.deps.clock(), secondFactor } };
   }
 
   /**
    * Reserves one guess on every sign-in limit that applies (limits.ts): the
-   * address's attempts and the (email, IP) pair's failures first (cheap,
+   * network's attempts and the (email, network) pair's failures first (cheap,
    * before any database work), then the email's failures from anywhere,
-   * except from an IP the account signed in from before: a stranger spending
-   * the email's share does not lock its owner's own network out.
+   * except from a network the account signed in from before: a stranger
+   * spending the email's share does not lock its owner's own network out.
    */
-  private async reserveGuess(email: string, ip: string): Promise<{ account: SignInAccount | null; guess: Reservation }> {
+  private async reserveGuess(email: string, network: string): Promise<{ account: SignInAccount | null; guess: Reservation }> {
+    const { limits, users } = this.deps;
     const bySource = await reserveAll([
-      [this.limits.SIGNIN_IP, ip],
-      [this.limits.SIGNIN_FAIL_EMAIL_IP, `${email}|${ip}`],
+      [limits.SIGNIN_IP, network],
+      [limits.SIGNIN_FAIL_EMAIL_IP, `${email}|${network}`],
     ]);
     try {
-      const account = await this.users.forSignIn(email, ip, KNOWN_SOURCE_DAYS);
+      const account = await users.forSignIn(email, network, KNOWN_SOURCE_DAYS);
       if (account?.knownSource) return { account, guess: bySource };
-      const byEmail = await this.limits.SIGNIN_FAIL_EMAIL.reserve(email);
+      const byEmail = await limits.SIGNIN_FAIL_EMAIL.reserve(email);
       return { account, guess: combine([bySource, byEmail]) };
     } catch (err) {
       await bySource.cancelled();
@@ -156,14 +145,15 @@ export class AccountService {
    * owner signs in: then the password is at hand and is hashed again. A
    * failure here never fails the sign-in.
    */
-  private async rehashIfStale(user: UserRecord, password: string, ip: string): Promise<void> {
+  private async rehashIfStale(user: UserRecord, password: string, network: string): Promise<void> {
+    const { passwords, users, log } = this.deps;
     const previous = user.passwordHash;
-    if (previous === null || !this.passwords.needsRehash(previous)) return;
+    if (previous === null || !passwords.needsRehash(previous)) return;
     try {
-      const next = await this.passwords.hash(password, ip);
-      await this.users.replacePasswordHash(user.id, previous, next);
+      const next = await passwords.hash(password, network);
+      await users.replacePasswordHash(user.id, previous, next);
     } catch (err) {
-      this.log.warn({ err, userId: user.id }, 'could not rehash the password at the configured cost');
+      log.warn({ err, userId: user.id }, 'could not rehash the password at the configured cost');
     }
   }
 }

@@ -8,23 +8,32 @@
  * (accountDeletion.ts). Details never carry a secret.
  */
 import type { AuditDetail, AuditEvent, AuditKindValue, AuditOrigin } from '../domain/audit.js';
+import type { Clock } from '../domain/clock.js';
 import type { Id } from '../domain/ids.js';
 import type { Logger } from '../logger.js';
 import type { AuditRepo } from '../store/auditRepo.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 
+export interface AuditLogDeps {
+  repo: AuditRepo;
+  ids: SnowflakeGenerator;
+  /** AUDIT_RETENTION_DAYS. */
+  retentionDays: number;
+  clock: Clock;
+  log: Logger;
+}
+
 export class AuditLog {
-  constructor(
-    private readonly repo: AuditRepo,
-    private readonly ids: SnowflakeGenerator,
-    private readonly retentionDays: number,
-    private readonly log: Logger,
-  ) {}
+  private readonly repo: AuditRepo;
+
+  constructor(private readonly deps: AuditLogDeps) {
+    this.repo = deps.repo;
+  }
 
   /** Writes an event; inside the caller's transaction when `db` is one, so it commits with the change it records. */
   async record(userId: Id, kind: AuditKindValue, origin: AuditOrigin, detail: AuditDetail = {}, db?: Pool | PoolClient): Promise<void> {
-    await this.repo.insert({ id: this.ids.next(), userId, kind, origin, detail }, db);
+    await this.repo.insert({ id: this.deps.ids.next(), userId, kind, origin, detail }, db);
   }
 
   /**
@@ -34,7 +43,7 @@ export class AuditLog {
    */
   recordInBackground(userId: Id, kind: AuditKindValue, origin: AuditOrigin, detail: AuditDetail = {}): void {
     setImmediate(() => {
-      this.record(userId, kind, origin, detail).catch((err) => this.log.error({ err, userId, kind }, 'could not write audit event'));
+      this.record(userId, kind, origin, detail).catch((err) => this.deps.log.error({ err, userId, kind }, 'could not write audit event'));
     });
   }
 
@@ -44,7 +53,7 @@ export class AuditLog {
   }
 
   /** Deletes events older than the retention; returns how many. */
-  prune(now = Date.now()): Promise<number> {
-    return this.repo.pruneBefore(new Date(now - this.retentionDays * 86_400_000));
+  prune(): Promise<number> {
+    return this.repo.pruneBefore(new Date(this.deps.clock() - this.deps.retentionDays * 86_400_000));
   }
 }

@@ -17,12 +17,14 @@ import type { SnowflakeGenerator } from './snowflake.js';
 import type { TokenService } from './tokens.js';
 
 export class BotService {
-  constructor(
-    private readonly bots: BotsRepo,
-    private readonly sessions: SessionsRepo,
-    private readonly tokens: TokenService,
-    private readonly ids: SnowflakeGenerator,
-  ) {}
+  private readonly bots: BotsRepo;
+  private readonly sessions: SessionsRepo;
+  private readonly tokens: TokenService;
+  private readonly ids: SnowflakeGenerator;
+
+  constructor(deps: { bots: BotsRepo; sessions: SessionsRepo; tokens: TokenService; ids: SnowflakeGenerator }) {
+    ({ bots: this.bots, sessions: this.sessions, tokens: this.tokens, ids: this.ids } = deps);
+  }
 
   /** Creates a bot owned by `ownerId` and its first token (shown once: only its session is stored). */
   async create(ownerId: Id, name: string): Promise<{ botId: Id; token: string }> {
@@ -34,7 +36,7 @@ export class BotService {
   /** A new token for a bot; the old one stops at once, on every instance. */
   async resetToken(botId: Id): Promise<{ token: string }> {
     const bot = await this.require(botId);
-    await this.sessions.revoke(botId, bot.sessionIds);
+    await this.sessions.revoke(botId, bot.sessionIds, 'bot_token_reset');
     return { token: await this.openSession(botId) };
   }
 
@@ -48,6 +50,7 @@ export class BotService {
   private async openSession(botId: Id): Promise<string> {
     const tokenKid = this.tokens.signingKid();
     const session = await this.sessions.insert({ id: this.ids.next(), userId: botId, device: NO_DEVICE, geo: NO_GEO, lastActive: Date.now(), tokenKid });
+    if (!session) throw new RpcError(ErrorCode.NOT_FOUND, `bot ${botId} was deleted meanwhile`);
     return this.tokens.sign({ userId: botId, sessionId: session.id }, tokenKid);
   }
 

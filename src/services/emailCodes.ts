@@ -13,7 +13,9 @@
  *   when there is no code, so the answer time does not say which case it was.
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../domain/clock.js';
 import type { Id } from '../domain/ids.js';
+import type { BoundSession } from '../domain/session.js';
 import type { CodePurpose, CodeTarget, EmailCodeRecord, EmailCodesRepo } from '../store/emailCodesRepo.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 
@@ -45,7 +47,7 @@ const DUMMY_SALT = randomBytes(16);
 const DUMMY_HASH = hashCode('verify_email', DUMMY_SALT, newCode());
 
 /** Checks a candidate against a stored code (or none); pure apart from the clock. */
-function checkCode(record: EmailCodeRecord | null, purpose: CodePurpose, candidate: string, now = Date.now()): CodeCheck {
+function checkCode(record: EmailCodeRecord | null, purpose: CodePurpose, candidate: string, now: number): CodeCheck {
   // Hash and compare first, in every case, so every path does the same work.
   const expected = record?.codeHash ?? DUMMY_HASH;
   const actual = hashCode(purpose, record?.salt ?? DUMMY_SALT, candidate);
@@ -57,8 +59,17 @@ function checkCode(record: EmailCodeRecord | null, purpose: CodePurpose, candida
   return matches ? { ok: true, userId: record.userId } : { ok: false, reason: 'wrong' };
 }
 
+export interface EmailCodeServiceDeps {
+  repo: EmailCodesRepo;
+  clock: Clock;
+}
+
 export class EmailCodeService {
-  constructor(private readonly repo: EmailCodesRepo) {}
+  private readonly repo: EmailCodesRepo;
+
+  constructor(private readonly deps: EmailCodeServiceDeps) {
+    this.repo = deps.repo;
+  }
 
   /**
    * Creates a code for the target account and stores its hash (retiring the
@@ -82,36 +93,38 @@ export class EmailCodeService {
     return issued ? { ...issued, code } : null;
   }
 
-  /** Creates a code confirming an email change of `userId` to `email` (replacing an earlier request); returns the plain code. */
-  async issueForChange(userId: Id, email: string, db?: Pool | PoolClient): Promise<string> {
+  /**
+   * Creates a code confirming an email change of `change.userId` to
+   * `change.email`, asked from `change.sessionId` (replacing an earlier
+   * request); returns the plain code.
+   */
+  async issueForChange(change: { userId: Id; sessionId: Id; email: string }, db?: Pool | PoolClient): Promise<string> {
     const code = newCode();
     const salt = randomBytes(16);
-    await this.repo.issueForChange(userId, email, { salt, codeHash: hashCode('change_email', salt, code), ttlMs: CODE_TTL_MS.change_email }, db);
+    await this.repo.issueForChange(change, { salt, codeHash: hashCode('change_email', salt, code), ttlMs: CODE_TTL_MS.change_email }, db);
     return code;
   }
 
+  /** Drops the account's pending email change (the owner reacted); true when there was one. */
+  cancelChange(userId: Id, db?: Pool | PoolClient): Promise<boolean> {
+    return this.repo.cancelChange(userId, db);
+  }
+
   /**
-   * Inside the caller's transaction: checks `candidate` against every pending
-   * change to `email` and records the outcome on each (a right code is marked
-   * used, a wrong one counts as a wrong try on every pending change to the
-   * address). Commit even when the check fails.
+   * Inside the caller's transaction: checks `candidate` against the caller's
+   * pending change to `email`, which only the session that asked for it may
+   * confirm (a code alone, or another session of the account, is refused as
+   * if there were no change), and records the outcome (a right code is
+   * marked used, a wrong one counts as a wrong try). Commit even when the
+   * check fails.
    */
-  async consumeChange(client: PoolClient, email: string, candidate: string): Promise<CodeCheck> {
-    const records = await this.repo.lockChangesTo(email, client);
-    if (!records.length) {
-      checkCode(null, 'change_email', candidate); // the same work as a real check
-      return { ok: false, reason: 'none' };
-    }
-    const checks = records.map((record) => ({ record, check: checkCode(record, 'change_email', candidate) }));
-    const winner = checks.find((c) => c.check.ok);
-    if (winner) {
-      await this.repo.markUsed(winner.record.userId, 'change_email', client);
-      return winner.check;
-    }
-    for (const { record, check } of checks) {
-      if (!check.ok && check.reason === 'wrong') await this.repo.recordFailure(record.userId, 'change_email', client);
-    }
-    return checks[0]!.check;
+  async consumeChange(client: PoolClient, caller: BoundSession, email: string, candidate: string): Promise<CodeCheck> {
+    const record = await this.repo.lockChange(caller.userId, email, client);
+    const asked = record && record.sessionId === caller.sessionId ? record : null;
+    const check = checkCode(asked, 'change_email', candidate, this.deps.clock());
+    if (asked && check.ok) await this.repo.markUsed(asked.userId, 'change_email', client);
+    else if (asked && !check.ok && check.reason === 'wrong') await this.repo.recordFailure(asked.userId, 'change_email', client);
+    return check;
   }
 
   /**
@@ -122,7 +135,7 @@ export class EmailCodeService {
    */
   async consume(client: PoolClient, purpose: CodePurpose, email: string, candidate: string): Promise<CodeCheck> {
     const record = await this.repo.lockForEmail(purpose, email, client);
-    const check = checkCode(record, purpose, candidate);
+    const check = checkCode(record, purpose, candidate, this.deps.clock());
     if (record && check.ok) await this.repo.markUsed(record.userId, purpose, client);
     else if (record && !check.ok && check.reason === 'wrong') await this.repo.recordFailure(record.userId, purpose, client);
     return check;

@@ -2,12 +2,17 @@
 import type { EntrypointSetting } from '../config.js';
 
 export class Entrypoints {
-  constructor(
+  private readonly configured: EntrypointSetting[] | null;
+  private readonly port: number;
+
+  constructor(deps: {
     /** ENTRYPOINTS; null: answer with the host the client reached. */
-    private readonly configured: EntrypointSetting[] | null,
+    configured: EntrypointSetting[] | null;
     /** PORT, for a Host header without a port. */
-    private readonly port: number,
-  ) {}
+    port: number;
+  }) {
+    ({ configured: this.configured, port: this.port } = deps);
+  }
 
   /** The configured entrypoints, or this gateway as the client reached it (its Host header). */
   forHost(hostHeader: string | undefined): EntrypointSetting[] {

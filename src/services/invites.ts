@@ -9,7 +9,8 @@
  * exactly N users however many race for it.
  */
 import type { Id } from '../domain/ids.js';
-import type { RequestSource } from '../domain/source.js';
+import type { Clock } from '../domain/clock.js';
+import type { RequestOrigin } from '../domain/source.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { CommunitiesRepo } from '../store/communitiesRepo.js';
 import type { FriendsRepo } from '../store/friendsRepo.js';
@@ -17,6 +18,7 @@ import type { GroupsRepo } from '../store/groupsRepo.js';
 import { InviteTargetType, type InviteDetails, type InviteRecord, type InviteTarget } from '../domain/invite.js';
 import { InviteCodeTakenError, type InvitesRepo } from '../store/invitesRepo.js';
 import type { Pool } from '../store/postgres.js';
+import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
 import { generateInviteCode } from './inviteCodes.js';
 import type { Limits } from './limits.js';
@@ -42,16 +44,28 @@ export function unusableReason(invite: InviteRecord, now: number): string | null
   return null;
 }
 
+export interface InviteServiceDeps {
+  db: Pool;
+  invites: InvitesRepo;
+  communities: CommunitiesRepo;
+  groups: GroupsRepo;
+  friends: FriendsRepo;
+  limits: Pick<Limits, 'INVITE_LOOKUP_IP' | 'INVITE_LOOKUP_USER' | 'INVITE_USE_IP' | 'INVITE_USE_USER'>;
+  clock: Clock;
+}
+
 export class InviteService {
-  constructor(
-    private readonly db: Pool,
-    private readonly invites: InvitesRepo,
-    private readonly communities: CommunitiesRepo,
-    private readonly groups: GroupsRepo,
-    private readonly friends: FriendsRepo,
-    private readonly limits: Pick<Limits, 'INVITE_LOOKUP_IP' | 'INVITE_LOOKUP_USER' | 'INVITE_USE_IP' | 'INVITE_USE_USER'>,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly db: Pool;
+  private readonly invites: InvitesRepo;
+  private readonly communities: CommunitiesRepo;
+  private readonly groups: GroupsRepo;
+  private readonly friends: FriendsRepo;
+  private readonly limits: InviteServiceDeps['limits'];
+  private readonly now: Clock;
+
+  constructor(deps: InviteServiceDeps) {
+    ({ db: this.db, invites: this.invites, communities: this.communities, groups: this.groups, friends: this.friends, limits: this.limits, clock: this.now } = deps);
+  }
 
   /**
    * The invite target a caller may invite to (create) or see the invites of
@@ -92,9 +106,9 @@ export class InviteService {
   }
 
   /** The invite behind a code for a preview: 404 unknown or deleted, 410 expired or used up. */
-  async preview(code: string, source: RequestSource): Promise<InviteDetails> {
-    await this.limits.INVITE_LOOKUP_IP.consume(source.ip);
-    if (source.userId !== null) await this.limits.INVITE_LOOKUP_USER.consume(source.userId);
+  async preview(code: string, origin: RequestOrigin): Promise<InviteDetails> {
+    await this.limits.INVITE_LOOKUP_IP.consume(origin.network);
+    if (origin.userId !== null) await this.limits.INVITE_LOOKUP_USER.consume(origin.userId);
     const invite = await this.invites.details(code);
     if (!invite || invite.deletedAt) throw notFound();
     const reason = unusableReason(invite, this.now());
@@ -107,10 +121,10 @@ export class InviteService {
    * 404 unknown or deleted; 400 own user invite; 410 expired or used up; 409
    * already a member or friends (no use counted).
    */
-  async use(code: string, userId: Id, source: RequestSource): Promise<InviteTarget> {
-    await this.limits.INVITE_USE_IP.consume(source.ip);
+  async use(code: string, userId: Id, origin: RequestOrigin): Promise<InviteTarget> {
+    await this.limits.INVITE_USE_IP.consume(origin.network);
     await this.limits.INVITE_USE_USER.consume(userId);
-    return withTransaction(this.db, async (client) => {
+    return withTransaction(this.db, async ({ db: client }) => {
       const invite = await this.invites.lockForUse(code, client);
       if (!invite || invite.deletedAt) throw notFound();
       const { target } = invite;
@@ -138,6 +152,10 @@ export class InviteService {
       // Throwing rolls the transaction back: nothing changed, no use counted.
       if (!added) throw new RpcError(ErrorCode.CONFLICT, already);
       await this.invites.countUse(code, client);
+      const kind = target.type === InviteTargetType.COMMUNITY ? 'community' : target.type === InviteTargetType.GROUP ? 'group' : 'friend';
+      await addEvents(client, [{ type: 'membership.created', userId, data: {
+        user_id: userId, kind, target_id: target.id, invite_creator_id: invite.creatorId,
+      } }]);
       return target;
     });
   }

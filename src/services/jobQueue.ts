@@ -1,10 +1,12 @@
 /**
  * A bounded work queue shared by the services that run slow work in the
- * background or on the thread pool (password hashes, mail). At most
- * `concurrency` jobs run at once; the others wait in FIFO order per source,
- * and sources take turns (round robin), so one source flooding the queue
- * delays its own jobs, not everyone's. Optional bounds refuse new work
- * (QueueFullError) instead of letting the queue, and the wait, grow without end.
+ * background or on another thread (password hashes, password strength
+ * checks, mail). At most `concurrency` jobs run at once; the others wait in
+ * FIFO order per source, and sources take turns (round robin), so one source
+ * flooding the queue delays its own jobs, not everyone's. Optional bounds
+ * refuse new work (QueueFullError) instead of letting the queue, and the
+ * wait, grow without end. A job may name several sources (an address and an
+ * account): it takes its turn as the first, and every one of them is bounded.
  */
 
 /** Thrown by `run` when a bound is reached; nothing was queued. */
@@ -27,6 +29,8 @@ export interface JobQueueOptions {
 interface Waiting {
   start: () => void;
   cancel: (err: Error) => void;
+  /** Every source the job counts against (the first is its turn's). */
+  sources: readonly string[];
 }
 
 export class JobQueue {
@@ -34,6 +38,8 @@ export class JobQueue {
   private queuedJobs = 0;
   /** Source → its waiting jobs; Map order is the turn order (a source that just had a turn goes last). */
   private readonly waiting = new Map<string, Waiting[]>();
+  /** Jobs waiting per source, counting every source a job names. */
+  private readonly waitingPerSource = new Map<string, number>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: JobQueueOptions) {}
@@ -47,19 +53,25 @@ export class JobQueue {
   }
 
   /**
-   * Runs `work` when a slot is free and it is `source`'s turn; resolves or
-   * rejects with it. Throws QueueFullError at once when a bound is reached.
+   * Runs `work` when a slot is free and it is its source's turn (the first
+   * of `source` when several are named); resolves or rejects with it. Throws
+   * QueueFullError at once when a bound is reached.
    */
-  async run<T>(work: () => Promise<T>, source = ''): Promise<T> {
+  async run<T>(work: () => Promise<T>, source: string | readonly string[] = ''): Promise<T> {
     if (this.runningJobs >= this.options.concurrency) {
-      const mine = this.waiting.get(source);
+      const sources = typeof source === 'string' ? [source] : source;
+      const turn = sources[0] ?? '';
       if (this.options.maxQueued !== undefined && this.queuedJobs >= this.options.maxQueued) throw new QueueFullError('total');
-      if (this.options.maxQueuedPerSource !== undefined && (mine?.length ?? 0) >= this.options.maxQueuedPerSource) {
+      const perSource = this.options.maxQueuedPerSource;
+      if (perSource !== undefined && sources.some((s) => (this.waitingPerSource.get(s) ?? 0) >= perSource)) {
         throw new QueueFullError('source');
       }
       await new Promise<void>((start, cancel) => {
-        if (mine) mine.push({ start, cancel });
-        else this.waiting.set(source, [{ start, cancel }]);
+        const job = { start, cancel, sources };
+        const mine = this.waiting.get(turn);
+        if (mine) mine.push(job);
+        else this.waiting.set(turn, [job]);
+        for (const s of sources) this.waitingPerSource.set(s, (this.waitingPerSource.get(s) ?? 0) + 1);
         this.queuedJobs++;
       });
     } else {
@@ -83,6 +95,7 @@ export class JobQueue {
     const dropped = this.queuedJobs;
     for (const jobs of this.waiting.values()) for (const job of jobs) job.cancel(reason);
     this.waiting.clear();
+    this.waitingPerSource.clear();
     this.queuedJobs = 0;
     this.settleIdle();
     return dropped;
@@ -101,6 +114,11 @@ export class JobQueue {
     this.waiting.delete(source);
     if (jobs.length) this.waiting.set(source, jobs); // to the back of the turn order
     this.queuedJobs--;
+    for (const s of job.sources) {
+      const left = (this.waitingPerSource.get(s) ?? 1) - 1;
+      if (left > 0) this.waitingPerSource.set(s, left);
+      else this.waitingPerSource.delete(s);
+    }
     job.start(); // the slot passes on: runningJobs stays
   }
 

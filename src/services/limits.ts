@@ -15,6 +15,12 @@
 import { parseLimit, type Config, type LimitName } from '../config.js';
 import type { LimitSpec, RateLimit, RateLimitBackend } from './rateLimit.js';
 
+/**
+ * How long a network an account signed in from counts as the owner's
+ * (see SIGNIN_FAIL_EMAIL and RESET_MAIL_EMAIL below).
+ */
+export const KNOWN_SOURCE_DAYS = 90;
+
 type CatalogueEntry = Omit<LimitSpec, 'points' | 'durationSeconds'>;
 
 const retry = (what: string) => (seconds: number) => `${what}; retry after ${seconds} seconds`;
@@ -67,8 +73,16 @@ const LIMITS = {
    */
   TOTP_GUESS_USER: { whenStoreDown: 'closed', onSuccess: 'clear', refusal: retry('too many two-factor code attempts') },
   TOTP_GUESS_IP: { whenStoreDown: 'closed', onSuccess: 'refund', refusal: retry('too many two-factor code attempts from this address') },
-  /** Key: user id. settings.changePassword's current password: reserved before bcrypt compares; a right password clears it. */
-  PASSWORD_CHECK_USER: { whenStoreDown: 'closed', onSuccess: 'clear', refusal: retry('too many wrong current passwords') },
+  /**
+   * settings.changePassword's current password, reserved before bcrypt
+   * compares; a right password clears it. Key: session id, always (a thief's
+   * copied token spends its own session's share); and user id, only from a
+   * socket that did not sign in itself (resumed a token), so the owner
+   * proving the password on a socket where they signed in is never locked
+   * out by a thief's guesses.
+   */
+  PASSWORD_CHECK_SESSION: { whenStoreDown: 'closed', onSuccess: 'clear', refusal: retry('too many wrong current passwords') },
+  PASSWORD_CHECK_USER: { whenStoreDown: 'closed', onSuccess: 'clear', refusal: retry('too many wrong current passwords from sessions resumed by token; sign in again') },
 } as const satisfies Record<LimitName, CatalogueEntry>;
 
 export type Limits = Record<LimitName, RateLimit>;

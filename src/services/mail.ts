@@ -31,6 +31,10 @@ export interface Mail {
   kind: string;
 }
 
+export interface MailServiceDeps extends MailSettings {
+  log: Logger;
+}
+
 export interface MailSettings {
   /** SMTP_URL; unset: write .eml files to `outboxDir`. */
   smtpUrl?: string;
@@ -64,10 +68,13 @@ export class MailService {
   /** Mails handed over (to SMTP or the outbox) and dropped, since start. */
   readonly counts = { sent: 0, failedAttempts: 0, dropped: 0 };
 
-  constructor(
-    private readonly settings: MailSettings,
-    private readonly log: Logger,
-  ) {
+  private readonly settings: MailSettings;
+  private readonly log: Logger;
+
+  constructor(deps: MailServiceDeps) {
+    const { log, ...settings } = deps;
+    this.settings = settings;
+    this.log = log;
     this.retryDelays = settings.retryDelaysMs ?? RETRY_DELAYS_MS;
     this.sends = new JobQueue({ concurrency: settings.concurrency ?? 2 });
     this.deliver = settings.smtpUrl ? this.smtpDelivery(settings.smtpUrl) : this.outboxDelivery(settings.outboxDir);

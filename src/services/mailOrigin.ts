@@ -4,7 +4,11 @@ import type { ClientAppsRepo } from '../store/clientAppsRepo.js';
 import type { MailOrigin } from './mailTemplates.js';
 
 export class MailOrigins {
-  constructor(private readonly clientApps: ClientAppsRepo) {}
+  private readonly clientApps: ClientAppsRepo;
+
+  constructor(deps: { clientApps: ClientAppsRepo }) {
+    this.clientApps = deps.clientApps;
+  }
 
   async describe(origin: AuditOrigin, at = new Date()): Promise<MailOrigin> {
     const device = origin.device;

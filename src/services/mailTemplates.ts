@@ -89,10 +89,28 @@ export function emailChangeNoticeMail(to: string, newEmail: string, origin: Mail
   const lines = [
     `Your ${PRODUCT} account asked to change its email address to ${clean(newEmail)}.`,
     ...originLines(origin),
-    'Until the new address is confirmed with the code mailed to it, this address stays the account\'s address.',
-    `If this was not you, sign in to ${PRODUCT}, change your password and sign out every other device.`,
+    'Until the new address is confirmed with the code mailed to it, from the same signed-in device that asked, this address stays the account\'s address.',
+    `If this was not you, any one of these stops the change at once: sign in to ${PRODUCT} and change your password, ` +
+      'or sign out every other device (Settings, Sessions), or reset your password ("forgot password") with this address. ' +
+      'Then turn on two-factor authentication.',
   ];
   return noticeMail(to, 'email_change_notice', `Your ${PRODUCT} email address is being changed`, lines);
+}
+
+/**
+ * After a password reset through this mailbox on an account whose address
+ * had never been verified: whoever created it may not have been the owner of
+ * the address, so what they set up is gone.
+ */
+export function resetTookOverMail(to: string, origin: MailOrigin, totpWasOn: boolean): Mail {
+  const lines = [
+    `The password of the ${PRODUCT} account with this address was reset, and this address is now verified.`,
+    ...originLines(origin),
+    'This address had not been verified on the account before, so the account may have been created by someone else:',
+    `every device was signed out${totpWasOn ? ', two-factor authentication was turned off' : ''} and any pending email change was cancelled.`,
+    'Check the account\'s name and settings, and turn on two-factor authentication if you want it.',
+  ];
+  return noticeMail(to, 'reset_unverified', `Your ${PRODUCT} account is yours again`, lines);
 }
 
 /** Tells the owner that the password changed. */
@@ -151,8 +169,7 @@ function when(at: Date): string {
 
 /** Text a client supplied, on one line: control characters become spaces. */
 function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/gu, ' ').trim();
+  return text.replace(/[\p{Cc}\u2028\u2029]+/gu, ' ').trim();
 }
 
 function escapeHtml(text: string): string {

@@ -8,19 +8,31 @@
  * PASSWORD_MIN_SCORE (default 3: an estimated 10^8 guesses or more).
  *
  * The check runs on a thread of its own (passwordStrength.ts), so neither
- * building the dictionaries nor a slow check holds up the sockets. Its worst
- * case is still bounded, since checks wait for each other there: only the
+ * building the dictionaries nor a slow check holds up the sockets. Checks
+ * wait for each other there, so they queue in front of it fairly and
+ * boundedly, as password hashes do (jobQueue.ts): networks and accounts take
+ * turns, and each may have only a few checks waiting (429 beyond), so twenty
+ * sockets of one account cannot hold up everyone's sign-up. Callers apply
+ * their rate limits before they ask. The worst case of one check is bounded: only the
  * first EVALUATED_CHARS characters are scored (a longer password only gets
  * stronger; a weak prefix with a strong tail is the one case refused wrongly,
  * and unlikely), and l33t substitutions are tried at most
  * L33T_MAX_SUBSTITUTIONS at a time (the library's default of 100 took seconds
  * on crafted inputs). README "Passwords" gives the measured cost.
  */
-import { badRequest } from '../protocol/errorCodes.js';
+import type { Id } from '../domain/ids.js';
+import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
+import { JobQueue, QueueFullError } from './jobQueue.js';
 import { StrengthChecker, type StrengthVerdict } from './passwordStrength.js';
+import { RateLimitedError } from './rateLimit.js';
 
 const EVALUATED_CHARS = 64;
 const L33T_MAX_SUBSTITUTIONS = 2;
+/** Checks asked of the thread at once (it answers one after another: a second one in flight keeps it busy). */
+const CHECKS_IN_FLIGHT = 2;
+/** Checks waiting at most per network and per account, and in all. */
+const MAX_WAITING_PER_SOURCE = 16;
+const MAX_WAITING = 256;
 
 /** Why a password was refused, by the library's warning key: the reason a person can act on. */
 const WARNINGS: Record<string, string> = {
@@ -71,11 +83,24 @@ function ownerWords(owner: PasswordOwner): string[] {
  */
 const checker = new StrengthChecker({ maxLength: EVALUATED_CHARS, l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS });
 
+/** Whose turn a check waits for: the client's network, and the account when there is one. */
+export interface CheckRequester {
+  network: string;
+  userId?: Id | null;
+}
+
+export interface PasswordPolicyDeps {
+  /** PASSWORD_MIN_SCORE; 0 turns the check off. */
+  minScore: number;
+}
+
 export class PasswordPolicy {
-  constructor(
-    /** PASSWORD_MIN_SCORE. */
-    readonly minScore: number,
-  ) {}
+  readonly minScore: number;
+  private readonly queue = new JobQueue({ concurrency: CHECKS_IN_FLIGHT, maxQueued: MAX_WAITING, maxQueuedPerSource: MAX_WAITING_PER_SOURCE });
+
+  constructor(deps: PasswordPolicyDeps) {
+    this.minScore = deps.minScore;
+  }
 
   /**
    * Starts the checker's thread, which builds its dictionaries (~120 ms of
@@ -92,11 +117,20 @@ export class PasswordPolicy {
 
   /**
    * Throws 400 naming `field` and saying why, when `password` (already
-   * length-checked and normalised) scores below the minimum.
+   * length-checked and normalised) scores below the minimum; 429 when the
+   * requester has too many checks waiting, 503 when everyone has.
    */
-  async check(password: string, owner: PasswordOwner, field: string): Promise<void> {
+  async check(password: string, owner: PasswordOwner, field: string, requester: CheckRequester): Promise<void> {
     if (this.minScore === 0) return;
-    const result = await this.evaluate(password, owner);
+    const sources = [`net:${requester.network}`, ...(requester.userId ? [`user:${requester.userId}`] : [])];
+    let result: StrengthVerdict;
+    try {
+      result = await this.queue.run(() => this.evaluate(password, owner), sources);
+    } catch (err) {
+      if (!(err instanceof QueueFullError)) throw err;
+      if (err.scope === 'source') throw new RateLimitedError('too many password checks waiting for this account or address; retry after 1 seconds', 1);
+      throw new RpcError(ErrorCode.UNAVAILABLE, 'too many password checks waiting; retry later');
+    }
     if (result.score >= this.minScore) return;
     const why = WARNINGS[result.warning ?? ''] ?? 'is too easy to guess';
     throw badRequest(`${field} ${why}; choose a longer password, for example a few unrelated words`);

@@ -30,8 +30,7 @@ export function checkNewPassword(password: string, field: string): string {
     throw badRequest(`${field} must be ${PASSWORD_MIN_CHARS} to ${PASSWORD_MAX_CHARS} characters`);
   }
   if (normalized.trim().length === 0) throw badRequest(`${field} must not be only spaces`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(normalized)) throw badRequest(`${field} must not contain control characters`);
+  if (/\p{Cc}/u.test(normalized)) throw badRequest(`${field} must not contain control characters`);
   return normalized;
 }
 
@@ -43,6 +42,13 @@ function prehash(password: string): string {
 export interface HashingStats {
   running: number;
   queued: number;
+}
+
+export interface PasswordHasherDeps extends HashQueueBounds {
+  /** BCRYPT_COST of new hashes. */
+  cost: number;
+  /** BCRYPT_CONCURRENCY: hashes running at once. */
+  concurrency: number;
 }
 
 export interface HashQueueBounds {
@@ -84,11 +90,11 @@ export class PasswordHasher {
   private dummyHash: string;
   private dummyHashCost: number;
 
-  constructor(
-    private readonly cost: number,
-    concurrency: number,
-    bounds: HashQueueBounds,
-  ) {
+  private readonly cost: number;
+
+  constructor(deps: PasswordHasherDeps) {
+    const { cost, concurrency, ...bounds } = deps;
+    this.cost = cost;
     this.jobs = new JobQueue({ concurrency, ...bounds });
     this.dummyHashCost = cost;
     this.dummyHash = dummyHash(cost);

@@ -11,27 +11,35 @@ import type { Id } from '../domain/ids.js';
 import type { Logger } from '../logger.js';
 import type { LiveState } from '../store/liveState.js';
 import type { SessionsRepo } from '../store/sessionsRepo.js';
+import type { LiveStateHealth } from './liveStateHealth.js';
 
 /** Activity is pushed to the live state this often (and read back by GetSessions on any instance). */
 export const ACTIVITY_TO_LIVE_MS = 2_000;
+
+export interface SessionActivityDeps {
+  live: LiveState;
+  repo: SessionsRepo;
+  /** Told when the live state fails (Postgres still gets the activity). */
+  health: LiveStateHealth;
+  /** ACTIVITY_PERSIST_GRANULARITY in ms, at most a tenth of the idle window (so expiry read from Postgres stays close). */
+  persistGranularityMs: number;
+  log: Logger;
+}
 
 export class SessionActivity {
   /** Activity not yet in the live state / not yet in Postgres (session id → Unix ms). */
   private toLive = new Map<Id, number>();
   private toPostgres = new Map<Id, number>();
 
-  constructor(
-    private readonly live: LiveState,
-    private readonly repo: SessionsRepo,
-    /** Postgres gets a session's activity only when it moved by at least this much (ms). */
-    readonly persistGranularityMs: number,
-    private readonly log: Logger,
-    /** Told when the live state fails (Postgres still gets the activity). */
-    private readonly liveFailed: (err: unknown) => void,
-  ) {}
+  /** Postgres gets a session's activity only when it moved by at least this much (ms). */
+  readonly persistGranularityMs: number;
+
+  constructor(private readonly deps: SessionActivityDeps) {
+    this.persistGranularityMs = deps.persistGranularityMs;
+  }
 
   /** A session was active at `at`: both stores get it with their next flush. */
-  note(sessionId: Id, at = Date.now()): void {
+  note(sessionId: Id, at: number): void {
     this.toLive.set(sessionId, at);
     this.toPostgres.set(sessionId, at);
   }
@@ -59,9 +67,9 @@ export class SessionActivity {
     const batch = this.toLive;
     this.toLive = new Map();
     try {
-      await this.live.touch(batch);
+      await this.deps.live.touch(batch);
     } catch (err) {
-      this.liveFailed(err); // Postgres still gets it
+      this.deps.health.failed(err); // Postgres still gets it
     }
   }
 
@@ -71,9 +79,9 @@ export class SessionActivity {
     const batch = this.toPostgres;
     this.toPostgres = new Map();
     try {
-      await this.repo.recordActivity(batch, granularityMs);
+      await this.deps.repo.recordActivity(batch, granularityMs);
     } catch (err) {
-      this.log.warn({ err, sessions: batch.size }, 'could not write session activity; will retry');
+      this.deps.log.warn({ err, sessions: batch.size }, 'could not write session activity; will retry');
       for (const [id, at] of batch) if (!this.toPostgres.has(id)) this.toPostgres.set(id, at);
     }
   }

@@ -11,6 +11,13 @@
  * generator waits for the next millisecond instead of repeating an id.
  */
 import { MAX_WORKER_ID, type Id } from '../domain/ids.js';
+import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
+
+/** A leased worker id (store/workerLease.ts): the id may change; `holds()` is false while it may be another's. */
+export interface WorkerIdSource {
+  readonly workerId: number;
+  holds(): boolean;
+}
 
 export const SNOWFLAKE_EPOCH_MS = Date.UTC(2024, 0, 1);
 const WORKER_BITS = 10n;
@@ -21,16 +28,27 @@ export class SnowflakeGenerator {
   private lastMs = -1;
   private sequence = 0;
 
-  constructor(
-    private readonly workerId: number,
-    private readonly now: () => number = Date.now,
-  ) {
+  private readonly fixedWorkerId: number;
+  private readonly lease: WorkerIdSource | undefined;
+  private readonly now: () => number;
+
+  constructor(deps: { workerId: number; clock?: () => number; lease?: WorkerIdSource }) {
+    this.fixedWorkerId = deps.workerId;
+    this.lease = deps.lease;
+    this.now = deps.clock ?? Date.now;
+    const workerId = this.fixedWorkerId;
     if (!Number.isInteger(workerId) || workerId < 0 || workerId > MAX_WORKER_ID) {
       throw new RangeError(`worker id must be 0-${MAX_WORKER_ID}, got ${workerId}`);
     }
   }
 
+  get workerId(): number {
+    return this.lease?.workerId ?? this.fixedWorkerId;
+  }
+
   next(): Id {
+    // A lease that may have run out (this process was paused) could be another instance's now: no id from it.
+    if (this.lease && !this.lease.holds()) throw new RpcError(ErrorCode.UNAVAILABLE, 'no snowflake worker id held at the moment; retry later');
     let ms = this.now();
     if (ms < this.lastMs) ms = this.waitUntil(this.lastMs);
     if (ms === this.lastMs) {

@@ -54,10 +54,12 @@ export class TokenService {
   private lastReload = 0;
   private reloading: Promise<void> | null = null;
 
-  constructor(
-    private readonly repo: KeysRepo,
-    private readonly log: Logger,
-  ) {}
+  private readonly repo: KeysRepo;
+  private readonly log: Logger;
+
+  constructor(deps: { repo: KeysRepo; log: Logger }) {
+    ({ repo: this.repo, log: this.log } = deps);
+  }
 
   /** Loads the key ring, creating the first key on a fresh database. */
   async start(): Promise<void> {

@@ -20,14 +20,17 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as OTPAuth from 'otpauth';
 import type { TotpState } from '../domain/account.js';
-import { AuditKind, type AuditOrigin } from '../domain/audit.js';
+import { AuditKind } from '../domain/audit.js';
+import type { Clock } from '../domain/clock.js';
 import type { Id } from '../domain/ids.js';
+import type { RequestOrigin } from '../domain/source.js';
 import type { UserRecord } from '../domain/user.js';
 import type { Logger } from '../logger.js';
 import { ErrorCode, RpcError, badRequest } from '../protocol/errorCodes.js';
 import type { Pool, PoolClient } from '../store/postgres.js';
 import type { StoredBackupCode, TotpCredential, TotpRepo } from '../store/totpRepo.js';
-import { withTransaction } from '../store/transaction.js';
+import { addEvents } from '../store/eventsRepo.js';
+import { withTransaction, type Db, type Tx } from '../store/transaction.js';
 import type { AuditLog } from './audit.js';
 import type { Limits } from './limits.js';
 import { judged, reserveAll, type Reservation } from './rateLimit.js';
@@ -82,21 +85,47 @@ function hashBackupCode(salt: Buffer, code: string): Buffer {
 /** Additional authenticated data of a user's sealed secret (binds it to the account's row). */
 export const sealContext = (userId: Id) => `totp:${userId}`;
 
+export interface TotpServiceDeps {
+  db: Pool;
+  repo: TotpRepo;
+  /** null when no TOTP_ENCRYPTION_KEY is configured (server mode): TOTP is unavailable. */
+  box: SecretBox | null;
+  /** TOTP_ISSUER. */
+  issuer: string;
+  limits: Pick<Limits, 'TOTP_GUESS_USER' | 'TOTP_GUESS_IP'>;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+}
+
+/** More work for the transaction that turns two-factor on or off (the caller's: cancelling a pending email change). */
+export type AlongWith = (tx: Tx) => Promise<unknown>;
+
 export class TotpService {
-  constructor(
-    private readonly db: Pool,
-    private readonly repo: TotpRepo,
-    /** null when no TOTP_ENCRYPTION_KEY is configured (server mode): TOTP is unavailable. */
-    private readonly box: SecretBox | null,
-    private readonly issuer: string,
-    private readonly limits: Pick<Limits, 'TOTP_GUESS_USER' | 'TOTP_GUESS_IP'>,
-    private readonly audit: AuditLog,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly db: Pool;
+  private readonly repo: TotpRepo;
+  private readonly box: SecretBox | null;
+  private readonly audit: AuditLog;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: TotpServiceDeps) {
+    ({ db: this.db, repo: this.repo, box: this.box, audit: this.audit, log: this.log } = deps);
+  }
 
   isEnabled(userId: Id): Promise<boolean> {
     return this.repo.isEnabled(userId);
+  }
+
+  /**
+   * Removes the account's second factor, enabled or pending, with its backup
+   * codes, in the caller's transaction (a password reset by the address's
+   * proven owner on an account whose address was never verified); true when
+   * two-factor was on.
+   */
+  async removeAll(userId: Id, db: Db): Promise<boolean> {
+    const wasOn = await this.repo.removeEnabled(userId, db);
+    await this.repo.removePending(userId, db);
+    return wasOn;
   }
 
   /**
@@ -116,23 +145,25 @@ export class TotpService {
   }
 
   /** SetupTotp{enabled: true, code}: a right code for the pending secret turns TOTP on; answers the backup codes, once. */
-  async enable(user: UserRecord, code: string, ip: string, origin: AuditOrigin): Promise<TotpState> {
+  async enable(user: UserRecord, code: string, origin: RequestOrigin, alongWith: AlongWith): Promise<TotpState> {
     const credential = await this.repo.get(user.id);
     if (credential?.enabledAt) throw new RpcError(ErrorCode.CONFLICT, 'two-factor authentication is already on');
     if (!credential) throw badRequest('no two-factor setup is pending: call settings.setupTotp{enabled: true} without a code first');
     const parsed = parseCode(code);
     if (parsed?.kind !== 'totp') throw badRequest('code must be the 6 digits shown by the authenticator app');
     const plain = Array.from({ length: BACKUP_CODE_COUNT }, newBackupCode);
-    const enabled = await judged(await this.reserveGuess(user.id, ip), async () => {
+    const enabled = await judged(await this.reserveGuess(user.id, origin.network), async () => {
       const step = this.matchingStep(credential, parsed.token);
       if (step === null) return false;
-      return withTransaction(this.db, async (client) => {
-        if (!(await this.repo.claimStep(user.id, credential.secret, step, 'pending', client))) return false;
+      return withTransaction(this.db, async (tx) => {
+        if (!(await this.repo.claimStep(user.id, credential.secret, step, 'pending', tx.db))) return false;
         await this.repo.replaceBackupCodes(user.id, plain.map((c) => {
           const salt = randomBytes(16);
           return { salt, codeHash: hashBackupCode(salt, c) };
-        }), client);
-        await this.audit.record(user.id, AuditKind.TOTP_ENABLED, origin, {}, client);
+        }), tx.db);
+        await this.audit.record(user.id, AuditKind.TOTP_ENABLED, origin, {}, tx.db);
+        await addEvents(tx.db, [{ type: 'totp.enabled', userId: user.id, data: { user_id: user.id } }]);
+        await alongWith(tx);
         return true;
       });
     });
@@ -145,7 +176,7 @@ export class TotpService {
    * TOTP off (secret and backup codes deleted). While TOTP is off it only
    * drops a pending setup. The caller checked the recent sign-in rule.
    */
-  async disable(user: UserRecord, code: string | null, ip: string, origin: AuditOrigin): Promise<TotpState> {
+  async disable(user: UserRecord, code: string | null, origin: RequestOrigin, alongWith: AlongWith): Promise<TotpState> {
     const credential = await this.repo.get(user.id);
     if (!credential?.enabledAt) {
       if (credential) await this.repo.removePending(user.id);
@@ -154,13 +185,15 @@ export class TotpService {
     if (code === null) throw badRequest('code is required to turn two-factor authentication off (a TOTP or backup code)');
     const parsed = parseCode(code);
     if (!parsed) throw badRequest(TOTP_CODE_REFUSED);
-    const factor = await judged(await this.reserveGuess(user.id, ip), () =>
-      withTransaction(this.db, async (client) => {
-        const used = await this.claim(user.id, credential, parsed, client);
+    const factor = await judged(await this.reserveGuess(user.id, origin.network), () =>
+      withTransaction(this.db, async (tx) => {
+        const used = await this.claim(user.id, credential, parsed, tx.db);
         if (!used) return null;
-        if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'totp_off' }, client);
-        await this.repo.removeEnabled(user.id, client);
-        await this.audit.record(user.id, AuditKind.TOTP_DISABLED, origin, { with: used }, client);
+        if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'totp_off' }, tx.db);
+        await this.repo.removeEnabled(user.id, tx.db);
+        await this.audit.record(user.id, AuditKind.TOTP_DISABLED, origin, { with: used }, tx.db);
+        await addEvents(tx.db, [{ type: 'totp.disabled', userId: user.id, data: { user_id: user.id, reason: 'owner' } }]);
+        await alongWith(tx);
         return used;
       }));
     if (!factor) throw badRequest(TOTP_CODE_REFUSED);
@@ -173,25 +206,25 @@ export class TotpService {
    * the guess limits are spent). A backup code used here is recorded in the
    * audit trail.
    */
-  async verifySignIn(user: UserRecord, code: string, ip: string, origin: AuditOrigin): Promise<SecondFactor | null> {
+  async verifySignIn(user: UserRecord, code: string, origin: RequestOrigin): Promise<SecondFactor | null> {
     const parsed = parseCode(code);
     if (!parsed) return null;
-    return judged(await this.reserveGuess(user.id, ip), async () => {
+    return judged(await this.reserveGuess(user.id, origin.network), async () => {
       const credential = await this.repo.get(user.id);
       if (!credential?.enabledAt) return null;
-      return withTransaction(this.db, async (client) => {
-        const used = await this.claim(user.id, credential, parsed, client);
-        if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'sign_in' }, client);
+      return withTransaction(this.db, async (tx) => {
+        const used = await this.claim(user.id, credential, parsed, tx.db);
+        if (used === 'backup_code') await this.audit.record(user.id, AuditKind.BACKUP_CODE_USED, origin, { purpose: 'sign_in' }, tx.db);
         return used;
       });
     });
   }
 
   /** A point of each guess limit (429 when either is spent), reserved before the code is compared. */
-  private reserveGuess(userId: Id, ip: string): Promise<Reservation> {
+  private reserveGuess(userId: Id, network: string): Promise<Reservation> {
     return reserveAll([
-      [this.limits.TOTP_GUESS_USER, userId],
-      [this.limits.TOTP_GUESS_IP, ip],
+      [this.deps.limits.TOTP_GUESS_USER, userId],
+      [this.deps.limits.TOTP_GUESS_IP, network],
     ]);
   }
 
@@ -220,13 +253,13 @@ export class TotpService {
     }
     const secret = new OTPAuth.Secret({ buffer: new Uint8Array(plain).buffer });
     const generator = this.generator(secret, 'check');
-    const timestamp = this.now();
+    const timestamp = this.deps.clock();
     const delta = generator.validate({ token, timestamp, window: DRIFT_STEPS });
     return delta === null ? null : generator.counter({ timestamp }) + delta;
   }
 
   private generator(secret: OTPAuth.Secret, label: string): OTPAuth.TOTP {
-    return new OTPAuth.TOTP({ issuer: this.issuer, label, algorithm: 'SHA1', digits: DIGITS, period: PERIOD_SECONDS, secret });
+    return new OTPAuth.TOTP({ issuer: this.deps.issuer, label, algorithm: 'SHA1', digits: DIGITS, period: PERIOD_SECONDS, secret });
   }
 
   private async enabledState(userId: Id): Promise<TotpState> {

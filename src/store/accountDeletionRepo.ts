@@ -5,6 +5,7 @@
  * instances purging at once each take different accounts, and a crash part
  * way leaves the account exactly as it was (the next run takes it again).
  */
+import { revokedEvents } from './sessionsRepo.js';
 import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 
@@ -66,8 +67,9 @@ export class AccountDeletionRepo {
    * it owns (purgeOne each), counted together.
    */
   async purge(userId: Id, client: PoolClient): Promise<PurgeResult> {
+    // Locked as the owner's row is (claimDue): a bot's new session waits for the purge, then is refused.
     const { rows: bots } = await client.query<{ id: string }>(
-      `SELECT id FROM users WHERE bot_owner_id = $1 AND deleted_at IS NULL ORDER BY id`,
+      `SELECT id FROM users WHERE bot_owner_id = $1 AND deleted_at IS NULL ORDER BY id FOR UPDATE`,
       [userId],
     );
     const total: PurgeResult = { liveSessionIds: [], sessions: 0, invites: 0, memberships: 0, friendships: 0, bots: bots.map((b) => b.id) };
@@ -93,8 +95,10 @@ export class AccountDeletionRepo {
   private async purgeOne(userId: Id, client: PoolClient): Promise<Omit<PurgeResult, 'bots'>> {
     // Revoked before they go: the revocation trigger (migration 0010) tells every gateway instance at COMMIT, Redis or not.
     const revoked = await client.query<{ id: string }>(
-      `UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
-      [userId],
+      `WITH r AS (UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id, user_id),
+       ${revokedEvents(2)}
+       SELECT id FROM r`,
+      [userId, 'deletion'],
     );
     const deleted = await client.query(`DELETE FROM sessions WHERE user_id = $1`, [userId]);
     await client.query(`DELETE FROM email_codes WHERE user_id = $1`, [userId]);

@@ -1,4 +1,5 @@
 /** Postgres repository of bot accounts: users with bot = true, each owned by a person. */
+import { revokedEvents } from './sessionsRepo.js';
 import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 
@@ -35,9 +36,14 @@ const SELECT = `
 export class BotsRepo {
   constructor(private readonly pool: Pool) {}
 
-  /** A bot user: no email, no password. */
+  /** A bot user: no email, no password; with its bot.created event, in one statement. */
   async insert(bot: { id: Id; name: string; ownerId: Id }, client: Pool | PoolClient = this.pool): Promise<void> {
-    await client.query(`INSERT INTO users (id, name, bot, bot_owner_id) VALUES ($1, $2, true, $3)`, [bot.id, bot.name, bot.ownerId]);
+    await client.query(
+      `WITH b AS (INSERT INTO users (id, name, bot, bot_owner_id) VALUES ($1, $2, true, $3) RETURNING id, name, bot_owner_id)
+       INSERT INTO events (type, user_id, data)
+       SELECT 'bot.created', id, jsonb_build_object('user_id', id::text, 'name', name, 'owner_id', bot_owner_id::text) FROM b`,
+      [bot.id, bot.name, bot.ownerId],
+    );
   }
 
   async byId(id: Id): Promise<BotRecord | null> {
@@ -56,7 +62,17 @@ export class BotsRepo {
 
   /** Removes a bot; its sessions go with it, and every gateway closes their sockets (migration 0007's trigger). */
   async delete(id: Id): Promise<boolean> {
-    const { rowCount } = await this.pool.query(`DELETE FROM users WHERE id = $1 AND bot`, [id]);
-    return rowCount === 1;
+    // One statement: the removal, the session.revoked events of its live sessions (read before they go) and bot.deleted.
+    const { rows } = await this.pool.query<{ id: string }>(
+      `WITH s AS (SELECT id, user_id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL),
+       d AS (DELETE FROM users WHERE id = $1 AND bot RETURNING id, bot_owner_id),
+       r AS (SELECT s.id, s.user_id FROM s JOIN d ON d.id = s.user_id),
+       ${revokedEvents(2)},
+       b AS (INSERT INTO events (type, user_id, data)
+         SELECT 'bot.deleted', id, jsonb_build_object('user_id', id::text, 'owner_id', bot_owner_id::text, 'reason', 'deleted') FROM d)
+       SELECT id FROM d`,
+      [id, 'deletion'],
+    );
+    return rows.length === 1;
   }
 }

@@ -11,6 +11,8 @@ export interface Broker {
   /** Publishes to every subscriber of `topic`; resolves with how many subscribers received it. */
   publish(topic: string, payload: string): Promise<number>;
   subscribe(topic: string, handler: BrokerHandler): Promise<void>;
+  /** Drops every handler of `topic` and stops receiving it (the per-user push topics come and go with their sockets). */
+  unsubscribe(topic: string): Promise<void>;
   /**
    * Called after the broker lost messages (a reconnect), with when the
    * connection was lost (Unix ms), so state changed since then can be reconciled.
@@ -27,4 +29,6 @@ export const Topic = {
   revocationAcks: (instance: string) => `sessions.revoked.ack.${instance}`,
   /** Payload: empty; signing keys changed, reload them. */
   KEYS_CHANGED: 'keys.changed',
+  /** Pushes and disconnects for one user's sockets (gateway/userSockets.ts), subscribed by the instances holding one. */
+  user: (userId: string) => `user.${userId}`,
 } as const;

@@ -15,6 +15,10 @@ export class MemoryBroker implements Broker {
     this.handlers.set(topic, [...(this.handlers.get(topic) ?? []), handler]);
   }
 
+  async unsubscribe(topic: string): Promise<void> {
+    this.handlers.delete(topic);
+  }
+
   onResync(): void {
     // Nothing is ever lost in one process.
   }

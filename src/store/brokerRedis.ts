@@ -43,6 +43,11 @@ export class RedisBroker implements Broker {
     await this.subscriber.subscribe(this.prefix + topic);
   }
 
+  async unsubscribe(topic: string): Promise<void> {
+    this.handlers.delete(topic);
+    await this.subscriber.unsubscribe(this.prefix + topic);
+  }
+
   onResync(handler: (lostAt: number) => void): void {
     this.resyncHandlers.push(handler);
   }

@@ -44,6 +44,11 @@ export class RedisClusterBroker implements Broker {
     await this.subscriber.ssubscribe(this.prefix + topic);
   }
 
+  async unsubscribe(topic: string): Promise<void> {
+    this.handlers.delete(topic);
+    await this.subscriber.sunsubscribe(this.prefix + topic);
+  }
+
   onResync(handler: (lostAt: number) => void): void {
     this.resyncHandlers.push(handler);
   }

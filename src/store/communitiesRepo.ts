@@ -34,7 +34,7 @@ export class CommunitiesRepo {
 
   /** Creates a community with its first text channel and the owner as a member, in one transaction. */
   async create(input: { id: Id; channelId: Id; channelName: string; name: string; ownerId: Id }): Promise<CommunityRecord> {
-    return withTransaction(this.pool, async (client) => {
+    return withTransaction(this.pool, async ({ db: client }) => {
       const { rows } = await client.query<CommunityRow>(
         `INSERT INTO communities (id, name, owner_id) VALUES ($1, $2, $3) RETURNING *`,
         [input.id, input.name, input.ownerId],

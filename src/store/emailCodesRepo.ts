@@ -19,6 +19,8 @@ export interface EmailCodeRecord {
   expiresAt: Date;
   failedAttempts: number;
   usedAt: Date | null;
+  /** `change_email`: the session that asked for the change, the only one that may confirm it. */
+  sessionId: Id | null;
 }
 
 interface EmailCodeRow {
@@ -30,6 +32,7 @@ interface EmailCodeRow {
   expires_at: Date;
   failed_attempts: number;
   used_at: Date | null;
+  session_id: string | null;
 }
 
 const toRecord = (row: EmailCodeRow): EmailCodeRecord => ({
@@ -41,6 +44,7 @@ const toRecord = (row: EmailCodeRow): EmailCodeRecord => ({
   expiresAt: row.expires_at,
   failedAttempts: row.failed_attempts,
   usedAt: row.used_at,
+  sessionId: row.session_id,
 });
 
 /** Whose code to issue: the account with this (canonical) address, or this account. */
@@ -100,38 +104,45 @@ export class EmailCodesRepo {
 
   /**
    * Stores a code for an email change of `userId` to `email` (the address
-   * mailed), replacing an earlier change request of the account.
+   * mailed), asked from `sessionId`, replacing an earlier change request of
+   * the account.
    */
   async issueForChange(
-    userId: Id,
-    email: string,
+    change: { userId: Id; sessionId: Id; email: string },
     code: Omit<NewCode, 'purpose' | 'onlyUnverified'>,
     client: Pool | PoolClient = this.pool,
   ): Promise<void> {
     await client.query(
-      `INSERT INTO email_codes (user_id, purpose, email, salt, code_hash, expires_at)
-       VALUES ($1, 'change_email', $2, $3, $4, now() + $5 * interval '1 millisecond')
+      `INSERT INTO email_codes (user_id, purpose, email, salt, code_hash, expires_at, session_id)
+       VALUES ($1, 'change_email', $2, $3, $4, now() + $5 * interval '1 millisecond', $6)
        ON CONFLICT (user_id, purpose) DO UPDATE SET
-         email = EXCLUDED.email, salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash,
+         email = EXCLUDED.email, salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash, session_id = EXCLUDED.session_id,
          expires_at = EXCLUDED.expires_at, failed_attempts = 0, used_at = NULL, created_at = now()`,
-      [userId, email, code.salt, code.codeHash, code.ttlMs],
+      [change.userId, change.email, code.salt, code.codeHash, code.ttlMs, change.sessionId],
     );
   }
 
+  /** Drops the account's pending email change, if any (the owner reacted: see accountSecurity.ts); true when there was one. */
+  async cancelChange(userId: Id, client: Pool | PoolClient = this.pool): Promise<boolean> {
+    const { rowCount } = await client.query(
+      `DELETE FROM email_codes WHERE user_id = $1 AND purpose = 'change_email' AND used_at IS NULL`,
+      [userId],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   /**
-   * The pending email changes to `email` (several accounts may ask for the
-   * same address; the first to confirm gets it), locked for the rest of the
-   * transaction.
+   * The account's pending email change to `email`, locked for the rest of
+   * the transaction; null when it has none to that address.
    */
-  async lockChangesTo(email: string, client: PoolClient): Promise<EmailCodeRecord[]> {
+  async lockChange(userId: Id, email: string, client: PoolClient): Promise<EmailCodeRecord | null> {
     const { rows } = await client.query<EmailCodeRow>(
       `SELECT c.* FROM email_codes c JOIN users u ON u.id = c.user_id
-       WHERE lower(c.email) = lower($1) AND c.purpose = 'change_email' AND u.deleted_at IS NULL
-       ORDER BY c.created_at, c.user_id
+       WHERE c.user_id = $1 AND lower(c.email) = lower($2) AND c.purpose = 'change_email' AND u.deleted_at IS NULL
        FOR UPDATE OF c`,
-      [email],
+      [userId, email],
     );
-    return rows.map(toRecord);
+    return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async recordFailure(userId: Id, purpose: CodePurpose, client: PoolClient): Promise<void> {

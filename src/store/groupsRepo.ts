@@ -28,7 +28,7 @@ export class GroupsRepo {
 
   /** Creates a group with its owner as the first participant, in one transaction. */
   async create(input: { id: Id; name: string; ownerId: Id }): Promise<GroupRecord> {
-    return withTransaction(this.pool, async (client) => {
+    return withTransaction(this.pool, async ({ db: client }) => {
       const { rows } = await client.query<GroupRow>(`INSERT INTO groups (id, name, owner_id) VALUES ($1, $2, $3) RETURNING *`, [
         input.id, input.name, input.ownerId,
       ]);

@@ -48,7 +48,7 @@ export class KeysRepo {
    * newest key. Returns the retired kids and the kept ones with their bots.
    */
   async retireAllButNewest(includeBotKeys = false): Promise<{ retired: string[]; keptForBots: Array<{ kid: string; botIds: string[] }> }> {
-    return withTransaction(this.pool, async (client) => {
+    return withTransaction(this.pool, async ({ db: client }) => {
       const { rows: kept } = await client.query<{ kid: string; bot_ids: string[] }>(
         `SELECT s.token_kid AS kid, array_agg(DISTINCT u.id::text ORDER BY u.id::text) AS bot_ids
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN signing_keys k ON k.kid = s.token_kid

@@ -8,6 +8,7 @@
  * instances), liveStateMemory.ts (the embedded single-instance mode); one
  * contract suite (test/store/liveStateContract.ts) runs against each.
  */
+import type { DeviceInfo } from '../domain/device.js';
 import type { Id } from '../domain/ids.js';
 
 /** What Authorize needs of a valid session. */
@@ -19,6 +20,13 @@ export interface SessionEntry {
   bot: boolean;
   /** Fingerprint of the device last recorded for the session (services/sessions.ts deviceFingerprint). */
   device: string;
+  /**
+   * What token introspection answers besides (POST /v1/sessions/introspect):
+   * whether the owner's address is verified, and the device itself. Absent
+   * in entries cached by an older release: introspection then reads Postgres.
+   */
+  emailVerified?: boolean;
+  deviceInfo?: DeviceInfo;
 }
 
 /** What the cache knows of one session. */
@@ -52,9 +60,29 @@ export interface LiveState {
   touch(activity: ReadonlyMap<Id, number>): Promise<void>;
   /** Last activity known to the cache, for the sessions it knows. */
   lastActive(sessionIds: readonly Id[]): Promise<Map<Id, number>>;
+  /**
+   * The point of the revocation log (sessionsRepo.ts `endedSince`) up to
+   * which every ended session is tombstoned here; null when none was ever
+   * written (an empty store). It lives and is lost with the tombstones: a
+   * store restored from an older snapshot brings back the older mark.
+   */
+  readWatermark(): Promise<string | null>;
+  /** Raises the mark to `horizon` (a decimal transaction id); never lowers it. */
+  raiseWatermark(horizon: string): Promise<void>;
+  /**
+   * `lost` when the connection to the store drops (what it says afterwards
+   * may come from a restarted, older store), `restored` when it is back.
+   * Never called in process memory, which cannot be lost without the process.
+   */
+  onConnection(listener: ConnectionListener): void;
   /** Resolves when the backing store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ConnectionListener {
+  lost(): void;
+  restored(): void;
 }
 
 export interface LiveStateTtls {

@@ -1,6 +1,6 @@
 /** LiveState in this process, for the embedded single-instance mode. Same rules as liveStateRedis.ts. */
 import type { Id } from '../domain/ids.js';
-import type { CachedSession, LiveState, LiveStateTtls, SessionEntry } from './liveState.js';
+import type { CachedSession, ConnectionListener, LiveState, LiveStateTtls, SessionEntry } from './liveState.js';
 
 interface Slot {
   /** null: a revocation tombstone. */
@@ -15,6 +15,7 @@ export class MemoryLiveState implements LiveState {
   private readonly sessions = new Map<Id, Slot>();
   private readonly activity = new Map<Id, { at: number; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
+  private watermark: string | null = null;
 
   constructor(private readonly ttls: LiveStateTtls) {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -71,6 +72,16 @@ export class MemoryLiveState implements LiveState {
     }
     return out;
   }
+
+  async readWatermark(): Promise<string | null> {
+    return this.watermark;
+  }
+
+  async raiseWatermark(horizon: string): Promise<void> {
+    if (this.watermark === null || BigInt(horizon) > BigInt(this.watermark)) this.watermark = horizon;
+  }
+
+  onConnection(_listener: ConnectionListener): void {}
 
   async ping(): Promise<void> {}
 

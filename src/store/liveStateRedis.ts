@@ -6,7 +6,9 @@
  * keys of a session always live in one slot and may be written together:
  * - `s:{<sid>}`: `v|<user id>|<bot 0/1>|<device fingerprint>|<name>` for a
  *   valid session, `r` for a revocation tombstone;
- * - `la:{<sid>}`: last activity in Unix ms.
+ * - `la:{<sid>}`: last activity in Unix ms;
+ * - `revocation-watermark`: how far the revocation log is tombstoned here
+ *   (no TTL; see LiveState.readWatermark).
  * Every key has a TTL, so Redis holds only sessions used within the idle
  * window. Writes that could race a revocation run as one Lua script on one
  * key, so a tombstone is never overwritten by a stale "valid"; every command
@@ -15,7 +17,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { Id } from '../domain/ids.js';
-import type { CachedSession, LiveState, LiveStateTtls, SessionEntry } from './liveState.js';
+import type { CachedSession, ConnectionListener, LiveState, LiveStateTtls, SessionEntry } from './liveState.js';
 
 /** A single Redis node or a cluster: same commands. */
 export type RedisClient = Redis | Cluster;
@@ -60,6 +62,13 @@ if at > 0 then
 end
 return v`,
   },
+  /** Raise the watermark to ARGV[1], a decimal integer compared exactly (by length, then digits). */
+  osmRaiseWatermark: {
+    numberOfKeys: 1,
+    lua: `local cur = redis.call('GET', KEYS[1])
+if cur and (#cur > #ARGV[1] or (#cur == #ARGV[1] and cur >= ARGV[1])) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1]) return 1`,
+  },
   /** Raise the activity to ARGV[1] (never lower it) and extend its life. */
   osmTouch: {
     numberOfKeys: 1,
@@ -74,11 +83,35 @@ interface ScriptCommands {
   osmRevokeSession(sessionKey: string, activityKey: string, ttlMs: number): Promise<number>;
   osmForgetSession(key: string): Promise<number>;
   osmTouch(key: string, at: number, ttlMs: number): Promise<number>;
+  osmRaiseWatermark(key: string, horizon: string): Promise<number>;
   osmReadSession(sessionKey: string, activityKey: string, entryTtlMs: number, activeAt: number, activityTtlMs: number, tombstoneTtlMs: number): Promise<string | null>;
 }
 
 export function encodeEntry(entry: SessionEntry): string {
-  return `${VALID}|${entry.userId}|${entry.bot ? 1 : 0}|${entry.device}|${entry.name}`;
+  return `${VALID}|${entry.userId}|${entry.bot ? 1 : 0}|${encodeDevice(entry)}|${entry.name}`;
+}
+
+/**
+ * The device slot: the fingerprint, and when known `.<1|0 verified>.<base64url JSON of the device>`
+ * (no '|' in either). An older release reads the whole slot as a fingerprint that differs from the
+ * device it is told, and records the device again (a no-op UPDATE): nothing breaks in a rolling upgrade.
+ */
+function encodeDevice(entry: SessionEntry): string {
+  if (entry.emailVerified === undefined || !entry.deviceInfo) return entry.device;
+  const d = entry.deviceInfo;
+  const json = Buffer.from(JSON.stringify([d.clientId, d.deviceType, d.deviceVersion, d.appVersion])).toString('base64url');
+  return `${entry.device}.${entry.emailVerified ? 1 : 0}.${json}`;
+}
+
+function decodeDevice(slot: string): Pick<SessionEntry, 'device' | 'emailVerified' | 'deviceInfo'> {
+  const [device, verified, json] = slot.split('.');
+  if (verified === undefined || json === undefined) return { device: slot };
+  try {
+    const [clientId, deviceType, deviceVersion, appVersion] = JSON.parse(Buffer.from(json, 'base64url').toString('utf8')) as [number, string, string, string];
+    return { device: device!, emailVerified: verified === '1', deviceInfo: { clientId, deviceType, deviceVersion, appVersion } };
+  } catch {
+    return { device: device! };
+  }
 }
 
 /** The entry in a stored value; null for anything that is not one (treated as a miss). */
@@ -89,7 +122,7 @@ export function decodeEntry(value: string): SessionEntry | null {
   const c = value.indexOf('|', b + 1);
   const d = value.indexOf('|', c + 1);
   if (value.slice(0, a) !== VALID || d < 0) return null;
-  return { userId: value.slice(a + 1, b), bot: value.slice(b + 1, c) === '1', device: value.slice(c + 1, d), name: value.slice(d + 1) };
+  return { userId: value.slice(a + 1, b), bot: value.slice(b + 1, c) === '1', ...decodeDevice(value.slice(c + 1, d)), name: value.slice(d + 1) };
 }
 
 export class RedisLiveState implements LiveState {
@@ -156,6 +189,28 @@ export class RedisLiveState implements LiveState {
       if (value) out.set(id, Number(value));
     });
     return out;
+  }
+
+  async readWatermark(): Promise<string | null> {
+    return this.scripts.get(`${this.prefix}revocation-watermark`);
+  }
+
+  async raiseWatermark(horizon: string): Promise<void> {
+    await this.scripts.osmRaiseWatermark(`${this.prefix}revocation-watermark`, horizon);
+  }
+
+  /**
+   * One node: its connection closing and becoming ready again. A cluster:
+   * any node's connection failing, and the cluster being ready or a node
+   * (re)joining; a doubt raised for the whole store is cheap (Postgres
+   * answers for a moment) where a missed one is not.
+   */
+  onConnection(listener: ConnectionListener): void {
+    const client = this.scripts as RedisClient;
+    const lostEvents = 'nodes' in client ? ['node error', '-node', 'close'] : ['close', 'end'];
+    const restoredEvents = 'nodes' in client ? ['ready', '+node'] : ['ready'];
+    for (const event of lostEvents) client.on(event, () => listener.lost());
+    for (const event of restoredEvents) client.on(event, () => listener.restored());
   }
 
   async ping(): Promise<void> {

@@ -19,6 +19,13 @@ const MIGRATIONS_TABLE = 'schema_migrations';
 
 /** How long opening one connection may take: an attempt Postgres never answers fails rather than waits forever. */
 export const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long one statement may wait for its answer: on a connection whose
+ * packets vanish (a partition, a dead host) nothing else ends the wait, and
+ * the request would hang until TCP gives up (minutes). The connection is
+ * then closed, not lent again, and the request answers 503.
+ */
+export const QUERY_TIMEOUT_MS = 8_000;
 
 export interface PoolOptions {
   /** Connections at most (default 10). */
@@ -40,7 +47,9 @@ export interface PoolOptions {
 }
 
 export function createPool(url: string, log: Logger, options: PoolOptions = {}): Pool {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({
+    connectionString: url, max: options.max ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 30_000, query_timeout: QUERY_TIMEOUT_MS,
+  });
   const { onError } = options;
   if (options.preparedStatements ?? true) preparedPools.add(pool);
   // An idle client losing its connection must not crash the process.
@@ -124,6 +133,10 @@ export async function migrate(target: string | Pool, log: Logger): Promise<void>
   const lent = typeof target === 'string' ? undefined : await target.connect();
   const client = lent ?? new pg.Client({ connectionString: target as string });
   if (!lent) await client.connect();
+  // Migrations (and the advisory lock other starting instances wait on) may take longer than QUERY_TIMEOUT_MS.
+  const parameters = (client as unknown as { connectionParameters: { query_timeout?: number } }).connectionParameters;
+  const queryTimeout = parameters.query_timeout;
+  parameters.query_timeout = undefined;
   let done = false;
   try {
     if (await hasPendingMigrations(client)) {
@@ -143,6 +156,7 @@ export async function migrate(target: string | Pool, log: Logger): Promise<void>
     done = true;
   } finally {
     // A lent connection goes back to its pool, unless something failed on it (then it is closed, not reused).
+    parameters.query_timeout = queryTimeout;
     if (lent) lent.release(!done);
     else await client.end();
   }

@@ -121,8 +121,8 @@ export class TotpRepo {
   }
 
   /** Drops a pending (never enabled) secret. */
-  async removePending(userId: Id): Promise<void> {
-    await this.pool.query(`DELETE FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NULL`, [userId]);
+  async removePending(userId: Id, db: Db = this.pool): Promise<void> {
+    await db.query(`DELETE FROM totp_credentials WHERE user_id = $1 AND enabled_at IS NULL`, [userId]);
   }
 
   /** Sealed secrets whose envelope is not from the key `kid`, a page at a time (re-encryption). */

@@ -32,7 +32,7 @@ describe('audit trail (admin user events)', () => {
     assert.equal(changed!.user_id, userId);
     assert.match(String(changed!.at), /^\d{4}-\d\d-\d\dT/);
     assert.deepEqual([changed!.ip, changed!.client_id, changed!.device_type, changed!.device_version, changed!.app_version], ['127.0.0.1', 4, 'ios', '17', '5.1']);
-    assert.deepEqual(changed!.detail, { first_password: false, revoked_sessions: 0 });
+    assert.deepEqual(changed!.detail, { first_password: false, revoked_sessions: 0, email_change_cancelled: false });
     assert.match(String(signIn!.session_id), /^\d+$/);
     assert.notEqual(signIn!.session_id, auth.session_id!.toString(), 'the sign-in\'s own session');
     const text = all.stdout;

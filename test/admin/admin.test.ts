@@ -116,6 +116,13 @@ describe('admin CLI', () => {
     const missingName = await run('group', 'create', '--owner', owner.id);
     assert.equal(missingName.code, 2);
     assert.match(missingName.stderr, /--name is required/);
+    // Options come from the usage text (node:util parseArgs): a misspelt one, or one without its value, is refused.
+    const misspelt = await run('community', 'create', '--owner', owner.id, '--nmae', 'Typo');
+    assert.equal(misspelt.code, 2);
+    assert.match(misspelt.stderr, /Unknown option '--nmae'[\s\S]*usage: npm run admin -- community create --owner <userId> --name <name>/);
+    const valueless = await run('community', 'list', '--limit');
+    assert.equal(valueless.code, 2);
+    assert.match(valueless.stderr, /--limit/);
     const unknownCommand = await run('community', 'explode');
     assert.equal(unknownCommand.code, 2);
     assert.match(unknownCommand.stderr, /unknown command/);

@@ -21,8 +21,8 @@ describe('console in single-instance mode: newest outbox mail', () => {
     await buildConsole();
     root = mkdtempSync(join(process.env.TEST_STACK_DIR ?? tmpdir(), 'console-embedded-'));
     chmodSync(root, 0o755); // as root, the embedded Postgres runs as the user postgres, who must enter it
-    // No CONSOLE and no SMTP_URL: the defaults of `npm start` without settings.
-    gw = await spawnGateway({ DATABASE_URL: '', REDIS_URL: '', DATA_DIR: join(root, 'data'), MAIL_OUTBOX_DIR: join(root, 'outbox') });
+    // No CONSOLE and no SMTP_URL: the defaults of `npm start` without settings (no NODE_ENV, loopback HOST).
+    gw = await spawnGateway({ NODE_ENV: '', DATABASE_URL: '', REDIS_URL: '', DATA_DIR: join(root, 'data'), MAIL_OUTBOX_DIR: join(root, 'outbox') });
     browser = await launchChromium();
   });
   after(async () => {

@@ -1,7 +1,7 @@
 /**
  * ALLOWED_ORIGINS: a browser page of an origin not listed cannot open a
- * socket (HTTP 403 at upgrade), a listed one can, the gateway's own console
- * always can, and clients that are not browsers (no Origin) are let through.
+ * socket (HTTP 403 at upgrade), a listed one can, the gateway's own console page on
+ * loopback can (never whatever Host says), and clients that are not browsers (no Origin) are let through.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { OsmiumClient } from '../../src/client/client.js';
 import { ConfigError, loadConfig, parseAllowedOrigins } from '../../src/config.js';
-import { originAllowed } from '../../src/gateway/origin.js';
+import { loopbackConsoleOrigins, originAllowed } from '../../src/gateway/origin.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 import { launchChromium, type Browser, type Page } from './browser.js';
 
@@ -88,25 +88,27 @@ describe('Origin check at upgrade (browser)', () => {
 
 describe('Origin rule', () => {
   const policy = parseAllowedOrigins('https://chat.example.com, http://localhost:3000');
+  const own = loopbackConsoleOrigins(8080);
 
-  it('allows listed origins (case and default port aside), the gateway itself, and requests without Origin', () => {
-    assert.equal(originAllowed(policy, 'https://chat.example.com', 'gw.example.com'), true);
-    assert.equal(originAllowed(policy, 'https://CHAT.example.com:443', 'gw.example.com'), true);
-    assert.equal(originAllowed(policy, 'http://localhost:3000', 'gw.example.com'), true);
-    assert.equal(originAllowed(policy, 'https://gw.example.com', 'gw.example.com'), true, 'its own console');
-    assert.equal(originAllowed(policy, undefined, 'gw.example.com'), true, 'not a browser');
+  it("allows listed origins (case and default port aside), the console's own loopback origin, and requests without Origin", () => {
+    assert.equal(originAllowed(policy, 'https://chat.example.com', own), true);
+    assert.equal(originAllowed(policy, 'https://CHAT.example.com:443', own), true);
+    assert.equal(originAllowed(policy, 'http://localhost:3000', own), true);
+    assert.equal(originAllowed(policy, 'http://localhost:8080', own), true, 'its own console on loopback');
+    assert.equal(originAllowed(policy, 'https://gw.example.com', own), false, 'never its Host header');
+    assert.equal(originAllowed(policy, undefined, own), true, 'not a browser');
   });
 
   it('refuses other origins, other ports and schemes, and opaque origins', () => {
-    assert.equal(originAllowed(policy, 'https://evil.example', 'gw.example.com'), false);
-    assert.equal(originAllowed(policy, 'http://chat.example.com', 'gw.example.com'), false);
-    assert.equal(originAllowed(policy, 'http://localhost:3001', 'gw.example.com'), false);
-    assert.equal(originAllowed(policy, 'https://chat.example.com.evil.example', 'gw.example.com'), false);
-    assert.equal(originAllowed(policy, 'null', 'gw.example.com'), false);
+    assert.equal(originAllowed(policy, 'https://evil.example', own), false);
+    assert.equal(originAllowed(policy, 'http://chat.example.com', own), false);
+    assert.equal(originAllowed(policy, 'http://localhost:3001', own), false);
+    assert.equal(originAllowed(policy, 'https://chat.example.com.evil.example', own), false);
+    assert.equal(originAllowed(policy, 'null', own), false);
   });
 
   it('`*` allows every origin; a malformed entry stops the start naming ALLOWED_ORIGINS', () => {
-    assert.equal(originAllowed(parseAllowedOrigins('*'), 'https://evil.example', 'gw'), true);
+    assert.equal(originAllowed(parseAllowedOrigins('*'), 'https://evil.example', own), true);
     for (const bad of ['chat.example.com', 'https://chat.example.com/app', 'ftp://files.example', ',']) {
       assert.throws(() => loadConfig({ ALLOWED_ORIGINS: bad }), (err: unknown) => err instanceof ConfigError && /ALLOWED_ORIGINS=/.test(err.message), bad);
     }

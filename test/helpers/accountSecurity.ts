@@ -41,6 +41,16 @@ export async function awayFromStepBoundary(marginSeconds = 4): Promise<void> {
   );
 }
 
+/**
+ * Signs up on `client` with an email and marks the address verified, as if
+ * its code had been confirmed: two-factor needs a verified address.
+ */
+export async function verifiedSignUp(gw: TestGateway, client: OsmiumClient, fields: { email: string; password: string; name: string }): Promise<RpcResult> {
+  const result = await client.call('auth_sign_up', fields);
+  await gw.app.db.query(`UPDATE users SET email_verified = true WHERE id = $1`, [result.authorization!.user!.id!.toString()]);
+  return result;
+}
+
 export interface TotpAccount {
   email: string;
   password: string;
@@ -53,11 +63,11 @@ export interface TotpAccount {
   backupCodes: string[];
 }
 
-/** Signs up, turns TOTP on with the code of the previous step (so the current and next steps stay free for sign-ins). */
+/** Signs up, marks the address verified, turns TOTP on with the code of the previous step (so the current and next steps stay free for sign-ins). */
 export async function totpAccount(gw: TestGateway, tag = 'totp'): Promise<TotpAccount> {
   const email = uniqueEmail(tag);
   const client = await gw.connect();
-  const auth = (await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Tess Otp' })).authorization!;
+  const auth = (await verifiedSignUp(gw, client, { email, password: STRONG_PASSWORD, name: 'Tess Otp' })).authorization!;
   const setup = await client.call('settings_setup_totp', { enabled: true });
   const url = setup.totp!.url!;
   await awayFromStepBoundary();
@@ -74,9 +84,12 @@ export async function totpAccount(gw: TestGateway, tag = 'totp'): Promise<TotpAc
   };
 }
 
-/** Makes the session's last proof of the password `minutes` old (the test clock of the recent sign-in rule). */
-export async function ageSignIn(gw: TestGateway, sessionId: string, minutes: number): Promise<void> {
-  await gw.app.db.query(`UPDATE sessions SET authenticated_at = now() - $2 * interval '1 minute' WHERE id = $1`, [sessionId, minutes]);
+/**
+ * Makes every sign-in proof of `gw` `minutes` older (its clock moves on):
+ * the recent sign-in rule (REAUTH_WINDOW_MINUTES) then refuses them.
+ */
+export function ageSignIns(gw: TestGateway, minutes: number): void {
+  gw.clock.advance(minutes * 60_000);
 }
 
 export function errorOf(r: RpcResult): { code: number; message: string } | null {

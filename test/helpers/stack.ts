@@ -17,6 +17,7 @@ import { OsmiumClient } from '../../src/client/client.js';
 import { LIMIT_SETTINGS, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/embeddedPostgres.js';
+import { testClock, type TestClock } from './clock.js';
 import { nodeArgs } from './entry.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');
@@ -63,6 +64,7 @@ export const LIFTED_LIMITS: Record<string, string> = {
   SOCKET_RATE: '100000',
   SOCKET_BURST: '100000',
   MAX_PENDING_CONNECTIONS_PER_IP: '100000',
+  MAX_PENDING_CONNECTIONS_PER_NETWORK: '100000',
   ...Object.fromEntries(
     Object.keys(LIMIT_SETTINGS)
       .filter((name) => !name.endsWith('_MAIL_EMAIL'))
@@ -108,6 +110,8 @@ export interface TestGateway {
   databaseUrl: string;
   /** Log lines written by this gateway (JSON objects). */
   logs: Array<Record<string, unknown>>;
+  /** The clock its services read: a test moves it forward instead of waiting. */
+  clock: TestClock;
   connect(headers?: Record<string, string>): Promise<OsmiumClient>;
   close(): Promise<void>;
 }
@@ -117,7 +121,7 @@ export interface TestGateway {
  * and the test Redis (none when TEST_MODE=embedded; a test that names a Redis
  * of its own, REDIS_URL or REDIS_CLUSTER_NODES, gets that one alone).
  */
-export async function startGateway(env: Record<string, string> = {}, options: { databaseUrl?: string } = {}): Promise<TestGateway> {
+export async function startGateway(env: Record<string, string> = {}, options: { databaseUrl?: string; clock?: TestClock } = {}): Promise<TestGateway> {
   const databaseUrl = options.databaseUrl ?? (await createDatabase());
   const ownRedis = 'REDIS_URL' in env || 'REDIS_CLUSTER_NODES' in env;
   const config = loadConfig({
@@ -143,7 +147,8 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     },
   });
   const log = createLogger({ level: config.LOG_LEVEL, pretty: false, destination });
-  const app = await startApp(config, { log, databaseUrl: config.DATABASE_URL ?? databaseUrl });
+  const clock = options.clock ?? testClock();
+  const app = await startApp(config, { log, databaseUrl: config.DATABASE_URL ?? databaseUrl, clock });
   const url = `ws://127.0.0.1:${app.port}`;
   const clients: OsmiumClient[] = [];
   return {
@@ -151,6 +156,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     url,
     databaseUrl,
     logs,
+    clock,
     async connect(headers) {
       const client = await OsmiumClient.connect(url, { headers });
       clients.push(client);

@@ -10,7 +10,8 @@ import type { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { RECENT_SIGN_IN_REQUIRED } from '../../src/services/recentSignIn.js';
-import { ageSignIn, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
+import { assertRpcError } from '../helpers/results.js';
+import { ageSignIns, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -132,14 +133,17 @@ describe('account settings', () => {
       assert.ok((await signInResult(email, STRONG_PASSWORD)).r.authorization, 'password unchanged');
     });
 
-    it('guesses of the current password are limited per account (429), checked before bcrypt', async () => {
-      const { client } = await verifiedAccount('chpwguess');
+    it('guesses of the current password from a resumed token are limited per account (429), checked before bcrypt; the signed-in socket keeps its own', async () => {
+      const { client, token } = await verifiedAccount('chpwguess');
+      const resumed = await gw.connect();
+      await resumed.call('auth_authorize', { token });
       const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
-        client.request('settings_change_password', { current_password: `wrong guess ${i}`, new_password: NEW_PASSWORD })));
+        resumed.request('settings_change_password', { current_password: `wrong guess ${i}`, new_password: NEW_PASSWORD })));
       assert.equal(results.filter((r) => r.error?.error_code === ErrorCode.UNAUTHENTICATED).length, 3);
       assert.equal(results.filter((r) => r.error?.error_code === ErrorCode.RATE_LIMITED).length, 5);
-      const right = await client.request('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD });
+      const right = await resumed.request('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD });
       assert.equal(right.error?.error_code, ErrorCode.RATE_LIMITED, 'the right password waits too');
+      assert.ok(isEmptyResult(await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD })), 'the owner, where they signed in, is not locked out');
     });
 
     it('a guest sets a first password with current_password empty (and must leave it empty)', async () => {
@@ -168,12 +172,14 @@ describe('account settings', () => {
       assert.equal((await client.call('settings_get_account', {})).account!.email, email);
       assert.ok((await signInResult(email, STRONG_PASSWORD)).r.authorization);
 
-      const verifier = await gw.connect(); // confirming works signed out, like any verifyEmail
-      await verifier.call('auth_verify_email', { email: next, code });
+      // Only the session that asked confirms it: the code alone, signed out, does not.
+      const stranger = await gw.connect();
+      assert.equal((await stranger.request('auth_verify_email', { email: next, code })).error?.error_code, ErrorCode.BAD_REQUEST);
+      await client.call('auth_verify_email', { email: next, code });
       assert.deepEqual(await accountOf(client), { email: next, confirmed: true, has_password: true, totp_enabled: false, pending_delete: false });
       assert.equal((await signInResult(email, STRONG_PASSWORD)).r.error?.error_code, ErrorCode.UNAUTHENTICATED, 'old address no longer signs in');
       assert.ok((await signInResult(next, STRONG_PASSWORD)).r.authorization);
-      const reuse = await verifier.request('auth_verify_email', { email: next, code });
+      const reuse = await client.request('auth_verify_email', { email: next, code });
       assert.equal(reuse.error?.error_code, ErrorCode.BAD_REQUEST, 'the code works once');
       const kinds = await auditKinds(userId);
       assert.ok(kinds.includes('email_change_requested') && kinds.includes('email_change_confirmed'));
@@ -227,30 +233,34 @@ describe('account settings', () => {
   describe('the recent sign-in rule (a stolen token)', () => {
     it('an Authorize of an old token gets 403 at changeEmail, TOTP off and deleteAccount; a fresh sign-in passes', async () => {
       const account = await totpAccount(gw, 'stolen');
-      await ageSignIn(gw, account.sessionId, 11); // REAUTH_WINDOW_MINUTES is 10
+      ageSignIns(gw, 11); // REAUTH_WINDOW_MINUTES is 10
       const tokenOwner = await gw.connect();
       await tokenOwner.call('auth_authorize', { token: account.token }); // the thief resumes the token: that proves nothing
       for (const r of [
         await tokenOwner.request('settings_change_email', { new_email: uniqueEmail('thief') }),
         await tokenOwner.request('settings_setup_totp', { enabled: false, code: account.backupCodes[0] }),
         await tokenOwner.request('settings_delete_account', {}),
-      ]) assert.deepEqual(errorOf(r), { code: ErrorCode.FORBIDDEN, message: RECENT_SIGN_IN_REQUIRED });
+      ]) assertRpcError(r, ErrorCode.FORBIDDEN, new RegExp(`^${RECENT_SIGN_IN_REQUIRED}`));
       const still = (await tokenOwner.call('settings_get_account', {})).account!;
       assert.deepEqual([still.totp_enabled, still.pending_delete, still.email], [true, false, account.email]);
 
       const fresh = await gw.connect();
       await fresh.call('auth_sign_in', { email: account.email, password: account.password, totp: account.backupCodes[1] });
       assert.ok(isEmptyResult(await fresh.call('settings_change_email', { new_email: uniqueEmail('owner') })));
+
+      gw.clock.reset();
     });
 
     it('a password change proves the password again', async () => {
       const { client, sessionId, email } = await verifiedAccount('reproof');
-      await ageSignIn(gw, sessionId, 60);
+      ageSignIns(gw, 60);
       const before = await client.request('settings_change_email', { new_email: uniqueEmail('x') });
       assert.equal(before.error?.error_code, ErrorCode.FORBIDDEN);
       await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD });
       await smtp.next(email);
       assert.ok(isEmptyResult(await client.call('settings_change_email', { new_email: uniqueEmail('y') })));
+
+      gw.clock.reset();
     });
   });
 
@@ -318,7 +328,7 @@ describe('account settings', () => {
       const { rows } = await gw.app.db.query(`SELECT detail FROM audit_events WHERE user_id = $1 AND kind = 'sessions_revoked'`, [userId]);
       return rows.length ? rows : undefined;
     }, { what: 'the sessions_revoked audit event' });
-    assert.deepEqual(rows, [{ detail: { sessions: otherId } }]);
+    assert.deepEqual(rows, [{ detail: { email_change_cancelled: false, sessions: otherId } }]);
   });
 
   it('the audit trail records failed sign-ins with the address and device they came from', async () => {

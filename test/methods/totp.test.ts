@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AuditKind } from '../../src/domain/audit.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
-import { INVALID_TOTP, TOTP_REQUIRED } from '../../src/services/accountSecurity.js';
+import { INVALID_TOTP, TOTP_NEEDS_VERIFIED_EMAIL, TOTP_REQUIRED } from '../../src/services/accountSecurity.js';
 import { RECENT_SIGN_IN_REQUIRED } from '../../src/services/recentSignIn.js';
+import { assertRpcError } from '../helpers/results.js';
 import { MASKED_BACKUP_CODE, TOTP_CODE_REFUSED } from '../../src/services/totp.js';
 import {
-  ageSignIn, awayFromStepBoundary, codeAt, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount, totpOf,
+  ageSignIns, awayFromStepBoundary, verifiedSignUp, codeAt, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount, totpOf,
 } from '../helpers/accountSecurity.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -36,7 +37,7 @@ describe('TOTP two-factor authentication', () => {
     it('answers a pending 160-bit secret as an otpauth URL with the issuer and the email; a new call replaces it', async () => {
       const client = await gw.connect();
       const email = uniqueEmail('setup');
-      await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Setup' });
+      await verifiedSignUp(gw, client, { email, password: STRONG_PASSWORD, name: 'Setup' });
       const first = (await client.call('settings_setup_totp', { enabled: true })).totp!;
       assert.equal(first.enabled, false);
       assert.deepEqual(first.backup_codes, []);
@@ -56,17 +57,17 @@ describe('TOTP two-factor authentication', () => {
       assert.equal(account.totp_enabled, false);
     });
 
-    it('a guest is labelled by name', async () => {
+    it('a guest (no address to recover it by) cannot turn it on: 403, two-factor needs a verified address', async () => {
       const client = await gw.connect();
       await client.call('auth_sign_up', { name: 'Guesty McGuest' });
-      const url = (await client.call('settings_setup_totp', { enabled: true })).totp!.url!;
-      assert.equal(totpOf(url).label, 'Guesty McGuest');
+      const r = await client.request('settings_setup_totp', { enabled: true });
+      assert.deepEqual(errorOf(r), { code: ErrorCode.FORBIDDEN, message: TOTP_NEEDS_VERIFIED_EMAIL });
     });
 
     it('a wrong code is 400 and leaves TOTP off; the right one turns it on with 10 backup codes, shown once', async () => {
       const client = await gw.connect();
       const email = uniqueEmail('enable');
-      await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Enable' });
+      await verifiedSignUp(gw, client, { email, password: STRONG_PASSWORD, name: 'Enable' });
       const url = (await client.call('settings_setup_totp', { enabled: true })).totp!.url!;
       await awayFromStepBoundary();
       const right = codeAt(url);
@@ -176,7 +177,7 @@ describe('TOTP two-factor authentication', () => {
     it('tolerates one step of clock drift behind, not two', async () => {
       const client = await gw.connect();
       const email = uniqueEmail('driftback');
-      await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Drift' });
+      await verifiedSignUp(gw, client, { email, password: STRONG_PASSWORD, name: 'Drift' });
       const url = (await client.call('settings_setup_totp', { enabled: true })).totp!.url!;
       await awayFromStepBoundary();
       const twoBehind = await client.request('settings_setup_totp', { enabled: true, code: codeAt(url, -2) });
@@ -237,14 +238,16 @@ describe('TOTP two-factor authentication', () => {
 
     it('needs a recent sign-in: a session that signed in long ago gets 403 even with a right code', async () => {
       const account = await totpAccount(gw, 'offstale');
-      await ageSignIn(gw, account.sessionId, 60);
+      ageSignIns(gw, 60);
       const r = await account.client.request('settings_setup_totp', { enabled: false, code: account.backupCodes[0] });
-      assert.deepEqual(errorOf(r), { code: ErrorCode.FORBIDDEN, message: RECENT_SIGN_IN_REQUIRED });
+      assertRpcError(r, ErrorCode.FORBIDDEN, new RegExp(`^${RECENT_SIGN_IN_REQUIRED}`));
       assert.equal((await account.client.call('settings_get_account', {})).account!.totp_enabled, true);
       // The backup code was not spent by the refusal.
       const fresh = await signIn(account.email, account.password, account.backupCodes[1]);
       const off = await fresh.client.call('settings_setup_totp', { enabled: false, code: account.backupCodes[0] });
       assert.equal(off.totp!.enabled, false);
+
+      gw.clock.reset();
     });
   });
 });
@@ -308,7 +311,7 @@ describe('TOTP without an encryption key (server mode)', () => {
     const gw = await startGateway();
     try {
       const client = await gw.connect();
-      await client.call('auth_sign_up', { name: 'No Key' });
+      await verifiedSignUp(gw, client, { email: uniqueEmail('nokey'), password: STRONG_PASSWORD, name: 'No Key' });
       const r = await client.request('settings_setup_totp', { enabled: true });
       assert.equal(r.error?.error_code, ErrorCode.UNAVAILABLE);
       assert.match(r.error!.error_message!, /TOTP_ENCRYPTION_KEY/);

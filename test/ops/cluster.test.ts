@@ -1,5 +1,7 @@
 /**
- * WORKERS=2: two processes share the port and behave as one gateway. They
+ * WORKERS=2: two processes share the port and behave as one gateway. Each
+ * worker listens on the port with a socket of its own (SO_REUSEPORT), so the
+ * kernel hands connections to the workers and the primary accepts none. They
  * coordinate only through Redis and Postgres, so a revocation through a socket
  * on one worker closes sockets on the other; /metrics on any worker reports
  * the whole machine; SIGTERM to the primary stops both cleanly. The primary
@@ -9,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { OsmiumClient } from '../../src/client/client.js';
@@ -19,14 +22,44 @@ import { metric } from '../helpers/metrics.js';
 import { waitForOutput } from './output.js';
 
 const PASSWORD = 'cluster password';
-/** Sockets signed in beside the first; the primary deals connections round robin. */
+/** Sockets signed in beside the first. */
 const SOCKETS = 8;
+/** The kernel picks a worker per connection by a hash of its addresses: 64 guests all on one of 2 workers would be a 2^-63 chance. */
+const MAX_GUESTS = 64;
 
 /** The snowflake worker id inside an id: bits 12-21. */
 function workerIdOf(id: { toString(): string }): number {
   return Number((BigInt(id.toString()) >> 12n) & 1023n);
 }
 
+/**
+ * Sockets listening on `port` (TCP state 0A in /proc/net/tcp and tcp6): one
+ * per worker when each worker has its own, one for the whole cluster when
+ * the primary holds node:cluster's shared socket.
+ */
+function listeningSockets(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (local?.endsWith(hexPort) && state === '0A') count++;
+    }
+  }
+  return count;
+}
+
+/** Signs up guests, each on a new socket, until sessions from `workers` snowflake worker ids were seen (at most MAX_GUESTS). */
+async function workersReached(url: string, workers: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  for (let i = 0; i < MAX_GUESTS && seen.size < workers; i++) {
+    const client = await OsmiumClient.connect(url);
+    const auth = await client.call('auth_sign_up', { name: `Guest ${i}` });
+    seen.add(workerIdOf(auth.authorization!.session_id!));
+    await client.close();
+  }
+  return seen;
+}
 
 describe('two cluster workers', () => {
   let gw: SpawnedGateway;
@@ -51,6 +84,10 @@ describe('two cluster workers', () => {
     assert.deepEqual(new Set(metricsPorts), new Set([gw.metricsPort]), 'and one metrics port');
     assert.equal(new Set(listening.map((l) => l.workerId)).size, 2, 'each with its own snowflake worker id');
     assert.equal(gw.output.filter((l) => l.includes('applied migrations')).length, 1, 'migrations ran once');
+    const reusing = gw.output.filter((l) => l.includes('"msg":"gateway listening"')).map((l) => (JSON.parse(l) as { reusePort: boolean }).reusePort);
+    assert.deepEqual(reusing, [true, true], 'each worker listens with SO_REUSEPORT');
+    assert.equal(listeningSockets(gw.port), 2, 'two listening sockets on the port, one per worker (none held by the primary)');
+    assert.equal((await workersReached(gw.url, 2)).size, 2, 'the kernel hands new connections to both workers');
 
     const email = uniqueEmail('cluster');
     const owner = await OsmiumClient.connect(gw.url);
@@ -104,12 +141,10 @@ describe('cluster primary', () => {
       const [first] = await waitForOutput(gw, /"msg":"gateway listening"/, 2);
       process.kill((JSON.parse(first!) as { pid: number }).pid, 'SIGKILL');
       await waitForOutput(gw, /worker died; starting another/);
+      assert.equal(listeningSockets(gw.port), 1, "the dead worker's socket left the port; the other kept serving");
       await waitForOutput(gw, /"msg":"gateway listening"/, 3);
-      for (let i = 0; i < 4; i++) {
-        const client = await OsmiumClient.connect(gw.url);
-        assert.ok((await client.call('auth_sign_up', { name: `Guest ${i}` })).authorization, 'every worker serves');
-        await client.close();
-      }
+      assert.equal(listeningSockets(gw.port), 2, 'the replacement listens on the port with a socket of its own');
+      assert.equal((await workersReached(gw.url, 2)).size, 2, 'new connections reach the surviving worker and the replacement');
     } finally {
       assert.equal(await gw.stop('SIGTERM'), 0);
     }

@@ -56,7 +56,7 @@ describe('node dist/main.js and its code cache', () => {
   });
 
   it('a cache V8 refuses (other V8 flags): still serves, and warns once that the start is slower and how to mend it', async () => {
-    const { ready, warnings } = await start('--max-semi-space-size=32');
+    const { ready, warnings } = await start('--stack-trace-limit=20');
     assert.equal(ready.codeCache, 'rejected');
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(warnings[0]!, /refused by V8.*run npm run build with this node/);

@@ -18,6 +18,7 @@ import getPort from 'get-port';
 import { OsmiumClient } from '../../src/client/client.js';
 import { createDatabase, REDIS_URL, uniqueEmail } from '../helpers/stack.js';
 import { buildStages, ensureUser, imageEnv, inStage, type Stage } from './dockerfile.js';
+import { eventually } from '../helpers/eventually.js';
 import { readyz, runToExit, startProcess, type Running } from './process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -113,7 +114,10 @@ describe('the Docker image, built step by step without Docker', () => {
     const gateway = run({ PORT: String(port), DATABASE_URL: await createDatabase(), REDIS_URL, WORKERS: '2' });
     try {
       await readyz(port, gateway, 120_000);
-      assert.equal(await stopLikeDocker(gateway), 0);
+      // Each worker listens on the port itself: /readyz may come from the first one ready while the other
+      // still starts. Stopped when both said so, as a container is once its health check has passed for long.
+      await eventually(() => gateway.lines.filter((l) => l.includes('"msg":"ready"')).length >= 2, { what: 'both workers ready', timeoutMs: 120_000 });
+      assert.equal(await stopLikeDocker(gateway), 0, gateway.lines.slice(-20).join('\n'));
     } finally {
       await gateway.stop('SIGKILL');
     }

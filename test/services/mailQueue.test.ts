@@ -29,7 +29,7 @@ describe('mail queue', () => {
 
   it('retries on the schedule, then drops the mail with an error log', async () => {
     const { lines, log } = capture();
-    const service = new MailService({ smtpUrl: smtp.url, from: 'a@b.test', outboxDir: '/nonexistent', retryDelaysMs: [20, 20] }, log);
+    const service = new MailService({ smtpUrl: smtp.url, from: 'a@b.test', outboxDir: '/nonexistent', retryDelaysMs: [20, 20], log });
     smtp.failNext = 3;
     service.send(mail('dropped@example.test'));
     await eventually(() => service.counts.dropped > 0, { what: 'the mail to be dropped after its retries' });
@@ -43,7 +43,7 @@ describe('mail queue', () => {
 
   it('close sends what is queued, drops pending retries and returns promptly', async () => {
     const { lines, log } = capture();
-    const service = new MailService({ smtpUrl: smtp.url, from: 'a@b.test', outboxDir: '/nonexistent', retryDelaysMs: [60_000] }, log);
+    const service = new MailService({ smtpUrl: smtp.url, from: 'a@b.test', outboxDir: '/nonexistent', retryDelaysMs: [60_000], log });
     smtp.failNext = 1;
     service.send(mail('retrying@example.test'));
     await eventually(() => service.counts.failedAttempts > 0, { what: 'the first attempt to fail' });

@@ -5,12 +5,12 @@ import { RpcError } from '../../src/protocol/errorCodes.js';
 import { PasswordPolicy } from '../../src/services/passwordPolicy.js';
 import { runToExit } from '../ops/process.js';
 
-const policy = new PasswordPolicy(3);
+const policy = new PasswordPolicy({ minScore: 3 });
 const owner = { email: 'margaret.hamilton@example.test', name: 'Margaret Hamilton' };
 
-async function refusal(password: string, who = owner): Promise<string | null> {
+async function refusal(password: string, who = owner, network = '192.0.2.1'): Promise<string | null> {
   try {
-    await policy.check(password, who, 'password');
+    await policy.check(password, who, 'password', { network });
     return null;
   } catch (err) {
     assert.ok(err instanceof RpcError);
@@ -49,19 +49,19 @@ describe('password policy', () => {
 
   it('200 checks at once, half of them weak: each answer goes to its own password (exactly the 100 weak ones refused)', async () => {
     const passwords = Array.from({ length: 200 }, (_, i) => (i % 2 ? `velvet quasar lantern ${i}` : `password${i}`));
-    const answers = await Promise.all(passwords.map((p) => refusal(p)));
+    const answers = await Promise.all(passwords.map((p, i) => refusal(p, owner, `192.0.2.${i}`)));
     const refused = passwords.filter((_, i) => answers[i] !== null);
     assert.equal(refused.length, 100);
     assert.ok(refused.every((p) => p.startsWith('password')), 'only the weak ones');
   });
 
   it('its thread, started and idle, does not keep a process alive (a stopped gateway would never exit)', async () => {
-    const script = "import('./src/services/passwordPolicy.ts').then(({ PasswordPolicy }) => new PasswordPolicy(3).start())";
+    const script = "import('./src/services/passwordPolicy.ts').then(({ PasswordPolicy }) => new PasswordPolicy({ minScore: 3 }).start())";
     const run = await runToExit(process.execPath, ['--import', 'tsx', '-e', script], { deadlineMs: 20_000 });
     assert.equal(run.code, 0, run.stderr);
   });
 
   it('PASSWORD_MIN_SCORE=0 turns it off', async () => {
-    await assert.doesNotReject(new PasswordPolicy(0).check('password', owner, 'password'));
+    await assert.doesNotReject(new PasswordPolicy({ minScore: 0 }).check('password', owner, 'password', { network: '192.0.2.1' }));
   });
 });

@@ -5,7 +5,7 @@ import { SnowflakeGenerator, snowflakeTime, SNOWFLAKE_EPOCH_MS } from '../../src
 
 describe('snowflake ids', () => {
   it('are unique and strictly increasing, even past 4096 ids in one millisecond', () => {
-    const gen = new SnowflakeGenerator(5);
+    const gen = new SnowflakeGenerator({ workerId: 5 });
     let previous = 0n;
     const seen = new Set<string>();
     for (let i = 0; i < 50_000; i++) {
@@ -23,7 +23,7 @@ describe('snowflake ids', () => {
     // The clock reads t, then steps back 5 ms for a few reads, then moves on.
     const readings = [t, t - 5, t - 5, t - 5, t + 1];
     let i = 0;
-    const gen = new SnowflakeGenerator(1, () => readings[Math.min(i++, readings.length - 1)]!);
+    const gen = new SnowflakeGenerator({ workerId: 1, clock: () => readings[Math.min(i++, readings.length - 1)]! });
     const a = BigInt(gen.next());
     const b = BigInt(gen.next());
     assert.ok(b > a, 'waited for the clock instead of reusing a past millisecond');
@@ -32,7 +32,7 @@ describe('snowflake ids', () => {
 
   it('encode the time and the worker id', () => {
     const at = Date.UTC(2026, 10, 25, 12, 0, 0);
-    const gen = new SnowflakeGenerator(1023, () => at);
+    const gen = new SnowflakeGenerator({ workerId: 1023, clock: () => at });
     const id = gen.next();
     assert.equal(snowflakeTime(id), at);
     assert.equal(Number((BigInt(id) >> 12n) & 1023n), 1023);
@@ -41,14 +41,14 @@ describe('snowflake ids', () => {
 
   it('differ between workers in the same millisecond', () => {
     const at = Date.now();
-    const a = new SnowflakeGenerator(1, () => at).next();
-    const b = new SnowflakeGenerator(2, () => at).next();
+    const a = new SnowflakeGenerator({ workerId: 1, clock: () => at }).next();
+    const b = new SnowflakeGenerator({ workerId: 2, clock: () => at }).next();
     assert.notEqual(a, b);
   });
 
   it('reject worker ids outside 0-1023', () => {
-    assert.throws(() => new SnowflakeGenerator(1024));
-    assert.throws(() => new SnowflakeGenerator(-1));
+    assert.throws(() => new SnowflakeGenerator({ workerId: 1024 }));
+    assert.throws(() => new SnowflakeGenerator({ workerId: -1 }));
   });
 
   it('validate decimal snowflakes', () => {

@@ -11,7 +11,7 @@ const repo = { ensureOne: async () => {}, active: async () => [key] } as unknown
 const claims = { userId: '283467841537081344', sessionId: '283467841537081345' };
 
 async function service(): Promise<TokenService> {
-  const tokens = new TokenService(repo, createLogger({ level: 'silent', pretty: false }));
+  const tokens = new TokenService({ repo, log: createLogger({ level: 'silent', pretty: false }) });
   await tokens.start();
   return tokens;
 }

@@ -94,7 +94,7 @@ describe('live state durability', () => {
     admin.disconnect();
   });
 
-  it('works from Postgres while Redis is down: a revocation reaches the other instance through Postgres, and Redis gets its tombstone when it returns', async () => {
+  it('works from Postgres while Redis is down: a revocation reaches the other instance through Postgres, and once Redis returns empty the revoked session stays refused on both', async () => {
     const email = uniqueEmail('down');
     const a = await gw.connect();
     const keep = await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Outage' });
@@ -124,17 +124,10 @@ describe('live state durability', () => {
     assert.equal((await victimElsewhere.closed).code, CloseCode.SESSION_REVOKED);
 
     redis = await startRedis(dir, redis.port);
-    // The other instance's subscriber reconnects and re-reads recent revocations from Postgres.
-    await eventually(() => other.logs.some((l) => l.msg === 'reconciled revocations after live-state reconnect'), {
-      what: 'the other instance to reconcile after Redis returned',
-    });
-
-    // The restarted Redis was empty: the tombstone and the cache entries are written again.
+    // The restarted Redis is empty: no entry says the victim is valid, so nothing needs re-applying
+    // (a Redis that comes back with older state is caught up from the revocation log: liveStateRestore.test.ts).
     const probe = new Redis(redis.url);
     try {
-      await eventually(async () => (await probe.get(sessionKey(victim.authorization!.session_id!))) === 'r', {
-        what: 'the revocation tombstone re-written to the returned Redis',
-      });
       await eventually(
         async () => {
           const again = await (await gw.connect()).call('auth_authorize', { token: keep.authorization!.token! });
@@ -146,7 +139,9 @@ describe('live state durability', () => {
     } finally {
       probe.disconnect();
     }
-    const refusedAfter = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
-    assert.equal(refusedAfter.error?.error_code, ErrorCode.FORBIDDEN, 'still revoked once Redis is back');
+    for (const instance of [gw, other]) {
+      const refusedAfter = await (await instance.connect()).request('auth_authorize', { token: victim.authorization!.token! });
+      assert.equal(refusedAfter.error?.error_code, ErrorCode.FORBIDDEN, 'still revoked once Redis is back, on both instances');
+    }
   });
 });

@@ -85,8 +85,8 @@ describe('behind PgBouncer 1.18 (transaction pooling) with prepared statements l
     // the next start already has it: the next start's first prepare of that name fails with 42P05.
     await prepareOnEveryServerConnection(
       throughBouncer(databaseUrl),
-      'session_for_authorize',
-      'SELECT s.*, u.name AS user_name, u.bot AS user_bot FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
+      'session_for_authorize_v2',
+      'SELECT s.*, u.name AS user_name, u.bot AS user_bot, u.email_verified AS user_email_verified FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1',
     );
     const gw = await start();
     const client = await gw.connect();

@@ -1,0 +1,308 @@
+/**
+ * Forwarding to the chat backend (issue 26): every method the method table
+ * does not serve goes, by its package (`messages_send_message` → `messages`),
+ * to the backend route BACKEND_ROUTES / BACKEND_URL names, as one
+ * `BackendRequest` (proto/osmium/gateway/v1/backend.proto) over HTTP/1.1
+ * keep-alive (undici). Only the envelope was decoded: the payload goes as the
+ * client sent it, with the caller filled in from the socket's verified
+ * session. The answer is spliced into the RPCResult without decoding it.
+ *
+ * Each route has its own connection pool, bound on calls in flight
+ * (BACKEND_MAX_IN_FLIGHT, beyond it 503 at once), timeout
+ * (BACKEND_TIMEOUT_MS, 504) and circuit breaker (cockatiel: five failures in
+ * a row open it; 503 at once while open; one probe call after half a second).
+ * Nothing is ever retried. The failure table is the README's beside
+ * backend.proto.
+ */
+import { randomBytes } from 'node:crypto';
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { Pool } from 'undici';
+import type { BackendRoute } from '../config.js';
+import { idToWire, type ClientMessage, type MethodName, type RpcResultInit, CloseInstead, EncodedMessage, encodeSplicedResult, isWellFormedProtobuf, rpcResult } from '../protocol/codec.js';
+import { ErrorCode } from '../protocol/errorCodes.js';
+import { osmium as backendProto } from '../gen/backend.js';
+import { CLIENT_METHOD_FIELDS, RPC_RESULT_FIELDS } from '../gen/fields.js';
+import type { Logger } from '../logger.js';
+import type { ConnectionState } from '../methods/types.js';
+import type { Forwarder } from './dispatcher.js';
+
+const v1 = backendProto.gateway.v1;
+
+/** Largest backend answer read; more is a bad answer (502). */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Failures in a row that open a route's circuit. */
+const BREAKER_FAILURES = 5;
+/** How long an open circuit refuses before it lets one probe call through. */
+const BREAKER_HALF_OPEN_MS = 500;
+/** An idle connection is dropped after this (backends keep theirs open at least 5 s: README beside backend.proto). */
+const KEEP_ALIVE_MS = 4_000;
+/** Longest RPCError message relayed (bytes of UTF-8). */
+const MAX_ERROR_MESSAGE_BYTES = 1024;
+/** Longest close reason (WebSocket limit). */
+const MAX_REASON_BYTES = 123;
+
+const RESULT_FIELDS = new Set<number>(Object.values(RPC_RESULT_FIELDS).filter((f) => f !== RPC_RESULT_FIELDS.error));
+
+/** What forwarding reports (metrics.ts implements it). */
+export interface BackendObserver {
+  backendCall(route: string, code: number, seconds: number): void;
+  backendInFlight(route: string, inFlight: number): void;
+  backendCircuit(route: string, state: 'closed' | 'open' | 'half_open'): void;
+}
+
+export interface BackendRoutesOptions {
+  routes: readonly BackendRoute[];
+  secret: string;
+  timeoutMs: number;
+  maxInFlight: number;
+  log: Logger;
+  observer?: BackendObserver;
+}
+
+/** A failure of the hop: what the client gets, and whether it counts against the route's health. */
+class HopFailure extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly counts: boolean,
+    readonly logged?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** The outcome of one forwarded call. */
+type Outcome = { outcome: EncodedMessage | CloseInstead | RpcResultInit; code: number };
+
+class Route {
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly breaker: CircuitBreakerPolicy;
+  private inFlight = 0;
+
+  constructor(
+    route: BackendRoute,
+    private readonly options: BackendRoutesOptions,
+  ) {
+    const url = new URL(route.url);
+    this.name = route.packages.join(',');
+    this.path = `${url.pathname.replace(/\/$/, '')}/osmium/v1/call`;
+    this.pool = new Pool(url.origin, {
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+      keepAliveTimeoutThreshold: 2_000,
+      connect: { timeout: Math.min(options.timeoutMs, 10_000) },
+      pipelining: 1,
+    });
+    this.breaker = circuitBreaker(handleWhen((err) => err instanceof HopFailure && err.counts), {
+      halfOpenAfter: BREAKER_HALF_OPEN_MS,
+      breaker: new ConsecutiveBreaker(BREAKER_FAILURES),
+    });
+    this.breaker.onStateChange((state) => {
+      const text = state === CircuitState.Open ? 'open' : state === CircuitState.HalfOpen ? 'half_open' : 'closed';
+      if (text === 'open') options.log.warn({ route: this.name }, 'backend route circuit open: calls answer 503 until a probe succeeds');
+      else if (text === 'closed') options.log.info({ route: this.name }, 'backend route circuit closed');
+      options.observer?.backendCircuit(this.name, text);
+    });
+    options.observer?.backendCircuit(this.name, 'closed');
+  }
+
+  async forward(method: MethodName, message: ClientMessage, conn: ConnectionState): Promise<Outcome> {
+    const reqId = message.id >>> 0;
+    const traceId = randomBytes(16).toString('hex');
+    const started = process.hrtime.bigint();
+    const { log, observer, maxInFlight } = this.options;
+    let outcome: Outcome;
+    if (this.inFlight >= maxInFlight) {
+      outcome = errorOutcome(reqId, traceId, ErrorCode.UNAVAILABLE, `backend busy: more than ${maxInFlight} calls in flight; retry later`);
+    } else {
+      this.inFlight++;
+      observer?.backendInFlight(this.name, this.inFlight);
+      try {
+        outcome = await this.breaker.execute(() => this.call(method, message, conn, reqId, traceId));
+      } catch (err) {
+        if (err instanceof BrokenCircuitError) {
+          outcome = errorOutcome(reqId, traceId, ErrorCode.UNAVAILABLE, 'backend unavailable; retry later');
+        } else if (err instanceof HopFailure) {
+          if (err.logged) log.warn({ route: this.name, method, traceId, ...err.logged }, 'bad answer from backend');
+          else if (err.counts) log.info({ route: this.name, method, traceId, code: err.code, reason: err.message }, 'backend call failed');
+          outcome = errorOutcome(reqId, traceId, err.code, err.message);
+        } else {
+          log.error({ err, route: this.name, method, traceId }, 'backend call failed');
+          outcome = errorOutcome(reqId, traceId, ErrorCode.INTERNAL, `internal error (trace ${traceId})`);
+        }
+      } finally {
+        this.inFlight--;
+        observer?.backendInFlight(this.name, this.inFlight);
+      }
+    }
+    observer?.backendCall(this.name, outcome.code, Number(process.hrtime.bigint() - started) / 1e9);
+    return outcome;
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  /** One HTTP call; throws HopFailure for every failure the table in the README lists. */
+  private async call(method: MethodName, message: ClientMessage, conn: ConnectionState, reqId: number, traceId: string): Promise<Outcome> {
+    const session = conn.session!;
+    const payload = (message as unknown as Record<string, unknown>)[method];
+    const body = v1.BackendRequest.encode({
+      trace_id: traceId,
+      caller: {
+        user_id: idToWire(session.userId),
+        session_id: idToWire(session.sessionId),
+        bot: session.bot,
+        client_id: conn.device.clientId,
+        device_type: conn.device.deviceType,
+        device_version: conn.device.deviceVersion,
+        app_version: conn.device.appVersion,
+        ip: conn.ip,
+      },
+      forward: {
+        method_field: CLIENT_METHOD_FIELDS[method as keyof typeof CLIENT_METHOD_FIELDS],
+        method_name: method,
+        // The member's bytes as they arrived: the gateway's codec declares unserved methods as bytes.
+        payload: payload instanceof Uint8Array ? payload : new Uint8Array(0),
+        req_id: reqId,
+      },
+    }).finish();
+    const { timeoutMs } = this.options;
+    let status: number;
+    let answer: Buffer;
+    try {
+      const response = await this.pool.request({
+        path: this.path,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-protobuf',
+          authorization: `Bearer ${this.options.secret}`,
+          traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+          'x-osmium-method': method,
+          'x-osmium-timeout-ms': String(timeoutMs),
+        },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = response.statusCode;
+      answer = await readBounded(response.body);
+    } catch (err) {
+      throw hopError(err);
+    }
+    if (status === 503 || status === 429) throw new HopFailure(ErrorCode.UNAVAILABLE, 'backend unavailable; retry later', true);
+    if (status === 504) throw new HopFailure(ErrorCode.GATEWAY_TIMEOUT, 'backend timed out', true);
+    if (status !== 200) throw new HopFailure(ErrorCode.BAD_GATEWAY, 'bad answer from backend', true, { status });
+    return this.outcome(reqId, traceId, answer);
+  }
+
+  private outcome(reqId: number, traceId: string, answer: Buffer): Outcome {
+    const bad = (why: string) => new HopFailure(ErrorCode.BAD_GATEWAY, 'bad answer from backend', true, { why, bytes: answer.length });
+    let response: backendProto.gateway.v1.BackendResponse;
+    try {
+      if (!isWellFormedProtobuf(answer)) throw new Error('not protobuf');
+      response = v1.BackendResponse.decode(answer);
+    } catch {
+      throw bad('the body is not a BackendResponse');
+    }
+    switch (response.outcome) {
+      case 'result': {
+        const field = response.result!.field ?? 0;
+        const payload = response.result!.payload ?? new Uint8Array(0);
+        if (field === 0 ? payload.length > 0 : !RESULT_FIELDS.has(field)) throw bad(`result field ${field} is not an RPCResult member`);
+        if (!isWellFormedProtobuf(payload)) throw bad(`the payload of result field ${field} is not protobuf`);
+        return { outcome: new EncodedMessage(encodeSplicedResult(reqId, traceId, field, payload)), code: 0 };
+      }
+      case 'error': {
+        const code = response.error!.code ?? 0;
+        if (code < 400 || code > 599) throw bad(`error code ${code} is outside 400-599`);
+        const text = cutUtf8(response.error!.message ?? '', MAX_ERROR_MESSAGE_BYTES);
+        // A retryable error is a failure of the route (breaker, metrics), relayed as given.
+        if (response.error!.retryable) throw new HopFailure(code, text, true);
+        return errorOutcome(reqId, traceId, code, text);
+      }
+      case 'disconnect': {
+        const code = response.disconnect!.code ?? 0;
+        if (code < 4100 || code > 4999) throw bad(`disconnect code ${code} is outside 4100-4999`);
+        return { outcome: new CloseInstead(code, cutUtf8(response.disconnect!.reason ?? '', MAX_REASON_BYTES)), code: 0 };
+      }
+      default:
+        throw bad(`outcome ${response.outcome ?? 'none'} is not an answer to a forwarded call`);
+    }
+  }
+}
+
+function errorOutcome(reqId: number, traceId: string, code: number, message: string): Outcome {
+  return { outcome: rpcResult(reqId, { trace_id: traceId, error: { error_code: code, error_message: message } }), code };
+}
+
+/** undici's failures: a timeout is 504, anything else (refused, reset, closed) 503. */
+function hopError(err: unknown): HopFailure {
+  if (err instanceof HopFailure) return err;
+  const e = err as { name?: string; code?: string };
+  if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new HopFailure(ErrorCode.GATEWAY_TIMEOUT, 'backend timed out', true);
+  }
+  return new HopFailure(ErrorCode.UNAVAILABLE, 'backend unavailable; retry later', true);
+}
+
+async function readBounded(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      body.destroy();
+      throw new HopFailure(ErrorCode.BAD_GATEWAY, 'bad answer from backend', true, { why: `answer larger than ${MAX_ANSWER_BYTES} bytes` });
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** `text` cut to at most `max` bytes of UTF-8, at a character boundary. */
+function cutUtf8(text: string, max: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= max) return text;
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+/** Every backend route, by method package. */
+export class BackendRoutes implements Forwarder {
+  private readonly byPackage = new Map<string, Route>();
+  private readonly fallback: Route | undefined;
+  private readonly all: Route[] = [];
+
+  constructor(options: BackendRoutesOptions) {
+    for (const given of options.routes) {
+      const route = new Route(given, options);
+      this.all.push(route);
+      for (const name of given.packages) {
+        if (name === '*') this.fallback ??= route;
+        else this.byPackage.set(name, route);
+      }
+    }
+  }
+
+  routes(method: MethodName): boolean {
+    return this.routeOf(method) !== undefined;
+  }
+
+  forward(method: MethodName, message: ClientMessage, conn: ConnectionState): Promise<Outcome> {
+    return this.routeOf(method)!.forward(method, message, conn);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((r) => r.close()));
+  }
+
+  private routeOf(method: MethodName): Route | undefined {
+    const name = method.slice(0, method.indexOf('_'));
+    return this.byPackage.get(name) ?? this.fallback;
+  }
+}

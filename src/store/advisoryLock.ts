@@ -1,0 +1,64 @@
+/**
+ * A Postgres session-level advisory lock held on a connection of its own
+ * (the direct URL: a transaction pooler would hand the session to others).
+ * Postgres frees it when the holder's connection ends, so a holder killed
+ * with -9 loses it the moment the kernel closes its socket, and another
+ * instance's next try takes it.
+ */
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+
+export class AdvisoryLock {
+  private client: pg.Client | null = null;
+  private lostHandler: () => void = () => undefined;
+
+  constructor(
+    private readonly url: string,
+    /** The lock's key (a bigint as a decimal string). */
+    private readonly key: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Called once when a held lock is lost (its connection failed). */
+  onLost(handler: () => void): void {
+    this.lostHandler = handler;
+  }
+
+  get held(): boolean {
+    return this.client !== null;
+  }
+
+  /** Tries to take the lock without waiting; true when this instance now holds it. */
+  async tryAcquire(): Promise<boolean> {
+    if (this.client) return true;
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, connectionTimeoutMillis: 5_000 });
+    client.on('error', (err) => this.lose(client, err));
+    client.on('end', () => this.lose(client, new Error('connection ended')));
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS ok`, [this.key]);
+      if (rows[0]?.ok) {
+        this.client = client;
+        return true;
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not try the advisory lock');
+    }
+    await client.end().catch(() => undefined);
+    return false;
+  }
+
+  /** Releases the lock (closing its connection frees it). */
+  async release(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  private lose(client: pg.Client, err: Error): void {
+    if (this.client !== client) return;
+    this.client = null;
+    this.log.warn({ err: err.message }, 'lost the advisory lock connection');
+    this.lostHandler();
+  }
+}
