@@ -60,33 +60,62 @@ export function createPool(url: string, log: Logger, options: PoolOptions = {}):
   // pg has no query event: query() is wrapped to retry a named statement a pooler lost and to see failures.
   const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
   (pool as { query: unknown }).query = (...args: unknown[]) => {
+    const [config, ...rest] = args;
+    if (isNamed(config) && typeof rest[rest.length - 1] !== 'function') {
+      const result = namedOnOneClient(pool, config, rest, log);
+      if (onError) result.catch((err: { code?: string }) => reportFailure(onError, err));
+      return result;
+    }
     const answer = query(...args);
     if (!isPromise(answer)) return answer; // a callback was given: nothing here uses that form
-    const [config, ...rest] = args;
-    let result = answer;
-    if (isNamed(config)) {
-      result = answer.catch((err: { code?: string }) => {
-        if (!NAMED_STATEMENT_LOST.has(err?.code ?? '')) throw err;
-        // Once lost, always at risk: the connection a pooler lends changes per transaction. Hot statements go unnamed for good.
-        if (preparedPools.delete(pool)) {
-          log.warn(
-            { code: err.code, statement: config.name },
-            'named statements do not survive the connection pooler (PgBouncer before 1.21 in transaction mode?): unnamed from now on; set DATABASE_PREPARED_STATEMENTS=off',
-          );
-        }
-        const { name: _name, ...unnamed } = config;
-        return query(unnamed, ...rest);
-      });
-    }
-    if (onError) {
-      result.catch((err: { code?: string }) => {
-        const code = typeof err?.code === 'string' ? err.code : 'unknown';
-        if (!code.startsWith('23')) onError(code);
-      });
-    }
-    return result;
+    if (onError) answer.catch((err: { code?: string }) => reportFailure(onError, err));
+    return answer;
   };
   return pool;
+}
+
+function reportFailure(onError: (code: string) => void, err: { code?: string }): void {
+  const code = typeof err?.code === 'string' ? err.code : 'unknown';
+  if (!code.startsWith('23')) onError(code);
+}
+
+/**
+ * A named statement on one lent client, retried unnamed on that same client
+ * when a pooler lost the name (so the retry does not queue for a connection a
+ * second time behind every other request: under a burst, that second wait is
+ * what ran into CONNECT_TIMEOUT_MS). Releases the client as pool.query does:
+ * destroyed after any other error (a timed-out or broken connection is never
+ * lent again), kept after a lost name, which leaves the connection sound.
+ */
+async function namedOnOneClient(pool: Pool, config: pg.QueryConfig & { name: string }, rest: unknown[], log: Logger): Promise<pg.QueryResult> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  // A connection that dies while lent emits 'error' on the client: without a listener that would crash the process.
+  const onClientError = (err: Error) => { broken = err; };
+  client.on('error', onClientError);
+  try {
+    try {
+      return await client.query(config, ...(rest as [unknown[]?]));
+    } catch (err) {
+      const code = (err as { code?: string })?.code ?? '';
+      if (!NAMED_STATEMENT_LOST.has(code)) throw err;
+      // Once lost, always at risk: the connection a pooler lends changes per transaction. Hot statements go unnamed for good.
+      if (preparedPools.delete(pool)) {
+        log.warn(
+          { code, statement: config.name },
+          'named statements do not survive the connection pooler (PgBouncer before 1.21 in transaction mode?): unnamed from now on; set DATABASE_PREPARED_STATEMENTS=off',
+        );
+      }
+      const { name: _name, ...unnamed } = config;
+      return await client.query(unnamed, ...(rest as [unknown[]?]));
+    }
+  } catch (err) {
+    broken ??= err as Error;
+    throw err;
+  } finally {
+    client.removeListener('error', onClientError);
+    client.release(broken);
+  }
 }
 
 const preparedPools = new WeakSet<Pool>();
