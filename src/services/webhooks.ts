@@ -176,7 +176,8 @@ export class EventDispatcher {
       this.lastPrune = this.clock();
       const before = new Date(this.clock() - this.deps.retentionDays * 86_400_000);
       const pruned = await repo.prune(before, this.deps.webhook === null);
-      if (pruned) this.deps.log.info({ pruned }, 'pruned old account events');
+      // Logged every time (debug when nothing went), so a pass that kept everything is seen too.
+      this.deps.log[pruned ? 'info' : 'debug']({ pruned, before }, 'pruned old account events');
     }
     return numbered > 0 || delivered > 0;
   }
