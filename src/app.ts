@@ -273,6 +273,8 @@ export async function buildServices(config: Config, stores: Stores, options: { l
     retentionDays: config.EVENT_RETENTION_DAYS,
     instance: `worker ${ids.workerId}`,
     log,
+    observer: metrics,
+    clock,
   });
   return { services, tokens, ids, lease, policy, mail, events, feed: new EventFeed({ repo: repos.events }) };
 }
