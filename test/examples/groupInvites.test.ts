@@ -167,6 +167,22 @@ describe('invites into a chat backend\'s group: the gateway asks the backend\'s 
     assertRpcError(await useInvite(d), ErrorCode.GONE);
   });
 
+  it('three users racing for a max_uses 1 invite: exactly one joins, the others get 410 and stay outside', async () => {
+    const invite = await createInvite(a, groupRef, 1);
+    ok(invite);
+    const racers = await Promise.all([guest(gw, 'E'), guest(gw, 'F'), guest(gw, 'G')]);
+    const results = await Promise.all(racers.map((who) => useInvite(who, invite.created_invite!.code!)));
+    assert.deepEqual(results.map((r) => r.error?.error_code ?? 0).sort(), [0, ErrorCode.GONE, ErrorCode.GONE]);
+    const histories = await Promise.all(
+      racers.map((who) => who.client.request('messages_get_history', messages.GetHistory.encode({ chat_ref: groupRef }).finish() as never)),
+    );
+    assert.deepEqual(
+      histories.map((r) => r.error?.error_code ?? 0),
+      results.map((r) => (r.error ? ErrorCode.FORBIDDEN : 0)),
+      'the one who got () is in the group, the others are not',
+    );
+  });
+
   it('deleteChatInvite: the creator or the group\'s owner (as the backend says); another member gets 403', async () => {
     const byB = await createInvite(b, groupRef);
     ok(byB);
