@@ -147,6 +147,9 @@ describe('invites into a chat backend\'s group: the gateway asks the backend\'s 
   it('B\'s second useInvite is 409 and counts no use (the max_uses 2 invite is still listed)', async () => {
     assertRpcError(await useInvite(b), ErrorCode.CONFLICT);
     assert.deepEqual(await listCodes(a), [code], 'one use of two: still live');
+    // The list's previews carry the backend's group too, as the lister sees it.
+    const listed = (await b.client.request('chats_list_chat_invites', { chat_ref: groupRef })).invite_list!.invites![0]!;
+    assert.deepEqual([listed.chat!.name, listed.chat!.owner, listed.chat!.participant_ids!.length], ['Team', false, 2]);
   });
 
   it('with the backend down useInvite is 503 and counts nothing; back up, C joins and the invite is used up', async () => {
