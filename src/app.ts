@@ -34,6 +34,7 @@ import { EmailCodeService } from './services/emailCodes.js';
 import { EventFeed } from './services/eventFeed.js';
 import { Entrypoints } from './services/entrypoints.js';
 import type { Services } from './services/index.js';
+import { BackendGroupDirectory, LocalGroupDirectory } from './services/groupDirectory.js';
 import { InviteService } from './services/invites.js';
 import { defineLimits } from './services/limits.js';
 import { LiveStateHealth } from './services/liveStateHealth.js';
@@ -191,6 +192,8 @@ export interface ServiceParts {
   /** Numbers, delivers and prunes account events, while this instance holds the dispatcher lock. */
   events: EventDispatcher;
   feed: EventFeed;
+  /** The chat backend's routes (null: none, unserved methods answer 501); the dispatcher forwards to them, the group directory calls their hooks. */
+  backends: BackendRoutes | null;
 }
 
 /** Step 2: every service, each given its collaborators at construction. Reads the worker id, the key ring and the common hash cost. */
@@ -224,6 +227,16 @@ export async function buildServices(config: Config, stores: Stores, options: { l
   const mailOrigins = new MailOrigins({ clientApps: repos.clientApps });
   const audit = new AuditLog({ repo: repos.audit, ids, retentionDays: config.AUDIT_RETENTION_DAYS, clock, log });
   const codes = new EmailCodeService({ repo: repos.emailCodes, clock });
+  // Methods the table does not serve go to the chat backend's routes (none: 501).
+  const backends = config.backendRoutes.length
+    ? new BackendRoutes({
+      routes: config.backendRoutes, secret: config.BACKEND_SECRET!, timeoutMs: config.BACKEND_TIMEOUT_MS, maxInFlight: config.BACKEND_MAX_IN_FLIGHT,
+      log, observer: metrics,
+    })
+    : null;
+  // Who owns groups: the backend the chats package is routed to, else the gateway's own tables (docs/backend.md).
+  const groupHooks = backends?.groupHooks() ?? null;
+  const groups = groupHooks ? new BackendGroupDirectory(groupHooks) : new LocalGroupDirectory(repos.groups);
 
   const idleMs = config.SESSION_IDLE_DAYS * 86_400_000;
   const health = new LiveStateHealth(log);
@@ -252,7 +265,7 @@ export async function buildServices(config: Config, stores: Stores, options: { l
     }),
     sessions, sessionCache, revocations, accountEmail, accountSecurity,
     invites: new InviteService({
-      db, invites: repos.invites, communities: repos.communities, groups: repos.groups, friends: repos.friends, limits, clock,
+      db, invites: repos.invites, communities: repos.communities, groups, friends: repos.friends, limits, clock,
     }),
     entrypoints: new Entrypoints({ configured: config.entrypoints, port: config.PORT }),
     accountDeletion: new AccountDeletionService({
@@ -273,8 +286,10 @@ export async function buildServices(config: Config, stores: Stores, options: { l
     retentionDays: config.EVENT_RETENTION_DAYS,
     instance: `worker ${ids.workerId}`,
     log,
+    observer: metrics,
+    clock,
   });
-  return { services, tokens, ids, lease, policy, mail, events, feed: new EventFeed({ repo: repos.events }) };
+  return { services, tokens, ids, lease, policy, mail, events, feed: new EventFeed({ repo: repos.events }), backends };
 }
 
 /** Step 3: the method table behind the dispatcher, the console's routes, the HTTP and WebSocket server, the metrics listener. */
@@ -294,13 +309,7 @@ export function buildGateway(config: Config, stores: Stores, parts: ServiceParts
       return authorized ? ((await stores.repos.users.byId(authorized.session.userId))?.email ?? null) : null;
     },
   };
-  // Methods the table does not serve go to the chat backend's routes (none: 501).
-  const backends = config.backendRoutes.length
-    ? new BackendRoutes({
-      routes: config.backendRoutes, secret: config.BACKEND_SECRET!, timeoutMs: config.BACKEND_TIMEOUT_MS, maxInFlight: config.BACKEND_MAX_IN_FLIGHT,
-      log, observer: metrics,
-    })
-    : null;
+  const { backends } = parts;
   // Pushes to sockets (a user topic per user held here, presence entries): with a backend or an internal API.
   const presence = stores.redis ? new RedisPresence(stores.redis.commands, config.REDIS_PREFIX) : new MemoryPresence();
   const userSockets = config.backendRoutes.length || config.API_PORT !== undefined

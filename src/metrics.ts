@@ -13,6 +13,7 @@ import type { RequestObserver } from './gateway/dispatcher.js';
 import type { GatewayObserver } from './gateway/gateway.js';
 import type { MethodName } from './protocol/codec.js';
 import type { HashingStats } from './services/passwords.js';
+import type { EventsObserver } from './services/webhooks.js';
 
 const PREFIX = 'osmium_';
 
@@ -25,7 +26,7 @@ export interface MetricsOptions {
 }
 
 /** Every metric the gateway exports. Names are listed in README "Running in production". */
-export class Metrics implements GatewayObserver, BackendObserver {
+export class Metrics implements GatewayObserver, BackendObserver, EventsObserver {
   readonly registry = new Registry();
   private readonly aggregate: boolean;
   private hashing: (() => HashingStats) | undefined;
@@ -117,6 +118,48 @@ export class Metrics implements GatewayObserver, BackendObserver {
     registers: [this.registry],
   });
 
+  // Account events (services/webhooks.ts). The backlog is the outbox's, reported by the one dispatching
+  // instance (the others say 0): across workers and instances, take the max.
+  private readonly eventsPending = new Gauge({
+    name: `${PREFIX}events_pending`,
+    help: 'Account events committed and not yet delivered (nor marked failed), as the dispatching instance last read them; 0 elsewhere',
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly eventsOldestPending = new Gauge({
+    name: `${PREFIX}events_oldest_pending_seconds`,
+    help: 'Age of the oldest account event not yet delivered (0: none), as the dispatching instance last read it; 0 elsewhere',
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  private readonly eventsDelivered = new Counter({
+    name: `${PREFIX}events_delivered_total`,
+    help: 'Account events accepted (2xx) by the webhook receiver',
+    registers: [this.registry],
+  });
+  private readonly eventsFailed = new Counter({
+    name: `${PREFIX}events_failed_total`,
+    help: 'Account events marked failed: retries ended after WEBHOOK_RETRY_HOURS',
+    registers: [this.registry],
+  });
+  private readonly webhookAttemptsFailed = new Counter({
+    name: `${PREFIX}webhook_attempts_failed_total`,
+    help: 'Webhook calls that failed (not 2xx, no answer in time, no connection); each is retried or ends its event as failed',
+    registers: [this.registry],
+  });
+  private readonly eventDeliverySeconds = new Histogram({
+    name: `${PREFIX}events_delivery_seconds`,
+    help: 'Time from an account event being written to the receiver accepting it (retries included)',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400],
+    registers: [this.registry],
+  });
+  private readonly webhookCallSeconds = new Histogram({
+    name: `${PREFIX}webhook_call_duration_seconds`,
+    help: 'Time of one webhook call, whatever its outcome',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   constructor(options: MetricsOptions = {}) {
     this.aggregate = (options.aggregate ?? true) && cluster.isWorker && typeof process.send === 'function';
     const self = this;
@@ -158,6 +201,27 @@ export class Metrics implements GatewayObserver, BackendObserver {
   readonly pushDelivered = (sockets: number): void => {
     this.pushesDelivered.inc(sockets);
   };
+
+  // EventsObserver
+
+  eventsBacklog(pending: number, oldestSeconds: number): void {
+    this.eventsPending.set(pending);
+    this.eventsOldestPending.set(oldestSeconds);
+  }
+
+  eventDelivered(seconds: number): void {
+    this.eventsDelivered.inc();
+    this.eventDeliverySeconds.observe(Math.max(0, seconds));
+  }
+
+  eventAttemptFailed(final: boolean): void {
+    this.webhookAttemptsFailed.inc();
+    if (final) this.eventsFailed.inc();
+  }
+
+  webhookCall(seconds: number): void {
+    this.webhookCallSeconds.observe(seconds);
+  }
 
   // GatewayObserver
 

@@ -13,17 +13,25 @@
  * a row open it; 503 at once while open; one probe call after half a second).
  * Nothing is ever retried. The failure table is the README's beside
  * backend.proto.
+ *
+ * The same routes carry the group hooks (GroupMembershipQuery, GroupJoin)
+ * for the route of the `chats` package: `groupHooks()` is what
+ * services/groupDirectory.ts asks when the backend owns groups. A hook goes
+ * through the same in-flight bound, timeout, breaker and metrics as a
+ * forwarded call; its failures reach the client as the same 503/504/502.
  */
 import { randomBytes } from 'node:crypto';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { Pool } from 'undici';
 import type { BackendRoute } from '../config.js';
-import { idToWire, type ClientMessage, type MethodName, type RpcResultInit, CloseInstead, EncodedMessage, encodeSplicedResult, isWellFormedProtobuf, rpcResult } from '../protocol/codec.js';
-import { ErrorCode } from '../protocol/errorCodes.js';
+import { idFromWire, idToWire, type ClientMessage, type MethodName, type RpcResultInit, CloseInstead, EncodedMessage, encodeSplicedResult, isWellFormedProtobuf, rpcResult } from '../protocol/codec.js';
+import { ErrorCode, RpcError, type ErrorCodeValue } from '../protocol/errorCodes.js';
 import { osmium as backendProto } from '../gen/backend.js';
+import { osmium as clientProto } from '../gen/osmium.js';
 import { CLIENT_METHOD_FIELDS, RPC_RESULT_FIELDS } from '../gen/fields.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionState } from '../methods/types.js';
+import type { GroupHooks, GroupJoinRequest, GroupPreview, HookMembership, OnBehalfOf } from '../services/groupDirectory.js';
 import type { Forwarder } from './dispatcher.js';
 
 const v1 = backendProto.gateway.v1;
@@ -111,64 +119,103 @@ class Route {
   async forward(method: MethodName, message: ClientMessage, conn: ConnectionState): Promise<Outcome> {
     const reqId = message.id >>> 0;
     const traceId = randomBytes(16).toString('hex');
-    const started = process.hrtime.bigint();
-    const { log, observer, maxInFlight } = this.options;
-    let outcome: Outcome;
-    if (this.inFlight >= maxInFlight) {
-      outcome = errorOutcome(reqId, traceId, ErrorCode.UNAVAILABLE, `backend busy: more than ${maxInFlight} calls in flight; retry later`);
-    } else {
-      this.inFlight++;
-      observer?.backendInFlight(this.name, this.inFlight);
-      try {
-        outcome = await this.breaker.execute(() => this.call(method, message, conn, reqId, traceId));
-      } catch (err) {
-        if (err instanceof BrokenCircuitError) {
-          outcome = errorOutcome(reqId, traceId, ErrorCode.UNAVAILABLE, 'backend unavailable; retry later');
-        } else if (err instanceof HopFailure) {
-          if (err.logged) log.warn({ route: this.name, method, traceId, ...err.logged }, 'bad answer from backend');
-          else if (err.counts) log.info({ route: this.name, method, traceId, code: err.code, reason: err.message }, 'backend call failed');
-          outcome = errorOutcome(reqId, traceId, err.code, err.message);
-        } else {
-          log.error({ err, route: this.name, method, traceId }, 'backend call failed');
-          outcome = errorOutcome(reqId, traceId, ErrorCode.INTERNAL, `internal error (trace ${traceId})`);
-        }
-      } finally {
-        this.inFlight--;
-        observer?.backendInFlight(this.name, this.inFlight);
-      }
-    }
-    observer?.backendCall(this.name, outcome.code, Number(process.hrtime.bigint() - started) / 1e9);
-    return outcome;
+    const settled = await this.guarded(method, traceId, async () => {
+      const session = conn.session!;
+      const payload = (message as unknown as Record<string, unknown>)[method];
+      const body = v1.BackendRequest.encode({
+        trace_id: traceId,
+        caller: {
+          user_id: idToWire(session.userId),
+          session_id: idToWire(session.sessionId),
+          bot: session.bot,
+          client_id: conn.device.clientId,
+          device_type: conn.device.deviceType,
+          device_version: conn.device.deviceVersion,
+          app_version: conn.device.appVersion,
+          ip: conn.ip,
+        },
+        forward: {
+          method_field: CLIENT_METHOD_FIELDS[method as keyof typeof CLIENT_METHOD_FIELDS],
+          method_name: method,
+          // The member's bytes as they arrived: the gateway's codec declares unserved methods as bytes.
+          payload: payload instanceof Uint8Array ? payload : new Uint8Array(0),
+          req_id: reqId,
+        },
+      }).finish();
+      return this.outcome(reqId, traceId, await this.post(body, method, traceId));
+    }, (outcome) => outcome.code);
+    return 'failed' in settled ? errorOutcome(reqId, traceId, settled.failed.code, settled.failed.message) : settled.ok;
+  }
+
+  /**
+   * One hook call on behalf of `caller` (when signed in). Answers the hook's
+   * own member; throws RpcError with the backend's error as given, or the
+   * hop's failure (503, 504, 502) as a forwarded call would get it.
+   */
+  async hook<K extends 'group_membership' | 'group_joined'>(
+    request: { group_membership: backendProto.gateway.v1.IGroupMembershipQuery } | { group_join: backendProto.gateway.v1.IGroupJoin },
+    expected: K,
+    caller: OnBehalfOf | undefined,
+  ): Promise<NonNullable<backendProto.gateway.v1.BackendResponse[K]>> {
+    const label = expected === 'group_membership' ? 'hook:group_membership' : 'hook:group_join';
+    const traceId = randomBytes(16).toString('hex');
+    const settled = await this.guarded(label, traceId, async () => {
+      const body = v1.BackendRequest.encode({ trace_id: traceId, ...(caller ? { caller: callerToWire(caller) } : {}), ...request }).finish();
+      return this.hookOutcome(expected, await this.post(body, label, traceId));
+    }, (outcome) => ('error' in outcome ? outcome.error.code : 0));
+    if ('failed' in settled) throw new RpcError(settled.failed.code as ErrorCodeValue, settled.failed.message);
+    if ('error' in settled.ok) throw new RpcError(settled.ok.error.code as ErrorCodeValue, settled.ok.error.message);
+    return settled.ok.answer as NonNullable<backendProto.gateway.v1.BackendResponse[K]>;
   }
 
   close(): Promise<void> {
     return this.pool.close();
   }
 
-  /** One HTTP call; throws HopFailure for every failure the table in the README lists. */
-  private async call(method: MethodName, message: ClientMessage, conn: ConnectionState, reqId: number, traceId: string): Promise<Outcome> {
-    const session = conn.session!;
-    const payload = (message as unknown as Record<string, unknown>)[method];
-    const body = v1.BackendRequest.encode({
-      trace_id: traceId,
-      caller: {
-        user_id: idToWire(session.userId),
-        session_id: idToWire(session.sessionId),
-        bot: session.bot,
-        client_id: conn.device.clientId,
-        device_type: conn.device.deviceType,
-        device_version: conn.device.deviceVersion,
-        app_version: conn.device.appVersion,
-        ip: conn.ip,
-      },
-      forward: {
-        method_field: CLIENT_METHOD_FIELDS[method as keyof typeof CLIENT_METHOD_FIELDS],
-        method_name: method,
-        // The member's bytes as they arrived: the gateway's codec declares unserved methods as bytes.
-        payload: payload instanceof Uint8Array ? payload : new Uint8Array(0),
-        req_id: reqId,
-      },
-    }).finish();
+  /**
+   * Runs one call of this route under its bound on calls in flight (beyond:
+   * 503 at once, the backend not called) and its circuit breaker, and
+   * reports it: calls and errors by `codeOf`, latency, calls in flight.
+   * Failures of the hop come back as `failed`, logged as the README says.
+   */
+  private async guarded<T>(
+    label: string,
+    traceId: string,
+    attempt: () => Promise<T>,
+    codeOf: (ok: T) => number,
+  ): Promise<{ ok: T } | { failed: { code: number; message: string } }> {
+    const started = process.hrtime.bigint();
+    const { log, observer, maxInFlight } = this.options;
+    let settled: { ok: T } | { failed: { code: number; message: string } };
+    if (this.inFlight >= maxInFlight) {
+      settled = { failed: { code: ErrorCode.UNAVAILABLE, message: `backend busy: more than ${maxInFlight} calls in flight; retry later` } };
+    } else {
+      this.inFlight++;
+      observer?.backendInFlight(this.name, this.inFlight);
+      try {
+        settled = { ok: await this.breaker.execute(attempt) };
+      } catch (err) {
+        if (err instanceof BrokenCircuitError) {
+          settled = { failed: { code: ErrorCode.UNAVAILABLE, message: 'backend unavailable; retry later' } };
+        } else if (err instanceof HopFailure) {
+          if (err.logged) log.warn({ route: this.name, method: label, traceId, ...err.logged }, 'bad answer from backend');
+          else if (err.counts) log.info({ route: this.name, method: label, traceId, code: err.code, reason: err.message }, 'backend call failed');
+          settled = { failed: { code: err.code, message: err.message } };
+        } else {
+          log.error({ err, route: this.name, method: label, traceId }, 'backend call failed');
+          settled = { failed: { code: ErrorCode.INTERNAL, message: `internal error (trace ${traceId})` } };
+        }
+      } finally {
+        this.inFlight--;
+        observer?.backendInFlight(this.name, this.inFlight);
+      }
+    }
+    observer?.backendCall(this.name, 'ok' in settled ? codeOf(settled.ok) : settled.failed.code, Number(process.hrtime.bigint() - started) / 1e9);
+    return settled;
+  }
+
+  /** One HTTP call: the answer's body on 200; throws HopFailure for every failure the table in the README lists. */
+  private async post(body: Uint8Array, label: string, traceId: string): Promise<Buffer> {
     const { timeoutMs } = this.options;
     let status: number;
     let answer: Buffer;
@@ -180,7 +227,7 @@ class Route {
           'content-type': 'application/x-protobuf',
           authorization: `Bearer ${this.options.secret}`,
           traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
-          'x-osmium-method': method,
+          'x-osmium-method': label,
           'x-osmium-timeout-ms': String(timeoutMs),
         },
         body,
@@ -196,18 +243,37 @@ class Route {
     if (status === 503 || status === 429) throw new HopFailure(ErrorCode.UNAVAILABLE, 'backend unavailable; retry later', true);
     if (status === 504) throw new HopFailure(ErrorCode.GATEWAY_TIMEOUT, 'backend timed out', true);
     if (status !== 200) throw new HopFailure(ErrorCode.BAD_GATEWAY, 'bad answer from backend', true, { status });
-    return this.outcome(reqId, traceId, answer);
+    return answer;
+  }
+
+  /** A hook's answer: its own member, or a definite error (a retryable one is a failure of the route). */
+  private hookOutcome(expected: 'group_membership' | 'group_joined', answer: Buffer): { answer: unknown } | { error: { code: number; message: string } } {
+    const bad = (why: string) => new HopFailure(ErrorCode.BAD_GATEWAY, 'bad answer from backend', true, { why, bytes: answer.length });
+    const response = decodeResponse(answer, bad);
+    if (response.outcome === 'error') {
+      const code = response.error!.code ?? 0;
+      if (code < 400 || code > 599) throw bad(`error code ${code} is outside 400-599`);
+      const text = cutUtf8(response.error!.message ?? '', MAX_ERROR_MESSAGE_BYTES);
+      if (response.error!.retryable) throw new HopFailure(code, text, true);
+      return { error: { code, message: text } };
+    }
+    if (response.outcome !== expected) throw bad(`outcome ${response.outcome ?? 'none'} is not an answer to hook ${expected === 'group_membership' ? 'group_membership' : 'group_join'}`);
+    const group = (response[expected] as { group?: Uint8Array | null }).group;
+    // The group is decoded here, where a bad one is logged and counted against the route, not in the invite rules.
+    if (group && group.length > 0) {
+      try {
+        if (!isWellFormedProtobuf(group)) throw new Error('not protobuf');
+        clientProto.client.types.Group.decode(group);
+      } catch {
+        throw bad(`${expected}.group is not an osmium.client.types.Group`);
+      }
+    }
+    return { answer: response[expected] };
   }
 
   private outcome(reqId: number, traceId: string, answer: Buffer): Outcome {
     const bad = (why: string) => new HopFailure(ErrorCode.BAD_GATEWAY, 'bad answer from backend', true, { why, bytes: answer.length });
-    let response: backendProto.gateway.v1.BackendResponse;
-    try {
-      if (!isWellFormedProtobuf(answer)) throw new Error('not protobuf');
-      response = v1.BackendResponse.decode(answer);
-    } catch {
-      throw bad('the body is not a BackendResponse');
-    }
+    const response = decodeResponse(answer, bad);
     switch (response.outcome) {
       case 'result': {
         const field = response.result!.field ?? 0;
@@ -233,6 +299,41 @@ class Route {
         throw bad(`outcome ${response.outcome ?? 'none'} is not an answer to a forwarded call`);
     }
   }
+}
+
+function decodeResponse(answer: Buffer, bad: (why: string) => HopFailure): backendProto.gateway.v1.BackendResponse {
+  try {
+    if (!isWellFormedProtobuf(answer)) throw new Error('not protobuf');
+    return v1.BackendResponse.decode(answer);
+  } catch {
+    throw bad('the body is not a BackendResponse');
+  }
+}
+
+function callerToWire(caller: OnBehalfOf): backendProto.gateway.v1.ICaller {
+  return {
+    user_id: idToWire(caller.userId),
+    session_id: idToWire(caller.sessionId),
+    bot: caller.bot,
+    client_id: caller.device.clientId,
+    device_type: caller.device.deviceType,
+    device_version: caller.device.deviceVersion,
+    app_version: caller.device.appVersion,
+    ip: caller.ip,
+  };
+}
+
+/** types.Group bytes (already checked to decode) as a preview's group; null when empty. */
+function groupPreview(bytes: Uint8Array | null | undefined): GroupPreview | null {
+  if (!bytes || bytes.length === 0) return null;
+  const g = clientProto.client.types.Group.decode(bytes);
+  return {
+    id: idFromWire(g.id as never),
+    name: g.name,
+    owner: g.owner,
+    participantIds: g.participant_ids.map((id) => idFromWire(id as never)),
+    photo: g.photo ?? null,
+  };
 }
 
 function errorOutcome(reqId: number, traceId: string, code: number, message: string): Outcome {
@@ -295,6 +396,35 @@ export class BackendRoutes implements Forwarder {
 
   forward(method: MethodName, message: ClientMessage, conn: ConnectionState): Promise<Outcome> {
     return this.routeOf(method)!.forward(method, message, conn);
+  }
+
+  /**
+   * The group hooks of the route the `chats` package goes to (the backend
+   * owns groups then: docs/backend.md "Who owns groups"); null when chats
+   * has no route.
+   */
+  groupHooks(): GroupHooks | null {
+    const route = this.byPackage.get('chats') ?? this.fallback;
+    if (!route) return null;
+    return {
+      async membership({ groupId, userId }, caller): Promise<HookMembership> {
+        const m = await route.hook({ group_membership: { group_id: idToWire(groupId), user_id: idToWire(userId ?? '0') } }, 'group_membership', caller);
+        const found = m.found === true;
+        return { found, member: found && m.member === true, owner: found && m.owner === true, group: found ? groupPreview(m.group) : null };
+      },
+      async join(join: GroupJoinRequest, caller): Promise<{ alreadyMember: boolean }> {
+        const joined = await route.hook(
+          {
+            group_join: {
+              group_id: idToWire(join.groupId), user_id: idToWire(join.userId), invite_code: join.inviteCode, invite_creator_id: idToWire(join.inviteCreatorId),
+            },
+          },
+          'group_joined',
+          caller,
+        );
+        return { alreadyMember: joined.already_member === true };
+      },
+    };
   }
 
   async close(): Promise<void> {

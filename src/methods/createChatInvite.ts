@@ -1,13 +1,14 @@
 /**
  * chats.createChatInvite{chat_ref, expires_at?, max_uses?} → CreatedInvite{code}.
  * channel → COMMUNITY invite (caller a member, channel of that community);
- * group → GROUP invite (caller a participant); self, or user = caller → USER
+ * group → GROUP invite (caller a participant: the chat backend's group hook
+ * says so when it owns groups, docs/backend.md); self, or user = caller → USER
  * invite (to befriend the caller). expires_at (Unix ms) must be in the future,
  * 0 or absent = never; max_uses 0 or absent = unlimited.
  */
 import { idFromWire } from '../protocol/codec.js';
 import { badRequest } from '../protocol/errorCodes.js';
-import { chatTarget } from './inviteInput.js';
+import { chatTarget, onBehalfOf } from './inviteInput.js';
 import { sessionOf, type Method } from './types.js';
 
 /** Largest max_uses accepted (fits the integer column with room; larger is as good as unlimited). */
@@ -30,7 +31,7 @@ export const createChatInvite: Method<'chats_create_chat_invite'> = {
       if (expiresRaw > BigInt(now + MAX_EXPIRY_AHEAD_MS)) throw badRequest('expires_at must be at most ten years ahead');
       expiresAt = Number(expiresRaw);
     }
-    const target = await ctx.services.invites.authorizedTarget(ref, userId);
+    const { target } = await ctx.services.invites.authorizedTarget(ref, onBehalfOf(ctx));
     const code = await ctx.services.invites.create(userId, target, expiresAt, maxUses);
     return { result: { created_invite: { code } } };
   },

@@ -3,8 +3,21 @@ import type { osmium } from '../gen/osmium.js';
 import type { Id } from '../domain/ids.js';
 import { badRequest } from '../protocol/errorCodes.js';
 import { INVITE_CODE_LENGTH, isInviteCode } from '../services/inviteCodes.js';
+import type { OnBehalfOf } from '../services/groupDirectory.js';
 import type { ChatTarget } from '../services/invites.js';
+import { sessionOf, type MethodContext } from './types.js';
 import * as v from './validate.js';
+
+/** The signed-in request a chat backend's group hook runs for (its BackendRequest.caller). */
+export function onBehalfOf(ctx: MethodContext): OnBehalfOf {
+  const { userId, sessionId, bot } = sessionOf(ctx);
+  return { userId, sessionId, bot, device: ctx.conn.device, ip: ctx.conn.ip };
+}
+
+/** As onBehalfOf, for a method that also serves sockets with no session (undefined then). */
+export function onBehalfOfViewer(ctx: MethodContext): OnBehalfOf | undefined {
+  return ctx.conn.session ? onBehalfOf(ctx) : undefined;
+}
 
 /**
  * An invite code: exactly INVITE_CODE_LENGTH characters of [A-Za-z0-9_-].

@@ -7,6 +7,13 @@
  * (SELECT ... FOR UPDATE): the checks, the membership change and the use
  * count commit together or not at all, so an invite with max_uses = N admits
  * exactly N users however many race for it.
+ *
+ * Groups are the GroupDirectory's (./groupDirectory.ts): the gateway's own
+ * tables, or the chat backend's hooks when the `chats` package is routed to
+ * one. A backend's join is its own commit, made while the row lock is held:
+ * the use is counted only after it answered "joined", and a join the
+ * gateway could not confirm leaves the use uncounted (the user's next try
+ * is already_member: never two uses, never two joins).
  */
 import type { Id } from '../domain/ids.js';
 import type { Clock } from '../domain/clock.js';
@@ -14,12 +21,12 @@ import type { RequestOrigin } from '../domain/source.js';
 import { ErrorCode, RpcError } from '../protocol/errorCodes.js';
 import type { CommunitiesRepo } from '../store/communitiesRepo.js';
 import type { FriendsRepo } from '../store/friendsRepo.js';
-import type { GroupsRepo } from '../store/groupsRepo.js';
 import { InviteTargetType, type InviteDetails, type InviteRecord, type InviteTarget } from '../domain/invite.js';
 import { InviteCodeTakenError, type InvitesRepo } from '../store/invitesRepo.js';
 import type { Pool } from '../store/postgres.js';
 import { addEvents } from '../store/eventsRepo.js';
 import { withTransaction } from '../store/transaction.js';
+import type { GroupDirectory, GroupPreview, OnBehalfOf } from './groupDirectory.js';
 import { generateInviteCode } from './inviteCodes.js';
 import type { Limits } from './limits.js';
 
@@ -33,6 +40,19 @@ export type ChatTarget =
   | { kind: 'channel'; communityId: Id; channelId: Id }
   | { kind: 'group'; groupId: Id }
   | { kind: 'user'; userId: Id };
+
+/** A target a caller may invite to, with the group as they see it when the group directory answered with it. */
+export interface AuthorizedTarget {
+  target: InviteTarget;
+  /** For a backend's group: the group from its membership answer (for list previews); else null. */
+  group: GroupPreview | null;
+}
+
+/** An invite for a preview, with its group as the viewer sees it (null: none known). */
+export interface InvitePreviewData {
+  invite: InviteDetails;
+  group: GroupPreview | null;
+}
 
 const notFound = () => new RpcError(ErrorCode.NOT_FOUND, 'no such invite');
 const forbidden = (message: string) => new RpcError(ErrorCode.FORBIDDEN, message);
@@ -48,7 +68,7 @@ export interface InviteServiceDeps {
   db: Pool;
   invites: InvitesRepo;
   communities: CommunitiesRepo;
-  groups: GroupsRepo;
+  groups: GroupDirectory;
   friends: FriendsRepo;
   limits: Pick<Limits, 'INVITE_LOOKUP_IP' | 'INVITE_LOOKUP_USER' | 'INVITE_USE_IP' | 'INVITE_USE_USER'>;
   clock: Clock;
@@ -58,7 +78,7 @@ export class InviteService {
   private readonly db: Pool;
   private readonly invites: InvitesRepo;
   private readonly communities: CommunitiesRepo;
-  private readonly groups: GroupsRepo;
+  private readonly groups: GroupDirectory;
   private readonly friends: FriendsRepo;
   private readonly limits: InviteServiceDeps['limits'];
   private readonly now: Clock;
@@ -73,21 +93,24 @@ export class InviteService {
    * part in, or themselves. 403 otherwise, also for unknown communities and
    * groups (no existence oracle for outsiders).
    */
-  async authorizedTarget(ref: ChatTarget, callerId: Id): Promise<InviteTarget> {
+  async authorizedTarget(ref: ChatTarget, caller: OnBehalfOf): Promise<AuthorizedTarget> {
+    const callerId = caller.userId;
     switch (ref.kind) {
       case 'channel': {
         if (!(await this.communities.isMember(ref.communityId, callerId))) throw forbidden('you are not a member of that community');
         if (!(await this.communities.hasChannel(ref.communityId, ref.channelId))) {
           throw new RpcError(ErrorCode.BAD_REQUEST, 'chat_ref.channel.channel_id is not a channel of that community');
         }
-        return { type: InviteTargetType.COMMUNITY, id: ref.communityId };
+        return { target: { type: InviteTargetType.COMMUNITY, id: ref.communityId }, group: null };
       }
-      case 'group':
-        if (!(await this.groups.isParticipant(ref.groupId, callerId))) throw forbidden('you are not a participant of that group');
-        return { type: InviteTargetType.GROUP, id: ref.groupId };
+      case 'group': {
+        const { member, group } = await this.groups.participant(ref.groupId, callerId, caller);
+        if (!member) throw forbidden('you are not a participant of that group');
+        return { target: { type: InviteTargetType.GROUP, id: ref.groupId }, group };
+      }
       case 'user':
         if (ref.userId !== callerId) throw forbidden('a user invite can only be made for yourself');
-        return { type: InviteTargetType.USER, id: callerId };
+        return { target: { type: InviteTargetType.USER, id: callerId }, group: null };
     }
   }
 
@@ -105,15 +128,21 @@ export class InviteService {
     }
   }
 
-  /** The invite behind a code for a preview: 404 unknown or deleted, 410 expired or used up. */
-  async preview(code: string, origin: RequestOrigin): Promise<InviteDetails> {
+  /**
+   * The invite behind a code for a preview: 404 unknown or deleted (or its
+   * group gone), 410 expired or used up. `caller`: the signed-in viewer.
+   */
+  async preview(code: string, origin: RequestOrigin, caller: OnBehalfOf | undefined): Promise<InvitePreviewData> {
     await this.limits.INVITE_LOOKUP_IP.consume(origin.network);
     if (origin.userId !== null) await this.limits.INVITE_LOOKUP_USER.consume(origin.userId);
     const invite = await this.invites.details(code);
     if (!invite || invite.deletedAt) throw notFound();
     const reason = unusableReason(invite, this.now());
     if (reason) throw new RpcError(ErrorCode.GONE, reason);
-    return invite;
+    if (invite.target.type !== InviteTargetType.GROUP) return { invite, group: null };
+    const { found, group } = await this.groups.preview(invite, caller?.userId ?? null, caller);
+    if (!found) throw notFound();
+    return { invite, group };
   }
 
   /**
@@ -121,7 +150,8 @@ export class InviteService {
    * 404 unknown or deleted; 400 own user invite; 410 expired or used up; 409
    * already a member or friends (no use counted).
    */
-  async use(code: string, userId: Id, origin: RequestOrigin): Promise<InviteTarget> {
+  async use(code: string, caller: OnBehalfOf, origin: RequestOrigin): Promise<InviteTarget> {
+    const { userId } = caller;
     await this.limits.INVITE_USE_IP.consume(origin.network);
     await this.limits.INVITE_USE_USER.consume(userId);
     return withTransaction(this.db, async ({ db: client }) => {
@@ -141,7 +171,8 @@ export class InviteService {
           already = 'you are already a member of that community';
           break;
         case InviteTargetType.GROUP:
-          added = await this.groups.addParticipant(target.id, userId, client);
+          // A backend's error or failure (503 down, 504 timeout) throws here: rolled back, no use counted.
+          added = await this.groups.join({ groupId: target.id, userId, inviteCode: code, inviteCreatorId: invite.creatorId }, caller, client);
           already = 'you are already a participant of that group';
           break;
         case InviteTargetType.USER:
@@ -167,16 +198,20 @@ export class InviteService {
 
   /**
    * Deletes an invite: allowed to its creator and to the owner of its target
-   * (for a user invite, that user). 404 unknown or already deleted, 403 others.
+   * (for a user invite, that user; for a group, its owner as the group
+   * directory says). 404 unknown or already deleted, 403 others.
    */
-  async delete(code: string, callerId: Id): Promise<void> {
+  async delete(code: string, caller: OnBehalfOf): Promise<void> {
+    const callerId = caller.userId;
     const invite = await this.invites.details(code);
     if (!invite || invite.deletedAt) throw notFound();
-    const targetOwner =
-      invite.community?.ownerId ?? invite.group?.ownerId ?? (invite.target.type === InviteTargetType.USER ? invite.target.id : null);
-    if (callerId !== invite.creatorId && callerId !== targetOwner) {
-      throw forbidden('only the creator of the invite or the owner of its target may delete it');
-    }
+    // The creator needs no other check (nor a backend that is up).
+    const allowed =
+      callerId === invite.creatorId ||
+      (invite.target.type === InviteTargetType.GROUP
+        ? await this.groups.isOwner(invite, callerId, caller)
+        : callerId === (invite.community?.ownerId ?? (invite.target.type === InviteTargetType.USER ? invite.target.id : null)));
+    if (!allowed) throw forbidden('only the creator of the invite or the owner of its target may delete it');
     if (!(await this.invites.markDeleted(code))) throw notFound();
   }
 }

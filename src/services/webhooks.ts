@@ -8,6 +8,9 @@
  *   once the previous was accepted; a user whose oldest pending event waits
  *   for a retry waits whole. Different users' events go in parallel
  *   (WEBHOOK_CONCURRENCY).
+ * - Fair: a batch takes at most EVENTS_PER_USER_PER_BATCH events of any one
+ *   user, round-robin across users (EventsRepo.due), so a user with
+ *   thousands queued never holds back everyone else's events.
  * - At least once: an event is marked delivered after the receiver answered
  *   2xx; a dispatcher killed in between leaves it pending, and the next
  *   dispatcher sends it again with the same `webhook-id` (the event id).
@@ -18,9 +21,13 @@
  * - Never in the way of a request: it runs beside them on timers, with its
  *   own connections (undici, WEBHOOK_TIMEOUT_MS per call); a slow or dead
  *   receiver holds only the dispatcher.
+ * - Observed: the backlog (pending events, the oldest one's age), delivered
+ *   and failed counts and delivery latency go to an EventsObserver
+ *   (/metrics, src/metrics.ts).
  */
 import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { webhookBody } from '../domain/events.js';
 import type { Id } from '../domain/ids.js';
 import type { Logger } from '../logger.js';
@@ -30,6 +37,14 @@ import type { EventsRepo, StoredEvent } from '../store/eventsRepo.js';
 /** Events numbered per statement, and considered per delivery round. */
 const NUMBER_BATCH = 5_000;
 const DELIVERY_BATCH = 1_000;
+/**
+ * Events of one user per delivery batch at most: they go one after another,
+ * so a bigger share would hold the round (and every other user's next
+ * events) for that many calls in a row.
+ */
+export const EVENTS_PER_USER_PER_BATCH = 100;
+/** How often the dispatching instance reads the backlog for its observer. */
+const BACKLOG_EVERY_MS = 1_000;
 /** Pause between rounds when there was nothing to do. */
 const IDLE_POLL_MS = 200;
 /** How often an instance that does not hold the lock tries to take it. */
@@ -47,6 +62,18 @@ export interface WebhookTarget {
   maxRetryMs: number;
 }
 
+/** What the dispatcher reports (the metrics implement it). */
+export interface EventsObserver {
+  /** Pending events (committed, not delivered or failed yet) and the age of the oldest, in seconds; zeros on an instance that does not dispatch. */
+  eventsBacklog(pending: number, oldestSeconds: number): void;
+  /** An event accepted by the receiver, `seconds` after it was written. */
+  eventDelivered(seconds: number): void;
+  /** A failed attempt; `final` when retries ended and the event was marked failed. */
+  eventAttemptFailed(final: boolean): void;
+  /** One webhook call's duration, whatever its outcome. */
+  webhookCall(seconds: number): void;
+}
+
 export interface EventDispatcherDeps {
   repo: EventsRepo;
   lock: AdvisoryLock;
@@ -57,6 +84,9 @@ export interface EventDispatcherDeps {
   instance: string;
   log: Logger;
   random?: () => number;
+  observer?: EventsObserver;
+  /** Read for the retention only (what to prune, and when): tests move it instead of waiting days. Retries follow Postgres's time. */
+  clock?: Clock;
 }
 
 /** The delay before retry number `attempt` (1 = after the first failure): exponential, capped, with equal jitter. */
@@ -71,15 +101,21 @@ export class EventDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private lastPrune = 0;
+  private lastPrune = -Infinity;
+  private lastBacklog = -Infinity;
+  private readonly clock: Clock;
   /** Rounds run while holding the lock (the tests watch it). */
   dispatching = false;
 
   constructor(private readonly deps: EventDispatcherDeps) {
     this.signer = deps.webhook ? new Webhook(deps.webhook.secret) : null;
     this.agent = deps.webhook ? new Agent({ connections: deps.webhook.concurrency, keepAliveTimeout: 10_000 }) : null;
+    this.clock = deps.clock ?? systemClock;
     deps.lock.onLost(() => {
       this.dispatching = false;
+      // Another instance dispatches now and reports the backlog: not two stale copies of it.
+      this.deps.observer?.eventsBacklog(0, 0);
+      this.lastBacklog = -Infinity;
     });
   }
 
@@ -131,18 +167,24 @@ export class EventDispatcher {
     const numbered = await repo.number(NUMBER_BATCH);
     let delivered = 0;
     if (this.deps.webhook && this.deps.lock.held) delivered = await this.deliverDue();
-    if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
-      this.lastPrune = Date.now();
-      const before = new Date(Date.now() - this.deps.retentionDays * 86_400_000);
+    if (this.deps.webhook && this.deps.observer && Date.now() - this.lastBacklog >= BACKLOG_EVERY_MS) {
+      this.lastBacklog = Date.now();
+      const { pending, oldestSeconds } = await repo.backlog();
+      this.deps.observer.eventsBacklog(pending, oldestSeconds);
+    }
+    if (this.clock() - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = this.clock();
+      const before = new Date(this.clock() - this.deps.retentionDays * 86_400_000);
       const pruned = await repo.prune(before, this.deps.webhook === null);
-      if (pruned) this.deps.log.info({ pruned }, 'pruned old account events');
+      // Logged every time (debug when nothing went), so a pass that kept everything is seen too.
+      this.deps.log[pruned ? 'info' : 'debug']({ pruned, before }, 'pruned old account events');
     }
     return numbered > 0 || delivered > 0;
   }
 
   /** Delivers the due events, users in parallel, each user's in order; returns how many were accepted. */
   private async deliverDue(): Promise<number> {
-    const due = await this.deps.repo.due(DELIVERY_BATCH);
+    const due = await this.deps.repo.due(DELIVERY_BATCH, EVENTS_PER_USER_PER_BATCH);
     const byUser = new Map<Id, StoredEvent[]>();
     for (const event of due) {
       const list = byUser.get(event.userId);
@@ -159,6 +201,7 @@ export class EventDispatcher {
           const error = await this.send(event);
           if (error === null) {
             done.push(event.id);
+            this.deps.observer?.eventDelivered((Date.now() - event.createdAt.getTime()) / 1000);
             continue;
           }
           await this.deps.repo.markDelivered(done.splice(0));
@@ -178,6 +221,7 @@ export class EventDispatcher {
     const webhook = this.deps.webhook!;
     const body = webhookBody(event);
     const now = new Date();
+    const started = performance.now();
     try {
       const res = await request(webhook.url, {
         method: 'POST',
@@ -197,6 +241,8 @@ export class EventDispatcher {
       return res.statusCode >= 200 && res.statusCode < 300 ? null : `HTTP ${res.statusCode}`;
     } catch (err) {
       return (err as Error).message || String(err);
+    } finally {
+      this.deps.observer?.webhookCall((performance.now() - started) / 1000);
     }
   }
 
@@ -207,6 +253,7 @@ export class EventDispatcher {
     const at = Date.now() + delay;
     const giveUp = at > event.retryFrom.getTime() + webhook.retryHours * 3_600_000;
     await this.deps.repo.markAttemptFailed(event.id, error, giveUp ? null : new Date(at));
+    this.deps.observer?.eventAttemptFailed(giveUp);
     if (giveUp) this.deps.log.warn({ eventId: event.id, type: event.type, attempts: event.attempts + 1, error }, 'webhook delivery failed for good');
     else this.deps.log.debug({ eventId: event.id, attempt: event.attempts + 1, retryInMs: delay, error }, 'webhook delivery failed; will retry');
   }

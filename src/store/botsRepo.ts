@@ -1,5 +1,4 @@
 /** Postgres repository of bot accounts: users with bot = true, each owned by a person. */
-import { revokedEvents } from './sessionsRepo.js';
 import type { Id } from '../domain/ids.js';
 import type { Pool, PoolClient } from './postgres.js';
 
@@ -62,14 +61,20 @@ export class BotsRepo {
 
   /** Removes a bot; its sessions go with it, and every gateway closes their sockets (migration 0007's trigger). */
   async delete(id: Id): Promise<boolean> {
-    // One statement: the removal, the session.revoked events of its live sessions (read before they go) and bot.deleted.
+    // One statement: the removal, the session.revoked events of its live sessions (read before they go), then
+    // bot.deleted. One INSERT for both, ordered: two data-modifying CTEs run in no promised order, and the
+    // bot's sessions must end before the bot does, as in the purge (accountDeletionRepo.ts).
     const { rows } = await this.pool.query<{ id: string }>(
       `WITH s AS (SELECT id, user_id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL),
        d AS (DELETE FROM users WHERE id = $1 AND bot RETURNING id, bot_owner_id),
-       r AS (SELECT s.id, s.user_id FROM s JOIN d ON d.id = s.user_id),
-       ${revokedEvents(2)},
-       b AS (INSERT INTO events (type, user_id, data)
-         SELECT 'bot.deleted', id, jsonb_build_object('user_id', id::text, 'owner_id', bot_owner_id::text, 'reason', 'deleted') FROM d)
+       e AS (INSERT INTO events (type, user_id, data)
+         SELECT type, user_id, data FROM (
+           SELECT 0 AS k, s.id AS o, 'session.revoked' AS type, s.user_id,
+             jsonb_build_object('user_id', s.user_id::text, 'session_id', s.id::text, 'reason', $2::text) AS data
+           FROM s JOIN d ON d.id = s.user_id
+           UNION ALL
+           SELECT 1, 0, 'bot.deleted', id, jsonb_build_object('user_id', id::text, 'owner_id', bot_owner_id::text, 'reason', 'deleted') FROM d
+         ) t ORDER BY k, o)
        SELECT id FROM d`,
       [id, 'deletion'],
     );

@@ -100,22 +100,34 @@ export class EventsRepo {
   }
 
   /**
-   * Pending events due now, oldest first, of users whose oldest pending event
-   * is due (a user whose earlier event waits for a retry waits whole, so
-   * delivery stays in order per user).
+   * The next batch to deliver, fair between users: at most `perUser` events
+   * of each user whose oldest pending event is due (a user whose earlier
+   * event waits for a retry waits whole, so delivery stays in order per
+   * user), taken round-robin: every such user's first event, then every
+   * user's second, ..., oldest first within a round, up to `limit`. A user
+   * with thousands queued thus gets `perUser` of a batch, and everyone else's
+   * events go beside them instead of after them. Each user's share is a
+   * prefix of their pending events, in id order.
    */
-  async due(limit: number): Promise<StoredEvent[]> {
+  async due(limit: number, perUser: number): Promise<StoredEvent[]> {
     const { rows } = await this.pool.query<EventRow>(
-      `WITH heads AS (
-         SELECT DISTINCT ON (user_id) user_id, next_attempt_at FROM events
-         WHERE state = 'pending' AND id IS NOT NULL ORDER BY user_id, id
+      `WITH ranked AS (
+         SELECT e.*, row_number() OVER w AS rn, first_value(next_attempt_at) OVER w AS head_due FROM events e
+         WHERE state = 'pending' AND id IS NOT NULL
+         WINDOW w AS (PARTITION BY user_id ORDER BY id)
        )
-       SELECT e.* FROM events e JOIN heads h ON h.user_id = e.user_id
-       WHERE e.state = 'pending' AND e.id IS NOT NULL AND h.next_attempt_at <= now()
-       ORDER BY e.id LIMIT $1`,
-      [limit],
+       SELECT * FROM ranked WHERE rn <= $2 AND head_due <= now() ORDER BY rn, id LIMIT $1`,
+      [limit, perUser],
     );
     return rows.map(toEvent);
+  }
+
+  /** The backlog: committed events not delivered yet (numbered or not), and the age of the oldest in seconds (0: none). */
+  async backlog(): Promise<{ pending: number; oldestSeconds: number }> {
+    const { rows } = await this.pool.query<{ pending: string; oldest: number | null }>(
+      `SELECT count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest FROM events WHERE state = 'pending'`,
+    );
+    return { pending: Number(rows[0]!.pending), oldestSeconds: Math.max(0, rows[0]!.oldest ?? 0) };
   }
 
   /** When the next pending event is due (null: none pending). */

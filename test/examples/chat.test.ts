@@ -360,6 +360,8 @@ describe('chat example backend', () => {
     assert.ok(types.Group.decode(first.group_joined!.group!).participant_ids.map(text).includes(E.userId));
     const pushed = api.pushes.slice(before);
     assert.deepEqual(pushed.flatMap((p) => p.userIds).sort(), [A.userId, B.userId, D.userId, E.userId]);
+    // The joining socket too: its auth.useInvite answer is () and carries no group.
+    assert.deepEqual(pushed.flatMap((p) => p.excludeSessions), []);
     const again = api.pushes.length;
     const second = (await join(groupId)).answer!;
     assert.equal(second.group_joined!.already_member, true);

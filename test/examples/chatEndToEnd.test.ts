@@ -11,7 +11,7 @@
  * caller forged into a client frame changes nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import getPort from 'get-port';
@@ -27,6 +27,7 @@ import { guest, person, signIn, type Account } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { assertRpcError } from '../helpers/results.js';
 import { createDatabase, startGateway, type TestGateway } from '../helpers/stack.js';
+import { startChatBackend, stopChatBackend } from './chatBackend.js';
 
 const { chats, messages, types, updates } = osmium.client;
 const v1 = gatewayV1.gateway.v1;
@@ -36,34 +37,6 @@ const TIMEOUT_MS = 1_000;
 
 const long = (id: string) => Long.fromString(id, true);
 const text = (id: Long | number | null | undefined) => (id === null || id === undefined ? '0' : Long.fromValue(id).toUnsigned().toString());
-
-/** Starts the example as `npm run example:chat:backend` does, on `port`, and waits for its "listening" line. */
-async function startChatBackend(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/chat/src/main.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the chat backend did not start within 60 s:\n${output.join('\n')}`));
-    }, 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output.push(String(chunk));
-      if (String(chunk).includes('"chat backend listening"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => output.push(String(chunk)));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the chat backend exited with ${code}:\n${output.join('\n')}`));
-    });
-  });
-  return child;
-}
 
 /** Updates of `client` up to and including the first one `last` picks. */
 async function updatesUntil(client: OsmiumClient, last: (u: Update) => boolean): Promise<Update[]> {
@@ -100,11 +73,7 @@ describe('the chat example end to end: two gateway instances, the example backen
     backend = await startChatBackend(backendEnv);
   });
   after(async () => {
-    if (backend && backend.exitCode === null && backend.signalCode === null) {
-      backend.kill('SIGCONT');
-      backend.kill('SIGTERM');
-      await once(backend, 'exit');
-    }
+    await stopChatBackend(backend);
     await two?.close();
     await one?.close();
   });

@@ -229,13 +229,14 @@ export function chatService({ store, gateway, log }: ChatServiceOptions): {
       };
     },
 
-    async groupJoin({ groupId, userId }, call) {
+    async groupJoin({ groupId, userId }) {
       const existing = await store.group(groupId);
       if (!existing) throw new BackendError(404, 'that group no longer exists');
       const added = await store.addMember(groupId, userId);
       const group = (await store.group(groupId))!;
-      // The gateway pushes nothing for groups it does not own: tell the members, the new one included.
-      if (added) await publish('group', groupPushes(group, call.caller?.sessionId));
+      // The gateway pushes nothing for groups it does not own: tell the members, the new one included, and
+      // the joining socket too (auth.useInvite answers it `()`, no group: this push is how it learns the group).
+      if (added) await publish('group', groupPushes(group, undefined));
       return { alreadyMember: !added, group: types.Group.encode(groupFor(group, userId)).finish() };
     },
   };
