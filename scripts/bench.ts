@@ -20,7 +20,10 @@ import { figureFairness } from './bench/fairness.js';
 import {
   BENCH_REDIS_PREFIX, createDatabase, figureAuthorize, figureMemory, figureRevocation, figureSignIn, figureStart, gatewayEnv, type BenchSettings, type Row,
 } from './bench/figures.js';
+import { FORWARDING_SOCKETS, figureForwarding } from './bench/forwarding.js';
 import { figureIdleState, type SessionFootprint } from './bench/idleState.js';
+import { figureIntrospection, introspectionSizes } from './bench/introspection.js';
+import { figurePush, pushSessions, pushSizes } from './bench/push.js';
 import { spawnGateway } from './bench/processes.js';
 import { formatSelfTime, summarizeCpuProfile } from './bench/profile.js';
 import { RedisWatch, postgresPid } from './bench/servers.js';
@@ -108,6 +111,9 @@ const poolSize = Math.max(
   want('1a') || want('1b') ? cpuModes.length * cpuFigureSessions(cpuFigureSizes(options.quick), { a: want('1a'), b: want('1b') }) : 0,
   want('2') ? Math.max(...settings.idleCounts) : 0,
   want('7') ? idleSockets : 0,
+  want('9') ? FORWARDING_SOCKETS : 0,
+  want('10') ? pushSessions(pushSizes(options.quick)) : 0,
+  want('11') ? introspectionSizes(options.quick).sessions : 0,
 );
 const needsMainGateway = poolSize > 0 || want('3');
 const mainGateway = needsMainGateway ? await spawnGateway(gatewayEnv(settings, databaseUrl)) : null;
@@ -151,6 +157,18 @@ try {
   if (want('7')) {
     log(`figure 7: Postgres writes, Redis commands and CPU per idle socket (${idleSockets} sockets)`);
     rows.push(...(await figureIdleState(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), tokens, idleSockets, options.idleWindowS, footprint, options.idleTimeScale)));
+  }
+  if (want('9')) {
+    log('figure 9: forwarding to a backend (messages.sendMessage to a createBackendHandler backend) against a bare ws forwarder');
+    rows.push(...(await figureForwarding(settings, watch, gatewayEnv(settings, databaseUrl), pool)));
+  }
+  if (want('10')) {
+    log('figure 10: the push API, against a bare ws server sending the same frames; cross-instance push');
+    rows.push(...(await figurePush(settings, watch, gatewayEnv(settings, databaseUrl), pool)));
+  }
+  if (want('11')) {
+    log('figure 11: token introspection beside Authorize, against a bare HTTP server');
+    rows.push(...(await figureIntrospection(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool, rows.find((r) => r.key === 'cpu_per_authorize'))));
   }
   if (want('4')) {
     log('figure 4: cross-instance revocation push');

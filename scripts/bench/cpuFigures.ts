@@ -142,7 +142,7 @@ async function measure(target: Measured, watch: ServerWatch | null, load: () => 
  * meanwhile, so the wait costs little). The mark after one round is the mark
  * before the next.
  */
-class PostgresRounds {
+export class PostgresRounds {
   private mark: DatabaseCounters | null = null;
   private lastWorkAt = 0;
   constructor(private readonly databaseUrl: string) {}
@@ -159,9 +159,15 @@ class PostgresRounds {
 
   /** Attributes the counters since the previous mark to `round`. */
   async attribute(round: RoundResult): Promise<void> {
+    round.pg = await this.perUnit(round.outcome.ok + round.outcome.errors);
+  }
+
+  /** The counters since the previous mark, per unit of the round just done; the mark moves to now. */
+  async perUnit(units: number): Promise<ReturnType<typeof countersPerUnit>> {
     const now = await quietCounters(this.databaseUrl, this.lastWorkAt);
-    round.pg = countersPerUnit(this.mark!, now, Math.max(1, round.outcome.ok + round.outcome.errors));
+    const per = countersPerUnit(this.mark!, now, Math.max(1, units));
     this.mark = now;
+    return per;
   }
 }
 

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { osmium } from '../../src/gen/osmium.js';
+import { idFromWire } from '../../src/protocol/codec.js';
 
 const { ClientMessage, ServerMessage } = osmium.client.core;
 
@@ -43,10 +44,13 @@ export class BenchSocket {
   private readonly waiting = new Map<number, { resolve(r: Result): void; reject(e: Error): void }>();
   /** The TCP socket under the WebSocket, for its byte counts. */
   tcp: Socket | null = null;
+  /** Called with each pushed Update (figure 10). */
+  onUpdate: ((update: osmium.client.updates.Update) => void) | null = null;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
       const message = ServerMessage.decode(data);
+      if (message.update) this.onUpdate?.(message.update as osmium.client.updates.Update);
       const result = message.result;
       if (!result) return;
       const reqId = result.req_id ?? 0;
@@ -180,6 +184,96 @@ export async function reconnectStorm(url: string, tokens: readonly string[], con
   );
   outcome.elapsedS = (performance.now() - started) / 1000;
   return outcome;
+}
+
+/** auth.authorize on each socket with its own token (sockets[i] with tokens[i]); resolves with each socket's user id. */
+export async function authorizeEach(sockets: readonly BenchSocket[], tokens: readonly string[], parallel = 64): Promise<string[]> {
+  const users: string[] = new Array(sockets.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, sockets.length) }, async () => {
+      while (next < sockets.length) {
+        const i = next++;
+        const result = await sockets[i]!.request({ auth_authorize: { token: tokens[i]! } });
+        if (!result.authorization) throw new Error(`auth.authorize failed: ${result.error?.error_code} ${result.error?.error_message}`);
+        users[i] = idFromWire(result.authorization.user?.id as never);
+      }
+    }),
+  );
+  return users;
+}
+
+/** A request body (ClientMessage without its id) and whether an answer is the expected success. */
+export interface RequestKind {
+  body: Omit<osmium.client.core.ClientMessage.$Properties, 'id'>;
+  ok(result: Result): boolean;
+}
+
+/**
+ * `count` requests over open sockets, `inFlight` at a time per socket
+ * (closed loop: the load of the CPU rounds); each answer's latency in ms is
+ * pushed to `latencies` when given.
+ */
+export async function requestsOverOpenSockets(sockets: readonly BenchSocket[], count: number, inFlight: number, kind: RequestKind, latencies?: number[]): Promise<Outcome> {
+  const outcome = newOutcome();
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    sockets.flatMap((socket) =>
+      Array.from({ length: inFlight }, async () => {
+        while (next < count) {
+          next++;
+          const sent = performance.now();
+          try {
+            const result = await socket.request(kind.body);
+            latencies?.push(performance.now() - sent);
+            if (kind.ok(result)) outcome.ok++;
+            else fail(outcome, errorCode(result) ?? 'unexpected-answer');
+          } catch {
+            fail(outcome, 'closed');
+            return;
+          }
+        }
+      }),
+    ),
+  );
+  outcome.elapsedS = (performance.now() - started) / 1000;
+  return outcome;
+}
+
+/**
+ * Open loop: `count` requests at `perSecond`, sent on schedule over the
+ * sockets in turn whether or not earlier answers came (a latency reading not
+ * set by how many are in flight); resolves with every latency in ms once all
+ * answered.
+ */
+export async function pacedRequests(sockets: readonly BenchSocket[], count: number, perSecond: number, kind: RequestKind): Promise<{ outcome: Outcome; latencies: number[] }> {
+  const outcome = newOutcome();
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  let sent = 0;
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * perSecond) + 1);
+    for (; sent < due; sent++) {
+      const socket = sockets[sent % sockets.length]!;
+      const at = performance.now();
+      pending.push(
+        socket.request(kind.body).then(
+          (result) => {
+            latencies.push(performance.now() - at);
+            if (kind.ok(result)) outcome.ok++;
+            else fail(outcome, errorCode(result) ?? 'unexpected-answer');
+          },
+          () => fail(outcome, 'closed'),
+        ),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(pending);
+  outcome.elapsedS = (performance.now() - started) / 1000;
+  return { outcome, latencies };
 }
 
 /** Client-side byte counts of open sockets so far. */
