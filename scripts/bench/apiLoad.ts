@@ -3,12 +3,17 @@
  * a load, per unit of work), the internal API's load over HTTP keep-alive
  * (undici, as a backend calls it), and the encoded bodies they send.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Long from 'long';
 import protobuf from 'protobufjs/minimal.js';
 import { Pool } from 'undici';
 import { osmium } from '../../src/gen/osmium.js';
 import { percentile } from '../load/stats.js';
 import { cpuPerUnit, sampleCpu, type CpuParts } from './cpu.js';
+import type { Row } from './figures.js';
+import type { Measured } from './processes.js';
+import { summarizeCpuProfile, type CpuProfile } from './profile.js';
 
 /** API_KEYS of the bench gateways that serve the internal API. */
 export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef';
@@ -155,3 +160,39 @@ export function markerOf(update: osmium.client.updates.Update): number | null {
 
 export const ms = (n: number) => Math.round(n * 100) / 100;
 export const p = (values: number[], q: number) => (values.length ? percentile(values, q) : NaN);
+
+/**
+ * `--cpu-profile` for figures 9 to 11: the gateway's CPU profile over its
+ * measured rounds (through the probe), summarized; inert without a folder.
+ */
+export class GatewayProfile {
+  private file: string | null = null;
+  summary: ReturnType<typeof summarizeCpuProfile> | null = null;
+  constructor(
+    private readonly dir: string | null,
+    private readonly name: string,
+  ) {}
+
+  get on(): boolean {
+    return this.dir !== null;
+  }
+
+  async start(gateway: Measured): Promise<void> {
+    if (!this.dir) return;
+    this.file = join(this.dir, `${this.name}.cpuprofile`);
+    await gateway.probe('profile-start');
+  }
+
+  async stop(gateway: Measured): Promise<void> {
+    if (!this.file) return;
+    await gateway.stopProfile(this.file);
+    this.summary = summarizeCpuProfile(JSON.parse(readFileSync(this.file, 'utf8')) as CpuProfile, 10);
+    this.file = null;
+  }
+
+  /** Marks rows measured under the profiler. */
+  mark(rows: Row[]): Row[] {
+    if (this.on) for (const row of rows) row.note = `PROFILED (CPU includes the profiler's cost); ${row.note ?? ''}`;
+    return rows;
+  }
+}

@@ -144,12 +144,16 @@ async function measure(target: Measured, watch: ServerWatch | null, load: () => 
  */
 export class PostgresRounds {
   private mark: DatabaseCounters | null = null;
+  private markAt = 0;
   private lastWorkAt = 0;
+  /** Seconds between the last two marks (the window perUnit read). */
+  windowS = 0;
   constructor(private readonly databaseUrl: string) {}
 
   /** Before the first round. */
   async start(lastWorkAt: number): Promise<void> {
     this.mark = await quietCounters(this.databaseUrl, lastWorkAt);
+    this.markAt = performance.now();
   }
 
   /** The gateway finished a round now. */
@@ -167,6 +171,8 @@ export class PostgresRounds {
     const now = await quietCounters(this.databaseUrl, this.lastWorkAt);
     const per = countersPerUnit(this.mark!, now, Math.max(1, units));
     this.mark = now;
+    this.windowS = (performance.now() - this.markAt) / 1000;
+    this.markAt = performance.now();
     return per;
   }
 }

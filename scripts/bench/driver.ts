@@ -242,21 +242,32 @@ export async function requestsOverOpenSockets(sockets: readonly BenchSocket[], c
 }
 
 /**
- * Open loop: `count` requests at `perSecond`, sent on schedule over the
- * sockets in turn whether or not earlier answers came (a latency reading not
- * set by how many are in flight); resolves with every latency in ms once all
- * answered.
+ * Open loop: `count` requests to each target at `perSecond` each, sent on
+ * schedule whether or not earlier answers came (a latency reading not set by
+ * how many are in flight), the targets' requests interleaved one by one so
+ * that every target sees the same moments of a shared machine; each target's
+ * requests go over its sockets in turn. Resolves with every latency in ms,
+ * per target, once all answered.
  */
-export async function pacedRequests(sockets: readonly BenchSocket[], count: number, perSecond: number, kind: RequestKind): Promise<{ outcome: Outcome; latencies: number[] }> {
-  const outcome = newOutcome();
-  const latencies: number[] = [];
+export async function pacedRequests(
+  targets: ReadonlyArray<readonly BenchSocket[]>,
+  count: number,
+  perSecond: number,
+  kind: RequestKind,
+): Promise<Array<{ outcome: Outcome; latencies: number[] }>> {
+  const out = targets.map(() => ({ outcome: newOutcome(), latencies: [] as number[] }));
   const pending: Promise<void>[] = [];
   const started = performance.now();
+  const total = count * targets.length;
+  const rate = perSecond * targets.length;
   let sent = 0;
-  while (sent < count) {
-    const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * perSecond) + 1);
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
     for (; sent < due; sent++) {
-      const socket = sockets[sent % sockets.length]!;
+      const t = sent % targets.length;
+      const sockets = targets[t]!;
+      const socket = sockets[Math.floor(sent / targets.length) % sockets.length]!;
+      const { outcome, latencies } = out[t]!;
       const at = performance.now();
       pending.push(
         socket.request(kind.body).then(
@@ -272,8 +283,8 @@ export async function pacedRequests(sockets: readonly BenchSocket[], count: numb
     await new Promise((r) => setTimeout(r, 2));
   }
   await Promise.all(pending);
-  outcome.elapsedS = (performance.now() - started) / 1000;
-  return { outcome, latencies };
+  for (const o of out) o.outcome.elapsedS = (performance.now() - started) / 1000;
+  return out;
 }
 
 /** Client-side byte counts of open sockets so far. */

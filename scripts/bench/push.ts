@@ -16,7 +16,7 @@ import { osmium as backendProto } from '../../src/gen/backend.js';
 import { idToWire } from '../../src/protocol/codec.js';
 import { openFilesLimit } from '../procfs.mjs';
 import { freePort } from '../stack.mjs';
-import { BENCH_API_KEY, apiPool, cpuRound, markedUpdate, markerOf, ms, p, postOnce, type CpuRound } from './apiLoad.js';
+import { BENCH_API_KEY, GatewayProfile, apiPool, cpuRound, markedUpdate, markerOf, ms, p, postOnce, type CpuRound } from './apiLoad.js';
 import type { ServerWatch } from './cpuFigures.js';
 import { BenchSocket, authorizeEach, closeAll, openInitialized } from './driver.js';
 import { redisPubSubLatency, type BenchSettings, type Row } from './figures.js';
@@ -129,15 +129,15 @@ async function steadyPush(port: number, apiKey: string | null, users: readonly s
   return result;
 }
 
-export async function figurePush(s: BenchSettings, watch: ServerWatch, env: Record<string, string>, sessions: readonly BenchSession[]): Promise<Row[]> {
+export async function figurePush(s: BenchSettings, watch: ServerWatch, env: Record<string, string>, sessions: readonly BenchSession[], profile = new GatewayProfile(null, 'figure10')): Promise<Row[]> {
   const sizes = pushSizes(s.quick);
   if (sessions.length < pushSessions(sizes)) throw new Error(`figure 10 needs ${pushSessions(sizes)} sessions, got ${sessions.length}`);
-  const rows = await pushThroughput(s, watch, env, sessions.slice(0, sizes.users), sizes);
+  const rows = profile.mark(await pushThroughput(s, watch, env, sessions.slice(0, sizes.users), sizes, profile));
   rows.push(...(await crossInstance(s, env, sessions.slice(0, sizes.crossUsers), sizes)));
   return rows;
 }
 
-async function pushThroughput(s: BenchSettings, watch: ServerWatch, env: Record<string, string>, sessions: readonly BenchSession[], sizes: PushSizes): Promise<Row[]> {
+async function pushThroughput(s: BenchSettings, watch: ServerWatch, env: Record<string, string>, sessions: readonly BenchSession[], sizes: PushSizes, profile: GatewayProfile): Promise<Row[]> {
   const apiPort = await freePort();
   const gateway = await spawnGateway({ ...env, API_PORT: String(apiPort), API_KEYS: BENCH_API_KEY });
   const bare = await spawnServerScript('scripts/bench/bareApi.ts');
@@ -159,6 +159,7 @@ async function pushThroughput(s: BenchSettings, watch: ServerWatch, env: Record<
     const gw: CpuRound<SteadyResult>[] = [];
     const ceiling: CpuRound<SteadyResult>[] = [];
     s.log(`  10: ${sizes.rounds} rounds of ${sizes.seconds} s at ${sizes.perSecond} deliveries/s (a /v1/push/batch of one update per user and a /v1/push to ${GROUP} users every ${TICK_MS} ms), gateway then bare ws`);
+    await profile.start(gateway);
     for (let r = 0; r < sizes.rounds; r++) {
       gw.push(await cpuRound(roots, () => steadyPush(apiPort, BENCH_API_KEY, online.users, sizes.perSecond, sizes.seconds, gwReceived), (x) => x.delivered));
       ceiling.push(await cpuRound({ bare: bare.process.pid! }, () => steadyPush(bare.port, null, online.users, sizes.perSecond, sizes.seconds, bareReceived), (x) => x.delivered));
@@ -168,6 +169,7 @@ async function pushThroughput(s: BenchSettings, watch: ServerWatch, env: Record<
           `bare ${r1(ceiling.at(-1)!.cpu.total)} µs, ${ceiling.at(-1)!.result.delivered}/${ceiling.at(-1)!.result.expected}`,
       );
     }
+    await profile.stop(gateway);
     const g = [...gw].sort((a, b) => a.cpu.total - b.cpu.total)[0]!;
     const c = [...ceiling].sort((a, b) => a.cpu.total - b.cpu.total)[0]!;
     const perCpuSecond = (r: CpuRound<SteadyResult>) => 1e6 / r.cpu.total;
@@ -201,7 +203,8 @@ async function pushThroughput(s: BenchSettings, watch: ServerWatch, env: Record<
 async function crossInstance(s: BenchSettings, env: Record<string, string>, sessions: readonly BenchSession[], sizes: PushSizes): Promise<Row[]> {
   const apiPort = await freePort();
   const a = await spawnGateway({ ...env, API_PORT: String(apiPort), API_KEYS: BENCH_API_KEY });
-  const b = await spawnGateway(env);
+  // Every instance of a deployment has the internal API (it is what holds the user topics); pushes go to A's.
+  const b = await spawnGateway({ ...env, API_PORT: String(await freePort()), API_KEYS: BENCH_API_KEY });
   const pool = apiPool(apiPort, 16);
   let onA: BenchSocket[] = [];
   let onB: BenchSocket[] = [];
