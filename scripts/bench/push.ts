@@ -51,6 +51,8 @@ export function pushSessions(sizes: PushSizes): number {
 }
 
 const TICK_MS = 50;
+/** Seconds of the idle reading (no push) beside the rounds. */
+const IDLE_S = 5;
 /** Users of the group each tick's /v1/push goes to. */
 const GROUP = 20;
 /** Users of the one-call push of the cross-instance part. */
@@ -156,6 +158,9 @@ async function pushThroughput(s: BenchSettings, watch: ServerWatch, env: Record<
     await steadyPush(apiPort, BENCH_API_KEY, online.users, sizes.perSecond, 1, gwReceived);
     await steadyPush(bare.port, null, online.users, sizes.perSecond, 1, bareReceived);
     const roots = { gateway: gateway.process.pid!, redis: watch.redisPid, postgres: watch.postgresPid };
+    // What the gateway, Redis and Postgres spend with these sockets open and no push (pings, presence refresh, the event poll), per second.
+    const idle = await cpuRound(roots, () => sleep(IDLE_S * 1000), () => 1, 0);
+    const idleUsPerSecond = idle.cpu.total / idle.cpu.wallS;
     const gw: CpuRound<SteadyResult>[] = [];
     const ceiling: CpuRound<SteadyResult>[] = [];
     s.log(`  10: ${sizes.rounds} rounds of ${sizes.seconds} s at ${sizes.perSecond} deliveries/s (a /v1/push/batch of one update per user and a /v1/push to ${GROUP} users every ${TICK_MS} ms), gateway then bare ws`);
@@ -189,8 +194,9 @@ async function pushThroughput(s: BenchSettings, watch: ServerWatch, env: Record<
         note:
           `least CPU of ${gw.length} alternating rounds of ${sizes.seconds} s at ${sizes.perSecond} deliveries/s (~${markedUpdate(0).length}-byte updates): ` +
           `${Object.entries(g.cpu.parts).map(([k, v]) => `${k} ${r1(v)}`).join(' + ')} µs per update (all rounds ${gw.map((r) => r1(r.cpu.total)).join(', ')}; bare ${ceiling.map((r) => r1(r.cpu.total)).join(', ')}); ` +
-          `${lost} not delivered, ${errors} failed calls; bare: the same HTTP calls, frames sent from the process that took them (no auth, no broker)`,
-        data: { gatewayUs: r1(g.cpu.parts.gateway!), redisUs: r1(g.cpu.parts.redis!), postgresUs: r1(g.cpu.parts.postgres!), bareUs: r1(c.cpu.total), users: sessions.length },
+          `of which ~${r1((idleUsPerSecond * g.cpu.wallS) / g.units)} µs is what the idle gateway spends in that time with ${sessions.length} sockets open (${Math.round(idleUsPerSecond / 1000)} ms/s with no push: pings, presence refresh, the event poll); ` +
+          `${g.units} updates at ${Math.round(g.units / g.result.elapsedS)}/s; ${lost} not delivered, ${errors} failed calls; bare: the same HTTP calls, frames sent from the process that took them (no auth, no broker)`,
+        data: { gatewayUs: r1(g.cpu.parts.gateway!), redisUs: r1(g.cpu.parts.redis!), postgresUs: r1(g.cpu.parts.postgres!), bareUs: r1(c.cpu.total), users: sessions.length, idleUsPerSecond: Math.round(idleUsPerSecond) },
       },
     ];
   } finally {
