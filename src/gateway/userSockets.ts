@@ -113,9 +113,13 @@ export class UserSockets implements BindingListener {
       .catch((err) => this.deps.log.warn({ err, userId }, 'could not unsubscribe from a user topic'));
   }
 
-  /** Publishes to one user's topic; resolves with how many instances received it. */
-  publish(userId: Id, message: UserMessage): Promise<number> {
-    return this.deps.broker.publish(userTopic(userId), JSON.stringify(message));
+  /**
+   * Publishes to one user's topic; resolves with how many instances received
+   * it. `message` may be given already serialized (JSON.stringify of a
+   * UserMessage), so a push to many users serializes it once.
+   */
+  publish(userId: Id, message: UserMessage | string): Promise<number> {
+    return this.deps.broker.publish(userTopic(userId), typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   stop(): void {
