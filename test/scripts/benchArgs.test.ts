@@ -48,7 +48,7 @@ describe('bench arguments', () => {
 
   it('refuses unknown figures, options, missing values and out-of-range numbers', () => {
     for (const argv of [
-      ['--figures', '9'], ['--figures', ''], ['--nope'], ['--bcrypt-cost'], ['--bcrypt-cost', '3'], ['--idle-window', '1'], ['--idle-time-scale', '0'],
+      ['--figures', '12'], ['--figures', ''], ['--figures', '1c'], ['--nope'], ['--bcrypt-cost'], ['--bcrypt-cost', '3'], ['--idle-window', '1'], ['--idle-time-scale', '0'],
       ['--gateway-env', 'lower=1'], ['--gateway-env', 'NOEQUALS'], ['--quick=yes'], ['--quick', '--quick'], ['results'],
     ]) {
       assert.throws(() => benchCommand.parse(argv), UsageError, argv.join(' '));
