@@ -2,7 +2,8 @@
  * Figure 9's ceiling: a bare `ws` server that decodes each frame's envelope
  * (the gateway's own decoder: unserved methods stay bytes), sends it over
  * `undici` to the same backend as one BackendRequest with a fixed caller (no
- * auth, no session, no trace ids drawn, no breaker or metrics), and answers
+ * auth, no session, no trace ids drawn, no breaker or metrics; the
+ * contract's headers, fixed), and answers
  * the client with the backend's result spliced into an RPCResult, as the
  * gateway does. core.Initialize and auth.authorize get an empty result, so
  * the bench's clients can open their sockets the same way on both.
@@ -20,6 +21,7 @@ const authorization = `Bearer ${process.env.BARE_BACKEND_SECRET ?? ''}`;
 // The gateway's pool settings (src/gateway/backendRoute.ts).
 const pool = new Pool(backend.origin, { keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000, keepAliveTimeoutThreshold: 2_000, pipelining: 1 });
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
 const CALLER = {
   user_id: idToWire('283467841537081344'),
   session_id: idToWire('283467841537081345'),
@@ -40,7 +42,8 @@ async function forward(method: string, payload: Uint8Array, reqId: number): Prom
   const response = await pool.request({
     path: '/osmium/v1/call',
     method: 'POST',
-    headers: { 'content-type': 'application/x-protobuf', authorization },
+    // The contract's headers, as the gateway sends them (the backend reads x-osmium-timeout-ms to bound its work): the same work behind both.
+    headers: { 'content-type': 'application/x-protobuf', authorization, traceparent: TRACEPARENT, 'x-osmium-method': method, 'x-osmium-timeout-ms': '3000' },
     body,
   });
   const chunks: Buffer[] = [];
