@@ -20,7 +20,11 @@ import { figureFairness } from './bench/fairness.js';
 import {
   BENCH_REDIS_PREFIX, createDatabase, figureAuthorize, figureMemory, figureRevocation, figureSignIn, figureStart, gatewayEnv, type BenchSettings, type Row,
 } from './bench/figures.js';
+import { FORWARDING_SOCKETS, figureForwarding } from './bench/forwarding.js';
+import { GatewayProfile } from './bench/apiLoad.js';
 import { figureIdleState, type SessionFootprint } from './bench/idleState.js';
+import { figureIntrospection, introspectionSizes } from './bench/introspection.js';
+import { figurePush, pushSessions, pushSizes } from './bench/push.js';
 import { spawnGateway } from './bench/processes.js';
 import { formatSelfTime, summarizeCpuProfile } from './bench/profile.js';
 import { RedisWatch, postgresPid } from './bench/servers.js';
@@ -108,11 +112,16 @@ const poolSize = Math.max(
   want('1a') || want('1b') ? cpuModes.length * cpuFigureSessions(cpuFigureSizes(options.quick), { a: want('1a'), b: want('1b') }) : 0,
   want('2') ? Math.max(...settings.idleCounts) : 0,
   want('7') ? idleSockets : 0,
+  want('9') ? FORWARDING_SOCKETS : 0,
+  want('10') ? pushSessions(pushSizes(options.quick)) : 0,
+  want('11') ? introspectionSizes(options.quick).sessions : 0,
 );
 const needsMainGateway = poolSize > 0 || want('3');
 const mainGateway = needsMainGateway ? await spawnGateway(gatewayEnv(settings, databaseUrl)) : null;
 let pool: BenchSession[] = [];
 let cpuProfile: ReturnType<typeof summarizeCpuProfile> | null = null;
+/** Profiles of figures 9 to 11 (`--cpu-profile`). */
+const figureProfiles: Array<{ figure: string; profile: GatewayProfile }> = [];
 let footprint: SessionFootprint | null = null;
 try {
   if (mainGateway && poolSize > 0) {
@@ -152,6 +161,26 @@ try {
     log(`figure 7: Postgres writes, Redis commands and CPU per idle socket (${idleSockets} sockets)`);
     rows.push(...(await figureIdleState(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), tokens, idleSockets, options.idleWindowS, footprint, options.idleTimeScale)));
   }
+  const apiProfileDir = options.cpuProfile && (want('9') || want('10') || want('11')) ? mkdtempSync(join(tmpdir(), 'osmium-bench-profile-')) : null;
+  const profileOf = (figure: string) => {
+    const profile = new GatewayProfile(apiProfileDir, `figure${figure}`);
+    figureProfiles.push({ figure, profile });
+    return profile;
+  };
+  if (want('9')) {
+    log('figure 9: forwarding to a backend (messages.sendMessage to a createBackendHandler backend) against a bare ws forwarder');
+    rows.push(...(await figureForwarding(settings, watch, gatewayEnv(settings, databaseUrl), pool, profileOf('9'))));
+  }
+  if (want('10')) {
+    log('figure 10: the push API, against a bare ws server sending the same frames; cross-instance push');
+    rows.push(...(await figurePush(settings, watch, gatewayEnv(settings, databaseUrl), pool, profileOf('10'))));
+  }
+  if (want('11')) {
+    log('figure 11: token introspection beside Authorize, against a bare HTTP server');
+    rows.push(...(await figureIntrospection(settings, watch, databaseUrl, gatewayEnv(settings, databaseUrl), pool, rows.find((r) => r.key === 'cpu_per_authorize'), profileOf('11'))));
+  }
+  if (apiProfileDir && !process.env.KEEP_PROFILE) rmSync(apiProfileDir, { recursive: true, force: true });
+  else if (apiProfileDir) log(`profiles of figures 9-11 kept in ${apiProfileDir}`);
   if (want('4')) {
     log('figure 4: cross-instance revocation push');
     rows.push(...(await figureRevocation(settings, options.quick ? 200 : 500)));
@@ -189,7 +218,13 @@ const lines = rows.map((r) => [
 ]);
 console.log(`\n${table(header, lines)}\n`);
 for (const r of rows) if (r.note) console.log(`  ${r.figure}. ${r.metric}: ${r.note}`);
-const profileText = cpuProfile ? `gateway CPU profile of figures ${[want('1a') ? '1a' : '', want('1b') ? '1b' : ''].filter(Boolean).join(' and ')}, top self time (${cpuProfile.busyMs.toFixed(0)} ms busy):\n${formatSelfTime(cpuProfile.entries)}` : null;
+const profileTexts = [
+  ...(cpuProfile ? [`gateway CPU profile of figures ${[want('1a') ? '1a' : '', want('1b') ? '1b' : ''].filter(Boolean).join(' and ')}, top self time (${cpuProfile.busyMs.toFixed(0)} ms busy):\n${formatSelfTime(cpuProfile.entries)}`] : []),
+  ...figureProfiles.flatMap(({ figure, profile }) =>
+    profile.summary ? [`gateway CPU profile of figure ${figure}'s measured rounds, top self time (${profile.summary.busyMs.toFixed(0)} ms busy):\n${formatSelfTime(profile.summary.entries)}`] : [],
+  ),
+];
+const profileText = profileTexts.length ? profileTexts.join('\n\n') : null;
 if (profileText) console.log(`\n${profileText}\n`);
 
 const date = new Date().toISOString();
@@ -200,7 +235,7 @@ const file = join(options.out, `${date.slice(0, 19).replace(/:/g, '-')}.json`);
 writeFileSync(
   file,
   `${JSON.stringify(
-    { date, command, machine, noise: { before: noiseBefore, after: noiseAfter }, quick: options.quick, bcryptCost: options.bcryptCost, figures: [...options.figures], gatewayEnv: options.gatewayEnv, durationS, rows, cpuProfile },
+    { date, command, machine, noise: { before: noiseBefore, after: noiseAfter }, quick: options.quick, bcryptCost: options.bcryptCost, figures: [...options.figures], gatewayEnv: options.gatewayEnv, durationS, rows, cpuProfile, cpuProfiles: Object.fromEntries(figureProfiles.filter((x) => x.profile.summary).map((x) => [x.figure, x.profile.summary])) },
     null,
     2,
   )}\n`,

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { configSchema } from '../../src/config.js';
 import { UsageError, defineCommand, numberValue } from '../commandLine.mjs';
 
-export const FIGURES = ['1', '1a', '1b', '2', '3', '4', '5', '6', '7', '8'] as const;
+export const FIGURES = ['1', '1a', '1b', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11'] as const;
 export type FigureId = (typeof FIGURES)[number];
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
@@ -65,13 +65,14 @@ export const benchCommand = defineCommand(
       },
       'cpu-profile': {
         type: 'boolean',
-        help: "profile the gateway during the measured rounds of figures 1a/1b and print its top 10\nself-time functions (those figures then include the profiler's cost; --figures 1a\nfor the Authorize hot path)",
+        help: "profile the gateway during the measured rounds of figures 1a/1b (and 9, 10, 11) and print\nits top 10 self-time functions (those figures then include the profiler's cost; --figures 1a\nfor the Authorize hot path)",
       },
       out: { type: 'string', value: 'DIR', help: 'results folder (default bench/results)' },
     },
     notes: `figures: 1 reconnect round trips/s (cache warm), 1a server CPU per Authorize on open sockets,
   1b server CPU per reconnect, 2 memory per idle socket, 3 sign-in throughput, 4 revocation push,
-  5 start to ready, 6 hash-pool fairness, 7 writes and state per idle socket, 8 enumeration timing`,
+  5 start to ready, 6 hash-pool fairness, 7 writes and state per idle socket, 8 enumeration timing,
+  9 forwarding to a backend, 10 the push API (and cross-instance push), 11 token introspection`,
   },
   (v): BenchOptions => {
     const quick = v.quick;

@@ -142,14 +142,18 @@ async function measure(target: Measured, watch: ServerWatch | null, load: () => 
  * meanwhile, so the wait costs little). The mark after one round is the mark
  * before the next.
  */
-class PostgresRounds {
+export class PostgresRounds {
   private mark: DatabaseCounters | null = null;
+  private markAt = 0;
   private lastWorkAt = 0;
+  /** Seconds between the last two marks (the window perUnit read). */
+  windowS = 0;
   constructor(private readonly databaseUrl: string) {}
 
   /** Before the first round. */
   async start(lastWorkAt: number): Promise<void> {
     this.mark = await quietCounters(this.databaseUrl, lastWorkAt);
+    this.markAt = performance.now();
   }
 
   /** The gateway finished a round now. */
@@ -159,9 +163,17 @@ class PostgresRounds {
 
   /** Attributes the counters since the previous mark to `round`. */
   async attribute(round: RoundResult): Promise<void> {
+    round.pg = await this.perUnit(round.outcome.ok + round.outcome.errors);
+  }
+
+  /** The counters since the previous mark, per unit of the round just done; the mark moves to now. */
+  async perUnit(units: number): Promise<ReturnType<typeof countersPerUnit>> {
     const now = await quietCounters(this.databaseUrl, this.lastWorkAt);
-    round.pg = countersPerUnit(this.mark!, now, Math.max(1, round.outcome.ok + round.outcome.errors));
+    const per = countersPerUnit(this.mark!, now, Math.max(1, units));
     this.mark = now;
+    this.windowS = (performance.now() - this.markAt) / 1000;
+    this.markAt = performance.now();
+    return per;
   }
 }
 

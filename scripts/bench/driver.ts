@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { osmium } from '../../src/gen/osmium.js';
+import { idFromWire } from '../../src/protocol/codec.js';
 
 const { ClientMessage, ServerMessage } = osmium.client.core;
 
@@ -43,10 +44,13 @@ export class BenchSocket {
   private readonly waiting = new Map<number, { resolve(r: Result): void; reject(e: Error): void }>();
   /** The TCP socket under the WebSocket, for its byte counts. */
   tcp: Socket | null = null;
+  /** Called with each pushed Update (figure 10). */
+  onUpdate: ((update: osmium.client.updates.Update) => void) | null = null;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
       const message = ServerMessage.decode(data);
+      if (message.update) this.onUpdate?.(message.update as osmium.client.updates.Update);
       const result = message.result;
       if (!result) return;
       const reqId = result.req_id ?? 0;
@@ -180,6 +184,107 @@ export async function reconnectStorm(url: string, tokens: readonly string[], con
   );
   outcome.elapsedS = (performance.now() - started) / 1000;
   return outcome;
+}
+
+/** auth.authorize on each socket with its own token (sockets[i] with tokens[i]); resolves with each socket's user id. */
+export async function authorizeEach(sockets: readonly BenchSocket[], tokens: readonly string[], parallel = 64): Promise<string[]> {
+  const users: string[] = new Array(sockets.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, sockets.length) }, async () => {
+      while (next < sockets.length) {
+        const i = next++;
+        const result = await sockets[i]!.request({ auth_authorize: { token: tokens[i]! } });
+        if (!result.authorization) throw new Error(`auth.authorize failed: ${result.error?.error_code} ${result.error?.error_message}`);
+        users[i] = idFromWire(result.authorization.user?.id as never);
+      }
+    }),
+  );
+  return users;
+}
+
+/** A request body (ClientMessage without its id) and whether an answer is the expected success. */
+export interface RequestKind {
+  body: Omit<osmium.client.core.ClientMessage.$Properties, 'id'>;
+  ok(result: Result): boolean;
+}
+
+/**
+ * `count` requests over open sockets, `inFlight` at a time per socket
+ * (closed loop: the load of the CPU rounds); each answer's latency in ms is
+ * pushed to `latencies` when given.
+ */
+export async function requestsOverOpenSockets(sockets: readonly BenchSocket[], count: number, inFlight: number, kind: RequestKind, latencies?: number[]): Promise<Outcome> {
+  const outcome = newOutcome();
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    sockets.flatMap((socket) =>
+      Array.from({ length: inFlight }, async () => {
+        while (next < count) {
+          next++;
+          const sent = performance.now();
+          try {
+            const result = await socket.request(kind.body);
+            latencies?.push(performance.now() - sent);
+            if (kind.ok(result)) outcome.ok++;
+            else fail(outcome, errorCode(result) ?? 'unexpected-answer');
+          } catch {
+            fail(outcome, 'closed');
+            return;
+          }
+        }
+      }),
+    ),
+  );
+  outcome.elapsedS = (performance.now() - started) / 1000;
+  return outcome;
+}
+
+/**
+ * Open loop: `count` requests to each target at `perSecond` each, sent on
+ * schedule whether or not earlier answers came (a latency reading not set by
+ * how many are in flight), the targets' requests interleaved one by one so
+ * that every target sees the same moments of a shared machine; each target's
+ * requests go over its sockets in turn. Resolves with every latency in ms,
+ * per target, once all answered.
+ */
+export async function pacedRequests(
+  targets: ReadonlyArray<readonly BenchSocket[]>,
+  count: number,
+  perSecond: number,
+  kind: RequestKind,
+): Promise<Array<{ outcome: Outcome; latencies: number[] }>> {
+  const out = targets.map(() => ({ outcome: newOutcome(), latencies: [] as number[] }));
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  const total = count * targets.length;
+  const rate = perSecond * targets.length;
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const t = sent % targets.length;
+      const sockets = targets[t]!;
+      const socket = sockets[Math.floor(sent / targets.length) % sockets.length]!;
+      const { outcome, latencies } = out[t]!;
+      const at = performance.now();
+      pending.push(
+        socket.request(kind.body).then(
+          (result) => {
+            latencies.push(performance.now() - at);
+            if (kind.ok(result)) outcome.ok++;
+            else fail(outcome, errorCode(result) ?? 'unexpected-answer');
+          },
+          () => fail(outcome, 'closed'),
+        ),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(pending);
+  for (const o of out) o.outcome.elapsedS = (performance.now() - started) / 1000;
+  return out;
 }
 
 /** Client-side byte counts of open sockets so far. */

@@ -427,7 +427,7 @@ export async function figureSignIn(s: BenchSettings, gateway: Measured, rounds =
 }
 
 /** Raw Redis pub/sub latency on this machine: the floor of a cross-instance push. */
-async function redisPubSubLatency(redisUrl: string, samples: number): Promise<number[]> {
+export async function redisPubSubLatency(redisUrl: string, samples: number): Promise<number[]> {
   const pub = new Redis(redisUrl);
   const sub = new Redis(redisUrl);
   await sub.subscribe('bench:ping');

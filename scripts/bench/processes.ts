@@ -133,17 +133,34 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
 }
 
 /** Spawns the bare ws ceiling server (scripts/bench/bareServer.ts). */
-export async function spawnBareServer(answerBytes: number, initializeBytes = answerBytes): Promise<Measured> {
-  const child = track(spawn(process.execPath, nodeArgs('scripts/bench/bareServer.ts'), {
+export function spawnBareServer(answerBytes: number, initializeBytes = answerBytes): Promise<Measured> {
+  return spawnServerScript('scripts/bench/bareServer.ts', { BARE_ANSWER_BYTES: String(answerBytes), BARE_INITIALIZE_BYTES: String(initializeBytes) });
+}
+
+/**
+ * Spawns a server script of the bench (a ceiling, the minimal backend) with
+ * the probe preloaded; it prints `listening <port>` once it listens.
+ */
+export async function spawnServerScript(script: string, env: Record<string, string> = {}): Promise<Measured> {
+  const child = track(spawn(process.execPath, nodeArgs(script), {
     cwd: ROOT,
-    env: { ...process.env, OSMIUM_BENCH_PROBE: '1', BARE_ANSWER_BYTES: String(answerBytes), BARE_INITIALIZE_BYTES: String(initializeBytes) },
+    env: { ...process.env, OSMIUM_BENCH_PROBE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   }));
   const output: string[] = [];
   collect(child, output);
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(Number(/listening (\d+)/.exec(chunk.toString())?.[1])));
-    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}:\n${output.join('\n')}`)));
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /listening (\d+)/.exec(seen);
+      if (match) {
+        child.stdout!.off('data', onData);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${output.join('\n')}`)));
   });
   return attach(child, port, output);
 }

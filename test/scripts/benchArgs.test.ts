@@ -48,7 +48,7 @@ describe('bench arguments', () => {
 
   it('refuses unknown figures, options, missing values and out-of-range numbers', () => {
     for (const argv of [
-      ['--figures', '9'], ['--figures', ''], ['--nope'], ['--bcrypt-cost'], ['--bcrypt-cost', '3'], ['--idle-window', '1'], ['--idle-time-scale', '0'],
+      ['--figures', '12'], ['--figures', ''], ['--figures', '1c'], ['--nope'], ['--bcrypt-cost'], ['--bcrypt-cost', '3'], ['--idle-window', '1'], ['--idle-time-scale', '0'],
       ['--gateway-env', 'lower=1'], ['--gateway-env', 'NOEQUALS'], ['--quick=yes'], ['--quick', '--quick'], ['results'],
     ]) {
       assert.throws(() => benchCommand.parse(argv), UsageError, argv.join(' '));
@@ -62,8 +62,12 @@ describe('bench arguments', () => {
     assert.doesNotThrow(() => loadConfig(env));
   });
 
-  it('orders rows 1, 1a, 1b, 2 ... 8, unknown ids last', () => {
-    const ids = ['8', '1b', '2', 'x', '1', '1a'];
-    assert.deepEqual([...ids].sort((a, b) => figureOrder(a) - figureOrder(b)), ['1', '1a', '1b', '2', '8', 'x']);
+  it('orders rows 1, 1a, 1b, 2 ... 11, unknown ids last', () => {
+    const ids = ['8', '11', '1b', '2', 'x', '10', '1', '9', '1a'];
+    assert.deepEqual([...ids].sort((a, b) => figureOrder(a) - figureOrder(b)), ['1', '1a', '1b', '2', '8', '9', '10', '11', 'x']);
+  });
+
+  it('takes the forwarding, push and introspection figures (9, 10, 11) alone', () => {
+    assert.deepEqual([...benchCommand.parse(['--quick', '--figures', '9,10,11']).figures], ['9', '10', '11']);
   });
 });

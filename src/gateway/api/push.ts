@@ -93,8 +93,15 @@ function checkPush(push: backendProto.gateway.v1.PushRequest, where: string): Ch
 
 /** Publishes each message to its user's topic, in order; resolves with the instances reached, per group. */
 async function publishAll(deps: PushRouteDeps, groups: Array<Array<[Id, UserMessage]>>): Promise<number[]> {
+  // A push to many users hands them all the same message object: serialized once, not once per user.
+  const serialized = new Map<UserMessage, string>();
+  const json = (message: UserMessage) => {
+    let text = serialized.get(message);
+    if (text === undefined) serialized.set(message, (text = JSON.stringify(message)));
+    return text;
+  };
   // Every publish is issued now, in order, on the broker's one connection (order per user); then awaited.
-  const pending = groups.map((group) => group.map(([userId, message]) => deps.userSockets.publish(userId, message)));
+  const pending = groups.map((group) => group.map(([userId, message]) => deps.userSockets.publish(userId, json(message))));
   try {
     return await Promise.all(pending.map(async (group) => (await Promise.all(group)).reduce((a, b) => a + b, 0)));
   } catch (err) {
