@@ -13,6 +13,7 @@ import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code } from '../helpers/results.js';
 
 const PASSWORD = 'revocation is final';
 const RACERS = 150;
@@ -47,7 +48,7 @@ async function race(urls: string[]): Promise<Map<Outcome, number>> {
         const asked = await Promise.race([c.request('auth_get_sessions', {}).catch(() => null), c.closed.then(() => null)]);
         const authorized: RpcResult | null = await authorizing[i]!;
         if (asked?.sessions) return 'SERVED AFTER REVOCATION';
-        if (authorized?.error?.error_code === ErrorCode.FORBIDDEN) return 'refused';
+        if (authorized && code(authorized) === ErrorCode.FORBIDDEN) return 'refused';
         // Authorized before the revocation: it must be closed as revoked.
         const closed = await Promise.race([c.closed, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5_000))]);
         return closed?.code === CloseCode.SESSION_REVOKED ? 'closed as revoked' : 'unbound';
@@ -98,7 +99,7 @@ describe('revocation is final on one instance', () => {
     for (const altered of [`${token}=`, `${token}==`, `${token} `, ` ${token}`]) {
       const other = await gw.connect();
       const r = await other.request('auth_authorize', { token: altered });
-      assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN, JSON.stringify(altered));
+      assertRpcError(r, ErrorCode.FORBIDDEN, undefined, JSON.stringify(altered));
     }
     const again = await gw.connect();
     assert.ok((await again.call('auth_authorize', { token: token! })).authorization, 'the exact token still works');

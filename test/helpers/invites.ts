@@ -1,23 +1,9 @@
-/** Helpers for the invite tests: signed-in users and invite targets. */
-import assert from 'node:assert/strict';
-import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
+/** Helpers for the invite tests: chats and invite targets (the accounts come from accounts.ts). */
+import type { OsmiumClient } from '../../src/client/client.js';
 import { idFromWire, idToWire } from '../../src/protocol/codec.js';
 import { CommunitiesRepo } from '../../src/store/communitiesRepo.js';
 import { GroupsRepo } from '../../src/store/groupsRepo.js';
 import type { TestGateway } from './stack.js';
-
-export interface SignedInUser {
-  client: OsmiumClient;
-  id: string;
-  name: string;
-}
-
-/** Signs up a guest account on a fresh socket. */
-export async function signedInUser(gw: TestGateway, name: string): Promise<SignedInUser> {
-  const client = await gw.connect();
-  const r = await client.call('auth_sign_up', { name });
-  return { client, id: idFromWire(r.authorization!.user!.id), name };
-}
 
 /** A community (with one channel, the owner a member) made the way the admin CLI makes it. */
 export async function createCommunity(gw: TestGateway, ownerId: string, name: string): Promise<{ communityId: string; channelId: string }> {
@@ -44,7 +30,7 @@ export const selfRef = () => ({ self: {} });
 
 /** Creates an invite and returns its code. */
 export async function createInvite(
-  user: SignedInUser,
+  user: { client: OsmiumClient },
   chatRef: object,
   options: { expiresAt?: number; maxUses?: number } = {},
 ): Promise<string> {
@@ -54,14 +40,6 @@ export async function createInvite(
     ...(options.maxUses !== undefined ? { max_uses: options.maxUses } : {}),
   });
   return r.created_invite!.code!;
-}
-
-/** Asserts an RPC result is an error with this code and returns its message. */
-export function assertError(result: RpcResult, code: number, pattern?: RegExp): string {
-  assert.ok(result.error, `expected error ${code}, got a result: ${JSON.stringify(Object.keys(result))}`);
-  assert.equal(result.error.error_code, code, `expected ${code}, got ${result.error.error_code}: ${result.error.error_message}`);
-  if (pattern) assert.match(result.error.error_message ?? '', pattern);
-  return result.error.error_message ?? '';
 }
 
 /** Decimal id of a fixed64 field in a result. */

@@ -14,9 +14,10 @@ import { idFromWire } from '../../src/protocol/codec.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { PURGED_NAME } from '../../src/store/accountDeletionRepo.js';
+import { type Account, guest } from '../helpers/accounts.js';
 import { ageSignIns, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
 import { assertRpcError } from '../helpers/results.js';
-import { channelRef, createCommunity, createGroup, groupRef, signedInUser } from '../helpers/invites.js';
+import { channelRef, createCommunity, createGroup, groupRef } from '../helpers/invites.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -67,7 +68,7 @@ describe('account deletion during the grace period', () => {
     assert.equal((await back.call('settings_get_account', {})).account!.pending_delete, false);
     assert.match((await smtp.next(email)).subject, /will not be deleted/);
     const again = await back.request('settings_delete_account', { cancel: true });
-    assert.deepEqual(errorOf(again), { code: ErrorCode.CONFLICT, message: 'no account deletion is pending' });
+    assertRpcError(again, ErrorCode.CONFLICT, 'no account deletion is pending');
     // Not due (14 days of grace): the purge leaves it alone.
     assert.deepEqual(await gw.app.services.accountDeletion.purgeDue(), []);
     assert.ok((await gw.app.repos.users.byId(userId))!.email);
@@ -103,9 +104,9 @@ describe('account purge', () => {
     const target = await verifiedAccount(gw, smtp, 'purge');
     const { userId, email, client } = target;
     // Memberships: a community and a group of someone else, and its own community.
-    const owner = await signedInUser(gw, 'Owner');
-    const community = await createCommunity(gw, owner.id, 'Club');
-    const groupId = await createGroup(gw, owner.id, 'Gang');
+    const owner = await guest(gw, 'Owner');
+    const community = await createCommunity(gw, owner.userId, 'Club');
+    const groupId = await createGroup(gw, owner.userId, 'Gang');
     const communityCode = (await owner.client.call('chats_create_chat_invite', { chat_ref: channelRef(community) })).created_invite!.code!;
     const groupCode = (await owner.client.call('chats_create_chat_invite', { chat_ref: groupRef(groupId) })).created_invite!.code!;
     const friendCode = (await owner.client.call('chats_create_chat_invite', { chat_ref: { self: {} } })).created_invite!.code!;
@@ -127,14 +128,14 @@ describe('account purge', () => {
     assert.equal((await client.closed).code, CloseCode.SESSION_REVOKED);
     assert.equal((await second.closed).code, CloseCode.SESSION_REVOKED);
     const resume = await (await gw.connect()).request('auth_authorize', { token: target.token });
-    assert.equal(resume.error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError(resume, ErrorCode.FORBIDDEN);
     for (const table of ['sessions', 'email_codes', 'totp_credentials', 'totp_backup_codes', 'known_devices', 'sign_in_sources', 'community_members', 'group_participants']) {
       assert.equal(await count(`${table} WHERE user_id = $1`, [userId]), 0, table);
     }
     assert.equal(await count(`friendships WHERE user_low = $1 OR user_high = $1`, [userId]), 0, 'friendships');
     assert.equal(await count(`invites WHERE creator_id = $1 AND deleted_at IS NULL`, [userId]), 0, 'invites');
     const lookup = await (await gw.connect()).request('auth_lookup_invite', { code: ownInvite });
-    assert.equal(lookup.error?.error_code, ErrorCode.NOT_FOUND, 'its invite code no longer leads anywhere');
+    assertRpcError(lookup, ErrorCode.NOT_FOUND, undefined, 'its invite code no longer leads anywhere');
     const user = (await gw.app.repos.users.byId(userId))!;
     assert.deepEqual([user.email, user.passwordHash, user.name, user.deletedAt !== null], [null, null, PURGED_NAME, true]);
     // The owner's community and group keep going without it.
@@ -163,7 +164,7 @@ describe('account purge', () => {
 
   it('is one transaction per account: a purge that fails part way changes nothing, and the next pass finishes it', async () => {
     const { userId, email, client } = await verifiedAccount(gw, smtp, 'resume');
-    const friend = await signedInUser(gw, 'Friend');
+    const friend = await guest(gw, 'Friend');
     const code = (await friend.client.call('chats_create_chat_invite', { chat_ref: { self: {} } })).created_invite!.code!;
     await client.call('auth_use_invite', { code });
     await client.call('settings_delete_account', {});
@@ -209,11 +210,11 @@ describe('account purge', () => {
 
   it('deletion needs a recent sign-in; a guest (no password to prove) is exempt', async () => {
     const account = await totpAccount(gw, 'delstale');
-    const guest = await signedInUser(gw, 'Guest');
+    const visitor = await guest(gw, 'Guest');
     ageSignIns(gw, 60);
     const r = await account.client.request('settings_delete_account', {});
     assertRpcError(r, ErrorCode.FORBIDDEN, /^recent sign-in required/);
-    assert.ok(isEmptyResult(await guest.client.call('settings_delete_account', {})));
+    assert.ok(isEmptyResult(await visitor.client.call('settings_delete_account', {})));
     gw.clock.reset();
   });
 });

@@ -11,6 +11,7 @@ import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
 import { DATABASE_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const DEVICE = { client_id: 9, device_type: 'desktop', device_version: 'Linux 6.9', app_version: '3.0.0' };
 
@@ -93,11 +94,11 @@ describe('idle expiry on open sockets', () => {
   it('a request on a socket quiet past the idle window does not revive its session: the socket is closed as revoked', async () => {
     const { quiet, quietAuth } = await quietAndBusy();
     const r = await quiet.request('auth_get_sessions', {});
-    assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+    assertRpcError(r, ErrorCode.UNAUTHENTICATED);
     assert.equal((await quiet.nextUpdate()).session_deleted?.session_id?.toString(), quietAuth.session_id!.toString());
     assert.equal((await quiet.closed).code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
-    assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await other.request('auth_authorize', { token: quietAuth.token! })), ErrorCode.FORBIDDEN);
   });
 
   it('nor do a heartbeat and requests sent together: none counts as activity while the check runs', async () => {
@@ -108,7 +109,7 @@ describe('idle expiry on open sockets', () => {
     assert.equal((await quiet.nextUpdate()).session_deleted?.session_id?.toString(), quietAuth.session_id!.toString());
     assert.equal((await quiet.closed).code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
-    assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await other.request('auth_authorize', { token: quietAuth.token! })), ErrorCode.FORBIDDEN);
   });
 
   it('nor does a heartbeat', async () => {
@@ -117,7 +118,7 @@ describe('idle expiry on open sockets', () => {
     assert.equal((await quiet.nextUpdate()).session_deleted?.session_id?.toString(), quietAuth.session_id!.toString());
     assert.equal((await quiet.closed).code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
-    assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await other.request('auth_authorize', { token: quietAuth.token! })), ErrorCode.FORBIDDEN);
   });
 });
 
@@ -138,7 +139,7 @@ describe('a user removed from Postgres', () => {
       }
       for (const gw of [one, two]) {
         const c = await gw.connect();
-        assert.equal((await c.request('auth_authorize', { token: first.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+        assertRpcError((await c.request('auth_authorize', { token: first.token! })), ErrorCode.FORBIDDEN);
       }
     } finally {
       await two.close();

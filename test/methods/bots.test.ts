@@ -15,6 +15,7 @@ import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { runAdmin } from '../helpers/admin.js';
 import { eventually } from '../helpers/eventually.js';
 import { DATABASE_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 async function admin(gw: TestGateway, ...args: string[]): Promise<Record<string, unknown>> {
   const run = await runAdmin(args, { DATABASE_URL: gw.databaseUrl, REDIS_URL: '', REDIS_CLUSTER_NODES: '' });
@@ -75,7 +76,7 @@ describe('bot accounts', () => {
       lister.request('settings_delete_account', {}),
     ];
     for (const refused of await Promise.all(peopleOnly)) {
-      assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN, JSON.stringify(refused));
+      assertRpcError(refused, ErrorCode.FORBIDDEN, undefined, JSON.stringify(refused));
       assert.match(refused.error!.error_message!, /bots cannot/);
     }
 
@@ -113,7 +114,7 @@ describe('bot accounts', () => {
     assert.equal(await closed, CloseCode.SESSION_REVOKED);
     renewed.destroy();
     const after = await two.connect();
-    assert.equal((await after.request('auth_authorize', { token: newToken })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await after.request('auth_authorize', { token: newToken })), ErrorCode.FORBIDDEN);
     const listedAfter = await runAdmin(['bot', 'list', '--owner', ownerId], { DATABASE_URL: one.databaseUrl });
     assert.deepEqual(listedAfter.lines.map((l) => l.name), [], 'no bot left for the owner');
   });

@@ -10,6 +10,7 @@ import { CODE_REFUSED } from '../../src/services/accountEmail.js';
 import { EmailCodesRepo } from '../../src/store/emailCodesRepo.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -57,7 +58,7 @@ describe('email verification', () => {
     const code = codeOf(await smtp.next(email));
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email, code: other(code) });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(r.error?.error_message, CODE_REFUSED);
     assert.equal(await isVerified(email), false);
     await client.call('auth_verify_email', { email, code });
@@ -67,7 +68,7 @@ describe('email verification', () => {
   it('answers an address without account exactly like a wrong code', async () => {
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email: uniqueEmail('nobody'), code: '123456' });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(r.error?.error_message, CODE_REFUSED);
   });
 
@@ -78,7 +79,7 @@ describe('email verification', () => {
     const client = await gw.connect();
     await client.call('auth_verify_email', { email, code });
     const again = await client.request('auth_verify_email', { email, code });
-    assert.equal(again.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(again, ErrorCode.BAD_REQUEST);
     assert.equal(again.error?.error_message, CODE_REFUSED);
   });
 
@@ -91,7 +92,7 @@ describe('email verification', () => {
     const second = codeOf(await smtp.next(email));
     const old = await client.request('auth_verify_email', { email, code: first });
     if (first !== second) {
-      assert.equal(old.error?.error_code, ErrorCode.BAD_REQUEST, 'the first code is retired');
+      assertRpcError(old, ErrorCode.BAD_REQUEST, undefined, 'the first code is retired');
     }
     await client.call('auth_verify_email', { email, code: second });
     assert.equal(await isVerified(email), true);
@@ -104,10 +105,10 @@ describe('email verification', () => {
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) {
       const r = await client.request('auth_verify_email', { email, code: other(code) });
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
     }
     const sixth = await client.request('auth_verify_email', { email, code });
-    assert.equal(sixth.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(sixth, ErrorCode.BAD_REQUEST);
     assert.equal(await isVerified(email), false);
     // A new code replaces the dead one.
     await client.call('auth_resend_email_verification', { email });
@@ -132,7 +133,7 @@ describe('email verification', () => {
     await gw.app.db.query(`UPDATE email_codes SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email, code });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(await isVerified(email), false);
   });
 
@@ -144,11 +145,11 @@ describe('email verification', () => {
     const code = codeOf(await smtp.next(email));
     await client.call('auth_verify_email', { email, code });
     const verified = await client.request('auth_resend_email_verification', {});
-    assert.equal(verified.error?.error_code, ErrorCode.CONFLICT, 'already verified');
+    assertRpcError(verified, ErrorCode.CONFLICT, undefined, 'already verified');
 
     const signedOut = await gw.connect();
     const r = await signedOut.request('auth_resend_email_verification', {});
-    assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+    assertRpcError(r, ErrorCode.UNAUTHENTICATED);
   });
 
   it('resend with an email answers () alike and mails only an unverified account', async () => {
@@ -182,11 +183,11 @@ describe('email verification', () => {
     ];
     for (const [payload, message] of cases) {
       const r = await client.request('auth_verify_email', payload);
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
       assert.match(r.error?.error_message ?? '', message);
     }
     const r = await client.request('auth_resend_email_verification', { email: 'nope' });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
   });
 
   it('caps verification mails at 5 per address per hour, the sign-up mail included', async () => {
@@ -196,14 +197,14 @@ describe('email verification', () => {
     const client = await gw.connect();
     for (let i = 0; i < 4; i++) await client.call('auth_resend_email_verification', { email: i % 2 ? email.toUpperCase() : email });
     const r = await client.request('auth_resend_email_verification', { email });
-    assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+    assertRpcError(r, ErrorCode.RATE_LIMITED);
     const seconds = Number(/retry after (\d+) seconds/.exec(r.error?.error_message ?? '')?.[1]);
     assert.ok(seconds > 3000 && seconds <= 3600, `retry after ${seconds} s`);
     for (let i = 0; i < 4; i++) await smtp.next(email);
     // Signed in, the own address shares the cap.
     const own = await gw.connect();
     await own.call('auth_sign_in', { email, password: PASSWORD });
-    assert.equal((await own.request('auth_resend_email_verification', {})).error?.error_code, ErrorCode.RATE_LIMITED);
+    assertRpcError((await own.request('auth_resend_email_verification', {})), ErrorCode.RATE_LIMITED);
   });
 
   it('caps an address without account the same way, so the 429 reveals nothing', async () => {
@@ -211,7 +212,7 @@ describe('email verification', () => {
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) await client.call('auth_resend_email_verification', { email });
     const r = await client.request('auth_resend_email_verification', { email });
-    assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+    assertRpcError(r, ErrorCode.RATE_LIMITED);
     assert.match(r.error?.error_message ?? '', /retry after \d+ seconds/);
     // Another address is not affected.
     await client.call('auth_resend_email_verification', { email: uniqueEmail('capother') });

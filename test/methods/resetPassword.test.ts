@@ -14,6 +14,7 @@ import { CODE_REFUSED } from '../../src/services/accountEmail.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code } from '../helpers/results.js';
 
 /** Where the owners of these tests' accounts sign up from; the resets come from another address (a stranger's). */
 const OWNER_ADDRESS = '198.51.100.1';
@@ -48,7 +49,7 @@ describe('password reset', () => {
     const client = await gw.connect();
     const r = await client.request('auth_sign_in', { email, password });
     await client.close();
-    return r.error?.error_code ?? 0;
+    return code(r);
   }
 
   async function requestCode(email: string): Promise<string> {
@@ -84,7 +85,7 @@ describe('password reset', () => {
     const code = await requestCode(email);
     const client = await gw.connect();
     const r = await client.request('auth_reset_password', { email, confirm: { code: other(code), new_password: NEW } });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(r.error?.error_message, CODE_REFUSED);
     assert.equal(await signInCode(email, OLD), 0);
     assert.equal(await signInCode(email, NEW), ErrorCode.UNAUTHENTICATED);
@@ -110,14 +111,14 @@ describe('password reset', () => {
     for (const token of [auth.token!, other.authorization!.token!]) {
       const c = await gw.connect();
       const again = await c.request('auth_authorize', { token });
-      assert.equal(again.error?.error_code, ErrorCode.FORBIDDEN, 'old tokens no longer resume');
+      assertRpcError(again, ErrorCode.FORBIDDEN, undefined, 'old tokens no longer resume');
     }
     assert.equal(await signInCode(email, NEW), 0);
     assert.equal(await signInCode(email, OLD), ErrorCode.UNAUTHENTICATED);
     assert.equal((await gw.app.repos.users.byEmail(email))!.emailVerified, true);
 
     const reuse = await resetter.request('auth_reset_password', { email, confirm: { code, new_password: 'third password 3' } });
-    assert.equal(reuse.error?.error_code, ErrorCode.BAD_REQUEST, 'the code works once');
+    assertRpcError(reuse, ErrorCode.BAD_REQUEST, undefined, 'the code works once');
     assert.equal(await signInCode(email, NEW), 0);
   });
 
@@ -128,10 +129,10 @@ describe('password reset', () => {
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) {
       const r = await client.request('auth_reset_password', { email, confirm: { code: other(code), new_password: NEW } });
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
     }
     const sixth = await client.request('auth_reset_password', { email, confirm: { code, new_password: NEW } });
-    assert.equal(sixth.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(sixth, ErrorCode.BAD_REQUEST);
     assert.equal(await signInCode(email, OLD), 0);
   });
 
@@ -143,7 +144,7 @@ describe('password reset', () => {
     const client = await gw.connect();
     if (first !== second) {
       const old = await client.request('auth_reset_password', { email, confirm: { code: first, new_password: NEW } });
-      assert.equal(old.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(old, ErrorCode.BAD_REQUEST);
     }
     await client.call('auth_reset_password', { email, confirm: { code: second, new_password: NEW } });
     assert.equal(await signInCode(email, NEW), 0);
@@ -155,7 +156,7 @@ describe('password reset', () => {
     const code = await requestCode(email);
     const client = await gw.connect();
     const weak = await client.request('auth_reset_password', { email, confirm: { code, new_password: 'short' } });
-    assert.equal(weak.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(weak, ErrorCode.BAD_REQUEST);
     assert.match(weak.error?.error_message ?? '', /^confirm\.new_password must be/);
     const badCode = await client.request('auth_reset_password', { email, confirm: { code: 'abc', new_password: NEW } });
     assert.match(badCode.error?.error_message ?? '', /^confirm\.code must be the 6 digits/);
@@ -171,7 +172,7 @@ describe('password reset', () => {
     for (const email of [known, unknown]) {
       for (let i = 0; i < 5; i++) await client.call('auth_reset_password', { email });
       const r = await client.request('auth_reset_password', { email });
-      assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(r, ErrorCode.RATE_LIMITED);
       const seconds = Number(/retry after (\d+) seconds/.exec(r.error?.error_message ?? '')?.[1]);
       assert.ok(seconds > 3000 && seconds <= 3600, `retry after ${seconds} s`);
     }
@@ -204,7 +205,7 @@ describe('password reset across two instances', () => {
 
       // 1 reset mail went through a; 4 more through b, then both refuse.
       for (let i = 0; i < 4; i++) await (await b.connect()).call('auth_reset_password', { email });
-      assert.equal((await other.request('auth_reset_password', { email })).error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError((await other.request('auth_reset_password', { email })), ErrorCode.RATE_LIMITED);
     } finally {
       await b.close();
       await a.close();

@@ -13,6 +13,7 @@ import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { runAdmin } from '../helpers/admin.js';
 import { clockPast, eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const PASSWORD = 'sessions password';
 
@@ -93,13 +94,13 @@ describe('sessions on one instance', () => {
     const client = await gw.connect();
     await client.call('auth_sign_up', { name: 'Validator' });
     const empty = await client.request('auth_revoke_sessions', { session_ids: [] });
-    assert.equal(empty.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(empty, ErrorCode.BAD_REQUEST);
     assert.match(empty.error!.error_message!, /session_ids/);
     const many = Array.from({ length: 101 }, (_, i) => Long.fromNumber(1000 + i, true));
     const tooMany = await client.request('auth_revoke_sessions', { session_ids: many });
-    assert.equal(tooMany.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(tooMany, ErrorCode.BAD_REQUEST);
     const zero = await client.request('auth_revoke_sessions', { session_ids: [Long.UZERO] });
-    assert.equal(zero.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(zero, ErrorCode.BAD_REQUEST);
   });
 
   it('signs out: revoking the current session pushes session_deleted, then closes with 4001', async () => {
@@ -114,7 +115,7 @@ describe('sessions on one instance', () => {
     assert.equal(closed.code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
     const r = await other.request('auth_authorize', { token: auth.authorization!.token! });
-    assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError(r, ErrorCode.FORBIDDEN);
   });
 
   it('revokes another device of the same user, which is pushed and closed', async () => {
@@ -154,7 +155,7 @@ describe('idle expiry', () => {
       );
       assert.equal(list[0]!.id!.toString(), fresh.authorization!.session_id!.toString(), 'only the new session');
       const r = await (await gw.connect()).request('auth_authorize', { token: old.authorization!.token! });
-      assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN);
+      assertRpcError(r, ErrorCode.FORBIDDEN);
     } finally {
       await gw.close();
     }
@@ -196,7 +197,7 @@ describe('sessions across two gateway processes', () => {
     for (const gw of [one, two]) {
       const c = await connect(gw);
       const r = await c.request('auth_authorize', { token: phoneAuth.authorization!.token! });
-      assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN);
+      assertRpcError(r, ErrorCode.FORBIDDEN);
     }
   });
 

@@ -11,6 +11,7 @@ import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { runAdmin } from '../helpers/admin.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { code } from '../helpers/results.js';
 
 const PASSWORD = 'rotation password';
 
@@ -42,7 +43,7 @@ describe('signing key rotation', () => {
     const client = await gw.connect();
     const r = await client.request('auth_authorize', { token });
     await client.close();
-    return r.error?.error_code ?? 0;
+    return code(r);
   }
 
   it('rotates without signing anyone out, then retires the old key everywhere', async () => {

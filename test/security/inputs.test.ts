@@ -9,6 +9,7 @@ import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code } from '../helpers/results.js';
 
 const PASSWORD = 'inputs password';
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -29,7 +30,7 @@ describe('client address behind proxies', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNUP_IP: '2/3600' });
     try {
       const answers = [];
-      for (const forged of ['10.9.9.1', '10.9.9.2', '10.9.9.3']) answers.push((await signUpFrom(gw, `${forged}, 203.0.113.5`)).error?.error_code ?? 0);
+      for (const forged of ['10.9.9.1', '10.9.9.2', '10.9.9.3']) answers.push(code(await signUpFrom(gw, `${forged}, 203.0.113.5`)));
       assert.deepEqual(answers, [0, 0, ErrorCode.RATE_LIMITED], 'a forged leftmost entry does not make a new client');
       const other = await signUpFrom(gw, '203.0.113.6');
       assert.ok(other.authorization, 'another client address has its own allowance');
@@ -63,7 +64,7 @@ describe('control characters', () => {
     try {
       const client = await gw.connect();
       const init = await client.request('core_initialize', { client_id: 7, device_type: 'phone\u0000', device_version: '1', app_version: '1' });
-      assert.equal(init.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(init, ErrorCode.BAD_REQUEST);
       assert.match(init.error!.error_message!, /^device_type must not contain control characters/);
 
       const email = uniqueEmail('nul');
@@ -80,7 +81,7 @@ describe('control characters', () => {
       ];
       for (const [what, send, message] of cases) {
         const r = await send();
-        assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST, what);
+        assertRpcError(r, ErrorCode.BAD_REQUEST, undefined, what);
         assert.match(r.error!.error_message!, message, what);
       }
       assert.equal(await gw.app.repos.users.byEmail(email), null, 'no account was written');
@@ -102,7 +103,7 @@ describe('control characters', () => {
       const doomed = await gw.connect();
       await doomed.call('core_initialize', { device_type: 'refuse-me' });
       const failed = await doomed.request('auth_sign_up', { email, password: PASSWORD, name: 'Atomic' });
-      assert.equal(failed.error?.error_code, ErrorCode.INTERNAL);
+      assertRpcError(failed, ErrorCode.INTERNAL);
       assert.equal(await gw.app.repos.users.byEmail(email), null, 'no account without its session');
       const again = await (await gw.connect()).request('auth_sign_up', { email, password: PASSWORD, name: 'Atomic' });
       assert.ok(again.authorization, 'the address is not taken');
@@ -114,7 +115,7 @@ describe('control characters', () => {
 
 describe('display names', () => {
   async function nameAnswer(client: OsmiumClient, name: string): Promise<number> {
-    return (await client.request('auth_sign_up', { name })).error?.error_code ?? 0;
+    return code(await client.request('auth_sign_up', { name }));
   }
 
   it('refuses bidirectional controls and invisible characters, and keeps emoji sequences and real scripts', async () => {
@@ -197,7 +198,7 @@ describe('email addresses', () => {
       };
       for (const [what, email] of Object.entries(refused)) {
         const r = await client.request('auth_sign_up', { email, password: PASSWORD, name: 'Lookalike' });
-        assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST, what);
+        assertRpcError(r, ErrorCode.BAD_REQUEST, undefined, what);
         assert.match(r.error!.error_message!, /^email is not a valid email address/, what);
       }
 
@@ -206,9 +207,9 @@ describe('email addresses', () => {
       await client.call('auth_sign_up', { email: victim, password: PASSWORD, name: 'Victim' });
       const stranger = await gw.connect();
       for (const spelling of [`VICTIM.${tag}@example.org`, `victim.${tag}@EXAMPLE.org`, `victim.${tag}@ｅｘａｍｐｌｅ.org`]) {
-        assert.equal((await stranger.request('auth_sign_in', { email: spelling, password: 'wrong password' })).error?.error_code, ErrorCode.UNAUTHENTICATED);
+        assertRpcError((await stranger.request('auth_sign_in', { email: spelling, password: 'wrong password' })), ErrorCode.UNAUTHENTICATED);
       }
-      assert.equal((await stranger.request('auth_sign_in', { email: victim, password: PASSWORD })).error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError((await stranger.request('auth_sign_in', { email: victim, password: PASSWORD })), ErrorCode.RATE_LIMITED);
     } finally {
       await gw.close();
       await smtp.close();

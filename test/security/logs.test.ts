@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger.js';
 import { codeOf, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 describe('log redaction', () => {
   it('redacts secret fields wherever they sit in a logged object', () => {
@@ -31,7 +32,7 @@ describe('log redaction', () => {
         CREATE TRIGGER refuse_log_session BEFORE INSERT ON sessions FOR EACH ROW WHEN (NEW.device_type = 'log-me') EXECUTE FUNCTION refuse_log_session();`);
       const failing = await gw.connect();
       await failing.call('core_initialize', { device_type: 'log-me' });
-      assert.equal((await failing.request('auth_sign_in', { email, password: 'the password 1' })).error?.error_code, 500);
+      assertRpcError((await failing.request('auth_sign_in', { email, password: 'the password 1' })), 500);
       const failure = gw.logs.find((l) => l.msg === 'request failed' && l.method === 'auth_sign_in');
       assert.equal((failure?.err as { code?: string })?.code, 'P0001', 'the Postgres SQLSTATE is in the log line');
     } finally {

@@ -17,6 +17,7 @@ import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { RateLimitBackend } from '../../src/services/rateLimit.js';
 import { eventually } from '../helpers/eventually.js';
 import { REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code } from '../helpers/results.js';
 
 const PASSWORD = 'limits password';
 
@@ -34,10 +35,10 @@ describe('abuse limits', () => {
       const attacker = await from(gw, '203.0.113.7');
       for (let i = 0; i < 3; i++) {
         const r = await attacker.request('auth_sign_in', { email, password: `guess ${i}` });
-        assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+        assertRpcError(r, ErrorCode.UNAUTHENTICATED);
       }
       const blocked = await attacker.request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(blocked.error?.error_code, ErrorCode.RATE_LIMITED, 'even the right password is refused from there');
+      assertRpcError(blocked, ErrorCode.RATE_LIMITED, undefined, 'even the right password is refused from there');
       assert.match(blocked.error!.error_message!, /retry after 60 seconds/, 'first block: 60 s');
       const owner = await from(gw, '198.51.100.1');
       assert.ok((await owner.request('auth_sign_in', { email, password: PASSWORD })).authorization, 'the owner signs in from their own address');
@@ -72,10 +73,10 @@ describe('abuse limits', () => {
       const email = uniqueEmail('spray');
       for (let i = 0; i < 4; i++) {
         const r = await (await from(gw, `192.0.2.${i + 1}`)).request('auth_sign_in', { email, password: 'wrong password' });
-        assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+        assertRpcError(r, ErrorCode.UNAUTHENTICATED);
       }
       const r = await (await from(gw, '192.0.2.99')).request('auth_sign_in', { email, password: 'wrong password' });
-      assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(r, ErrorCode.RATE_LIMITED);
       assert.match(r.error!.error_message!, /retry after 900 seconds/);
     } finally {
       await gw.close();
@@ -91,20 +92,20 @@ describe('abuse limits', () => {
       await spammer.call('auth_sign_up', { name: 'One' });
       await spammer.call('auth_sign_up', { name: 'Two' });
       const third = await spammer.request('auth_sign_up', { name: 'Three' });
-      assert.equal(third.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(third, ErrorCode.RATE_LIMITED);
       assert.match(third.error!.error_message!, /sign-ups.*retry after \d+ seconds/);
       assert.ok((await (await from(gw, '203.0.113.51')).request('auth_sign_up', { name: 'Elsewhere' })).authorization);
 
       for (const email of [uniqueEmail('m1'), uniqueEmail('m2')]) assert.equal((await spammer.request('auth_reset_password', { email })).error, null);
       const mail = await spammer.request('auth_resend_email_verification', { email: uniqueEmail('m3') });
-      assert.equal(mail.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(mail, ErrorCode.RATE_LIMITED);
 
       for (let i = 0; i < 2; i++) {
         const r = await spammer.request('auth_verify_email', { email: uniqueEmail('c'), code: '123456' });
-        assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+        assertRpcError(r, ErrorCode.BAD_REQUEST);
       }
       const code = await spammer.request('auth_verify_email', { email: uniqueEmail('c'), code: '123456' });
-      assert.equal(code.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(code, ErrorCode.RATE_LIMITED);
     } finally {
       await gw.close();
     }
@@ -143,7 +144,7 @@ describe('abuse limits', () => {
         what: 'the gateway to notice Redis is gone',
       });
       const r = await client.request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(r.error?.error_code, ErrorCode.UNAVAILABLE);
+      assertRpcError(r, ErrorCode.UNAVAILABLE);
       assert.match(r.error!.error_message!, /rate limiting is unavailable/);
       const resumed = await (await gw.connect()).request('auth_authorize', { token: authorization!.token! });
       assert.ok(resumed.authorization, 'token resume needs no limiter and keeps working');
@@ -186,16 +187,16 @@ describe('invite enumeration limits', () => {
       const scraper = await from(gw, '203.0.113.80');
       const codes = ['AAAAAAAAAA', 'BBBBBBBBBB', 'CCCCCCCCCC', 'DDDDDDDDDD'];
       const answers = [];
-      for (const code of codes) answers.push((await scraper.request('auth_lookup_invite', { code })).error?.error_code);
+      for (const invite of codes) answers.push(code(await scraper.request('auth_lookup_invite', { code: invite })));
       assert.deepEqual(answers, [404, 404, 404, 429], 'per IP');
 
       const user = await from(gw, '203.0.113.81');
       await user.call('auth_sign_up', { name: 'Scraper' });
       const userAnswers = [];
-      for (const code of codes.slice(0, 3)) userAnswers.push((await user.request('auth_lookup_invite', { code })).error?.error_code);
+      for (const invite of codes.slice(0, 3)) userAnswers.push(code(await user.request('auth_lookup_invite', { code: invite })));
       assert.deepEqual(userAnswers, [404, 404, 429], 'per user');
       const uses = [];
-      for (const code of codes.slice(0, 3)) uses.push((await user.request('auth_use_invite', { code })).error?.error_code);
+      for (const invite of codes.slice(0, 3)) uses.push(code(await user.request('auth_use_invite', { code: invite })));
       assert.deepEqual(uses, [404, 404, 429], 'uses per user');
     } finally {
       await gw.close();

@@ -41,7 +41,7 @@ describe('mail outbox (no SMTP_URL)', () => {
     const raw = await readFile(path, 'utf8');
     assert.match(raw, /^From: Dev <dev@localhost>$/m);
     assert.match(raw, new RegExp(`^To: ${email.replace(/\./g, '\\.')}$`, 'm'));
-    const mail = { to: [email], raw, ...parseMail(raw) };
+    const mail = { to: [email], raw, ...(await parseMail(raw)) };
     const code = codeOf(mail);
     assert.match(raw, new RegExp(`^${code}$`, 'm'), 'the code alone on its own line');
 
