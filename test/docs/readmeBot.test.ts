@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { person } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -27,7 +28,7 @@ describe('the bot example of docs/clients.md', () => {
 
   it('prints "ready as <name>" with a token from `bot create`', async () => {
     const owner = await gw.connect();
-    const ownerId = (await owner.call('auth_sign_up', { email: uniqueEmail('readme'), password: 'readme bot owner', name: 'Owner' })).authorization!.user!.id!.toString();
+    const ownerId = (await person(gw, { client: owner, email: uniqueEmail('readme'), password: 'readme bot owner', name: 'Owner' })).authorization!.user!.id!.toString();
     const created = await runAdmin(['bot', 'create', '--owner', ownerId, '--name', 'Readme Bot'], { DATABASE_URL: gw.databaseUrl });
     assert.equal(created.code, 0, created.stderr);
     const example = botExample();

@@ -10,8 +10,8 @@ import type { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { RECENT_SIGN_IN_REQUIRED } from '../../src/services/recentSignIn.js';
+import { ageSignIns, guest, newTotpKey, person, STRONG_PASSWORD } from '../helpers/accounts.js';
 import { assertRpcError, count } from '../helpers/results.js';
-import { ageSignIns, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -36,16 +36,6 @@ describe('account settings', () => {
     await smtp.close();
   });
 
-  /** Signs up with an email, verifies it (notices go to verified addresses only), returns the signed-in socket. */
-  async function verifiedAccount(tag: string, device?: { client_id: number; device_type: string }) {
-    const email = uniqueEmail(tag);
-    const client = await gw.connect();
-    if (device) await client.call('core_initialize', { ...device, device_version: '17', app_version: '1.0' });
-    const auth = (await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Set Tings' })).authorization!;
-    await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
-    return { email, client, userId: auth.user!.id!.toString(), sessionId: auth.session_id!.toString(), token: auth.token! };
-  }
-
   async function signInResult(email: string, password: string) {
     const client = await gw.connect();
     return { client, r: await client.request('auth_sign_in', { email, password }) };
@@ -60,17 +50,17 @@ describe('account settings', () => {
     it('tells email, confirmation, password, TOTP and pending deletion', async () => {
       const client = await gw.connect();
       const email = uniqueEmail('getacct');
-      await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Get' });
+      await person(gw, { client, email, password: STRONG_PASSWORD, name: 'Get' });
       assert.deepEqual(await accountOf(client), { email, confirmed: false, has_password: true, totp_enabled: false, pending_delete: false });
       await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
       assert.equal((await client.call('settings_get_account', {})).account!.confirmed, true);
-      const totp = await totpAccount(gw, 'getaccttotp');
+      const totp = await person(gw, { tag: 'getaccttotp', verifiedWith: 'database', totp: true });
       assert.equal((await totp.client.call('settings_get_account', {})).account!.totp_enabled, true);
     });
 
     it('a guest has no email (field absent) and no password', async () => {
       const client = await gw.connect();
-      await client.call('auth_sign_up', { name: 'Guest' });
+      await guest(gw, 'Guest', { client });
       const account = (await client.call('settings_get_account', {})).account!;
       assert.equal(account.email ?? null, null);
       assert.deepEqual([account.confirmed, account.has_password, account.totp_enabled, account.pending_delete], [false, false, false, false]);
@@ -90,7 +80,7 @@ describe('account settings', () => {
 
   describe('settings.changePassword', () => {
     it('checks the current password (401), then sets the new one, keeps every session, and mails the owner', async () => {
-      const { email, client, userId } = await verifiedAccount('chpw');
+      const { email, client, userId } = await person(gw, { tag: 'chpw', name: 'Set Tings', verifiedWith: smtp });
       const other = await signInResult(email, STRONG_PASSWORD);
       const wrong = await client.request('settings_change_password', { current_password: 'not it at all', new_password: NEW_PASSWORD });
       assertRpcError(wrong, ErrorCode.UNAUTHENTICATED, 'current_password is wrong');
@@ -105,7 +95,7 @@ describe('account settings', () => {
     });
 
     it('revoke_sessions signs out every other session (pushed, closed with 4001) and keeps the caller', async () => {
-      const { email, client } = await verifiedAccount('chpwrevoke');
+      const { email, client } = await person(gw, { tag: 'chpwrevoke', name: 'Set Tings', verifiedWith: smtp });
       const others = await Promise.all([signInResult(email, STRONG_PASSWORD), signInResult(email, STRONG_PASSWORD)]);
       await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD, revoke_sessions: true });
       for (const { client: o, r } of others) {
@@ -121,7 +111,7 @@ describe('account settings', () => {
     });
 
     it('applies the strength policy to the new password (400 saying why), and the length rule', async () => {
-      const { client, email } = await verifiedAccount('chpwweak');
+      const { client, email } = await person(gw, { tag: 'chpwweak', name: 'Set Tings', verifiedWith: smtp });
       const common = await client.request('settings_change_password', { current_password: STRONG_PASSWORD, new_password: 'password123' });
       assertRpcError(common, ErrorCode.BAD_REQUEST);
       assert.match(common.error!.error_message!, /^new_password .*(common|similar)/);
@@ -134,7 +124,7 @@ describe('account settings', () => {
     });
 
     it('guesses of the current password from a resumed token are limited per account (429), checked before bcrypt; the signed-in socket keeps its own', async () => {
-      const { client, token } = await verifiedAccount('chpwguess');
+      const { client, token } = await person(gw, { tag: 'chpwguess', name: 'Set Tings', verifiedWith: smtp });
       const resumed = await gw.connect();
       await resumed.call('auth_authorize', { token });
       const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
@@ -148,7 +138,7 @@ describe('account settings', () => {
 
     it('a guest sets a first password with current_password empty (and must leave it empty)', async () => {
       const client = await gw.connect();
-      await client.call('auth_sign_up', { name: 'Guest' });
+      await guest(gw, 'Guest', { client });
       const given = await client.request('settings_change_password', { current_password: 'anything', new_password: NEW_PASSWORD });
       assertRpcError(given, ErrorCode.BAD_REQUEST);
       await client.call('settings_change_password', { current_password: '', new_password: NEW_PASSWORD });
@@ -160,7 +150,7 @@ describe('account settings', () => {
 
   describe('settings.changeEmail', () => {
     it('mails a code to the new address and a notice to the old; auth.verifyEmail with the new address applies it', async () => {
-      const { email, client, userId } = await verifiedAccount('chmail', { client_id: 7, device_type: 'ios' });
+      const { email, client, userId } = await person(gw, { tag: 'chmail', name: 'Set Tings', verifiedWith: smtp, initialize: { client_id: 7, device_type: 'ios', device_version: '17', app_version: '1.0' } });
       const next = uniqueEmail('chmailnew');
       assert.ok(isEmptyResult(await client.call('settings_change_email', { new_email: next })));
       const notice = await smtp.next(email);
@@ -186,7 +176,7 @@ describe('account settings', () => {
     });
 
     it('a wrong code changes nothing (400, the usual message)', async () => {
-      const { email, client } = await verifiedAccount('chmailwrong');
+      const { email, client } = await person(gw, { tag: 'chmailwrong', name: 'Set Tings', verifiedWith: smtp });
       const next = uniqueEmail('chmailwrongnew');
       await client.call('settings_change_email', { new_email: next });
       await smtp.next(email);
@@ -198,8 +188,8 @@ describe('account settings', () => {
     });
 
     it('answers 409 for an address another account has, and 409 at confirmation when one took it meanwhile', async () => {
-      const { client } = await verifiedAccount('chmailtaken');
-      const taken = (await verifiedAccount('holder')).email;
+      const { client } = await person(gw, { tag: 'chmailtaken', name: 'Set Tings', verifiedWith: smtp });
+      const taken = (await person(gw, { tag: 'holder', name: 'Set Tings', verifiedWith: smtp })).email;
       const r = await client.request('settings_change_email', { new_email: taken.toUpperCase() });
       assertRpcError(r, ErrorCode.CONFLICT, 'email is already registered');
 
@@ -207,13 +197,13 @@ describe('account settings', () => {
       await client.call('settings_change_email', { new_email: next });
       const code = codeOf(await smtp.next(next));
       const squatter = await gw.connect();
-      await squatter.call('auth_sign_up', { email: next, password: STRONG_PASSWORD, name: 'Squatter' });
+      await person(gw, { client: squatter, email: next, password: STRONG_PASSWORD, name: 'Squatter' });
       const late = await client.request('auth_verify_email', { email: next, code });
       assertRpcError(late, ErrorCode.CONFLICT, 'email is already registered');
     });
 
     it('validates new_email like sign-up (400 naming the field)', async () => {
-      const { client } = await verifiedAccount('chmailbad');
+      const { client } = await person(gw, { tag: 'chmailbad', name: 'Set Tings', verifiedWith: smtp });
       const r = await client.request('settings_change_email', { new_email: 'not an address' });
       assertRpcError(r, ErrorCode.BAD_REQUEST);
       assert.match(r.error!.error_message!, /^new_email is not a valid email address/);
@@ -221,7 +211,7 @@ describe('account settings', () => {
 
     it('a guest adds its first email this way', async () => {
       const client = await gw.connect();
-      await client.call('auth_sign_up', { name: 'Guest' });
+      await guest(gw, 'Guest', { client });
       const email = uniqueEmail('guestmail');
       await client.call('settings_change_email', { new_email: email });
       await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
@@ -232,7 +222,7 @@ describe('account settings', () => {
 
   describe('the recent sign-in rule (a stolen token)', () => {
     it('an Authorize of an old token gets 403 at changeEmail, TOTP off and deleteAccount; a fresh sign-in passes', async () => {
-      const account = await totpAccount(gw, 'stolen');
+      const account = await person(gw, { tag: 'stolen', verifiedWith: 'database', totp: true });
       ageSignIns(gw, 11); // REAUTH_WINDOW_MINUTES is 10
       const tokenOwner = await gw.connect();
       await tokenOwner.call('auth_authorize', { token: account.token }); // the thief resumes the token: that proves nothing
@@ -252,7 +242,7 @@ describe('account settings', () => {
     });
 
     it('a password change proves the password again', async () => {
-      const { client, sessionId, email } = await verifiedAccount('reproof');
+      const { client, sessionId, email } = await person(gw, { tag: 'reproof', name: 'Set Tings', verifiedWith: smtp });
       ageSignIns(gw, 60);
       const before = await client.request('settings_change_email', { new_email: uniqueEmail('x') });
       assertRpcError(before, ErrorCode.FORBIDDEN);
@@ -278,7 +268,7 @@ describe('account settings', () => {
     });
 
     it('reset confirm refuses a weak password and leaves the code usable', async () => {
-      const { email } = await verifiedAccount('resetweak');
+      const { email } = await person(gw, { tag: 'resetweak', name: 'Set Tings', verifiedWith: smtp });
       const client = await gw.connect();
       await client.call('auth_reset_password', { email });
       const code = codeOf(await smtp.next(email));
@@ -293,7 +283,7 @@ describe('account settings', () => {
   describe('new-device alert', () => {
     it('mails the owner on a sign-in from a new device, not from a known one, and never for an Authorize', async () => {
       const phone = { client_id: 3, device_type: 'android' };
-      const { email, userId, token } = await verifiedAccount('newdev', phone);
+      const { email, userId, token } = await person(gw, { tag: 'newdev', name: 'Set Tings', verifiedWith: smtp, initialize: { ...phone, device_version: '17', app_version: '1.0' } });
       // Same device as the sign-up: no mail.
       const same = await gw.connect();
       await same.call('core_initialize', { ...phone, device_version: '14', app_version: '2.0' });
@@ -319,7 +309,7 @@ describe('account settings', () => {
   });
 
   it('the audit trail records sessions revoked with auth.revokeSessions', async () => {
-    const { email, client, userId } = await verifiedAccount('auditrevoke');
+    const { email, client, userId } = await person(gw, { tag: 'auditrevoke', name: 'Set Tings', verifiedWith: smtp });
     const other = await signInResult(email, STRONG_PASSWORD);
     const otherId = other.r.authorization!.session_id!.toString();
     await client.call('auth_revoke_sessions', { session_ids: [other.r.authorization!.session_id!] });
@@ -332,7 +322,7 @@ describe('account settings', () => {
   });
 
   it('the audit trail records failed sign-ins with the address and device they came from', async () => {
-    const { email, userId } = await verifiedAccount('auditfail');
+    const { email, userId } = await person(gw, { tag: 'auditfail', name: 'Set Tings', verifiedWith: smtp });
     const client = await gw.connect();
     await client.call('core_initialize', { client_id: 5, device_type: 'web', device_version: 'x', app_version: '3' });
     await client.request('auth_sign_in', { email, password: 'definitely wrong password' });

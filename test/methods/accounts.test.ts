@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import Long from 'long';
 import pg from 'pg';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError, codes } from '../helpers/results.js';
 
@@ -119,7 +120,7 @@ describe('accounts', () => {
     before(async () => {
       email = uniqueEmail('signin');
       const client = await gw.connect();
-      await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Signer' });
+      await person(gw, { client, email, password: PASSWORD, name: 'Signer' });
     });
 
     it('signs in with the right password and creates a new session each time', async () => {
@@ -152,7 +153,7 @@ describe('accounts', () => {
     let sessionId: string;
     before(async () => {
       const client = await gw.connect();
-      const r = await client.call('auth_sign_up', { email: uniqueEmail('authz'), password: PASSWORD, name: 'Resumer' });
+      const r = await person(gw, { client, email: uniqueEmail('authz'), password: PASSWORD, name: 'Resumer' });
       token = r.authorization!.token!;
       sessionId = r.authorization!.session_id!.toString();
     });
@@ -183,7 +184,7 @@ describe('accounts', () => {
 
     it('answers 403 to a token whose session was revoked', async () => {
       const client = await gw.connect();
-      const r = await client.call('auth_sign_up', { name: 'Soon gone' });
+      const r = await guest(gw, 'Soon gone', { client });
       await client.call('auth_revoke_sessions', { session_ids: [r.authorization!.session_id!] });
       const other = await gw.connect();
       const again = await other.request('auth_authorize', { token: r.authorization!.token! });
@@ -218,7 +219,7 @@ describe('accounts', () => {
       try {
         const email = uniqueEmail('slow');
         const setup = await slow.connect();
-        const { authorization } = await setup.call('auth_sign_up', { email, password: PASSWORD, name: 'Slow' });
+        const { authorization } = await person(slow, { client: setup, email, password: PASSWORD, name: 'Slow' });
         const hashers = await Promise.all(Array.from({ length: 8 }, () => slow.connect()));
         let signedIn = 0;
         const signIns = hashers.map((c) => c.request('auth_sign_in', { email, password: PASSWORD }).finally(() => signedIn++));

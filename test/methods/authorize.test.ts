@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { DATABASE_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError } from '../helpers/results.js';
@@ -38,7 +39,7 @@ describe('warm Authorize', () => {
     for (let i = 0; i < 20; i++) {
       const c = await gw.connect();
       await c.call('core_initialize', DEVICE);
-      tokens.push((await c.call('auth_sign_up', { name: `Warm ${i}` })).authorization!.token!);
+      tokens.push((await guest(gw, `Warm ${i}`, { client: c })).authorization!.token!);
       await c.close();
     }
     const name = new URL(gw.databaseUrl).pathname.slice(1);
@@ -80,7 +81,7 @@ describe('idle expiry on open sockets', () => {
   async function quietAndBusy() {
     const email = uniqueEmail('quiet');
     const quiet = await gw.connect();
-    const quietAuth = (await quiet.call('auth_sign_up', { email, password: 'quiet sockets', name: 'Quiet' })).authorization!;
+    const quietAuth = (await person(gw, { client: quiet, email, password: 'quiet sockets', name: 'Quiet' })).authorization!;
     const busy = await gw.connect();
     await busy.call('auth_sign_in', { email, password: 'quiet sockets' });
     // Wait for the quiet session to idle out, asking from the other device (which keeps only itself alive).
@@ -129,7 +130,7 @@ describe('a user removed from Postgres', () => {
     try {
       const email = uniqueEmail('removed');
       const a = await one.connect();
-      const first = (await a.call('auth_sign_up', { email, password: 'removed walrus lantern', name: 'Removed' })).authorization!;
+      const first = (await person(one, { client: a, email, password: 'removed walrus lantern', name: 'Removed' })).authorization!;
       const b = await two.connect();
       const second = (await b.call('auth_sign_in', { email, password: 'removed walrus lantern' })).authorization!;
       await one.app.db.query(`DELETE FROM users WHERE id = $1`, [first.user!.id!.toString()]);

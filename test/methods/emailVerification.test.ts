@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { OsmiumClient } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { CODE_REFUSED } from '../../src/services/accountEmail.js';
 import { EmailCodesRepo } from '../../src/store/emailCodesRepo.js';
+import { person } from '../helpers/accounts.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError } from '../helpers/results.js';
@@ -26,18 +26,13 @@ describe('email verification', () => {
     await smtp.close();
   });
 
-  async function signUp(email: string, client?: OsmiumClient): Promise<OsmiumClient> {
-    const c = client ?? (await gw.connect());
-    await c.call('auth_sign_up', { email, password: PASSWORD, name: 'Ada' });
-    return c;
-  }
   const isVerified = async (email: string) => (await gw.app.repos.users.byEmail(email))!.emailVerified;
   /** A 6-digit code that is not `code`. */
   const other = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
   it('sign-up mails a code (subject and its own line in the text) that verifies the address without signing in', async () => {
     const email = uniqueEmail('signup');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const mail = await smtp.next(email);
     const code = codeOf(mail);
     assert.match(mail.subject, new RegExp(`\\b${code}\\b`));
@@ -54,7 +49,7 @@ describe('email verification', () => {
 
   it('refuses a wrong code with 400 and a clear message, and the right code still works after it', async () => {
     const email = uniqueEmail('wrong');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email, code: other(code) });
@@ -74,7 +69,7 @@ describe('email verification', () => {
 
   it('a code works once', async () => {
     const email = uniqueEmail('once');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const client = await gw.connect();
     await client.call('auth_verify_email', { email, code });
@@ -85,7 +80,7 @@ describe('email verification', () => {
 
   it('resend mails a new code and retires the old one', async () => {
     const email = uniqueEmail('resend');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const first = codeOf(await smtp.next(email));
     const client = await gw.connect();
     await client.call('auth_resend_email_verification', { email });
@@ -100,7 +95,7 @@ describe('email verification', () => {
 
   it('the right code fails after 5 wrong tries (the code is dead)', async () => {
     const email = uniqueEmail('dead');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) {
@@ -118,7 +113,7 @@ describe('email verification', () => {
 
   it('a code is valid 30 minutes, and refused once expired', async () => {
     const email = uniqueEmail('expiry');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const user = (await gw.app.repos.users.byEmail(email))!;
     const record = await new EmailCodesRepo(gw.app.db).get(user.id, 'verify_email');
@@ -139,7 +134,7 @@ describe('email verification', () => {
 
   it('resend without an email uses the signed-in account, and needs a session', async () => {
     const email = uniqueEmail('self');
-    const client = await signUp(email);
+    const { client } = await person(gw, { email, password: PASSWORD, name: 'Ada' });
     await smtp.next(email);
     await client.call('auth_resend_email_verification', {});
     const code = codeOf(await smtp.next(email));
@@ -154,11 +149,11 @@ describe('email verification', () => {
 
   it('resend with an email answers () alike and mails only an unverified account', async () => {
     const verified = uniqueEmail('verified');
-    await signUp(verified);
+    await person(gw, { email: verified, password: PASSWORD, name: 'Ada' });
     const client = await gw.connect();
     await client.call('auth_verify_email', { email: verified, code: codeOf(await smtp.next(verified)) });
     const unverified = uniqueEmail('unverified');
-    await signUp(unverified);
+    await person(gw, { email: unverified, password: PASSWORD, name: 'Ada' });
     await smtp.next(unverified);
     const nobody = uniqueEmail('nobody');
 
@@ -192,7 +187,7 @@ describe('email verification', () => {
 
   it('caps verification mails at 5 per address per hour, the sign-up mail included', async () => {
     const email = uniqueEmail('cap');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     await smtp.next(email);
     const client = await gw.connect();
     for (let i = 0; i < 4; i++) await client.call('auth_resend_email_verification', { email: i % 2 ? email.toUpperCase() : email });

@@ -11,6 +11,7 @@ import { idFromWire } from '../../src/protocol/codec.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { CODE_REFUSED } from '../../src/services/accountEmail.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -33,17 +34,8 @@ describe('password reset', () => {
     await smtp.close();
   });
 
-  /**
-   * Signs up (and drains the verification mail) from the owner's own address
-   * (the other sockets of these tests come from another one); returns the
-   * signed-in socket and its Authorization.
-   */
-  async function account(email: string): Promise<{ client: OsmiumClient; auth: NonNullable<RpcResult['authorization']> }> {
-    const client = await gw.connect({ 'x-forwarded-for': OWNER_ADDRESS });
-    const r = await client.call('auth_sign_up', { email, password: OLD, name: 'Grace' });
-    await smtp.next(email);
-    return { client, auth: r.authorization! };
-  }
+  /** The owner's sign-up comes from the owner's own address (the other sockets of these tests come from another one). */
+  const fromOwner = { headers: { 'x-forwarded-for': OWNER_ADDRESS } };
 
   async function signInCode(email: string, password: string): Promise<number> {
     const client = await gw.connect();
@@ -64,7 +56,8 @@ describe('password reset', () => {
 
   it('mails a reset code to an existing account; an unknown address gets the same answer and no mail', async () => {
     const known = uniqueEmail('known');
-    await account(known);
+    await person(gw, { email: known, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(known); // the verification mail, out of the way
     const unknown = uniqueEmail('unknown');
     const client = await gw.connect();
     const forUnknown = await client.request('auth_reset_password', { email: unknown });
@@ -81,7 +74,8 @@ describe('password reset', () => {
 
   it('a wrong code keeps the old password', async () => {
     const email = uniqueEmail('wrongreset');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const code = await requestCode(email);
     const client = await gw.connect();
     const r = await client.request('auth_reset_password', { email, confirm: { code: other(code), new_password: NEW } });
@@ -93,7 +87,8 @@ describe('password reset', () => {
 
   it('the right code sets the new password, verifies the address and revokes every old session, live sockets included', async () => {
     const email = uniqueEmail('reset');
-    const { client: live, auth } = await account(email);
+    const { client: live, authorization: auth } = await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const second = await gw.connect();
     const other = await second.call('auth_sign_in', { email, password: OLD });
     assert.equal((await gw.app.repos.users.byEmail(email))!.emailVerified, false);
@@ -124,7 +119,8 @@ describe('password reset', () => {
 
   it('the right code fails after 5 wrong tries', async () => {
     const email = uniqueEmail('deadreset');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const code = await requestCode(email);
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) {
@@ -138,7 +134,8 @@ describe('password reset', () => {
 
   it('a new reset code retires the previous one', async () => {
     const email = uniqueEmail('retire');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const first = await requestCode(email);
     const second = await requestCode(email);
     const client = await gw.connect();
@@ -152,7 +149,8 @@ describe('password reset', () => {
 
   it('checks the new password policy before the code, without using the code up', async () => {
     const email = uniqueEmail('policy');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const code = await requestCode(email);
     const client = await gw.connect();
     const weak = await client.request('auth_reset_password', { email, confirm: { code, new_password: 'short' } });
@@ -166,7 +164,8 @@ describe('password reset', () => {
 
   it('caps reset mails at 5 per address per hour, with or without an account', async () => {
     const known = uniqueEmail('capknown');
-    await account(known);
+    await person(gw, { email: known, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(known); // the verification mail, out of the way
     const unknown = uniqueEmail('capunknown');
     const client = await gw.connect();
     for (const email of [known, unknown]) {
@@ -193,7 +192,7 @@ describe('password reset across two instances', () => {
     try {
       const email = uniqueEmail('twoinstances');
       const live = await b.connect({ 'x-forwarded-for': OWNER_ADDRESS });
-      const signedUp = await live.call('auth_sign_up', { email, password: OLD, name: 'Two' });
+      const signedUp = await person(b, { client: live, email, password: OLD, name: 'Two' });
       await smtp.next(email);
       const other = await a.connect();
       await other.call('auth_reset_password', { email });
@@ -229,7 +228,7 @@ describe('password reset with a slow or failing SMTP server', () => {
   it('answers before a slow server has taken the mail', async () => {
     const email = uniqueEmail('slow');
     const client = await gw.connect();
-    await client.call('auth_sign_up', { email, password: OLD, name: 'Slow' });
+    await person(gw, { client, email, password: OLD, name: 'Slow' });
     await smtp.next(email);
     smtp.delayMs = 1_500;
     try {
@@ -245,7 +244,7 @@ describe('password reset with a slow or failing SMTP server', () => {
     const email = uniqueEmail('retry');
     const client = await gw.connect();
     smtp.failNext = 1;
-    await client.call('auth_sign_up', { email, password: OLD, name: 'Retry' });
+    await person(gw, { client, email, password: OLD, name: 'Retry' });
     const mail = await smtp.next(email, 10_000);
     const code = codeOf(mail);
     const failed = gw.logs.find((l) => l.msg === 'mail send failed; will retry' && l.to === email);

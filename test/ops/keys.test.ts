@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -49,7 +50,7 @@ describe('signing key rotation', () => {
   it('rotates without signing anyone out, then retires the old key everywhere', async () => {
     const email = uniqueEmail('rotation');
     const signer = await a.connect();
-    const before = (await signer.call('auth_sign_up', { email, password: PASSWORD, name: 'Rotation' })).authorization!.token!;
+    const before = (await person(a, { client: signer, email, password: PASSWORD, name: 'Rotation' })).authorization!.token!;
     const oldKid = decodeProtectedHeader(before).kid!;
 
     const rotated = await runAdmin(['keys', 'rotate'], env);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError, count } from '../helpers/results.js';
@@ -53,7 +54,7 @@ describe('metrics', () => {
     const before = await scrape(gw);
     const email = uniqueEmail('metrics');
     const alice = await gw.connect();
-    const signedUp = await alice.call('auth_sign_up', { email, password: 'metrics password', name: 'Metrics' });
+    const signedUp = await person(gw, { client: alice, email, password: 'metrics password', name: 'Metrics' });
     const bob = await gw.connect();
     const wrong = await bob.request('auth_sign_in', { email, password: 'not the password' });
     assertRpcError(wrong, 401);

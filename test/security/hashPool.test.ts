@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import bcrypt from 'bcrypt';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
 import { codes, count } from '../helpers/results.js';
@@ -24,7 +25,7 @@ describe('the hash pool', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_IP: '10/900' });
     try {
       const owner = uniqueEmail('owner');
-      await (await from(gw, '198.51.100.1')).call('auth_sign_up', { email: owner, password: PASSWORD, name: 'Owner' });
+      await person(gw, { client: await from(gw, '198.51.100.1'), email: owner, password: PASSWORD, name: 'Owner' });
       const flooder = await from(gw, '203.0.113.66');
       const results = await Promise.all(Array.from({ length: 30 }, (_, i) => flooder.request('auth_sign_in', { email: uniqueEmail(`nobody${i}`), password: 'whatever it is' })));
       const more = await Promise.all(Array.from({ length: 10 }, () => flooder.request('auth_sign_in', { email: owner, password: PASSWORD })));
@@ -70,7 +71,7 @@ describe('the hash pool', () => {
     try {
       const email = uniqueEmail('patient');
       const legit = await from(gw, '198.51.100.7');
-      await legit.call('auth_sign_up', { email, password: PASSWORD, name: 'Patient' });
+      await person(gw, { client: legit, email, password: PASSWORD, name: 'Patient' });
       const flooder = await from(gw, '203.0.113.99');
       const FLOOD = 30;
       let floodAnswered = 0;
@@ -101,7 +102,7 @@ describe('the hash pool', () => {
     const emails = [uniqueEmail('old1'), uniqueEmail('old2'), uniqueEmail('old3')];
     try {
       const c = await old.connect();
-      for (const email of emails) await c.call('auth_sign_up', { email, password: PASSWORD, name: 'Old' });
+      for (const email of emails) await person(old, { client: c, email, password: PASSWORD, name: 'Old' });
     } finally {
       await old.close();
     }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError, code } from '../helpers/results.js';
@@ -166,7 +167,7 @@ describe('email addresses', () => {
       const tag = Date.now().toString(36);
       const given = `Mixed.Case+${tag}@Example.ORG`;
       const canonical = `mixed.case+${tag}@example.org`;
-      await client.call('auth_sign_up', { email: given, password: PASSWORD, name: 'Canonical' });
+      await person(gw, { client, email: given, password: PASSWORD, name: 'Canonical' });
       assert.equal((await gw.app.repos.users.byEmail(canonical))?.email, canonical, 'stored canonical');
       const mail = await smtp.next(canonical);
       assert.deepEqual(mail.to, [canonical], 'mailed exactly the stored address');
@@ -176,7 +177,7 @@ describe('email addresses', () => {
         assert.ok((await client.request('auth_sign_in', { email: spelling, password: PASSWORD })).authorization, spelling);
       }
       const idn = `user.${tag}@münchen.de`;
-      await client.call('auth_sign_up', { email: idn, password: PASSWORD, name: 'IDN' });
+      await person(gw, { client, email: idn, password: PASSWORD, name: 'IDN' });
       assert.equal((await gw.app.repos.users.byEmail(`user.${tag}@xn--mnchen-3ya.de`))?.name, 'IDN', 'IDNA domain stored in its ASCII form');
       assert.ok((await client.request('auth_sign_in', { email: `user.${tag}@xn--mnchen-3ya.de`, password: PASSWORD })).authorization);
       // (The test SMTP server shows envelope domains decoded to Unicode; the header says what was sent.)
@@ -204,7 +205,7 @@ describe('email addresses', () => {
 
       // Spellings share one limit key: three failures in three spellings spend the (email, IP) allowance of 3.
       const victim = `victim.${tag}@example.org`;
-      await client.call('auth_sign_up', { email: victim, password: PASSWORD, name: 'Victim' });
+      await person(gw, { client, email: victim, password: PASSWORD, name: 'Victim' });
       const stranger = await gw.connect();
       for (const spelling of [`VICTIM.${tag}@example.org`, `victim.${tag}@EXAMPLE.org`, `victim.${tag}@ｅｘａｍｐｌｅ.org`]) {
         assertRpcError((await stranger.request('auth_sign_in', { email: spelling, password: 'wrong password' })), ErrorCode.UNAUTHENTICATED);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError, code } from '../helpers/results.js';
@@ -20,7 +21,7 @@ describe('targeted lockouts', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL: '30/3600', LIMIT_SIGNIN_FAIL_EMAIL_IP: '5/900' });
     try {
       const email = uniqueEmail('locked');
-      await (await from(gw, OWNER)).call('auth_sign_up', { email, password: PASSWORD, name: 'Owner' });
+      await person(gw, { client: await from(gw, OWNER), email, password: PASSWORD, name: 'Owner' });
       const answers = [];
       for (let i = 0; i < 31; i++) answers.push(code(await (await from(gw, `203.0.113.${i + 1}`)).request('auth_sign_in', { email, password: `guess ${i}` })));
       assert.equal(answers.at(-1), ErrorCode.RATE_LIMITED, 'the email is blocked for strangers');
@@ -42,7 +43,7 @@ describe('targeted lockouts', () => {
     const gw = await startGateway({ SMTP_URL: smtp.url, CLIENT_IP_HEADER: 'x-forwarded-for' });
     try {
       const email = uniqueEmail('reset');
-      await (await from(gw, OWNER)).call('auth_sign_up', { email, password: PASSWORD, name: 'Owner' });
+      await person(gw, { client: await from(gw, OWNER), email, password: PASSWORD, name: 'Owner' });
       await smtp.next(email); // verification
       const stranger = await from(gw, '203.0.113.200');
       for (let i = 0; i < 5; i++) await stranger.call('auth_reset_password', { email });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger.js';
+import { person } from '../helpers/accounts.js';
 import { codeOf, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail } from '../helpers/stack.js';
 import { assertRpcError } from '../helpers/results.js';
@@ -22,7 +23,7 @@ describe('log redaction', () => {
     try {
       const client = await gw.connect();
       const email = uniqueEmail('codes');
-      await client.call('auth_sign_up', { email, password: 'the password 1', name: 'Codes' });
+      await person(gw, { client, email, password: 'the password 1', name: 'Codes' });
       await client.request('auth_sign_in', { email, password: 'not the password' });
       const refusal = gw.logs.find((l) => l.msg === 'request refused' && l.method === 'auth_sign_in');
       assert.equal(refusal?.code, 401, 'the refusal names its RPC code');
@@ -49,7 +50,7 @@ describe('log redaction', () => {
       const password = 'Sup3r-secret-passphrase';
       secrets.push(password);
       const client = await gw.connect();
-      const signUp = await client.call('auth_sign_up', { email, password, name: 'Logged' });
+      const signUp = await person(gw, { client, email, password, name: 'Logged' });
       secrets.push(signUp.authorization!.token!);
       const signIn = await client.call('auth_sign_in', { email, password });
       secrets.push(signIn.authorization!.token!);

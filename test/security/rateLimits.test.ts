@@ -15,6 +15,7 @@ import { startRedis } from '../../scripts/stack.mjs';
 import { OsmiumClient } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { RateLimitBackend } from '../../src/services/rateLimit.js';
+import { guest, person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError, code } from '../helpers/results.js';
@@ -31,7 +32,7 @@ describe('abuse limits', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '2', LIMIT_SIGNIN_FAIL_EMAIL_IP: '3/600' });
     try {
       const email = uniqueEmail('guess');
-      await (await from(gw, '198.51.100.1')).call('auth_sign_up', { email, password: PASSWORD, name: 'Target' });
+      await person(gw, { client: await from(gw, '198.51.100.1'), email, password: PASSWORD, name: 'Target' });
       const attacker = await from(gw, '203.0.113.7');
       for (let i = 0; i < 3; i++) {
         const r = await attacker.request('auth_sign_in', { email, password: `guess ${i}` });
@@ -52,7 +53,7 @@ describe('abuse limits', () => {
     try {
       const client = await from(gw, '203.0.113.9');
       const known = uniqueEmail('known');
-      await client.call('auth_sign_up', { email: known, password: PASSWORD, name: 'Known' });
+      await person(gw, { client, email: known, password: PASSWORD, name: 'Known' });
       const answers: string[] = [];
       for (const email of [known, uniqueEmail('unknown')]) {
         for (let i = 0; i < 3; i++) {
@@ -138,7 +139,7 @@ describe('abuse limits', () => {
     try {
       const email = uniqueEmail('closed');
       const client = await gw.connect();
-      const { authorization } = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Closed' });
+      const { authorization } = await person(gw, { client, email, password: PASSWORD, name: 'Closed' });
       redis.stop();
       await eventually(() => gw.logs.some((l) => l.msg === 'redis connection error' && l.role === 'commands'), {
         what: 'the gateway to notice Redis is gone',
@@ -168,8 +169,8 @@ describe('abuse limits', () => {
       assert.ok(gw.logs.some((l) => Number(l.level) >= 40 && /RATE_LIMITS=off/.test(String(l.msg))));
       const client = await gw.connect();
       const email = uniqueEmail('off');
-      await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Off' });
-      await client.call('auth_sign_up', { name: 'Second' });
+      await person(gw, { client, email, password: PASSWORD, name: 'Off' });
+      await guest(gw, 'Second', { client });
       for (let i = 0; i < 5; i++) await client.request('auth_sign_in', { email, password: 'wrong password' });
       assert.ok((await client.request('auth_sign_in', { email, password: PASSWORD })).authorization);
     } finally {
@@ -191,7 +192,7 @@ describe('invite enumeration limits', () => {
       assert.deepEqual(answers, [404, 404, 404, 429], 'per IP');
 
       const user = await from(gw, '203.0.113.81');
-      await user.call('auth_sign_up', { name: 'Scraper' });
+      await guest(gw, 'Scraper', { client: user });
       const userAnswers = [];
       for (const invite of codes.slice(0, 3)) userAnswers.push(code(await user.request('auth_lookup_invite', { code: invite })));
       assert.deepEqual(userAnswers, [404, 404, 429], 'per user');

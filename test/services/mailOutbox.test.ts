@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, parseMail } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -33,7 +34,7 @@ describe('mail outbox (no SMTP_URL)', () => {
   it('writes each mail as an .eml file with the code line, logs the file but never the code', async () => {
     const email = uniqueEmail('outbox');
     const client = await gw.connect();
-    await client.call('auth_sign_up', { email, password: 'outbox password', name: 'Dev' });
+    await person(gw, { client, email, password: 'outbox password', name: 'Dev' });
     const [file] = await waitForFiles(dir, 1);
     const path = join(dir, file!);
     assert.match(file!, /verify_email/);

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../../scripts/stack.mjs';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError } from '../helpers/results.js';
@@ -49,7 +50,7 @@ describe('live state durability', () => {
   it('keeps every valid session valid after FLUSHALL, and rebuilds the cache', async () => {
     const email = uniqueEmail('flush');
     const a = await gw.connect();
-    const first = await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Flushed' });
+    const first = await person(gw, { client: a, email, password: PASSWORD, name: 'Flushed' });
     const b = await gw.connect();
     const second = await b.call('auth_sign_in', { email, password: PASSWORD });
     const revokedLater = await (await gw.connect()).call('auth_sign_in', { email, password: PASSWORD });
@@ -81,7 +82,7 @@ describe('live state durability', () => {
   it('keeps a revocation when Redis stops taking writes but still serves stale reads', async () => {
     const email = uniqueEmail('paused');
     const a = await gw.connect();
-    await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Paused' });
+    await person(gw, { client: a, email, password: PASSWORD, name: 'Paused' });
     const victim = await (await gw.connect()).call('auth_sign_in', { email, password: PASSWORD });
     await (await gw.connect()).call('auth_authorize', { token: victim.authorization!.token! }); // cached as valid
     const admin = new Redis(redis.url);
@@ -98,7 +99,7 @@ describe('live state durability', () => {
   it('works from Postgres while Redis is down: a revocation reaches the other instance through Postgres, and once Redis returns empty the revoked session stays refused on both', async () => {
     const email = uniqueEmail('down');
     const a = await gw.connect();
-    const keep = await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Outage' });
+    const keep = await person(gw, { client: a, email, password: PASSWORD, name: 'Outage' });
     const victimSocket = await gw.connect();
     const victim = await victimSocket.call('auth_sign_in', { email, password: PASSWORD });
     // The same session resumed on the other instance: only Redis can tell that one.

@@ -16,6 +16,7 @@ import pg from 'pg';
 import { OsmiumClient, type RpcResult } from '../../src/client/client.js';
 import { createLogger } from '../../src/logger.js';
 import { createPool, hotStatement, type Pool } from '../../src/store/postgres.js';
+import { guest } from '../helpers/accounts.js';
 import { code, codes, count } from '../helpers/results.js';
 import { createDatabase, startGateway, type TestGateway } from '../helpers/stack.js';
 
@@ -59,7 +60,7 @@ describe('behind PgBouncer 1.18 (transaction pooling) with prepared statements l
     const issuer = await start();
     const client = await issuer.connect();
     tokens = [];
-    for (let i = 0; i < CONCURRENT + 1; i++) tokens.push((await client.call('auth_sign_up', { name: `Guest ${i}` })).authorization!.token!);
+    for (let i = 0; i < CONCURRENT + 1; i++) tokens.push((await guest(issuer, `Guest ${i}`, { client })).authorization!.token!);
     await stop(issuer);
   });
   after(async () => {

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type Long from 'long';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redisCluster.js';
 import { metric } from '../helpers/metrics.js';
@@ -53,7 +54,7 @@ describe('a Redis Cluster master fails over under two instances', () => {
 
     const email = uniqueEmail('failover');
     const owner = await one.connect();
-    await owner.call('auth_sign_up', { email, password: PASSWORD, name: 'Owner' });
+    await person(one, { client: owner, email, password: PASSWORD, name: 'Owner' });
     // Sessions spread over the three masters; at least two cached on the one that will die (where the revocation channel lives too).
     const sessions: SignedIn[] = [];
     for (let attempt = 0; attempt < 60 && (sessions.length < 12 || (await Promise.all(sessions.map(onChannelMaster))).filter(Boolean).length < 2); attempt++) {

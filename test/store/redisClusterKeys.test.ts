@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import calculateSlot from 'cluster-key-slot';
 import type { Command } from 'ioredis';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError } from '../helpers/results.js';
@@ -42,7 +43,7 @@ describe('Redis Cluster: one slot per command', () => {
     const email = uniqueEmail('slots');
     const a = await gw.connect();
     await a.call('core_initialize', { client_id: 1, device_type: 'desktop', device_version: '1', app_version: '1' });
-    const signedUp = (await a.call('auth_sign_up', { email, password: 'one slot per command', name: 'Slots' })).authorization!;
+    const signedUp = (await person(gw, { client: a, email, password: 'one slot per command', name: 'Slots' })).authorization!;
     const b = await gw.connect();
     assertRpcError((await b.request('auth_sign_in', { email, password: 'wrong password here' })), 401);
     const second = (await b.call('auth_sign_in', { email, password: 'one slot per command' })).authorization!;
