@@ -13,7 +13,7 @@ import getPort from 'get-port';
 import { OsmiumClient } from '../../src/client/client.js';
 import { guest } from '../helpers/accounts.js';
 import { createDatabase, LIFTED_LIMITS, REDIS_ENV } from '../helpers/stack.js';
-import { readyz, startProcess } from './process.js';
+import { readyz, startProcess } from '../helpers/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 

@@ -20,7 +20,7 @@ import { person } from '../helpers/accounts.js';
 import { createDatabase, REDIS_URL, uniqueEmail } from '../helpers/stack.js';
 import { buildStages, ensureUser, imageEnv, inStage, type Stage } from './dockerfile.js';
 import { eventually } from '../helpers/eventually.js';
-import { readyz, runToExit, startProcess, type Running } from './process.js';
+import { readyz, runToExit, startProcess, type Running } from '../helpers/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const isRoot = process.getuid?.() === 0;

@@ -16,7 +16,7 @@ import { person } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { spawnGateway, uniqueEmail } from '../helpers/stack.js';
 import { waitForOutput } from './output.js';
-import { runGatewayToExit } from './process.js';
+import { runGatewayToExit } from '../helpers/process.js';
 
 const PASSWORD = 'embedded mode password';
 /** No servers: the zero-config mode. */
