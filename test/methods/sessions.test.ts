@@ -205,7 +205,7 @@ describe('sessions across two gateway processes', () => {
   it('pushes every one of 30 revocations made at once to its socket on the other instance', async () => {
     const email = uniqueEmail('burst');
     const revoker = await connect(one);
-    await revoker.call('auth_sign_up', { email, password: PASSWORD, name: 'Burst' });
+    await person(one, { client: revoker, email, password: PASSWORD, name: 'Burst' });
     // Signed in one after the other: one address may queue only a few password checks.
     const victims = [];
     for (let i = 0; i < 30; i++) {
