@@ -10,7 +10,7 @@ import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { person } from '../helpers/accounts.js';
 import { TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
-import { assertRpcError, code } from '../helpers/results.js';
+import { assertRpcError, code, ok } from '../helpers/results.js';
 
 const PASSWORD = 'inputs password';
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -88,7 +88,7 @@ describe('control characters', () => {
       assert.equal(await gw.app.repos.users.byEmail(email), null, 'no account was written');
       const { rows } = await gw.app.db.query(`SELECT 1 FROM sessions WHERE device_type LIKE '%' || chr(27) || '%' OR app_version LIKE '%' || chr(27) || '%'`);
       assert.equal(rows.length, 0);
-      assert.ok((await client.request('auth_sign_up', { email, password: PASSWORD, name: 'Eve' })).authorization, 'the clean request works');
+      assert.ok(ok(await client.request('auth_sign_up', { email, password: PASSWORD, name: 'Eve' })).authorization, 'the clean request works');
     } finally {
       await gw.close();
     }
@@ -174,12 +174,12 @@ describe('email addresses', () => {
       assert.match(mail.raw, new RegExp(`^To: ${escape(canonical)}\r?$`, 'm'));
 
       for (const spelling of [`MIXED.case+${tag}@example.org`, `mixed.case+${tag}@ＥＸＡＭＰＬＥ.org`, `  mixed.case+${tag}@Example.Org  `]) {
-        assert.ok((await client.request('auth_sign_in', { email: spelling, password: PASSWORD })).authorization, spelling);
+        assert.ok(ok(await client.request('auth_sign_in', { email: spelling, password: PASSWORD })).authorization, spelling);
       }
       const idn = `user.${tag}@münchen.de`;
       await client.call('auth_sign_up', { email: idn, password: PASSWORD, name: 'IDN' });
       assert.equal((await gw.app.repos.users.byEmail(`user.${tag}@xn--mnchen-3ya.de`))?.name, 'IDN', 'IDNA domain stored in its ASCII form');
-      assert.ok((await client.request('auth_sign_in', { email: `user.${tag}@xn--mnchen-3ya.de`, password: PASSWORD })).authorization);
+      assert.ok(ok(await client.request('auth_sign_in', { email: `user.${tag}@xn--mnchen-3ya.de`, password: PASSWORD })).authorization);
       // (The test SMTP server shows envelope domains decoded to Unicode; the header says what was sent.)
       const idnMail = await smtp.next(`user.${tag}@münchen.de`);
       assert.match(idnMail.raw, new RegExp(`^To: ${escape(`user.${tag}@xn--mnchen-3ya.de`)}\r?$`, 'm'), 'mailed the stored ASCII form');
