@@ -59,8 +59,7 @@ describe('account settings', () => {
     });
 
     it('a guest has no email (field absent) and no password', async () => {
-      const client = await gw.connect();
-      await guest(gw, 'Guest', { client });
+      const { client } = await guest(gw, 'Guest');
       const account = (await client.call('settings_get_account', {})).account!;
       assert.equal(account.email ?? null, null);
       assert.deepEqual([account.confirmed, account.has_password, account.totp_enabled, account.pending_delete], [false, false, false, false]);
@@ -137,8 +136,7 @@ describe('account settings', () => {
     });
 
     it('a guest sets a first password with current_password empty (and must leave it empty)', async () => {
-      const client = await gw.connect();
-      await guest(gw, 'Guest', { client });
+      const { client } = await guest(gw, 'Guest');
       const given = await client.request('settings_change_password', { current_password: 'anything', new_password: NEW_PASSWORD });
       assertRpcError(given, ErrorCode.BAD_REQUEST);
       await client.call('settings_change_password', { current_password: '', new_password: NEW_PASSWORD });
@@ -196,8 +194,7 @@ describe('account settings', () => {
       const next = uniqueEmail('raced');
       await client.call('settings_change_email', { new_email: next });
       const code = codeOf(await smtp.next(next));
-      const squatter = await gw.connect();
-      await person(gw, { client: squatter, email: next, password: STRONG_PASSWORD, name: 'Squatter' });
+      const { client: squatter } = await person(gw, { email: next, password: STRONG_PASSWORD, name: 'Squatter' });
       const late = await client.request('auth_verify_email', { email: next, code });
       assertRpcError(late, ErrorCode.CONFLICT, 'email is already registered');
     });
@@ -210,8 +207,7 @@ describe('account settings', () => {
     });
 
     it('a guest adds its first email this way', async () => {
-      const client = await gw.connect();
-      await guest(gw, 'Guest', { client });
+      const { client } = await guest(gw, 'Guest');
       const email = uniqueEmail('guestmail');
       await client.call('settings_change_email', { new_email: email });
       await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });

@@ -119,8 +119,7 @@ describe('accounts', () => {
     let email: string;
     before(async () => {
       email = uniqueEmail('signin');
-      const client = await gw.connect();
-      await person(gw, { client, email, password: PASSWORD, name: 'Signer' });
+      const { client } = await person(gw, { email, password: PASSWORD, name: 'Signer' });
     });
 
     it('signs in with the right password and creates a new session each time', async () => {

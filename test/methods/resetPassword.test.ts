@@ -227,8 +227,7 @@ describe('password reset with a slow or failing SMTP server', () => {
 
   it('answers before a slow server has taken the mail', async () => {
     const email = uniqueEmail('slow');
-    const client = await gw.connect();
-    await person(gw, { client, email, password: OLD, name: 'Slow' });
+    const { client } = await person(gw, { email, password: OLD, name: 'Slow' });
     await smtp.next(email);
     smtp.delayMs = 1_500;
     try {

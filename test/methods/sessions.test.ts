@@ -81,8 +81,7 @@ describe('sessions on one instance', () => {
   it("ignores ids that are not the caller's, without touching their owners", async () => {
     const alice = await gw.connect();
     const aliceAuth = await guest(gw, 'Alice', { client: alice });
-    const mallory = await gw.connect();
-    await guest(gw, 'Mallory', { client: mallory });
+    const { client: mallory } = await guest(gw, 'Mallory');
     const r = await mallory.request('auth_revoke_sessions', { session_ids: [aliceAuth.authorization!.session_id!, Long.fromString('123456789', true)] });
     assert.equal(r.error, null, 'answered () like any revoke');
     assert.ok(alice.isOpen);
@@ -92,8 +91,7 @@ describe('sessions on one instance', () => {
   });
 
   it('validates the id list: empty 400, over 100 ids 400, a zero id 400', async () => {
-    const client = await gw.connect();
-    await guest(gw, 'Validator', { client });
+    const { client } = await guest(gw, 'Validator');
     const empty = await client.request('auth_revoke_sessions', { session_ids: [] });
     assertRpcError(empty, ErrorCode.BAD_REQUEST);
     assert.match(empty.error!.error_message!, /session_ids/);
@@ -121,8 +119,7 @@ describe('sessions on one instance', () => {
 
   it('revokes another device of the same user, which is pushed and closed', async () => {
     const email = uniqueEmail('two');
-    const a = await gw.connect();
-    await person(gw, { client: a, email, password: PASSWORD, name: 'Two' });
+    const { client: a } = await person(gw, { email, password: PASSWORD, name: 'Two' });
     const b = await gw.connect();
     const bAuth = await b.call('auth_sign_in', { email, password: PASSWORD });
     await a.call('auth_revoke_sessions', { session_ids: [bAuth.authorization!.session_id!] });

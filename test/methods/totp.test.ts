@@ -54,8 +54,7 @@ describe('TOTP two-factor authentication', () => {
     });
 
     it('a guest (no address to recover it by) cannot turn it on: 403, two-factor needs a verified address', async () => {
-      const client = await gw.connect();
-      await guest(gw, 'Guesty McGuest', { client });
+      const { client } = await guest(gw, 'Guesty McGuest');
       const r = await client.request('settings_setup_totp', { enabled: true });
       assertRpcError(r, ErrorCode.FORBIDDEN, TOTP_NEEDS_VERIFIED_EMAIL);
     });

@@ -157,8 +157,7 @@ describe('invite code guesses are bounded however many arrive at once', () => {
       assert.equal(count(lookups, ErrorCode.NOT_FOUND), 20, `looked up: ${count(lookups, ErrorCode.NOT_FOUND)}`);
       assert.equal(count(lookups, ErrorCode.RATE_LIMITED), 180);
 
-      const user = await gw.connect();
-      await guest(gw, 'Guesser', { client: user });
+      const { client: user } = await guest(gw, 'Guesser');
       const uses = await Promise.all(Array.from({ length: 30 }, (_, i) => user.request('auth_use_invite', { code: guess(1000 + i) })));
       assert.equal(count(uses, ErrorCode.NOT_FOUND), 10, `used: ${count(uses, ErrorCode.NOT_FOUND)}`);
     } finally {

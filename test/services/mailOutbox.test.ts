@@ -33,8 +33,7 @@ describe('mail outbox (no SMTP_URL)', () => {
 
   it('writes each mail as an .eml file with the code line, logs the file but never the code', async () => {
     const email = uniqueEmail('outbox');
-    const client = await gw.connect();
-    await person(gw, { client, email, password: 'outbox password', name: 'Dev' });
+    const { client } = await person(gw, { email, password: 'outbox password', name: 'Dev' });
     const [file] = await waitForFiles(dir, 1);
     const path = join(dir, file!);
     assert.match(file!, /verify_email/);

@@ -81,8 +81,7 @@ describe('live state durability', () => {
 
   it('keeps a revocation when Redis stops taking writes but still serves stale reads', async () => {
     const email = uniqueEmail('paused');
-    const a = await gw.connect();
-    await person(gw, { client: a, email, password: PASSWORD, name: 'Paused' });
+    const { client: a } = await person(gw, { email, password: PASSWORD, name: 'Paused' });
     const victim = await (await gw.connect()).call('auth_sign_in', { email, password: PASSWORD });
     await (await gw.connect()).call('auth_authorize', { token: victim.authorization!.token! }); // cached as valid
     const admin = new Redis(redis.url);

@@ -53,8 +53,7 @@ describe('a Redis Cluster master fails over under two instances', () => {
     const onChannelMaster = async (s: SignedIn) => (await cluster.masterFor(`${prefix}s:{${s.sessionId.toString()}}`)).id === channelMaster.id;
 
     const email = uniqueEmail('failover');
-    const owner = await one.connect();
-    await person(one, { client: owner, email, password: PASSWORD, name: 'Owner' });
+    const { client: owner } = await person(one, { email, password: PASSWORD, name: 'Owner' });
     // Sessions spread over the three masters; at least two cached on the one that will die (where the revocation channel lives too).
     const sessions: SignedIn[] = [];
     for (let attempt = 0; attempt < 60 && (sessions.length < 12 || (await Promise.all(sessions.map(onChannelMaster))).filter(Boolean).length < 2); attempt++) {
