@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { awayFromStepBoundary, codeAt, newTotpKey, person, STRONG_PASSWORD } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
-import { codeAt, awayFromStepBoundary, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
 describe('audit trail (admin user events)', () => {
@@ -20,7 +20,7 @@ describe('audit trail (admin user events)', () => {
     const email = uniqueEmail('events');
     const client = await gw.connect();
     await client.call('core_initialize', { client_id: 4, device_type: 'ios', device_version: '17', app_version: '5.1' });
-    const auth = (await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Eve Ents' })).authorization!;
+    const auth = (await person(gw, { client, email, password: STRONG_PASSWORD, name: 'Eve Ents' })).authorization!;
     const userId = auth.user!.id!.toString();
     await client.call('auth_sign_in', { email, password: STRONG_PASSWORD });
     await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: 'amber walrus orchestra' });
@@ -47,7 +47,7 @@ describe('audit trail (admin user events)', () => {
   it('is append-only, and the prune removes only events older than AUDIT_RETENTION_DAYS', async () => {
     const client = await gw.connect();
     const email = uniqueEmail('prune');
-    const userId = (await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Pru Ne' })).authorization!.user!.id!.toString();
+    const userId = (await person(gw, { client, email, password: STRONG_PASSWORD, name: 'Pru Ne' })).authorization!.user!.id!.toString();
     await client.call('auth_sign_in', { email, password: STRONG_PASSWORD });
     await client.call('auth_sign_in', { email, password: STRONG_PASSWORD });
     await assert.rejects(gw.app.db.query(`UPDATE audit_events SET kind = 'x' WHERE user_id = $1`, [userId]), /append-only/);
@@ -67,7 +67,7 @@ describe('TOTP encryption key rotation (admin totp reencrypt)', () => {
     const oldKey = newTotpKey();
     const newKey = newTotpKey();
     const first = await startGateway({ TOTP_ENCRYPTION_KEY: oldKey });
-    const account = await totpAccount(first, 'rotate');
+    const account = await person(first, { tag: 'rotate', verifiedWith: 'database', totp: true });
     await first.close();
 
     // Step 1: the new key first, the old one after it.

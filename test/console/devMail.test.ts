@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OsmiumClient } from '../../src/client/client.js';
+import { person } from '../helpers/accounts.js';
 import { spawnGateway, uniqueEmail, type SpawnedGateway } from '../helpers/stack.js';
 import { buildConsole, errorsOf, launchChromium, openConsole, signUp, type Browser } from './browser.js';
 
@@ -37,7 +38,7 @@ describe('console in single-instance mode: newest outbox mail', () => {
     await signUp(page, { email, password: 'dev mail password', name: 'Dev Mail' });
     // Someone else's mail arrives later: the view must still pick this user's.
     const other = await OsmiumClient.connect(gw.url);
-    await other.call('auth_sign_up', { email: uniqueEmail('other'), password: 'other password', name: 'Other' });
+    await person(gw, { client: other, email: uniqueEmail('other'), password: 'other password', name: 'Other' });
     await other.close();
 
     const mailView = page.getByRole('region', { name: 'Development mail' });

@@ -1,10 +1,11 @@
 /** The bot example (docs/clients.md, section "Bots") runs as written against a gateway. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { person } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
-import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { startProcess } from '../helpers/process.js';
+import { startGateway, type TestGateway } from '../helpers/stack.js';
 
 /** The first ```js block of the "Bots" section of docs/clients.md, with the gateway URL it names. */
 function botExample(): string {
@@ -26,8 +27,7 @@ describe('the bot example of docs/clients.md', () => {
   after(() => gw.close());
 
   it('prints "ready as <name>" with a token from `bot create`', async () => {
-    const owner = await gw.connect();
-    const ownerId = (await owner.call('auth_sign_up', { email: uniqueEmail('readme'), password: 'readme bot owner', name: 'Owner' })).authorization!.user!.id!.toString();
+    const ownerId = (await person(gw, { tag: 'readme', password: 'readme bot owner', name: 'Owner' })).userId;
     const created = await runAdmin(['bot', 'create', '--owner', ownerId, '--name', 'Readme Bot'], { DATABASE_URL: gw.databaseUrl });
     assert.equal(created.code, 0, created.stderr);
     const example = botExample();
@@ -35,21 +35,12 @@ describe('the bot example of docs/clients.md', () => {
     // As written, except the port: this gateway listens on a free one.
     const file = `bot-example-${process.pid}.mjs`;
     writeFileSync(file, example.replace('ws://localhost:8080', gw.url));
-    const child = spawn(process.execPath, [file], { env: { ...process.env, BOT_TOKEN: created.lines[0]!.token as string }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const bot = startProcess(process.execPath, [file], { env: { ...process.env, BOT_TOKEN: created.lines[0]!.token as string } });
     try {
-      const printed = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (c: Buffer) => {
-          out += c;
-          if (out.includes('\n')) resolve(out.trim());
-        });
-        child.stderr.on('data', (c: Buffer) => (err += c));
-        child.once('exit', (code) => reject(new Error(`the example exited with ${code} before Ready:\n${err}`)));
-      });
-      assert.equal(printed, 'ready as Readme Bot');
+      await bot.line(/^ready as /, 60_000);
+      assert.equal(bot.stdout().split('\n')[0], 'ready as Readme Bot', `its first line; stderr: ${bot.stderr()}`);
     } finally {
-      child.kill();
+      await bot.stop();
       rmSync(file, { force: true });
     }
   });

@@ -13,7 +13,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { platformPackage } from '../../src/embedded/binaries.js';
-import { runToExit } from '../ops/process.js';
+import { runToExit } from '../helpers/process.js';
 
 /** Runs postgresBinaries(options) in a process of its own, as a gateway start does. */
 async function prepareInProcess(options: { cacheDir: string; packageDir?: string }): Promise<{ dir: string; copied: boolean; postgres: string }> {

@@ -13,6 +13,7 @@ import Long from 'long';
 import { WebSocket } from 'ws';
 import { OsmiumClient } from '../../src/client/client.js';
 import { osmium } from '../../src/gen/osmium.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { protoRoot } from '../helpers/protoRoot.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -192,7 +193,7 @@ describe('fuzzing', () => {
     // A well-behaved client, served throughout.
     const email = uniqueEmail('fuzz');
     const good = await gw.connect();
-    const { authorization } = await good.call('auth_sign_up', { email, password: 'quokka fuzz password', name: 'Good' });
+    const { authorization } = await person(gw, { client: good, email, password: 'quokka fuzz password', name: 'Good' });
 
     // A good client's round (reconnect, Authorize, GetSessions) every GOOD_EVERY
     // frames, spread over the whole run while the other sockets keep fuzzing.

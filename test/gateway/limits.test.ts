@@ -6,6 +6,7 @@ import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 describe('socket limits', () => {
   it('answers requests past the burst with 429 and a retry delay, then closes a flood with 1008', async () => {
@@ -20,7 +21,7 @@ describe('socket limits', () => {
       const refused = results.filter((r) => r.error);
       assert.equal(refused.length, 5);
       for (const r of refused) {
-        assert.equal(r.error!.error_code, ErrorCode.RATE_LIMITED);
+        assertRpcError(r, ErrorCode.RATE_LIMITED);
         assert.match(r.error!.error_message!, /retry after \d+ seconds/);
       }
       for (let i = 0; i < 40; i++) client.heartbeat();

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { guest } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
@@ -45,7 +46,7 @@ describe('connections before the upgrade', () => {
         what: `at most 50 of the ${FLOOD} half-open connections stay open`,
       });
       const client = await gw.connect();
-      const signedUp = await client.call('auth_sign_up', { name: 'Legit' });
+      const signedUp = await guest(gw, 'Legit', { client });
       const other = await gw.connect();
       assert.ok((await other.call('auth_authorize', { token: signedUp.authorization!.token! })).authorization);
       assert.equal((await fetch(`http://127.0.0.1:${gw.app.port}/healthz`)).status, 200);

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { guest } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, type TestGateway } from '../helpers/stack.js';
 
@@ -54,7 +55,7 @@ describe('half-open upgrades from many addresses', () => {
         const more = await Promise.all(Array.from({ length: 40 }, (_, j) => halfOpenUpgrade(gw.app.port, address(attempt * 40 + j))));
         flood.push(...more);
         const client = await gw.connect();
-        assert.ok((await client.call('auth_sign_up', { name: 'Legit' })).authorization, `try ${attempt} served`);
+        assert.ok((await guest(gw, 'Legit', { client })).authorization, `try ${attempt} served`);
         await client.close();
       }
       assert.equal((await fetch(`http://127.0.0.1:${gw.app.port}/healthz`)).status, 200);

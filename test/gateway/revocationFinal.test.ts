@@ -11,8 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { OsmiumClient, type RpcResult } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code } from '../helpers/results.js';
 
 const PASSWORD = 'revocation is final';
 const RACERS = 150;
@@ -32,7 +34,7 @@ async function race(urls: string[]): Promise<Map<Outcome, number>> {
   const victim = await OsmiumClient.connect(urls[0]!);
   const clients = [owner, victim];
   try {
-    await owner.call('auth_sign_up', { email, password: PASSWORD, name: 'Owner' });
+    await person({ url: urls[0]! }, { client: owner, email, password: PASSWORD, name: 'Owner' });
     const stolen = (await victim.call('auth_sign_in', { email, password: PASSWORD })).authorization!;
     const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => OsmiumClient.connect(urls[i % urls.length]!)));
     clients.push(...racers);
@@ -47,7 +49,7 @@ async function race(urls: string[]): Promise<Map<Outcome, number>> {
         const asked = await Promise.race([c.request('auth_get_sessions', {}).catch(() => null), c.closed.then(() => null)]);
         const authorized: RpcResult | null = await authorizing[i]!;
         if (asked?.sessions) return 'SERVED AFTER REVOCATION';
-        if (authorized?.error?.error_code === ErrorCode.FORBIDDEN) return 'refused';
+        if (authorized && code(authorized) === ErrorCode.FORBIDDEN) return 'refused';
         // Authorized before the revocation: it must be closed as revoked.
         const closed = await Promise.race([c.closed, new Promise<null>((resolve) => setTimeout(() => resolve(null), 5_000))]);
         return closed?.code === CloseCode.SESSION_REVOKED ? 'closed as revoked' : 'unbound';
@@ -79,7 +81,7 @@ describe('revocation is final on one instance', () => {
   it('a socket closed while its Authorize is in flight leaves no binding behind', async () => {
     const email = uniqueEmail('leak');
     const owner = await gw.connect();
-    const { token } = (await owner.call('auth_sign_up', { email, password: PASSWORD, name: 'Leak' })).authorization!;
+    const { token } = (await person(gw, { client: owner, email, password: PASSWORD, name: 'Leak' })).authorization!;
     await owner.close();
     const sockets = await Promise.all(Array.from({ length: 300 }, () => OsmiumClient.connect(gw.url)));
     for (const s of sockets) {
@@ -94,11 +96,11 @@ describe('revocation is final on one instance', () => {
 
   it('refuses a token with trailing padding or any other re-encoding', async () => {
     const client = await gw.connect();
-    const { token } = (await client.call('auth_sign_up', { name: 'Padding' })).authorization!;
+    const { token } = (await guest(gw, 'Padding', { client })).authorization!;
     for (const altered of [`${token}=`, `${token}==`, `${token} `, ` ${token}`]) {
       const other = await gw.connect();
       const r = await other.request('auth_authorize', { token: altered });
-      assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN, JSON.stringify(altered));
+      assertRpcError(r, ErrorCode.FORBIDDEN, undefined, JSON.stringify(altered));
     }
     const again = await gw.connect();
     assert.ok((await again.call('auth_authorize', { token: token! })).authorization, 'the exact token still works');

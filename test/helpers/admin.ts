@@ -1,6 +1,6 @@
 /** Runs the admin CLI as operators do, in its own process. */
-import { spawn } from 'node:child_process';
 import { nodeArgs } from './entry.js';
+import { runToExit } from './process.js';
 
 export interface AdminRun {
   code: number | null;
@@ -10,23 +10,14 @@ export interface AdminRun {
   lines: Array<Record<string, unknown>>;
 }
 
-export function runAdmin(args: string[], env: Record<string, string>): Promise<AdminRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs('scripts/admin.ts'), ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const lines = stdout
-        .split('\n')
-        .filter((l) => l.trim().startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, lines });
-    });
+export async function runAdmin(args: string[], env: Record<string, string>): Promise<AdminRun> {
+  const { code, stdout, stderr } = await runToExit(process.execPath, [...nodeArgs('scripts/admin.ts'), ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    deadlineMs: 120_000,
   });
+  const lines = stdout
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code, stdout, stderr, lines };
 }

@@ -4,12 +4,17 @@
  */
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
+import PostalMime from 'postal-mime';
 
 export interface ReceivedMail {
   to: string[];
   subject: string;
+  /** The From header, display name decoded. */
+  from: { name: string; address: string };
   /** The decoded text/plain part. */
   text: string;
+  /** The decoded text/html part ('' when there is none). */
+  html: string;
   /** The whole message as received. */
   raw: string;
 }
@@ -50,9 +55,8 @@ export class TestSmtp {
               callback(err);
               return;
             }
-            const raw = Buffer.concat(chunks).toString('utf8');
-            self!.receive(raw, session.envelope.rcptTo.map((r) => r.address.toLowerCase()));
-            callback();
+            // Accepted once parsed: a mail the sender was told is delivered is in `mails`.
+            self!.receive(Buffer.concat(chunks), session.envelope.rcptTo.map((r) => r.address.toLowerCase())).then(() => callback(), callback);
           };
           if (self!.delayMs) setTimeout(finish, self!.delayMs);
           else finish();
@@ -98,8 +102,14 @@ export class TestSmtp {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private receive(raw: string, to: string[]): void {
-    this.mails.push({ to, raw, ...parseMail(raw) });
+  /** Mails are parsed one after another, so `mails` keeps the order they arrived in. */
+  private parsing: Promise<unknown> = Promise.resolve();
+
+  private async receive(raw: Buffer, to: string[]): Promise<void> {
+    const parsed = parseMail(raw);
+    const turn = this.parsing.then(() => parsed);
+    this.parsing = turn.catch(() => undefined);
+    this.mails.push({ to, raw: raw.toString('utf8'), ...(await turn) });
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
@@ -113,41 +123,20 @@ export function codeOf(mail: ReceivedMail): string {
   return lines[0]!;
 }
 
-/** Just enough MIME for our own mails: the Subject header and the text/plain part. */
-export function parseMail(raw: string): { subject: string; text: string } {
-  const { headers, body } = splitPart(raw);
-  const subject = headers.get('subject') ?? '';
-  const type = headers.get('content-type') ?? 'text/plain';
-  if (!/^multipart\//i.test(type)) return { subject, text: decodeBody(body, headers) };
-  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
-  if (!boundary) throw new Error('multipart mail without boundary');
-  for (const chunk of body.split(`--${boundary}`).slice(1)) {
-    if (chunk.startsWith('--')) break;
-    const part = splitPart(chunk.replace(/^\r?\n/, ''));
-    if (/^text\/plain/i.test(part.headers.get('content-type') ?? '')) return { subject, text: decodeBody(part.body, part.headers) };
-  }
-  throw new Error('no text/plain part');
-}
-
-function splitPart(raw: string): { headers: Map<string, string>; body: string } {
-  const match = /\r?\n\r?\n/.exec(raw);
-  const head = match ? raw.slice(0, match.index) : raw;
-  const body = match ? raw.slice(match.index + match[0].length) : '';
-  const headers = new Map<string, string>();
-  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return { headers, body };
-}
-
-function decodeBody(body: string, headers: Map<string, string>): string {
-  const encoding = (headers.get('content-transfer-encoding') ?? '7bit').toLowerCase();
-  if (encoding === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  if (encoding === 'quoted-printable') {
-    return body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  }
-  return body.replace(/\r?\n$/, '');
+/**
+ * Subject, sender and text/plain part of a raw mail, decoded by postal-mime
+ * (encoded words, quoted-printable, base64, charsets): what a mail program
+ * shows its reader, non-ASCII included.
+ */
+export async function parseMail(raw: string | Buffer): Promise<{ subject: string; from: { name: string; address: string }; text: string; html: string }> {
+  const mail = await PostalMime.parse(raw);
+  if (mail.text === undefined) throw new Error('no text/plain part');
+  return {
+    subject: mail.subject ?? '',
+    from: { name: mail.from?.name ?? '', address: mail.from?.address ?? '' },
+    text: mail.text,
+    html: mail.html ?? '',
+  };
 }
 
 /** True when a decoded RPCResult is `()`: no error and the result oneof unset. */

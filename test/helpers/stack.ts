@@ -4,14 +4,12 @@
  * processes for multi-instance tests.
  */
 import { createDatabase as createStackDatabase } from '../../scripts/stack.mjs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import { startApp, type App } from '../../src/app.js';
 import { OsmiumClient } from '../../src/client/client.js';
 import { LIMIT_SETTINGS, loadConfig } from '../../src/config.js';
@@ -19,6 +17,7 @@ import { createLogger } from '../../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/embeddedPostgres.js';
 import { testClock, type TestClock } from './clock.js';
 import { nodeArgs } from './entry.js';
+import { startProcess, type Running } from './process.js';
 
 export const DATABASE_URL = required('TEST_DATABASE_URL');
 export const REDIS_URL = required('TEST_REDIS_URL');
@@ -171,23 +170,17 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
 
 export interface SpawnedGateway {
   process: ChildProcess;
+  /** The process as test/helpers/process.ts runs it: wait for a line with `running.line(/.../)`. */
+  running: Running;
   port: number;
   /** The /metrics listener's port (METRICS_PORT=0 unless the test sets it). */
   metricsPort: number;
   url: string;
+  /** Its stdout and stderr, line by line. */
   output: string[];
+  /** Sends `signal` (SIGKILL after a bound if it still runs) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
-
-/** Gateway processes of this test file still running. */
-const running = new Set<ChildProcess>();
-// Whatever a failed test left running is killed when the file's tests end: a
-// live child would keep the test process, and so the whole run, from ending.
-after(() => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
-const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 /**
  * Starts `src/main.ts` in its own process and waits until it listens (or
@@ -197,60 +190,25 @@ const exited = (child: ChildProcess) => child.exitCode !== null || child.signalC
 export async function spawnGateway(given: Record<string, string>): Promise<SpawnedGateway> {
   // A database the test named directly is reached as this run's TEST_DATABASE_MODE says.
   const env = given.DATABASE_URL && !given.DATABASE_DIRECT_URL ? { ...given, ...databaseEnv(given.DATABASE_URL) } : given;
-  const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
+  const running = startProcess(process.execPath, nodeArgs('src/main.ts'), {
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', BCRYPT_COST: '4', WORKERS: '1',
       ...LIFTED_LIMITS, MAIL_OUTBOX_DIR: join(process.env.TEST_STACK_DIR ?? tmpdir(), `outbox-${process.pid}`), METRICS_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  const output: string[] = [];
-  let buffer = '';
-  let metricsPort = 0;
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gateway did not start within 90 s:\n${output.join('\n')}`));
-    }, 90_000);
-    const onData = (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        output.push(line);
-        try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
-          if (entry.msg === 'gateway listening' && entry.port) {
-            clearTimeout(timer);
-            metricsPort = entry.metricsPort ?? 0;
-            resolve(entry.port);
-          }
-        } catch {
-          /* not JSON */
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}:\n${output.join('\n')}`));
-    });
-  });
+  let listening: { port: number; metricsPort?: number };
+  try {
+    listening = JSON.parse(await running.line(/^(?=.*"msg":"gateway listening")(?=.*"port":[1-9])/, 90_000)) as { port: number; metricsPort?: number };
+  } catch (error) {
+    running.child.kill('SIGKILL');
+    throw new Error(`gateway did not start: ${(error as Error).message}`, { cause: error });
+  }
   return {
-    process: child,
-    port,
-    metricsPort,
-    url: `ws://127.0.0.1:${port}`,
-    output,
-    async stop(signal = 'SIGTERM') {
-      if (exited(child)) return child.exitCode;
-      const exit = once(child, 'exit') as Promise<[number | null]>;
-      child.kill(signal);
-      const [code] = await exit;
-      return code;
-    },
+    process: running.child,
+    running,
+    port: listening.port,
+    metricsPort: listening.metricsPort ?? 0,
+    url: `ws://127.0.0.1:${listening.port}`,
+    output: running.lines,
+    stop: (signal = 'SIGTERM') => running.stop(signal),
   };
 }
 

@@ -14,19 +14,11 @@ import { idFromWire } from '../../src/protocol/codec.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { PURGED_NAME } from '../../src/store/accountDeletionRepo.js';
-import { ageSignIns, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
+import { type Account, ageSignIns, guest, newTotpKey, person, STRONG_PASSWORD } from '../helpers/accounts.js';
 import { assertRpcError } from '../helpers/results.js';
-import { channelRef, createCommunity, createGroup, groupRef, signedInUser } from '../helpers/invites.js';
+import { channelRef, createCommunity, createGroup, groupRef } from '../helpers/invites.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
-
-async function verifiedAccount(gw: TestGateway, smtp: TestSmtp, tag: string) {
-  const email = uniqueEmail(tag);
-  const client = await gw.connect();
-  const auth = (await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Del Ete' })).authorization!;
-  await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
-  return { email, client, userId: idFromWire(auth.user!.id), sessionId: idFromWire(auth.session_id), token: auth.token! };
-}
 
 describe('account deletion during the grace period', () => {
   let smtp: TestSmtp;
@@ -41,7 +33,7 @@ describe('account deletion during the grace period', () => {
   });
 
   it('marks the account pending, signs out the other sessions, keeps the caller, mails the owner', async () => {
-    const { email, client } = await verifiedAccount(gw, smtp, 'del');
+    const { email, client } = await person(gw, { tag: 'del', name: 'Del Ete', verifiedWith: smtp });
     const other = await gw.connect();
     const otherAuth = (await other.call('auth_sign_in', { email, password: STRONG_PASSWORD })).authorization!;
     assert.ok(isEmptyResult(await client.call('settings_delete_account', {})));
@@ -56,7 +48,7 @@ describe('account deletion during the grace period', () => {
   });
 
   it('signing in still works during the grace period, and the owner cancels; a second cancel is 409', async () => {
-    const { email, client, userId } = await verifiedAccount(gw, smtp, 'delcancel');
+    const { email, client, userId } = await person(gw, { tag: 'delcancel', name: 'Del Ete', verifiedWith: smtp });
     await client.call('settings_delete_account', {});
     await smtp.next(email);
     await client.close();
@@ -67,7 +59,7 @@ describe('account deletion during the grace period', () => {
     assert.equal((await back.call('settings_get_account', {})).account!.pending_delete, false);
     assert.match((await smtp.next(email)).subject, /will not be deleted/);
     const again = await back.request('settings_delete_account', { cancel: true });
-    assert.deepEqual(errorOf(again), { code: ErrorCode.CONFLICT, message: 'no account deletion is pending' });
+    assertRpcError(again, ErrorCode.CONFLICT, 'no account deletion is pending');
     // Not due (14 days of grace): the purge leaves it alone.
     assert.deepEqual(await gw.app.services.accountDeletion.purgeDue(), []);
     assert.ok((await gw.app.repos.users.byId(userId))!.email);
@@ -76,7 +68,7 @@ describe('account deletion during the grace period', () => {
   });
 
   it('a cancelled deletion is never purged, a pending one only after its grace period', async () => {
-    const { client, userId } = await verifiedAccount(gw, smtp, 'delgrace');
+    const { client, userId } = await person(gw, { tag: 'delgrace', name: 'Del Ete', verifiedWith: smtp });
     await client.call('settings_delete_account', {});
     assert.deepEqual(await gw.app.services.accountDeletion.purgeDue(), [], 'grace period not over');
     // The test clock: move the request back past the grace period.
@@ -100,12 +92,12 @@ describe('account purge', () => {
   const count = async (sql: string, params: unknown[]) => (await gw.app.db.query(`SELECT count(*)::int AS n FROM ${sql}`, params)).rows[0].n as number;
 
   it("removes the account's sessions, codes, TOTP, invites, memberships and friendships, and frees its email", async () => {
-    const target = await verifiedAccount(gw, smtp, 'purge');
+    const target = await person(gw, { tag: 'purge', name: 'Del Ete', verifiedWith: smtp });
     const { userId, email, client } = target;
     // Memberships: a community and a group of someone else, and its own community.
-    const owner = await signedInUser(gw, 'Owner');
-    const community = await createCommunity(gw, owner.id, 'Club');
-    const groupId = await createGroup(gw, owner.id, 'Gang');
+    const owner = await guest(gw, 'Owner');
+    const community = await createCommunity(gw, owner.userId, 'Club');
+    const groupId = await createGroup(gw, owner.userId, 'Gang');
     const communityCode = (await owner.client.call('chats_create_chat_invite', { chat_ref: channelRef(community) })).created_invite!.code!;
     const groupCode = (await owner.client.call('chats_create_chat_invite', { chat_ref: groupRef(groupId) })).created_invite!.code!;
     const friendCode = (await owner.client.call('chats_create_chat_invite', { chat_ref: { self: {} } })).created_invite!.code!;
@@ -127,28 +119,28 @@ describe('account purge', () => {
     assert.equal((await client.closed).code, CloseCode.SESSION_REVOKED);
     assert.equal((await second.closed).code, CloseCode.SESSION_REVOKED);
     const resume = await (await gw.connect()).request('auth_authorize', { token: target.token });
-    assert.equal(resume.error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError(resume, ErrorCode.FORBIDDEN);
     for (const table of ['sessions', 'email_codes', 'totp_credentials', 'totp_backup_codes', 'known_devices', 'sign_in_sources', 'community_members', 'group_participants']) {
       assert.equal(await count(`${table} WHERE user_id = $1`, [userId]), 0, table);
     }
     assert.equal(await count(`friendships WHERE user_low = $1 OR user_high = $1`, [userId]), 0, 'friendships');
     assert.equal(await count(`invites WHERE creator_id = $1 AND deleted_at IS NULL`, [userId]), 0, 'invites');
     const lookup = await (await gw.connect()).request('auth_lookup_invite', { code: ownInvite });
-    assert.equal(lookup.error?.error_code, ErrorCode.NOT_FOUND, 'its invite code no longer leads anywhere');
+    assertRpcError(lookup, ErrorCode.NOT_FOUND, undefined, 'its invite code no longer leads anywhere');
     const user = (await gw.app.repos.users.byId(userId))!;
     assert.deepEqual([user.email, user.passwordHash, user.name, user.deletedAt !== null], [null, null, PURGED_NAME, true]);
     // The owner's community and group keep going without it.
     assert.equal(await count(`community_members WHERE community_id = $1`, [community.communityId]), 1);
     // The email is free again, and signing in with it no longer reaches the old account.
     const newcomer = await gw.connect();
-    const fresh = await newcomer.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Newcomer' });
+    const fresh = await person(gw, { client: newcomer, email, password: STRONG_PASSWORD, name: 'Newcomer' });
     assert.notEqual(idFromWire(fresh.authorization!.user!.id), userId);
     const { rows } = await gw.app.db.query(`SELECT kind, detail FROM audit_events WHERE user_id = $1 AND kind = 'account_purged'`, [userId]);
     assert.deepEqual(rows, [{ kind: 'account_purged', detail: { sessions: 1, invites: 1, memberships: 3, friendships: 1, bots: 0 } }]);
   });
 
   it("takes the bot accounts the user owns with it", async () => {
-    const { userId, client } = await verifiedAccount(gw, smtp, 'botowner');
+    const { userId, client } = await person(gw, { tag: 'botowner', name: 'Del Ete', verifiedWith: smtp });
     const botId = gw.app.ids.next();
     await gw.app.db.query(`INSERT INTO users (id, name, bot, bot_owner_id) VALUES ($1, 'Helper Bot', true, $2)`, [botId, userId]);
     await gw.app.db.query(`INSERT INTO sessions (id, user_id, last_active) VALUES ($1, $2, $3)`, [gw.app.ids.next(), botId, Date.now()]);
@@ -162,8 +154,8 @@ describe('account purge', () => {
   });
 
   it('is one transaction per account: a purge that fails part way changes nothing, and the next pass finishes it', async () => {
-    const { userId, email, client } = await verifiedAccount(gw, smtp, 'resume');
-    const friend = await signedInUser(gw, 'Friend');
+    const { userId, email, client } = await person(gw, { tag: 'resume', name: 'Del Ete', verifiedWith: smtp });
+    const friend = await guest(gw, 'Friend');
     const code = (await friend.client.call('chats_create_chat_invite', { chat_ref: { self: {} } })).created_invite!.code!;
     await client.call('auth_use_invite', { code });
     await client.call('settings_delete_account', {});
@@ -191,7 +183,7 @@ describe('account purge', () => {
     try {
       const accounts = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
         const client = await gw.connect();
-        const auth = (await client.call('auth_sign_up', { email: uniqueEmail(`many${i}`), password: STRONG_PASSWORD, name: 'Many' })).authorization!;
+        const auth = (await person(gw, { client, email: uniqueEmail(`many${i}`), password: STRONG_PASSWORD, name: 'Many' })).authorization!;
         await client.call('settings_delete_account', {});
         return idFromWire(auth.user!.id);
       }));
@@ -208,12 +200,12 @@ describe('account purge', () => {
   });
 
   it('deletion needs a recent sign-in; a guest (no password to prove) is exempt', async () => {
-    const account = await totpAccount(gw, 'delstale');
-    const guest = await signedInUser(gw, 'Guest');
+    const account = await person(gw, { tag: 'delstale', verifiedWith: 'database', totp: true });
+    const visitor = await guest(gw, 'Guest');
     ageSignIns(gw, 60);
     const r = await account.client.request('settings_delete_account', {});
     assertRpcError(r, ErrorCode.FORBIDDEN, /^recent sign-in required/);
-    assert.ok(isEmptyResult(await guest.client.call('settings_delete_account', {})));
+    assert.ok(isEmptyResult(await visitor.client.call('settings_delete_account', {})));
     gw.clock.reset();
   });
 });

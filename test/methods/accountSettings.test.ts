@@ -10,8 +10,8 @@ import type { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { RECENT_SIGN_IN_REQUIRED } from '../../src/services/recentSignIn.js';
-import { assertRpcError } from '../helpers/results.js';
-import { ageSignIns, errorOf, newTotpKey, STRONG_PASSWORD, totpAccount } from '../helpers/accountSecurity.js';
+import { ageSignIns, guest, newTotpKey, person, STRONG_PASSWORD } from '../helpers/accounts.js';
+import { assertRpcError, count } from '../helpers/results.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -36,16 +36,6 @@ describe('account settings', () => {
     await smtp.close();
   });
 
-  /** Signs up with an email, verifies it (notices go to verified addresses only), returns the signed-in socket. */
-  async function verifiedAccount(tag: string, device?: { client_id: number; device_type: string }) {
-    const email = uniqueEmail(tag);
-    const client = await gw.connect();
-    if (device) await client.call('core_initialize', { ...device, device_version: '17', app_version: '1.0' });
-    const auth = (await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Set Tings' })).authorization!;
-    await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
-    return { email, client, userId: auth.user!.id!.toString(), sessionId: auth.session_id!.toString(), token: auth.token! };
-  }
-
   async function signInResult(email: string, password: string) {
     const client = await gw.connect();
     return { client, r: await client.request('auth_sign_in', { email, password }) };
@@ -60,17 +50,16 @@ describe('account settings', () => {
     it('tells email, confirmation, password, TOTP and pending deletion', async () => {
       const client = await gw.connect();
       const email = uniqueEmail('getacct');
-      await client.call('auth_sign_up', { email, password: STRONG_PASSWORD, name: 'Get' });
+      await person(gw, { client, email, password: STRONG_PASSWORD, name: 'Get' });
       assert.deepEqual(await accountOf(client), { email, confirmed: false, has_password: true, totp_enabled: false, pending_delete: false });
       await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
       assert.equal((await client.call('settings_get_account', {})).account!.confirmed, true);
-      const totp = await totpAccount(gw, 'getaccttotp');
+      const totp = await person(gw, { tag: 'getaccttotp', verifiedWith: 'database', totp: true });
       assert.equal((await totp.client.call('settings_get_account', {})).account!.totp_enabled, true);
     });
 
     it('a guest has no email (field absent) and no password', async () => {
-      const client = await gw.connect();
-      await client.call('auth_sign_up', { name: 'Guest' });
+      const { client } = await guest(gw, 'Guest');
       const account = (await client.call('settings_get_account', {})).account!;
       assert.equal(account.email ?? null, null);
       assert.deepEqual([account.confirmed, account.has_password, account.totp_enabled, account.pending_delete], [false, false, false, false]);
@@ -84,18 +73,18 @@ describe('account settings', () => {
         await client.request('settings_change_email', { new_email: uniqueEmail() }),
         await client.request('settings_setup_totp', { enabled: true }),
         await client.request('settings_delete_account', {}),
-      ]) assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+      ]) assertRpcError(r, ErrorCode.UNAUTHENTICATED);
     });
   });
 
   describe('settings.changePassword', () => {
     it('checks the current password (401), then sets the new one, keeps every session, and mails the owner', async () => {
-      const { email, client, userId } = await verifiedAccount('chpw');
+      const { email, client, userId } = await person(gw, { tag: 'chpw', name: 'Set Tings', verifiedWith: smtp });
       const other = await signInResult(email, STRONG_PASSWORD);
       const wrong = await client.request('settings_change_password', { current_password: 'not it at all', new_password: NEW_PASSWORD });
-      assert.deepEqual(errorOf(wrong), { code: ErrorCode.UNAUTHENTICATED, message: 'current_password is wrong' });
+      assertRpcError(wrong, ErrorCode.UNAUTHENTICATED, 'current_password is wrong');
       assert.ok(isEmptyResult(await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD })));
-      assert.equal((await signInResult(email, STRONG_PASSWORD)).r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+      assertRpcError((await signInResult(email, STRONG_PASSWORD)).r, ErrorCode.UNAUTHENTICATED);
       assert.ok((await signInResult(email, NEW_PASSWORD)).r.authorization);
       assert.ok((await other.client.call('auth_get_sessions', {})).sessions, 'other sessions stay without revoke_sessions');
       const mail = await smtp.next(email);
@@ -105,7 +94,7 @@ describe('account settings', () => {
     });
 
     it('revoke_sessions signs out every other session (pushed, closed with 4001) and keeps the caller', async () => {
-      const { email, client } = await verifiedAccount('chpwrevoke');
+      const { email, client } = await person(gw, { tag: 'chpwrevoke', name: 'Set Tings', verifiedWith: smtp });
       const others = await Promise.all([signInResult(email, STRONG_PASSWORD), signInResult(email, STRONG_PASSWORD)]);
       await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD, revoke_sessions: true });
       for (const { client: o, r } of others) {
@@ -113,7 +102,7 @@ describe('account settings', () => {
         assert.equal(update.session_deleted?.session_id?.toString(), r.authorization!.session_id!.toString());
         assert.equal((await o.closed).code, CloseCode.SESSION_REVOKED);
         const resume = await (await gw.connect()).request('auth_authorize', { token: r.authorization!.token! });
-        assert.equal(resume.error?.error_code, ErrorCode.FORBIDDEN);
+        assertRpcError(resume, ErrorCode.FORBIDDEN);
       }
       const sessions = (await client.call('auth_get_sessions', {})).sessions!.sessions!;
       assert.equal(sessions.length, 1, 'only the caller is left');
@@ -121,12 +110,12 @@ describe('account settings', () => {
     });
 
     it('applies the strength policy to the new password (400 saying why), and the length rule', async () => {
-      const { client, email } = await verifiedAccount('chpwweak');
+      const { client, email } = await person(gw, { tag: 'chpwweak', name: 'Set Tings', verifiedWith: smtp });
       const common = await client.request('settings_change_password', { current_password: STRONG_PASSWORD, new_password: 'password123' });
-      assert.equal(common.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(common, ErrorCode.BAD_REQUEST);
       assert.match(common.error!.error_message!, /^new_password .*(common|similar)/);
       const own = await client.request('settings_change_password', { current_password: STRONG_PASSWORD, new_password: email });
-      assert.equal(own.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(own, ErrorCode.BAD_REQUEST);
       assert.match(own.error!.error_message!, /^new_password contains your email address or name/);
       const short = await client.request('settings_change_password', { current_password: STRONG_PASSWORD, new_password: 'short' });
       assert.match(short.error!.error_message!, /^new_password must be 8 to 128 characters/);
@@ -134,33 +123,32 @@ describe('account settings', () => {
     });
 
     it('guesses of the current password from a resumed token are limited per account (429), checked before bcrypt; the signed-in socket keeps its own', async () => {
-      const { client, token } = await verifiedAccount('chpwguess');
+      const { client, token } = await person(gw, { tag: 'chpwguess', name: 'Set Tings', verifiedWith: smtp });
       const resumed = await gw.connect();
       await resumed.call('auth_authorize', { token });
       const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
         resumed.request('settings_change_password', { current_password: `wrong guess ${i}`, new_password: NEW_PASSWORD })));
-      assert.equal(results.filter((r) => r.error?.error_code === ErrorCode.UNAUTHENTICATED).length, 3);
-      assert.equal(results.filter((r) => r.error?.error_code === ErrorCode.RATE_LIMITED).length, 5);
+      assert.equal(count(results, ErrorCode.UNAUTHENTICATED), 3);
+      assert.equal(count(results, ErrorCode.RATE_LIMITED), 5);
       const right = await resumed.request('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD });
-      assert.equal(right.error?.error_code, ErrorCode.RATE_LIMITED, 'the right password waits too');
+      assertRpcError(right, ErrorCode.RATE_LIMITED, undefined, 'the right password waits too');
       assert.ok(isEmptyResult(await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD })), 'the owner, where they signed in, is not locked out');
     });
 
     it('a guest sets a first password with current_password empty (and must leave it empty)', async () => {
-      const client = await gw.connect();
-      await client.call('auth_sign_up', { name: 'Guest' });
+      const { client } = await guest(gw, 'Guest');
       const given = await client.request('settings_change_password', { current_password: 'anything', new_password: NEW_PASSWORD });
-      assert.equal(given.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(given, ErrorCode.BAD_REQUEST);
       await client.call('settings_change_password', { current_password: '', new_password: NEW_PASSWORD });
       assert.equal((await client.call('settings_get_account', {})).account!.has_password, true);
       const again = await client.request('settings_change_password', { current_password: '', new_password: 'another strong passphrase' });
-      assert.deepEqual(errorOf(again), { code: ErrorCode.BAD_REQUEST, message: 'current_password is required' });
+      assertRpcError(again, ErrorCode.BAD_REQUEST, 'current_password is required');
     });
   });
 
   describe('settings.changeEmail', () => {
     it('mails a code to the new address and a notice to the old; auth.verifyEmail with the new address applies it', async () => {
-      const { email, client, userId } = await verifiedAccount('chmail', { client_id: 7, device_type: 'ios' });
+      const { email, client, userId } = await person(gw, { tag: 'chmail', name: 'Set Tings', verifiedWith: smtp, initialize: { client_id: 7, device_type: 'ios', device_version: '17', app_version: '1.0' } });
       const next = uniqueEmail('chmailnew');
       assert.ok(isEmptyResult(await client.call('settings_change_email', { new_email: next })));
       const notice = await smtp.next(email);
@@ -174,54 +162,52 @@ describe('account settings', () => {
 
       // Only the session that asked confirms it: the code alone, signed out, does not.
       const stranger = await gw.connect();
-      assert.equal((await stranger.request('auth_verify_email', { email: next, code })).error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError((await stranger.request('auth_verify_email', { email: next, code })), ErrorCode.BAD_REQUEST);
       await client.call('auth_verify_email', { email: next, code });
       assert.deepEqual(await accountOf(client), { email: next, confirmed: true, has_password: true, totp_enabled: false, pending_delete: false });
-      assert.equal((await signInResult(email, STRONG_PASSWORD)).r.error?.error_code, ErrorCode.UNAUTHENTICATED, 'old address no longer signs in');
+      assertRpcError((await signInResult(email, STRONG_PASSWORD)).r, ErrorCode.UNAUTHENTICATED, undefined, 'old address no longer signs in');
       assert.ok((await signInResult(next, STRONG_PASSWORD)).r.authorization);
       const reuse = await client.request('auth_verify_email', { email: next, code });
-      assert.equal(reuse.error?.error_code, ErrorCode.BAD_REQUEST, 'the code works once');
+      assertRpcError(reuse, ErrorCode.BAD_REQUEST, undefined, 'the code works once');
       const kinds = await auditKinds(userId);
       assert.ok(kinds.includes('email_change_requested') && kinds.includes('email_change_confirmed'));
     });
 
     it('a wrong code changes nothing (400, the usual message)', async () => {
-      const { email, client } = await verifiedAccount('chmailwrong');
+      const { email, client } = await person(gw, { tag: 'chmailwrong', name: 'Set Tings', verifiedWith: smtp });
       const next = uniqueEmail('chmailwrongnew');
       await client.call('settings_change_email', { new_email: next });
       await smtp.next(email);
       const code = codeOf(await smtp.next(next));
       const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
       const r = await client.request('auth_verify_email', { email: next, code: wrong });
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
       assert.equal((await client.call('settings_get_account', {})).account!.email, email);
     });
 
     it('answers 409 for an address another account has, and 409 at confirmation when one took it meanwhile', async () => {
-      const { client } = await verifiedAccount('chmailtaken');
-      const taken = (await verifiedAccount('holder')).email;
+      const { client } = await person(gw, { tag: 'chmailtaken', name: 'Set Tings', verifiedWith: smtp });
+      const taken = (await person(gw, { tag: 'holder', name: 'Set Tings', verifiedWith: smtp })).email;
       const r = await client.request('settings_change_email', { new_email: taken.toUpperCase() });
-      assert.deepEqual(errorOf(r), { code: ErrorCode.CONFLICT, message: 'email is already registered' });
+      assertRpcError(r, ErrorCode.CONFLICT, 'email is already registered');
 
       const next = uniqueEmail('raced');
       await client.call('settings_change_email', { new_email: next });
       const code = codeOf(await smtp.next(next));
-      const squatter = await gw.connect();
-      await squatter.call('auth_sign_up', { email: next, password: STRONG_PASSWORD, name: 'Squatter' });
+      const { client: squatter } = await person(gw, { email: next, password: STRONG_PASSWORD, name: 'Squatter' });
       const late = await client.request('auth_verify_email', { email: next, code });
-      assert.deepEqual(errorOf(late), { code: ErrorCode.CONFLICT, message: 'email is already registered' });
+      assertRpcError(late, ErrorCode.CONFLICT, 'email is already registered');
     });
 
     it('validates new_email like sign-up (400 naming the field)', async () => {
-      const { client } = await verifiedAccount('chmailbad');
+      const { client } = await person(gw, { tag: 'chmailbad', name: 'Set Tings', verifiedWith: smtp });
       const r = await client.request('settings_change_email', { new_email: 'not an address' });
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
       assert.match(r.error!.error_message!, /^new_email is not a valid email address/);
     });
 
     it('a guest adds its first email this way', async () => {
-      const client = await gw.connect();
-      await client.call('auth_sign_up', { name: 'Guest' });
+      const { client } = await guest(gw, 'Guest');
       const email = uniqueEmail('guestmail');
       await client.call('settings_change_email', { new_email: email });
       await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
@@ -232,7 +218,7 @@ describe('account settings', () => {
 
   describe('the recent sign-in rule (a stolen token)', () => {
     it('an Authorize of an old token gets 403 at changeEmail, TOTP off and deleteAccount; a fresh sign-in passes', async () => {
-      const account = await totpAccount(gw, 'stolen');
+      const account = await person(gw, { tag: 'stolen', verifiedWith: 'database', totp: true });
       ageSignIns(gw, 11); // REAUTH_WINDOW_MINUTES is 10
       const tokenOwner = await gw.connect();
       await tokenOwner.call('auth_authorize', { token: account.token }); // the thief resumes the token: that proves nothing
@@ -252,10 +238,10 @@ describe('account settings', () => {
     });
 
     it('a password change proves the password again', async () => {
-      const { client, sessionId, email } = await verifiedAccount('reproof');
+      const { client, sessionId, email } = await person(gw, { tag: 'reproof', name: 'Set Tings', verifiedWith: smtp });
       ageSignIns(gw, 60);
       const before = await client.request('settings_change_email', { new_email: uniqueEmail('x') });
-      assert.equal(before.error?.error_code, ErrorCode.FORBIDDEN);
+      assertRpcError(before, ErrorCode.FORBIDDEN);
       await client.call('settings_change_password', { current_password: STRONG_PASSWORD, new_password: NEW_PASSWORD });
       await smtp.next(email);
       assert.ok(isEmptyResult(await client.call('settings_change_email', { new_email: uniqueEmail('y') })));
@@ -269,7 +255,7 @@ describe('account settings', () => {
       const client = await gw.connect();
       const email = uniqueEmail('weak');
       const common = await client.request('auth_sign_up', { email, password: 'iloveyou2', name: 'Weak' });
-      assert.equal(common.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(common, ErrorCode.BAD_REQUEST);
       assert.match(common.error!.error_message!, /^password is too common/);
       const named = await client.request('auth_sign_up', { email: uniqueEmail('weak'), password: 'Bartholomew1', name: 'Bartholomew' });
       assert.match(named.error!.error_message!, /^password contains your email address or name/);
@@ -278,12 +264,12 @@ describe('account settings', () => {
     });
 
     it('reset confirm refuses a weak password and leaves the code usable', async () => {
-      const { email } = await verifiedAccount('resetweak');
+      const { email } = await person(gw, { tag: 'resetweak', name: 'Set Tings', verifiedWith: smtp });
       const client = await gw.connect();
       await client.call('auth_reset_password', { email });
       const code = codeOf(await smtp.next(email));
       const weak = await client.request('auth_reset_password', { email, confirm: { code, new_password: 'password1' } });
-      assert.equal(weak.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(weak, ErrorCode.BAD_REQUEST);
       assert.match(weak.error!.error_message!, /^confirm\.new_password /);
       await client.call('auth_reset_password', { email, confirm: { code, new_password: NEW_PASSWORD } });
       assert.ok((await signInResult(email, NEW_PASSWORD)).r.authorization);
@@ -293,7 +279,7 @@ describe('account settings', () => {
   describe('new-device alert', () => {
     it('mails the owner on a sign-in from a new device, not from a known one, and never for an Authorize', async () => {
       const phone = { client_id: 3, device_type: 'android' };
-      const { email, userId, token } = await verifiedAccount('newdev', phone);
+      const { email, userId, token } = await person(gw, { tag: 'newdev', name: 'Set Tings', verifiedWith: smtp, initialize: { ...phone, device_version: '17', app_version: '1.0' } });
       // Same device as the sign-up: no mail.
       const same = await gw.connect();
       await same.call('core_initialize', { ...phone, device_version: '14', app_version: '2.0' });
@@ -319,7 +305,7 @@ describe('account settings', () => {
   });
 
   it('the audit trail records sessions revoked with auth.revokeSessions', async () => {
-    const { email, client, userId } = await verifiedAccount('auditrevoke');
+    const { email, client, userId } = await person(gw, { tag: 'auditrevoke', name: 'Set Tings', verifiedWith: smtp });
     const other = await signInResult(email, STRONG_PASSWORD);
     const otherId = other.r.authorization!.session_id!.toString();
     await client.call('auth_revoke_sessions', { session_ids: [other.r.authorization!.session_id!] });
@@ -332,7 +318,7 @@ describe('account settings', () => {
   });
 
   it('the audit trail records failed sign-ins with the address and device they came from', async () => {
-    const { email, userId } = await verifiedAccount('auditfail');
+    const { email, userId } = await person(gw, { tag: 'auditfail', name: 'Set Tings', verifiedWith: smtp });
     const client = await gw.connect();
     await client.call('core_initialize', { client_id: 5, device_type: 'web', device_version: 'x', app_version: '3' });
     await client.request('auth_sign_in', { email, password: 'definitely wrong password' });

@@ -3,15 +3,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Long from 'long';
 import pg from 'pg';
-import type { RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, codes } from '../helpers/results.js';
 
 const PASSWORD = 'correct horse battery';
-
-function errorCode(r: RpcResult): number | undefined {
-  return r.error?.error_code ?? undefined;
-}
 
 describe('accounts', () => {
   let gw: TestGateway;
@@ -61,7 +58,7 @@ describe('accounts', () => {
       const email = uniqueEmail();
       await client.call('auth_sign_up', { email, password: PASSWORD, name: 'First' });
       const r = await client.request('auth_sign_up', { email: email.toUpperCase(), password: PASSWORD, name: 'Second' });
-      assert.equal(errorCode(r), ErrorCode.CONFLICT);
+      assertRpcError(r, ErrorCode.CONFLICT);
     });
 
     it('lets exactly one of two racing sign-ups for one email win', async () => {
@@ -69,7 +66,7 @@ describe('accounts', () => {
       const clients = await Promise.all([gw.connect(), gw.connect(), gw.connect(), gw.connect()]);
       const results = await Promise.all(clients.map((c, i) => c.request('auth_sign_up', { email, password: PASSWORD, name: `Racer ${i}` })));
       assert.equal(results.filter((r) => r.authorization).length, 1);
-      assert.deepEqual(results.filter((r) => r.error).map(errorCode), [409, 409, 409]);
+      assert.deepEqual(codes(results).filter((c) => c !== 0), [409, 409, 409]);
       const { rows } = await db.query('SELECT count(*)::int AS n FROM users WHERE lower(email) = lower($1)', [email]);
       assert.equal(rows[0].n, 1);
     });
@@ -91,7 +88,7 @@ describe('accounts', () => {
         const client = await gw.connect();
         const before = await db.query('SELECT count(*)::int AS n FROM users');
         const r = await client.request('auth_sign_up', payload);
-        assert.equal(errorCode(r), ErrorCode.BAD_REQUEST);
+        assertRpcError(r, ErrorCode.BAD_REQUEST);
         assert.match(r.error?.error_message ?? '', field);
         const afterCount = await db.query('SELECT count(*)::int AS n FROM users');
         assert.equal(afterCount.rows[0].n, before.rows[0].n);
@@ -104,7 +101,7 @@ describe('accounts', () => {
       const long = `pale quokka ${'a'.repeat(88)}`;
       await client.call('auth_sign_up', { email, password: long, name: 'Long' });
       const wrong = await client.request('auth_sign_in', { email, password: `${long.slice(0, 99)}b` });
-      assert.equal(errorCode(wrong), ErrorCode.UNAUTHENTICATED);
+      assertRpcError(wrong, ErrorCode.UNAUTHENTICATED);
       const right = await client.request('auth_sign_in', { email, password: long });
       assert.ok(right.authorization);
     });
@@ -122,8 +119,7 @@ describe('accounts', () => {
     let email: string;
     before(async () => {
       email = uniqueEmail('signin');
-      const client = await gw.connect();
-      await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Signer' });
+      const { client } = await person(gw, { email, password: PASSWORD, name: 'Signer' });
     });
 
     it('signs in with the right password and creates a new session each time', async () => {
@@ -138,15 +134,15 @@ describe('accounts', () => {
       const client = await gw.connect();
       const unknown = await client.request('auth_sign_in', { email: uniqueEmail('nobody'), password: PASSWORD });
       const wrong = await client.request('auth_sign_in', { email, password: 'wrong password' });
-      assert.equal(errorCode(unknown), ErrorCode.UNAUTHENTICATED);
-      assert.equal(errorCode(wrong), ErrorCode.UNAUTHENTICATED);
+      assertRpcError(unknown, ErrorCode.UNAUTHENTICATED);
+      assertRpcError(wrong, ErrorCode.UNAUTHENTICATED);
       assert.equal(unknown.error?.error_message, wrong.error?.error_message);
     });
 
     it('rejects an empty password with 400 naming the field', async () => {
       const client = await gw.connect();
       const r = await client.request('auth_sign_in', { email, password: '' });
-      assert.equal(errorCode(r), ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
       assert.match(r.error?.error_message ?? '', /password/);
     });
   });
@@ -156,7 +152,7 @@ describe('accounts', () => {
     let sessionId: string;
     before(async () => {
       const client = await gw.connect();
-      const r = await client.call('auth_sign_up', { email: uniqueEmail('authz'), password: PASSWORD, name: 'Resumer' });
+      const r = await person(gw, { client, email: uniqueEmail('authz'), password: PASSWORD, name: 'Resumer' });
       token = r.authorization!.token!;
       sessionId = r.authorization!.session_id!.toString();
     });
@@ -179,19 +175,19 @@ describe('accounts', () => {
       const forged = `${header}.${payload}.${'A'.repeat(43)}`;
       for (const bad of [forged, 'not a token', '', `${header}.e30.`, 'x'.repeat(5000)]) {
         const r = await client.request('auth_authorize', { token: bad });
-        assert.equal(errorCode(r), ErrorCode.FORBIDDEN, bad.slice(0, 20));
+        assertRpcError(r, ErrorCode.FORBIDDEN, undefined, bad.slice(0, 20));
       }
       const r = await client.request('auth_get_sessions', {});
-      assert.equal(errorCode(r), ErrorCode.UNAUTHENTICATED, 'still not signed in');
+      assertRpcError(r, ErrorCode.UNAUTHENTICATED, undefined, 'still not signed in');
     });
 
     it('answers 403 to a token whose session was revoked', async () => {
       const client = await gw.connect();
-      const r = await client.call('auth_sign_up', { name: 'Soon gone' });
+      const r = await guest(gw, 'Soon gone', { client });
       await client.call('auth_revoke_sessions', { session_ids: [r.authorization!.session_id!] });
       const other = await gw.connect();
       const again = await other.request('auth_authorize', { token: r.authorization!.token! });
-      assert.equal(errorCode(again), ErrorCode.FORBIDDEN);
+      assertRpcError(again, ErrorCode.FORBIDDEN);
     });
 
     it('is accepted by another gateway instance on the same database', async () => {
@@ -211,7 +207,7 @@ describe('accounts', () => {
       const client = await gw.connect();
       for (const method of ['auth_get_sessions', 'auth_revoke_sessions'] as const) {
         const r = await client.request(method, {});
-        assert.equal(errorCode(r), ErrorCode.UNAUTHENTICATED, method);
+        assertRpcError(r, ErrorCode.UNAUTHENTICATED, undefined, method);
       }
     });
   });
@@ -222,7 +218,7 @@ describe('accounts', () => {
       try {
         const email = uniqueEmail('slow');
         const setup = await slow.connect();
-        const { authorization } = await setup.call('auth_sign_up', { email, password: PASSWORD, name: 'Slow' });
+        const { authorization } = await person(slow, { client: setup, email, password: PASSWORD, name: 'Slow' });
         const hashers = await Promise.all(Array.from({ length: 8 }, () => slow.connect()));
         let signedIn = 0;
         const signIns = hashers.map((c) => c.request('auth_sign_in', { email, password: PASSWORD }).finally(() => signedIn++));

@@ -9,8 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { DATABASE_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const DEVICE = { client_id: 9, device_type: 'desktop', device_version: 'Linux 6.9', app_version: '3.0.0' };
 
@@ -37,7 +39,7 @@ describe('warm Authorize', () => {
     for (let i = 0; i < 20; i++) {
       const c = await gw.connect();
       await c.call('core_initialize', DEVICE);
-      tokens.push((await c.call('auth_sign_up', { name: `Warm ${i}` })).authorization!.token!);
+      tokens.push((await guest(gw, `Warm ${i}`, { client: c })).authorization!.token!);
       await c.close();
     }
     const name = new URL(gw.databaseUrl).pathname.slice(1);
@@ -79,7 +81,7 @@ describe('idle expiry on open sockets', () => {
   async function quietAndBusy() {
     const email = uniqueEmail('quiet');
     const quiet = await gw.connect();
-    const quietAuth = (await quiet.call('auth_sign_up', { email, password: 'quiet sockets', name: 'Quiet' })).authorization!;
+    const quietAuth = (await person(gw, { client: quiet, email, password: 'quiet sockets', name: 'Quiet' })).authorization!;
     const busy = await gw.connect();
     await busy.call('auth_sign_in', { email, password: 'quiet sockets' });
     // Wait for the quiet session to idle out, asking from the other device (which keeps only itself alive).
@@ -93,11 +95,11 @@ describe('idle expiry on open sockets', () => {
   it('a request on a socket quiet past the idle window does not revive its session: the socket is closed as revoked', async () => {
     const { quiet, quietAuth } = await quietAndBusy();
     const r = await quiet.request('auth_get_sessions', {});
-    assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+    assertRpcError(r, ErrorCode.UNAUTHENTICATED);
     assert.equal((await quiet.nextUpdate()).session_deleted?.session_id?.toString(), quietAuth.session_id!.toString());
     assert.equal((await quiet.closed).code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
-    assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await other.request('auth_authorize', { token: quietAuth.token! })), ErrorCode.FORBIDDEN);
   });
 
   it('nor do a heartbeat and requests sent together: none counts as activity while the check runs', async () => {
@@ -108,7 +110,7 @@ describe('idle expiry on open sockets', () => {
     assert.equal((await quiet.nextUpdate()).session_deleted?.session_id?.toString(), quietAuth.session_id!.toString());
     assert.equal((await quiet.closed).code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
-    assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await other.request('auth_authorize', { token: quietAuth.token! })), ErrorCode.FORBIDDEN);
   });
 
   it('nor does a heartbeat', async () => {
@@ -117,7 +119,7 @@ describe('idle expiry on open sockets', () => {
     assert.equal((await quiet.nextUpdate()).session_deleted?.session_id?.toString(), quietAuth.session_id!.toString());
     assert.equal((await quiet.closed).code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
-    assert.equal((await other.request('auth_authorize', { token: quietAuth.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await other.request('auth_authorize', { token: quietAuth.token! })), ErrorCode.FORBIDDEN);
   });
 });
 
@@ -128,7 +130,7 @@ describe('a user removed from Postgres', () => {
     try {
       const email = uniqueEmail('removed');
       const a = await one.connect();
-      const first = (await a.call('auth_sign_up', { email, password: 'removed walrus lantern', name: 'Removed' })).authorization!;
+      const first = (await person(one, { client: a, email, password: 'removed walrus lantern', name: 'Removed' })).authorization!;
       const b = await two.connect();
       const second = (await b.call('auth_sign_in', { email, password: 'removed walrus lantern' })).authorization!;
       await one.app.db.query(`DELETE FROM users WHERE id = $1`, [first.user!.id!.toString()]);
@@ -138,7 +140,7 @@ describe('a user removed from Postgres', () => {
       }
       for (const gw of [one, two]) {
         const c = await gw.connect();
-        assert.equal((await c.request('auth_authorize', { token: first.token! })).error?.error_code, ErrorCode.FORBIDDEN);
+        assertRpcError((await c.request('auth_authorize', { token: first.token! })), ErrorCode.FORBIDDEN);
       }
     } finally {
       await two.close();

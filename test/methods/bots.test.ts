@@ -12,9 +12,11 @@ import pg from 'pg';
 import { Client } from '../../src/client/botClient.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { eventually } from '../helpers/eventually.js';
 import { DATABASE_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 async function admin(gw: TestGateway, ...args: string[]): Promise<Record<string, unknown>> {
   const run = await runAdmin(args, { DATABASE_URL: gw.databaseUrl, REDIS_URL: '', REDIS_CLUSTER_NODES: '' });
@@ -38,7 +40,7 @@ describe('bot accounts', () => {
     one = await startGateway({ REDIS_PREFIX: `bot${Date.now()}:` });
     two = await startGateway({ REDIS_PREFIX: one.app.config.REDIS_PREFIX }, { databaseUrl: one.databaseUrl });
     const owner = await one.connect();
-    ownerId = (await owner.call('auth_sign_up', { email: uniqueEmail('owner'), password: 'owner of bots', name: 'Owner' })).authorization!.user!.id!.toString();
+    ownerId = (await person(one, { client: owner, email: uniqueEmail('owner'), password: 'owner of bots', name: 'Owner' })).authorization!.user!.id!.toString();
   });
   after(async () => {
     for (const b of bots) b.destroy();
@@ -75,7 +77,7 @@ describe('bot accounts', () => {
       lister.request('settings_delete_account', {}),
     ];
     for (const refused of await Promise.all(peopleOnly)) {
-      assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN, JSON.stringify(refused));
+      assertRpcError(refused, ErrorCode.FORBIDDEN, undefined, JSON.stringify(refused));
       assert.match(refused.error!.error_message!, /bots cannot/);
     }
 
@@ -113,7 +115,7 @@ describe('bot accounts', () => {
     assert.equal(await closed, CloseCode.SESSION_REVOKED);
     renewed.destroy();
     const after = await two.connect();
-    assert.equal((await after.request('auth_authorize', { token: newToken })).error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError((await after.request('auth_authorize', { token: newToken })), ErrorCode.FORBIDDEN);
     const listedAfter = await runAdmin(['bot', 'list', '--owner', ownerId], { DATABASE_URL: one.databaseUrl });
     assert.deepEqual(listedAfter.lines.map((l) => l.name), [], 'no bot left for the owner');
   });
@@ -150,14 +152,14 @@ describe('bot sessions never idle out', () => {
   it('a bot token still works after a person\'s session from the same moment idled out', async () => {
     const email = uniqueEmail('idle-owner');
     const quiet = await gw.connect();
-    const person = (await quiet.call('auth_sign_up', { email, password: 'owner of bots', name: 'Owner' })).authorization!;
+    const owner = (await person(gw, { client: quiet, email, password: 'owner of bots', name: 'Owner' })).authorization!;
     await quiet.close();
-    const { token } = (await admin(gw, 'bot', 'create', '--owner', person.user!.id!.toString(), '--name', 'Idle Bot')) as { token: string };
+    const { token } = (await admin(gw, 'bot', 'create', '--owner', owner.user!.id!.toString(), '--name', 'Idle Bot')) as { token: string };
     // The person's first session, unused since, idles out (seen from their second device): that is the clock.
     const busy = await gw.connect();
     await busy.call('auth_sign_in', { email, password: 'owner of bots' });
     await eventually(
-      async () => !(await busy.call('auth_get_sessions', {})).sessions!.sessions!.some((s) => s.id!.toString() === person.session_id!.toString()),
+      async () => !(await busy.call('auth_get_sessions', {})).sessions!.sessions!.some((s) => s.id!.toString() === owner.session_id!.toString()),
       { what: 'the person\'s first session idled out', timeoutMs: 15_000, intervalMs: 200 },
     );
     const client = await bot(gw.url, token);

@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { OsmiumClient } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { CODE_REFUSED } from '../../src/services/accountEmail.js';
 import { EmailCodesRepo } from '../../src/store/emailCodesRepo.js';
+import { person } from '../helpers/accounts.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -25,18 +26,13 @@ describe('email verification', () => {
     await smtp.close();
   });
 
-  async function signUp(email: string, client?: OsmiumClient): Promise<OsmiumClient> {
-    const c = client ?? (await gw.connect());
-    await c.call('auth_sign_up', { email, password: PASSWORD, name: 'Ada' });
-    return c;
-  }
   const isVerified = async (email: string) => (await gw.app.repos.users.byEmail(email))!.emailVerified;
   /** A 6-digit code that is not `code`. */
   const other = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
   it('sign-up mails a code (subject and its own line in the text) that verifies the address without signing in', async () => {
     const email = uniqueEmail('signup');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const mail = await smtp.next(email);
     const code = codeOf(mail);
     assert.match(mail.subject, new RegExp(`\\b${code}\\b`));
@@ -53,11 +49,11 @@ describe('email verification', () => {
 
   it('refuses a wrong code with 400 and a clear message, and the right code still works after it', async () => {
     const email = uniqueEmail('wrong');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email, code: other(code) });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(r.error?.error_message, CODE_REFUSED);
     assert.equal(await isVerified(email), false);
     await client.call('auth_verify_email', { email, code });
@@ -67,31 +63,31 @@ describe('email verification', () => {
   it('answers an address without account exactly like a wrong code', async () => {
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email: uniqueEmail('nobody'), code: '123456' });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(r.error?.error_message, CODE_REFUSED);
   });
 
   it('a code works once', async () => {
     const email = uniqueEmail('once');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const client = await gw.connect();
     await client.call('auth_verify_email', { email, code });
     const again = await client.request('auth_verify_email', { email, code });
-    assert.equal(again.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(again, ErrorCode.BAD_REQUEST);
     assert.equal(again.error?.error_message, CODE_REFUSED);
   });
 
   it('resend mails a new code and retires the old one', async () => {
     const email = uniqueEmail('resend');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const first = codeOf(await smtp.next(email));
     const client = await gw.connect();
     await client.call('auth_resend_email_verification', { email });
     const second = codeOf(await smtp.next(email));
     const old = await client.request('auth_verify_email', { email, code: first });
     if (first !== second) {
-      assert.equal(old.error?.error_code, ErrorCode.BAD_REQUEST, 'the first code is retired');
+      assertRpcError(old, ErrorCode.BAD_REQUEST, undefined, 'the first code is retired');
     }
     await client.call('auth_verify_email', { email, code: second });
     assert.equal(await isVerified(email), true);
@@ -99,15 +95,15 @@ describe('email verification', () => {
 
   it('the right code fails after 5 wrong tries (the code is dead)', async () => {
     const email = uniqueEmail('dead');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) {
       const r = await client.request('auth_verify_email', { email, code: other(code) });
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
     }
     const sixth = await client.request('auth_verify_email', { email, code });
-    assert.equal(sixth.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(sixth, ErrorCode.BAD_REQUEST);
     assert.equal(await isVerified(email), false);
     // A new code replaces the dead one.
     await client.call('auth_resend_email_verification', { email });
@@ -117,7 +113,7 @@ describe('email verification', () => {
 
   it('a code is valid 30 minutes, and refused once expired', async () => {
     const email = uniqueEmail('expiry');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     const code = codeOf(await smtp.next(email));
     const user = (await gw.app.repos.users.byEmail(email))!;
     const record = await new EmailCodesRepo(gw.app.db).get(user.id, 'verify_email');
@@ -132,32 +128,32 @@ describe('email verification', () => {
     await gw.app.db.query(`UPDATE email_codes SET expires_at = now() - interval '1 second' WHERE user_id = $1`, [user.id]);
     const client = await gw.connect();
     const r = await client.request('auth_verify_email', { email, code });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(await isVerified(email), false);
   });
 
   it('resend without an email uses the signed-in account, and needs a session', async () => {
     const email = uniqueEmail('self');
-    const client = await signUp(email);
+    const { client } = await person(gw, { email, password: PASSWORD, name: 'Ada' });
     await smtp.next(email);
     await client.call('auth_resend_email_verification', {});
     const code = codeOf(await smtp.next(email));
     await client.call('auth_verify_email', { email, code });
     const verified = await client.request('auth_resend_email_verification', {});
-    assert.equal(verified.error?.error_code, ErrorCode.CONFLICT, 'already verified');
+    assertRpcError(verified, ErrorCode.CONFLICT, undefined, 'already verified');
 
     const signedOut = await gw.connect();
     const r = await signedOut.request('auth_resend_email_verification', {});
-    assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+    assertRpcError(r, ErrorCode.UNAUTHENTICATED);
   });
 
   it('resend with an email answers () alike and mails only an unverified account', async () => {
     const verified = uniqueEmail('verified');
-    await signUp(verified);
+    await person(gw, { email: verified, password: PASSWORD, name: 'Ada' });
     const client = await gw.connect();
     await client.call('auth_verify_email', { email: verified, code: codeOf(await smtp.next(verified)) });
     const unverified = uniqueEmail('unverified');
-    await signUp(unverified);
+    await person(gw, { email: unverified, password: PASSWORD, name: 'Ada' });
     await smtp.next(unverified);
     const nobody = uniqueEmail('nobody');
 
@@ -182,28 +178,28 @@ describe('email verification', () => {
     ];
     for (const [payload, message] of cases) {
       const r = await client.request('auth_verify_email', payload);
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
       assert.match(r.error?.error_message ?? '', message);
     }
     const r = await client.request('auth_resend_email_verification', { email: 'nope' });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
   });
 
   it('caps verification mails at 5 per address per hour, the sign-up mail included', async () => {
     const email = uniqueEmail('cap');
-    await signUp(email);
+    await person(gw, { email, password: PASSWORD, name: 'Ada' });
     await smtp.next(email);
     const client = await gw.connect();
     for (let i = 0; i < 4; i++) await client.call('auth_resend_email_verification', { email: i % 2 ? email.toUpperCase() : email });
     const r = await client.request('auth_resend_email_verification', { email });
-    assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+    assertRpcError(r, ErrorCode.RATE_LIMITED);
     const seconds = Number(/retry after (\d+) seconds/.exec(r.error?.error_message ?? '')?.[1]);
     assert.ok(seconds > 3000 && seconds <= 3600, `retry after ${seconds} s`);
     for (let i = 0; i < 4; i++) await smtp.next(email);
     // Signed in, the own address shares the cap.
     const own = await gw.connect();
     await own.call('auth_sign_in', { email, password: PASSWORD });
-    assert.equal((await own.request('auth_resend_email_verification', {})).error?.error_code, ErrorCode.RATE_LIMITED);
+    assertRpcError((await own.request('auth_resend_email_verification', {})), ErrorCode.RATE_LIMITED);
   });
 
   it('caps an address without account the same way, so the 429 reveals nothing', async () => {
@@ -211,7 +207,7 @@ describe('email verification', () => {
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) await client.call('auth_resend_email_verification', { email });
     const r = await client.request('auth_resend_email_verification', { email });
-    assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+    assertRpcError(r, ErrorCode.RATE_LIMITED);
     assert.match(r.error?.error_message ?? '', /retry after \d+ seconds/);
     // Another address is not affected.
     await client.call('auth_resend_email_verification', { email: uniqueEmail('capother') });

@@ -11,9 +11,11 @@ import { idFromWire } from '../../src/protocol/codec.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { CODE_REFUSED } from '../../src/services/accountEmail.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, isEmptyResult, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code } from '../helpers/results.js';
 
 /** Where the owners of these tests' accounts sign up from; the resets come from another address (a stranger's). */
 const OWNER_ADDRESS = '198.51.100.1';
@@ -32,23 +34,14 @@ describe('password reset', () => {
     await smtp.close();
   });
 
-  /**
-   * Signs up (and drains the verification mail) from the owner's own address
-   * (the other sockets of these tests come from another one); returns the
-   * signed-in socket and its Authorization.
-   */
-  async function account(email: string): Promise<{ client: OsmiumClient; auth: NonNullable<RpcResult['authorization']> }> {
-    const client = await gw.connect({ 'x-forwarded-for': OWNER_ADDRESS });
-    const r = await client.call('auth_sign_up', { email, password: OLD, name: 'Grace' });
-    await smtp.next(email);
-    return { client, auth: r.authorization! };
-  }
+  /** The owner's sign-up comes from the owner's own address (the other sockets of these tests come from another one). */
+  const fromOwner = { headers: { 'x-forwarded-for': OWNER_ADDRESS } };
 
   async function signInCode(email: string, password: string): Promise<number> {
     const client = await gw.connect();
     const r = await client.request('auth_sign_in', { email, password });
     await client.close();
-    return r.error?.error_code ?? 0;
+    return code(r);
   }
 
   async function requestCode(email: string): Promise<string> {
@@ -63,7 +56,8 @@ describe('password reset', () => {
 
   it('mails a reset code to an existing account; an unknown address gets the same answer and no mail', async () => {
     const known = uniqueEmail('known');
-    await account(known);
+    await person(gw, { email: known, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(known); // the verification mail, out of the way
     const unknown = uniqueEmail('unknown');
     const client = await gw.connect();
     const forUnknown = await client.request('auth_reset_password', { email: unknown });
@@ -80,11 +74,12 @@ describe('password reset', () => {
 
   it('a wrong code keeps the old password', async () => {
     const email = uniqueEmail('wrongreset');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const code = await requestCode(email);
     const client = await gw.connect();
     const r = await client.request('auth_reset_password', { email, confirm: { code: other(code), new_password: NEW } });
-    assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(r, ErrorCode.BAD_REQUEST);
     assert.equal(r.error?.error_message, CODE_REFUSED);
     assert.equal(await signInCode(email, OLD), 0);
     assert.equal(await signInCode(email, NEW), ErrorCode.UNAUTHENTICATED);
@@ -92,7 +87,8 @@ describe('password reset', () => {
 
   it('the right code sets the new password, verifies the address and revokes every old session, live sockets included', async () => {
     const email = uniqueEmail('reset');
-    const { client: live, auth } = await account(email);
+    const { client: live, authorization: auth } = await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const second = await gw.connect();
     const other = await second.call('auth_sign_in', { email, password: OLD });
     assert.equal((await gw.app.repos.users.byEmail(email))!.emailVerified, false);
@@ -110,40 +106,42 @@ describe('password reset', () => {
     for (const token of [auth.token!, other.authorization!.token!]) {
       const c = await gw.connect();
       const again = await c.request('auth_authorize', { token });
-      assert.equal(again.error?.error_code, ErrorCode.FORBIDDEN, 'old tokens no longer resume');
+      assertRpcError(again, ErrorCode.FORBIDDEN, undefined, 'old tokens no longer resume');
     }
     assert.equal(await signInCode(email, NEW), 0);
     assert.equal(await signInCode(email, OLD), ErrorCode.UNAUTHENTICATED);
     assert.equal((await gw.app.repos.users.byEmail(email))!.emailVerified, true);
 
     const reuse = await resetter.request('auth_reset_password', { email, confirm: { code, new_password: 'third password 3' } });
-    assert.equal(reuse.error?.error_code, ErrorCode.BAD_REQUEST, 'the code works once');
+    assertRpcError(reuse, ErrorCode.BAD_REQUEST, undefined, 'the code works once');
     assert.equal(await signInCode(email, NEW), 0);
   });
 
   it('the right code fails after 5 wrong tries', async () => {
     const email = uniqueEmail('deadreset');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const code = await requestCode(email);
     const client = await gw.connect();
     for (let i = 0; i < 5; i++) {
       const r = await client.request('auth_reset_password', { email, confirm: { code: other(code), new_password: NEW } });
-      assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(r, ErrorCode.BAD_REQUEST);
     }
     const sixth = await client.request('auth_reset_password', { email, confirm: { code, new_password: NEW } });
-    assert.equal(sixth.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(sixth, ErrorCode.BAD_REQUEST);
     assert.equal(await signInCode(email, OLD), 0);
   });
 
   it('a new reset code retires the previous one', async () => {
     const email = uniqueEmail('retire');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const first = await requestCode(email);
     const second = await requestCode(email);
     const client = await gw.connect();
     if (first !== second) {
       const old = await client.request('auth_reset_password', { email, confirm: { code: first, new_password: NEW } });
-      assert.equal(old.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(old, ErrorCode.BAD_REQUEST);
     }
     await client.call('auth_reset_password', { email, confirm: { code: second, new_password: NEW } });
     assert.equal(await signInCode(email, NEW), 0);
@@ -151,11 +149,12 @@ describe('password reset', () => {
 
   it('checks the new password policy before the code, without using the code up', async () => {
     const email = uniqueEmail('policy');
-    await account(email);
+    await person(gw, { email, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(email); // the verification mail, out of the way
     const code = await requestCode(email);
     const client = await gw.connect();
     const weak = await client.request('auth_reset_password', { email, confirm: { code, new_password: 'short' } });
-    assert.equal(weak.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(weak, ErrorCode.BAD_REQUEST);
     assert.match(weak.error?.error_message ?? '', /^confirm\.new_password must be/);
     const badCode = await client.request('auth_reset_password', { email, confirm: { code: 'abc', new_password: NEW } });
     assert.match(badCode.error?.error_message ?? '', /^confirm\.code must be the 6 digits/);
@@ -165,13 +164,14 @@ describe('password reset', () => {
 
   it('caps reset mails at 5 per address per hour, with or without an account', async () => {
     const known = uniqueEmail('capknown');
-    await account(known);
+    await person(gw, { email: known, password: OLD, name: 'Grace', ...fromOwner });
+    await smtp.next(known); // the verification mail, out of the way
     const unknown = uniqueEmail('capunknown');
     const client = await gw.connect();
     for (const email of [known, unknown]) {
       for (let i = 0; i < 5; i++) await client.call('auth_reset_password', { email });
       const r = await client.request('auth_reset_password', { email });
-      assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(r, ErrorCode.RATE_LIMITED);
       const seconds = Number(/retry after (\d+) seconds/.exec(r.error?.error_message ?? '')?.[1]);
       assert.ok(seconds > 3000 && seconds <= 3600, `retry after ${seconds} s`);
     }
@@ -192,7 +192,7 @@ describe('password reset across two instances', () => {
     try {
       const email = uniqueEmail('twoinstances');
       const live = await b.connect({ 'x-forwarded-for': OWNER_ADDRESS });
-      const signedUp = await live.call('auth_sign_up', { email, password: OLD, name: 'Two' });
+      const signedUp = await person(b, { client: live, email, password: OLD, name: 'Two' });
       await smtp.next(email);
       const other = await a.connect();
       await other.call('auth_reset_password', { email });
@@ -204,7 +204,7 @@ describe('password reset across two instances', () => {
 
       // 1 reset mail went through a; 4 more through b, then both refuse.
       for (let i = 0; i < 4; i++) await (await b.connect()).call('auth_reset_password', { email });
-      assert.equal((await other.request('auth_reset_password', { email })).error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError((await other.request('auth_reset_password', { email })), ErrorCode.RATE_LIMITED);
     } finally {
       await b.close();
       await a.close();
@@ -227,8 +227,7 @@ describe('password reset with a slow or failing SMTP server', () => {
 
   it('answers before a slow server has taken the mail', async () => {
     const email = uniqueEmail('slow');
-    const client = await gw.connect();
-    await client.call('auth_sign_up', { email, password: OLD, name: 'Slow' });
+    const { client } = await person(gw, { email, password: OLD, name: 'Slow' });
     await smtp.next(email);
     smtp.delayMs = 1_500;
     try {
@@ -244,7 +243,7 @@ describe('password reset with a slow or failing SMTP server', () => {
     const email = uniqueEmail('retry');
     const client = await gw.connect();
     smtp.failNext = 1;
-    await client.call('auth_sign_up', { email, password: OLD, name: 'Retry' });
+    await person(gw, { client, email, password: OLD, name: 'Retry' });
     const mail = await smtp.next(email, 10_000);
     const code = codeOf(mail);
     const failed = gw.logs.find((l) => l.msg === 'mail send failed; will retry' && l.to === email);

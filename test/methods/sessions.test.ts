@@ -10,9 +10,11 @@ import Long from 'long';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { clockPast, eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const PASSWORD = 'sessions password';
 
@@ -29,7 +31,7 @@ describe('sessions on one instance', () => {
     const email = uniqueEmail('devices');
     const laptop = await gw.connect({ 'cf-ipcountry': 'DE', 'x-geo-region': 'BE' });
     await laptop.call('core_initialize', { client_id: 42, device_type: 'desktop', device_version: 'Linux 6.8', app_version: '2.1.0' });
-    await laptop.call('auth_sign_up', { email, password: PASSWORD, name: 'Three Devices' });
+    await person(gw, { client: laptop, email, password: PASSWORD, name: 'Three Devices' });
     const phone = await gw.connect({ 'cf-ipcountry': 'FR' });
     await phone.call('core_initialize', { client_id: 7, device_type: 'mobile', device_version: 'Android 15', app_version: '1.0.3' });
     const phoneAuth = await phone.call('auth_sign_in', { email, password: PASSWORD });
@@ -67,7 +69,7 @@ describe('sessions on one instance', () => {
     const plain = await startGateway();
     try {
       const client = await plain.connect({ 'cf-ipcountry': 'US', 'x-geo-region': 'CA' });
-      await client.call('auth_sign_up', { name: 'No geo' });
+      await guest(plain, 'No geo', { client });
       const r = await client.call('auth_get_sessions', {});
       assert.equal(r.sessions!.sessions![0]!.country, null, 'absent: decodes as null');
       assert.equal(r.sessions!.sessions![0]!.region, null);
@@ -78,9 +80,8 @@ describe('sessions on one instance', () => {
 
   it("ignores ids that are not the caller's, without touching their owners", async () => {
     const alice = await gw.connect();
-    const aliceAuth = await alice.call('auth_sign_up', { name: 'Alice' });
-    const mallory = await gw.connect();
-    await mallory.call('auth_sign_up', { name: 'Mallory' });
+    const aliceAuth = await guest(gw, 'Alice', { client: alice });
+    const { client: mallory } = await guest(gw, 'Mallory');
     const r = await mallory.request('auth_revoke_sessions', { session_ids: [aliceAuth.authorization!.session_id!, Long.fromString('123456789', true)] });
     assert.equal(r.error, null, 'answered () like any revoke');
     assert.ok(alice.isOpen);
@@ -90,21 +91,20 @@ describe('sessions on one instance', () => {
   });
 
   it('validates the id list: empty 400, over 100 ids 400, a zero id 400', async () => {
-    const client = await gw.connect();
-    await client.call('auth_sign_up', { name: 'Validator' });
+    const { client } = await guest(gw, 'Validator');
     const empty = await client.request('auth_revoke_sessions', { session_ids: [] });
-    assert.equal(empty.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(empty, ErrorCode.BAD_REQUEST);
     assert.match(empty.error!.error_message!, /session_ids/);
     const many = Array.from({ length: 101 }, (_, i) => Long.fromNumber(1000 + i, true));
     const tooMany = await client.request('auth_revoke_sessions', { session_ids: many });
-    assert.equal(tooMany.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(tooMany, ErrorCode.BAD_REQUEST);
     const zero = await client.request('auth_revoke_sessions', { session_ids: [Long.UZERO] });
-    assert.equal(zero.error?.error_code, ErrorCode.BAD_REQUEST);
+    assertRpcError(zero, ErrorCode.BAD_REQUEST);
   });
 
   it('signs out: revoking the current session pushes session_deleted, then closes with 4001', async () => {
     const client = await gw.connect();
-    const auth = await client.call('auth_sign_up', { name: 'Leaver' });
+    const auth = await guest(gw, 'Leaver', { client });
     const sessionId = auth.authorization!.session_id!;
     const result = await client.request('auth_revoke_sessions', { session_ids: [sessionId] });
     assert.equal(result.error, null, 'the sign-out is answered first');
@@ -114,13 +114,12 @@ describe('sessions on one instance', () => {
     assert.equal(closed.code, CloseCode.SESSION_REVOKED);
     const other = await gw.connect();
     const r = await other.request('auth_authorize', { token: auth.authorization!.token! });
-    assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN);
+    assertRpcError(r, ErrorCode.FORBIDDEN);
   });
 
   it('revokes another device of the same user, which is pushed and closed', async () => {
     const email = uniqueEmail('two');
-    const a = await gw.connect();
-    await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Two' });
+    const { client: a } = await person(gw, { email, password: PASSWORD, name: 'Two' });
     const b = await gw.connect();
     const bAuth = await b.call('auth_sign_in', { email, password: PASSWORD });
     await a.call('auth_revoke_sessions', { session_ids: [bAuth.authorization!.session_id!] });
@@ -140,7 +139,7 @@ describe('idle expiry', () => {
     try {
       const email = uniqueEmail('idle');
       const first = await gw.connect();
-      const old = await first.call('auth_sign_up', { email, password: PASSWORD, name: 'Idle' });
+      const old = await person(gw, { client: first, email, password: PASSWORD, name: 'Idle' });
       await first.close();
       const second = await gw.connect();
       const fresh = await second.call('auth_sign_in', { email, password: PASSWORD });
@@ -154,7 +153,7 @@ describe('idle expiry', () => {
       );
       assert.equal(list[0]!.id!.toString(), fresh.authorization!.session_id!.toString(), 'only the new session');
       const r = await (await gw.connect()).request('auth_authorize', { token: old.authorization!.token! });
-      assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN);
+      assertRpcError(r, ErrorCode.FORBIDDEN);
     } finally {
       await gw.close();
     }
@@ -183,7 +182,7 @@ describe('sessions across two gateway processes', () => {
   it('pushes a revocation to the socket on the other instance and refuses its token on both', async () => {
     const email = uniqueEmail('cross');
     const laptop = await connect(one);
-    await laptop.call('auth_sign_up', { email, password: PASSWORD, name: 'Cross' });
+    await person(one, { client: laptop, email, password: PASSWORD, name: 'Cross' });
     const phone = await connect(two);
     const phoneAuth = await phone.call('auth_sign_in', { email, password: PASSWORD });
     const listed = await laptop.call('auth_get_sessions', {});
@@ -196,14 +195,14 @@ describe('sessions across two gateway processes', () => {
     for (const gw of [one, two]) {
       const c = await connect(gw);
       const r = await c.request('auth_authorize', { token: phoneAuth.authorization!.token! });
-      assert.equal(r.error?.error_code, ErrorCode.FORBIDDEN);
+      assertRpcError(r, ErrorCode.FORBIDDEN);
     }
   });
 
   it('pushes every one of 30 revocations made at once to its socket on the other instance', async () => {
     const email = uniqueEmail('burst');
     const revoker = await connect(one);
-    await revoker.call('auth_sign_up', { email, password: PASSWORD, name: 'Burst' });
+    await person(one, { client: revoker, email, password: PASSWORD, name: 'Burst' });
     // Signed in one after the other: one address may queue only a few password checks.
     const victims = [];
     for (let i = 0; i < 30; i++) {

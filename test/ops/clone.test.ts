@@ -20,7 +20,7 @@ import getPort from 'get-port';
 import { OsmiumClient } from '../../src/client/client.js';
 import { platformPackage } from '../../src/embedded/binaries.js';
 import { embeddedPaths } from '../../src/embedded/embeddedPostgres.js';
-import { readyz, runToExit, startProcess } from './process.js';
+import { readyz, runToExit, startProcess } from '../helpers/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { createDatabase, DATABASE_URL, REDIS_URL, spawnGateway, uniqueEmail, type SpawnedGateway } from '../helpers/stack.js';
 import { eventually } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
@@ -54,7 +55,7 @@ async function workersReached(url: string, workers: number): Promise<Set<number>
   const seen = new Set<number>();
   for (let i = 0; i < MAX_GUESTS && seen.size < workers; i++) {
     const client = await OsmiumClient.connect(url);
-    const auth = await client.call('auth_sign_up', { name: `Guest ${i}` });
+    const auth = await guest({ url }, `Guest ${i}`, { client });
     seen.add(workerIdOf(auth.authorization!.session_id!));
     await client.close();
   }
@@ -91,7 +92,7 @@ describe('two cluster workers', () => {
 
     const email = uniqueEmail('cluster');
     const owner = await OsmiumClient.connect(gw.url);
-    const ownerAuth = await owner.call('auth_sign_up', { email, password: PASSWORD, name: 'Cluster' });
+    const ownerAuth = await person(gw, { client: owner, email, password: PASSWORD, name: 'Cluster' });
     const devices: OsmiumClient[] = [];
     const sessionIds = [];
     for (let i = 0; i < SOCKETS; i++) {

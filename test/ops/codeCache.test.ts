@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import getPort from 'get-port';
 import { OsmiumClient } from '../../src/client/client.js';
+import { guest } from '../helpers/accounts.js';
 import { createDatabase, LIFTED_LIMITS, REDIS_ENV } from '../helpers/stack.js';
-import { readyz, startProcess } from './process.js';
+import { readyz, startProcess } from '../helpers/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -39,7 +40,7 @@ describe('node dist/main.js and its code cache', () => {
       // It serves: a guest signs up over the socket.
       const client = await OsmiumClient.connect(`ws://127.0.0.1:${port}`);
       try {
-        assert.ok((await client.call('auth_sign_up', { name: 'Guest' })).authorization?.token, 'a guest token');
+        assert.ok((await guest({ url: `ws://127.0.0.1:${port}` }, 'Guest', { client })).authorization?.token, 'a guest token');
       } finally {
         await client.close();
       }

@@ -5,12 +5,12 @@
  * And a bad setting stops `npm start` with a message naming the variable.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { configSchema, loadConfig } from '../../src/config.js';
 import { nodeArgs } from '../helpers/entry.js';
+import { runToExit } from '../helpers/process.js';
 
 const schemaNames = Object.keys(configSchema.shape).sort();
 const defaults = loadConfig({}) as unknown as Record<string, unknown>;
@@ -73,14 +73,8 @@ describe('configuration documentation', () => {
 
 /** Runs `src/main.ts` with `env` and returns its exit code and stderr. */
 function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
-      env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: '/nonexistent/never-created', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    child.once('exit', (code) => resolve({ code, stderr }));
+  return runToExit(process.execPath, nodeArgs('src/main.ts'), {
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: '/nonexistent/never-created', ...env },
   });
 }
 

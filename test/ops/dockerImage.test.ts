@@ -16,10 +16,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import getPort from 'get-port';
 import { OsmiumClient } from '../../src/client/client.js';
+import { person } from '../helpers/accounts.js';
 import { createDatabase, REDIS_URL, uniqueEmail } from '../helpers/stack.js';
 import { buildStages, ensureUser, imageEnv, inStage, type Stage } from './dockerfile.js';
 import { eventually } from '../helpers/eventually.js';
-import { readyz, runToExit, startProcess, type Running } from './process.js';
+import { readyz, runToExit, startProcess, type Running } from '../helpers/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const isRoot = process.getuid?.() === 0;
@@ -91,7 +92,7 @@ describe('the Docker image, built step by step without Docker', () => {
 
       const client = await OsmiumClient.connect(`ws://127.0.0.1:${port}`);
       const email = uniqueEmail('image');
-      assert.ok((await client.call('auth_sign_up', { email, password: 'image password 1', name: 'Image' })).authorization?.token);
+      assert.ok((await person({ url: `ws://127.0.0.1:${port}` }, { client, email, password: 'image password 1', name: 'Image' })).authorization?.token);
       assert.ok((await client.call('auth_sign_in', { email, password: 'image password 1' })).authorization?.token, 'bcrypt works in the image');
       await client.close();
 

@@ -12,10 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OsmiumClient } from '../../src/client/client.js';
+import { person } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { spawnGateway, uniqueEmail } from '../helpers/stack.js';
 import { waitForOutput } from './output.js';
-import { runGatewayToExit } from './process.js';
+import { runGatewayToExit } from '../helpers/process.js';
 
 const PASSWORD = 'embedded mode password';
 /** No servers: the zero-config mode. */
@@ -56,7 +57,7 @@ describe('embedded single-instance mode', () => {
       // The production build's password checker (a thread beside the bundle, scripts/build.mjs) refuses a common password.
       const weak = await client.request('auth_sign_up', { email, password: 'iloveyou2', name: 'Embedded User' });
       assert.match(weak.error?.error_message ?? '', /^password is too common/);
-      const signedUp = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Embedded User' });
+      const signedUp = await person(first, { client, email, password: PASSWORD, name: 'Embedded User' });
       token = signedUp.authorization!.token!;
       await client.close();
 

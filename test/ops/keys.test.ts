@@ -8,9 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person, signIn } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { code } from '../helpers/results.js';
 
 const PASSWORD = 'rotation password';
 
@@ -31,9 +33,8 @@ describe('signing key rotation', () => {
   });
 
   /** Signs in on `gw` and returns the token's kid and the token. */
-  async function signIn(gw: TestGateway, email: string): Promise<{ kid: string; token: string }> {
-    const client = await gw.connect();
-    const token = (await client.call('auth_sign_in', { email, password: PASSWORD })).authorization!.token!;
+  async function signedInKey(gw: TestGateway, email: string): Promise<{ kid: string; token: string }> {
+    const { client, token } = await signIn(gw, { email, password: PASSWORD });
     await client.close();
     return { kid: decodeProtectedHeader(token).kid!, token };
   }
@@ -42,13 +43,13 @@ describe('signing key rotation', () => {
     const client = await gw.connect();
     const r = await client.request('auth_authorize', { token });
     await client.close();
-    return r.error?.error_code ?? 0;
+    return code(r);
   }
 
   it('rotates without signing anyone out, then retires the old key everywhere', async () => {
     const email = uniqueEmail('rotation');
     const signer = await a.connect();
-    const before = (await signer.call('auth_sign_up', { email, password: PASSWORD, name: 'Rotation' })).authorization!.token!;
+    const before = (await person(a, { client: signer, email, password: PASSWORD, name: 'Rotation' })).authorization!.token!;
     const oldKid = decodeProtectedHeader(before).kid!;
 
     const rotated = await runAdmin(['keys', 'rotate'], env);
@@ -58,12 +59,12 @@ describe('signing key rotation', () => {
 
     // Both instances hear the announcement and sign with the new key.
     for (const gw of [a, b]) {
-      await eventually(async () => (await signIn(gw, email)).kid === newKid, { what: 'the instance to sign with the new key' });
+      await eventually(async () => (await signedInKey(gw, email)).kid === newKid, { what: 'the instance to sign with the new key' });
     }
     assert.equal(await authorizeCode(a, before), 0, 'a token signed before the rotation works on the instance that signed it');
     assert.equal(await authorizeCode(b, before), 0, '... and on the other');
 
-    const after = await signIn(b, email);
+    const after = await signedInKey(b, email);
     const retired = await runAdmin(['keys', 'retire'], env);
     assert.equal(retired.code, 0, retired.stderr);
     assert.deepEqual(retired.lines[0]!.retired, [oldKid]);

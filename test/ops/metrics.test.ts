@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, count } from '../helpers/results.js';
 
 /** Parses Prometheus text into `name{labels}` → value. */
 async function scrape(gw: TestGateway): Promise<Map<string, number>> {
@@ -52,10 +54,10 @@ describe('metrics', () => {
     const before = await scrape(gw);
     const email = uniqueEmail('metrics');
     const alice = await gw.connect();
-    const signedUp = await alice.call('auth_sign_up', { email, password: 'metrics password', name: 'Metrics' });
+    const signedUp = await person(gw, { client: alice, email, password: 'metrics password', name: 'Metrics' });
     const bob = await gw.connect();
     const wrong = await bob.request('auth_sign_in', { email, password: 'not the password' });
-    assert.equal(wrong.error?.error_code, 401);
+    assertRpcError(wrong, 401);
     await bob.request('messages_send_message', new Uint8Array([1]));
     const other = await bob.call('auth_sign_in', { email, password: 'metrics password' });
 
@@ -109,7 +111,7 @@ describe('metrics', () => {
     try {
       const client = await limited.connect();
       const results = await Promise.all([1, 2, 3, 4, 5].map((id) => client.request('core_initialize', {}, { id })));
-      const refused = results.filter((r) => r.error?.error_code === 429).length;
+      const refused = count(results, 429);
       assert.ok(refused >= 2, `the socket's burst of 2 was used up: ${refused} refused`);
       const samples = await scrape(limited);
       assert.equal(value(samples, 'osmium_rate_limited_total{limit="socket_requests"}'), refused);

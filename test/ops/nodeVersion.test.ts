@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runToExit } from './process.js';
+import { runToExit } from '../helpers/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 

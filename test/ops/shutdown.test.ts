@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { OsmiumClient } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
+import { guest } from '../helpers/accounts.js';
 import { clockPast, eventually } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
 import { createDatabase, REDIS_URL, spawnGateway, uniqueEmail } from '../helpers/stack.js';
@@ -27,7 +28,7 @@ describe('graceful shutdown', () => {
       SHUTDOWN_GRACE_MS: '10000',
     });
     const alice = await OsmiumClient.connect(gw.url);
-    const signedUp = await alice.call('auth_sign_up', { name: 'Guest Alice' }); // a guest: no hash
+    const signedUp = await guest(gw, 'Guest Alice', { client: alice }); // a guest: no hash
     const sessionId = signedUp.authorization!.session_id!.toString();
     await clockPast(Date.now()); // so the activity below is later than the sign-up's
     const activeAt = Date.now();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import getPort from 'get-port';
 import { createDatabase, DATABASE_URL, REDIS_URL } from '../helpers/stack.js';
-import { runGatewayToExit, type Finished } from './process.js';
+import { runGatewayToExit, type Finished } from '../helpers/process.js';
 
 /** The one line: exactly one line on stderr, and nothing on stdout that looks like a stack trace. */
 function assertOneLine(run: Finished, expected: RegExp, code = 1): void {

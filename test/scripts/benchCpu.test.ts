@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { eventually } from '../helpers/eventually.js';
+import { startProcess } from '../helpers/process.js';
 import { cpuPerUnit, sampleCpu } from '../../scripts/bench/cpu.js';
 import { openFilesLimit, parseProcStat, processCpuSeconds, processIo, processTree, readProcStat, rssBytes, treeCpuSeconds } from '../../scripts/procfs.mjs';
 
@@ -14,9 +13,10 @@ describe('process CPU, memory and I/O from /proc (scripts/procfs.mjs)', () => {
   });
 
   it('finds a running child in the process tree, and not once it was reaped', async () => {
-    const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 300; while (Date.now() < end);'], { stdio: 'ignore' });
+    const busy = startProcess(process.execPath, ['-e', 'const end = Date.now() + 300; while (Date.now() < end);']);
+    const child = busy.child;
     await eventually(() => processTree(process.pid).includes(child.pid!), { what: 'the running child in this process tree' });
-    await once(child, 'exit');
+    await busy.exited();
     assert.ok(treeCpuSeconds(process.pid) > 0);
     assert.ok(!processTree(process.pid).includes(child.pid!), 'gone once reaped');
   });
@@ -41,8 +41,9 @@ describe('process CPU, memory and I/O from /proc (scripts/procfs.mjs)', () => {
     assert.ok(Math.abs(rss - process.memoryUsage.rss()) < 64 * 2 ** 20, `VmRSS ${rss} near process.memoryUsage.rss()`);
     assert.equal(readProcStat(process.pid)!.ppid, process.ppid);
     assert.ok(openFilesLimit()! > 0);
-    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
-    await once(child, 'exit');
+    const done = startProcess(process.execPath, ['-e', '']);
+    const child = done.child;
+    await done.exited();
     assert.equal(processCpuSeconds(child.pid!), null);
     assert.equal(rssBytes(child.pid!), null);
     assert.equal(processIo(child.pid!), null);

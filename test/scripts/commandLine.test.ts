@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { benchCommand } from '../../scripts/bench/args.js';
 import { HelpRequest, UsageError, defineCommand, numberValue } from '../../scripts/commandLine.mjs';
-
-const run = promisify(execFile);
+import { runToExit } from '../helpers/process.js';
 
 /** Exit code, stdout and stderr of `node [--import tsx] script ...args`. */
 async function runScript(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const nodeArgs = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
-  try {
-    const { stdout, stderr } = await run(process.execPath, [...nodeArgs, ...args], { encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const failed = err as { code?: number; stdout: string; stderr: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
-  }
+  const { code, stdout, stderr } = await runToExit(process.execPath, [...nodeArgs, ...args], { deadlineMs: 60_000 });
+  return { code: code ?? -1, stdout, stderr };
 }
 
 const example = defineCommand(

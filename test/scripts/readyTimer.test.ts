@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { NotReady, READY_CEILING, timeToReady, waitForReady } from '../../scripts/readyTimer.mjs';
+import { startProcess } from '../helpers/process.js';
 
 describe('start-to-ready timer (scripts/readyTimer.mjs)', () => {
   it('times the ceiling to its first /readyz 200, with the CPU it used, and stops it after', async () => {
@@ -21,13 +21,13 @@ describe('start-to-ready timer (scripts/readyTimer.mjs)', () => {
   });
 
   it('gives up on a process that stays unready, leaving it to the caller', async () => {
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    const idle = startProcess(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    const child = idle.child;
     try {
       await assert.rejects(waitForReady(child, 9, { timeoutMs: 200 }), (err: Error) => err instanceof NotReady && err.message === 'not ready within 200 ms');
       assert.equal(child.exitCode, null);
     } finally {
-      child.kill();
-      await once(child, 'exit');
+      await idle.stop();
     }
   });
 });

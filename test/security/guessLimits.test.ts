@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { OsmiumClient, type RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
-import { codes, count } from '../helpers/results.js';
+import { guest, person } from '../helpers/accounts.js';
+import { assertRpcError, codes, count } from '../helpers/results.js';
 import { codeOf, TestSmtp } from '../helpers/smtp.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 
@@ -29,12 +30,12 @@ describe('sign-in guesses are reserved before the password is checked', () => {
     const gw = await startGateway({ LIMIT_SIGNIN_FAIL_EMAIL_IP: '5/900', LIMIT_SIGNIN_FAIL_EMAIL: '30/3600' });
     try {
       const email = uniqueEmail('burst');
-      await (await gw.connect()).call('auth_sign_up', { email, password: PASSWORD, name: 'Target' });
+      await person(gw, { email, password: PASSWORD, name: 'Target' });
       const results = await burst(60, () => gw.connect(), (c, i) => c.request('auth_sign_in', { email, password: `wrong guess ${i}` }));
       assert.ok(count(results, ErrorCode.UNAUTHENTICATED) <= 5, `evaluated: ${count(results, ErrorCode.UNAUTHENTICATED)} (answers ${codes(results).join(',')})`);
       assert.equal(count(results, ErrorCode.UNAUTHENTICATED) + count(results, ErrorCode.RATE_LIMITED), 60, 'every other guess was refused unevaluated');
       const right = await (await gw.connect()).request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(right.error?.error_code, ErrorCode.RATE_LIMITED, 'the right password is refused once the allowance is spent');
+      assertRpcError(right, ErrorCode.RATE_LIMITED, undefined, 'the right password is refused once the allowance is spent');
     } finally {
       await gw.close();
     }
@@ -44,7 +45,7 @@ describe('sign-in guesses are reserved before the password is checked', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL_IP: '5/900', LIMIT_SIGNIN_FAIL_EMAIL: '30/3600' });
     try {
       const email = uniqueEmail('spray');
-      await (await gw.connect({ 'x-forwarded-for': '198.51.100.200' })).call('auth_sign_up', { email, password: PASSWORD, name: 'Target' });
+      await person(gw, { client: await gw.connect({ 'x-forwarded-for': '198.51.100.200' }), email, password: PASSWORD, name: 'Target' });
       // One socket per address: the nearest (only) proxy hop is the test itself.
       const sockets = await Promise.all(Array.from({ length: 60 }, (_, i) => gw.connect({ 'x-forwarded-for': `203.0.113.${i + 1}` })));
       const results = await Promise.all(sockets.map((c, i) => c.request('auth_sign_in', { email, password: i === 59 ? PASSWORD : `wrong ${i}` })));
@@ -54,7 +55,7 @@ describe('sign-in guesses are reserved before the password is checked', () => {
       assert.ok(wrongEvaluated <= 30, `wrong guesses evaluated: ${wrongEvaluated}`);
       assert.equal(wrongEvaluated + count(results, ErrorCode.RATE_LIMITED) + results.filter((r) => r.authorization).length, 60, 'every guess answered 401, 429 or signed in');
       const right = await (await gw.connect({ 'x-forwarded-for': '192.0.2.77' })).request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(right.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(right, ErrorCode.RATE_LIMITED);
     } finally {
       await gw.close();
     }
@@ -68,7 +69,7 @@ describe('sign-in guesses are reserved before the password is checked', () => {
       const email = uniqueEmail('two');
       const owner = await OsmiumClient.connect(one.url);
       sockets.push(owner);
-      await owner.call('auth_sign_up', { email, password: PASSWORD, name: 'Target' });
+      await person(one, { client: owner, email, password: PASSWORD, name: 'Target' });
       const results = await burst(
         60,
         async (i) => {
@@ -80,7 +81,7 @@ describe('sign-in guesses are reserved before the password is checked', () => {
       );
       assert.ok(count(results, ErrorCode.UNAUTHENTICATED) <= 5, `evaluated: ${count(results, ErrorCode.UNAUTHENTICATED)}`);
       const right = await sockets[1]!.request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(right.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(right, ErrorCode.RATE_LIMITED);
     } finally {
       await Promise.all(sockets.map((c) => c.close()));
       await Promise.all([one.stop(), two.stop()]);
@@ -106,7 +107,7 @@ describe('code guesses are bounded however many arrive at once', () => {
   it('email codes per address: 60 concurrent checks from one address, at most the 5 allowed are evaluated', async () => {
     await withMail({ LIMIT_CODE_CHECK_IP: '5/900' }, async (gw) => {
       const email = uniqueEmail('codeip');
-      await (await gw.connect()).call('auth_sign_up', { email, password: PASSWORD, name: 'Coded' });
+      await person(gw, { email, password: PASSWORD, name: 'Coded' });
       const results = await burst(60, () => gw.connect(), (c, i) => c.request('auth_verify_email', { email, code: String(100000 + i) }));
       assert.ok(count(results, ErrorCode.BAD_REQUEST) <= 5, `evaluated: ${count(results, ErrorCode.BAD_REQUEST)}`);
       assert.equal(count(results, ErrorCode.RATE_LIMITED), 60 - count(results, ErrorCode.BAD_REQUEST));
@@ -116,20 +117,20 @@ describe('code guesses are bounded however many arrive at once', () => {
   it('email codes per code: 60 concurrent wrong codes from 60 addresses, at most 5 compared, then the right code is dead', async () => {
     await withMail({ CLIENT_IP_HEADER: 'x-forwarded-for' }, async (gw, smtp) => {
       const email = uniqueEmail('codedead');
-      await (await gw.connect()).call('auth_sign_up', { email, password: PASSWORD, name: 'Coded' });
+      await person(gw, { email, password: PASSWORD, name: 'Coded' });
       const code = codeOf(await smtp.next(email));
       const results = await burst(60, (i) => gw.connect({ 'x-forwarded-for': `198.51.100.${i + 1}` }), (c, i) => c.request('auth_verify_email', { email, code: notThe(code, i) }));
       assert.equal(count(results, ErrorCode.BAD_REQUEST), 60);
       assert.ok(refusals(gw, 'wrong') <= 5, `compared against the code: ${refusals(gw, 'wrong')}`);
       const right = await (await gw.connect({ 'x-forwarded-for': '192.0.2.9' })).request('auth_verify_email', { email, code });
-      assert.equal(right.error?.error_code, ErrorCode.BAD_REQUEST, 'the right code is refused after 5 wrong tries');
+      assertRpcError(right, ErrorCode.BAD_REQUEST, undefined, 'the right code is refused after 5 wrong tries');
     });
   });
 
   it('reset confirmations: 60 concurrent from one address evaluate at most the allowance, and 60 from many leave the code dead', async () => {
     await withMail({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_CODE_CHECK_IP: '5/900' }, async (gw, smtp) => {
       const email = uniqueEmail('reset');
-      await (await gw.connect()).call('auth_sign_up', { email, password: PASSWORD, name: 'Reset' });
+      await person(gw, { email, password: PASSWORD, name: 'Reset' });
       await smtp.next(email); // the verification mail
       await (await gw.connect()).call('auth_reset_password', { email });
       const code = codeOf(await smtp.next(email));
@@ -142,7 +143,7 @@ describe('code guesses are bounded however many arrive at once', () => {
       assert.ok(refusals(gw, 'wrong') <= 5, `compared against the code: ${refusals(gw, 'wrong')}`);
       assert.equal(count(fromMany, ErrorCode.RATE_LIMITED) + count(fromMany, ErrorCode.BAD_REQUEST), 60);
       const right = await confirm(await gw.connect({ 'x-forwarded-for': '192.0.2.10' }), code);
-      assert.equal(right.error?.error_code, ErrorCode.BAD_REQUEST, 'the right code is dead');
+      assertRpcError(right, ErrorCode.BAD_REQUEST, undefined, 'the right code is dead');
     });
   });
 });
@@ -156,8 +157,7 @@ describe('invite code guesses are bounded however many arrive at once', () => {
       assert.equal(count(lookups, ErrorCode.NOT_FOUND), 20, `looked up: ${count(lookups, ErrorCode.NOT_FOUND)}`);
       assert.equal(count(lookups, ErrorCode.RATE_LIMITED), 180);
 
-      const user = await gw.connect();
-      await user.call('auth_sign_up', { name: 'Guesser' });
+      const { client: user } = await guest(gw, 'Guesser');
       const uses = await Promise.all(Array.from({ length: 30 }, (_, i) => user.request('auth_use_invite', { code: guess(1000 + i) })));
       assert.equal(count(uses, ErrorCode.NOT_FOUND), 10, `used: ${count(uses, ErrorCode.NOT_FOUND)}`);
     } finally {

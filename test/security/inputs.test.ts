@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code, ok } from '../helpers/results.js';
 
 const PASSWORD = 'inputs password';
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -29,7 +31,7 @@ describe('client address behind proxies', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNUP_IP: '2/3600' });
     try {
       const answers = [];
-      for (const forged of ['10.9.9.1', '10.9.9.2', '10.9.9.3']) answers.push((await signUpFrom(gw, `${forged}, 203.0.113.5`)).error?.error_code ?? 0);
+      for (const forged of ['10.9.9.1', '10.9.9.2', '10.9.9.3']) answers.push(code(await signUpFrom(gw, `${forged}, 203.0.113.5`)));
       assert.deepEqual(answers, [0, 0, ErrorCode.RATE_LIMITED], 'a forged leftmost entry does not make a new client');
       const other = await signUpFrom(gw, '203.0.113.6');
       assert.ok(other.authorization, 'another client address has its own allowance');
@@ -63,7 +65,7 @@ describe('control characters', () => {
     try {
       const client = await gw.connect();
       const init = await client.request('core_initialize', { client_id: 7, device_type: 'phone\u0000', device_version: '1', app_version: '1' });
-      assert.equal(init.error?.error_code, ErrorCode.BAD_REQUEST);
+      assertRpcError(init, ErrorCode.BAD_REQUEST);
       assert.match(init.error!.error_message!, /^device_type must not contain control characters/);
 
       const email = uniqueEmail('nul');
@@ -80,13 +82,13 @@ describe('control characters', () => {
       ];
       for (const [what, send, message] of cases) {
         const r = await send();
-        assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST, what);
+        assertRpcError(r, ErrorCode.BAD_REQUEST, undefined, what);
         assert.match(r.error!.error_message!, message, what);
       }
       assert.equal(await gw.app.repos.users.byEmail(email), null, 'no account was written');
       const { rows } = await gw.app.db.query(`SELECT 1 FROM sessions WHERE device_type LIKE '%' || chr(27) || '%' OR app_version LIKE '%' || chr(27) || '%'`);
       assert.equal(rows.length, 0);
-      assert.ok((await client.request('auth_sign_up', { email, password: PASSWORD, name: 'Eve' })).authorization, 'the clean request works');
+      assert.ok(ok(await client.request('auth_sign_up', { email, password: PASSWORD, name: 'Eve' })).authorization, 'the clean request works');
     } finally {
       await gw.close();
     }
@@ -102,7 +104,7 @@ describe('control characters', () => {
       const doomed = await gw.connect();
       await doomed.call('core_initialize', { device_type: 'refuse-me' });
       const failed = await doomed.request('auth_sign_up', { email, password: PASSWORD, name: 'Atomic' });
-      assert.equal(failed.error?.error_code, ErrorCode.INTERNAL);
+      assertRpcError(failed, ErrorCode.INTERNAL);
       assert.equal(await gw.app.repos.users.byEmail(email), null, 'no account without its session');
       const again = await (await gw.connect()).request('auth_sign_up', { email, password: PASSWORD, name: 'Atomic' });
       assert.ok(again.authorization, 'the address is not taken');
@@ -114,7 +116,7 @@ describe('control characters', () => {
 
 describe('display names', () => {
   async function nameAnswer(client: OsmiumClient, name: string): Promise<number> {
-    return (await client.request('auth_sign_up', { name })).error?.error_code ?? 0;
+    return code(await client.request('auth_sign_up', { name }));
   }
 
   it('refuses bidirectional controls and invisible characters, and keeps emoji sequences and real scripts', async () => {
@@ -165,19 +167,19 @@ describe('email addresses', () => {
       const tag = Date.now().toString(36);
       const given = `Mixed.Case+${tag}@Example.ORG`;
       const canonical = `mixed.case+${tag}@example.org`;
-      await client.call('auth_sign_up', { email: given, password: PASSWORD, name: 'Canonical' });
+      await client.call('auth_sign_up', { email: given, password: PASSWORD, name: 'Canonical' }); // the sign-up's email field is the subject: inline
       assert.equal((await gw.app.repos.users.byEmail(canonical))?.email, canonical, 'stored canonical');
       const mail = await smtp.next(canonical);
       assert.deepEqual(mail.to, [canonical], 'mailed exactly the stored address');
       assert.match(mail.raw, new RegExp(`^To: ${escape(canonical)}\r?$`, 'm'));
 
       for (const spelling of [`MIXED.case+${tag}@example.org`, `mixed.case+${tag}@ＥＸＡＭＰＬＥ.org`, `  mixed.case+${tag}@Example.Org  `]) {
-        assert.ok((await client.request('auth_sign_in', { email: spelling, password: PASSWORD })).authorization, spelling);
+        assert.ok(ok(await client.request('auth_sign_in', { email: spelling, password: PASSWORD })).authorization, spelling);
       }
       const idn = `user.${tag}@münchen.de`;
       await client.call('auth_sign_up', { email: idn, password: PASSWORD, name: 'IDN' });
       assert.equal((await gw.app.repos.users.byEmail(`user.${tag}@xn--mnchen-3ya.de`))?.name, 'IDN', 'IDNA domain stored in its ASCII form');
-      assert.ok((await client.request('auth_sign_in', { email: `user.${tag}@xn--mnchen-3ya.de`, password: PASSWORD })).authorization);
+      assert.ok(ok(await client.request('auth_sign_in', { email: `user.${tag}@xn--mnchen-3ya.de`, password: PASSWORD })).authorization);
       // (The test SMTP server shows envelope domains decoded to Unicode; the header says what was sent.)
       const idnMail = await smtp.next(`user.${tag}@münchen.de`);
       assert.match(idnMail.raw, new RegExp(`^To: ${escape(`user.${tag}@xn--mnchen-3ya.de`)}\r?$`, 'm'), 'mailed the stored ASCII form');
@@ -197,18 +199,18 @@ describe('email addresses', () => {
       };
       for (const [what, email] of Object.entries(refused)) {
         const r = await client.request('auth_sign_up', { email, password: PASSWORD, name: 'Lookalike' });
-        assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST, what);
+        assertRpcError(r, ErrorCode.BAD_REQUEST, undefined, what);
         assert.match(r.error!.error_message!, /^email is not a valid email address/, what);
       }
 
       // Spellings share one limit key: three failures in three spellings spend the (email, IP) allowance of 3.
       const victim = `victim.${tag}@example.org`;
-      await client.call('auth_sign_up', { email: victim, password: PASSWORD, name: 'Victim' });
+      await person(gw, { client, email: victim, password: PASSWORD, name: 'Victim' });
       const stranger = await gw.connect();
       for (const spelling of [`VICTIM.${tag}@example.org`, `victim.${tag}@EXAMPLE.org`, `victim.${tag}@ｅｘａｍｐｌｅ.org`]) {
-        assert.equal((await stranger.request('auth_sign_in', { email: spelling, password: 'wrong password' })).error?.error_code, ErrorCode.UNAUTHENTICATED);
+        assertRpcError((await stranger.request('auth_sign_in', { email: spelling, password: 'wrong password' })), ErrorCode.UNAUTHENTICATED);
       }
-      assert.equal((await stranger.request('auth_sign_in', { email: victim, password: PASSWORD })).error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError((await stranger.request('auth_sign_in', { email: victim, password: PASSWORD })), ErrorCode.RATE_LIMITED);
     } finally {
       await gw.close();
       await smtp.close();

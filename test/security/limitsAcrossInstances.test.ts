@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { OsmiumClient, RpcResult } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { guest, person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { codes, count } from '../helpers/results.js';
 import { isEmptyResult, TestSmtp } from '../helpers/smtp.js';
@@ -65,7 +66,7 @@ describe('limits across two instances, many requests at once', () => {
 
   it(`reset mails to one account from ${FIRED} addresses: exactly ${ALLOWED} answered and ${ALLOWED} mails sent`, async () => {
     const email = uniqueEmail('reset');
-    await (await connect(0, '192.0.2.1')).call('auth_sign_up', { email, password: 'limits quokka password', name: 'Target' });
+    await person(one, { client: await connect(0, '192.0.2.1'), email, password: 'limits quokka password', name: 'Target' });
     const results = await fire((c) => c.request('auth_reset_password', { email }));
     assert.equal(results.filter(isEmptyResult).length, ALLOWED, `answers ${codes(results).join(',')}`);
     assert.equal(count(results, ErrorCode.RATE_LIMITED), FIRED - ALLOWED);
@@ -85,7 +86,7 @@ describe('limits across two instances, many requests at once', () => {
   });
 
   it(`invite lookups by one user from ${FIRED} addresses: exactly ${ALLOWED} looked up`, async () => {
-    const { authorization } = await (await connect(0)).call('auth_sign_up', { name: 'Looker' });
+    const { authorization } = await guest(one, 'Looker', { client: await connect(0) });
     const results = await fire(async (c, i) => {
       await c.call('auth_authorize', { token: authorization!.token! });
       return c.request('auth_lookup_invite', { code: `look${String(i).padStart(6, '0')}` });
@@ -97,7 +98,7 @@ describe('limits across two instances, many requests at once', () => {
   it(`invite uses by ${FIRED} users from one address: exactly ${ALLOWED} tried`, async () => {
     // Each user signs up from an address of its own (sign-ups are limited per address too), then uses from the shared one.
     const tokens = await Promise.all(
-      Array.from({ length: FIRED }, async (_, i) => (await (await connect(i)).call('auth_sign_up', { name: `User ${i}` })).authorization!.token!),
+      Array.from({ length: FIRED }, async (_, i) => (await guest(i % 2 ? two : one, `User ${i}`, { client: await connect(i) })).token),
     );
     const results = await fire(async (c, i) => {
       await c.call('auth_authorize', { token: tokens[i]! });

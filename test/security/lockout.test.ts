@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code } from '../helpers/results.js';
 
 const PASSWORD = 'owner password';
 const OWNER = '198.51.100.20';
@@ -19,17 +21,17 @@ describe('targeted lockouts', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', LIMIT_SIGNIN_FAIL_EMAIL: '30/3600', LIMIT_SIGNIN_FAIL_EMAIL_IP: '5/900' });
     try {
       const email = uniqueEmail('locked');
-      await (await from(gw, OWNER)).call('auth_sign_up', { email, password: PASSWORD, name: 'Owner' });
+      await person(gw, { client: await from(gw, OWNER), email, password: PASSWORD, name: 'Owner' });
       const answers = [];
-      for (let i = 0; i < 31; i++) answers.push((await (await from(gw, `203.0.113.${i + 1}`)).request('auth_sign_in', { email, password: `guess ${i}` })).error?.error_code);
+      for (let i = 0; i < 31; i++) answers.push(code(await (await from(gw, `203.0.113.${i + 1}`)).request('auth_sign_in', { email, password: `guess ${i}` })));
       assert.equal(answers.at(-1), ErrorCode.RATE_LIMITED, 'the email is blocked for strangers');
       const newNetwork = await (await from(gw, '192.0.2.50')).request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(newNetwork.error?.error_code, ErrorCode.RATE_LIMITED, 'a network the account never signed in from is blocked too');
+      assertRpcError(newNetwork, ErrorCode.RATE_LIMITED, undefined, 'a network the account never signed in from is blocked too');
       const owner = await (await from(gw, OWNER)).request('auth_sign_in', { email, password: PASSWORD });
       assert.ok(owner.authorization, 'the owner signs in from the network they signed up from');
       const attackerThere = await from(gw, OWNER);
       const guesses = [];
-      for (let i = 0; i < 6; i++) guesses.push((await attackerThere.request('auth_sign_in', { email, password: `nearby ${i}` })).error?.error_code);
+      for (let i = 0; i < 6; i++) guesses.push(code(await attackerThere.request('auth_sign_in', { email, password: `nearby ${i}` })));
       assert.deepEqual(guesses, [401, 401, 401, 401, 401, 429], 'from that network the (email, address) cap still holds');
     } finally {
       await gw.close();
@@ -41,19 +43,19 @@ describe('targeted lockouts', () => {
     const gw = await startGateway({ SMTP_URL: smtp.url, CLIENT_IP_HEADER: 'x-forwarded-for' });
     try {
       const email = uniqueEmail('reset');
-      await (await from(gw, OWNER)).call('auth_sign_up', { email, password: PASSWORD, name: 'Owner' });
+      await person(gw, { client: await from(gw, OWNER), email, password: PASSWORD, name: 'Owner' });
       await smtp.next(email); // verification
       const stranger = await from(gw, '203.0.113.200');
       for (let i = 0; i < 5; i++) await stranger.call('auth_reset_password', { email });
-      assert.equal((await stranger.request('auth_reset_password', { email })).error?.error_code, ErrorCode.RATE_LIMITED);
-      assert.equal((await (await from(gw, '192.0.2.60')).request('auth_reset_password', { email })).error?.error_code, ErrorCode.RATE_LIMITED, 'other networks too');
+      assertRpcError((await stranger.request('auth_reset_password', { email })), ErrorCode.RATE_LIMITED);
+      assertRpcError((await (await from(gw, '192.0.2.60')).request('auth_reset_password', { email })), ErrorCode.RATE_LIMITED, undefined, 'other networks too');
       for (let i = 0; i < 5; i++) await smtp.next(email);
 
       const owner = await from(gw, OWNER);
       assert.equal((await owner.request('auth_reset_password', { email })).error, null, "the owner's request is taken");
       await smtp.next(email);
       const ownerMore = [];
-      for (let i = 0; i < 5; i++) ownerMore.push((await owner.request('auth_reset_password', { email })).error?.error_code ?? 0);
+      for (let i = 0; i < 5; i++) ownerMore.push(code(await owner.request('auth_reset_password', { email })));
       assert.deepEqual(ownerMore, [0, 0, 0, 0, ErrorCode.RATE_LIMITED], 'the owner network has its own share of 5, not unlimited mail');
     } finally {
       await gw.close();

@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger.js';
+import { person } from '../helpers/accounts.js';
 import { codeOf, TestSmtp } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 describe('log redaction', () => {
   it('redacts secret fields wherever they sit in a logged object', () => {
@@ -21,7 +23,7 @@ describe('log redaction', () => {
     try {
       const client = await gw.connect();
       const email = uniqueEmail('codes');
-      await client.call('auth_sign_up', { email, password: 'the password 1', name: 'Codes' });
+      await person(gw, { client, email, password: 'the password 1', name: 'Codes' });
       await client.request('auth_sign_in', { email, password: 'not the password' });
       const refusal = gw.logs.find((l) => l.msg === 'request refused' && l.method === 'auth_sign_in');
       assert.equal(refusal?.code, 401, 'the refusal names its RPC code');
@@ -31,7 +33,7 @@ describe('log redaction', () => {
         CREATE TRIGGER refuse_log_session BEFORE INSERT ON sessions FOR EACH ROW WHEN (NEW.device_type = 'log-me') EXECUTE FUNCTION refuse_log_session();`);
       const failing = await gw.connect();
       await failing.call('core_initialize', { device_type: 'log-me' });
-      assert.equal((await failing.request('auth_sign_in', { email, password: 'the password 1' })).error?.error_code, 500);
+      assertRpcError((await failing.request('auth_sign_in', { email, password: 'the password 1' })), 500);
       const failure = gw.logs.find((l) => l.msg === 'request failed' && l.method === 'auth_sign_in');
       assert.equal((failure?.err as { code?: string })?.code, 'P0001', 'the Postgres SQLSTATE is in the log line');
     } finally {
@@ -48,7 +50,7 @@ describe('log redaction', () => {
       const password = 'Sup3r-secret-passphrase';
       secrets.push(password);
       const client = await gw.connect();
-      const signUp = await client.call('auth_sign_up', { email, password, name: 'Logged' });
+      const signUp = await person(gw, { client, email, password, name: 'Logged' });
       secrets.push(signUp.authorization!.token!);
       const signIn = await client.call('auth_sign_in', { email, password });
       secrets.push(signIn.authorization!.token!);

@@ -15,8 +15,10 @@ import { startRedis } from '../../scripts/stack.mjs';
 import { OsmiumClient } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
 import { RateLimitBackend } from '../../src/services/rateLimit.js';
+import { guest, person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { REDIS_URL, startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError, code, ok } from '../helpers/results.js';
 
 const PASSWORD = 'limits password';
 
@@ -30,17 +32,17 @@ describe('abuse limits', () => {
     const gw = await startGateway({ CLIENT_IP_HEADER: 'x-forwarded-for', TRUSTED_PROXIES: '2', LIMIT_SIGNIN_FAIL_EMAIL_IP: '3/600' });
     try {
       const email = uniqueEmail('guess');
-      await (await from(gw, '198.51.100.1')).call('auth_sign_up', { email, password: PASSWORD, name: 'Target' });
+      await person(gw, { client: await from(gw, '198.51.100.1'), email, password: PASSWORD, name: 'Target' });
       const attacker = await from(gw, '203.0.113.7');
       for (let i = 0; i < 3; i++) {
         const r = await attacker.request('auth_sign_in', { email, password: `guess ${i}` });
-        assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+        assertRpcError(r, ErrorCode.UNAUTHENTICATED);
       }
       const blocked = await attacker.request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(blocked.error?.error_code, ErrorCode.RATE_LIMITED, 'even the right password is refused from there');
+      assertRpcError(blocked, ErrorCode.RATE_LIMITED, undefined, 'even the right password is refused from there');
       assert.match(blocked.error!.error_message!, /retry after 60 seconds/, 'first block: 60 s');
       const owner = await from(gw, '198.51.100.1');
-      assert.ok((await owner.request('auth_sign_in', { email, password: PASSWORD })).authorization, 'the owner signs in from their own address');
+      assert.ok(ok(await owner.request('auth_sign_in', { email, password: PASSWORD })).authorization, 'the owner signs in from their own address');
     } finally {
       await gw.close();
     }
@@ -51,7 +53,7 @@ describe('abuse limits', () => {
     try {
       const client = await from(gw, '203.0.113.9');
       const known = uniqueEmail('known');
-      await client.call('auth_sign_up', { email: known, password: PASSWORD, name: 'Known' });
+      await person(gw, { client, email: known, password: PASSWORD, name: 'Known' });
       const answers: string[] = [];
       for (const email of [known, uniqueEmail('unknown')]) {
         for (let i = 0; i < 3; i++) {
@@ -72,10 +74,10 @@ describe('abuse limits', () => {
       const email = uniqueEmail('spray');
       for (let i = 0; i < 4; i++) {
         const r = await (await from(gw, `192.0.2.${i + 1}`)).request('auth_sign_in', { email, password: 'wrong password' });
-        assert.equal(r.error?.error_code, ErrorCode.UNAUTHENTICATED);
+        assertRpcError(r, ErrorCode.UNAUTHENTICATED);
       }
       const r = await (await from(gw, '192.0.2.99')).request('auth_sign_in', { email, password: 'wrong password' });
-      assert.equal(r.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(r, ErrorCode.RATE_LIMITED);
       assert.match(r.error!.error_message!, /retry after 900 seconds/);
     } finally {
       await gw.close();
@@ -91,20 +93,20 @@ describe('abuse limits', () => {
       await spammer.call('auth_sign_up', { name: 'One' });
       await spammer.call('auth_sign_up', { name: 'Two' });
       const third = await spammer.request('auth_sign_up', { name: 'Three' });
-      assert.equal(third.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(third, ErrorCode.RATE_LIMITED);
       assert.match(third.error!.error_message!, /sign-ups.*retry after \d+ seconds/);
-      assert.ok((await (await from(gw, '203.0.113.51')).request('auth_sign_up', { name: 'Elsewhere' })).authorization);
+      assert.ok(ok(await (await from(gw, '203.0.113.51')).request('auth_sign_up', { name: 'Elsewhere' })).authorization);
 
       for (const email of [uniqueEmail('m1'), uniqueEmail('m2')]) assert.equal((await spammer.request('auth_reset_password', { email })).error, null);
       const mail = await spammer.request('auth_resend_email_verification', { email: uniqueEmail('m3') });
-      assert.equal(mail.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(mail, ErrorCode.RATE_LIMITED);
 
       for (let i = 0; i < 2; i++) {
         const r = await spammer.request('auth_verify_email', { email: uniqueEmail('c'), code: '123456' });
-        assert.equal(r.error?.error_code, ErrorCode.BAD_REQUEST);
+        assertRpcError(r, ErrorCode.BAD_REQUEST);
       }
       const code = await spammer.request('auth_verify_email', { email: uniqueEmail('c'), code: '123456' });
-      assert.equal(code.error?.error_code, ErrorCode.RATE_LIMITED);
+      assertRpcError(code, ErrorCode.RATE_LIMITED);
     } finally {
       await gw.close();
     }
@@ -137,13 +139,13 @@ describe('abuse limits', () => {
     try {
       const email = uniqueEmail('closed');
       const client = await gw.connect();
-      const { authorization } = await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Closed' });
+      const { authorization } = await person(gw, { client, email, password: PASSWORD, name: 'Closed' });
       redis.stop();
       await eventually(() => gw.logs.some((l) => l.msg === 'redis connection error' && l.role === 'commands'), {
         what: 'the gateway to notice Redis is gone',
       });
       const r = await client.request('auth_sign_in', { email, password: PASSWORD });
-      assert.equal(r.error?.error_code, ErrorCode.UNAVAILABLE);
+      assertRpcError(r, ErrorCode.UNAVAILABLE);
       assert.match(r.error!.error_message!, /rate limiting is unavailable/);
       const resumed = await (await gw.connect()).request('auth_authorize', { token: authorization!.token! });
       assert.ok(resumed.authorization, 'token resume needs no limiter and keeps working');
@@ -167,10 +169,10 @@ describe('abuse limits', () => {
       assert.ok(gw.logs.some((l) => Number(l.level) >= 40 && /RATE_LIMITS=off/.test(String(l.msg))));
       const client = await gw.connect();
       const email = uniqueEmail('off');
-      await client.call('auth_sign_up', { email, password: PASSWORD, name: 'Off' });
-      await client.call('auth_sign_up', { name: 'Second' });
+      await person(gw, { client, email, password: PASSWORD, name: 'Off' });
+      await guest(gw, 'Second', { client });
       for (let i = 0; i < 5; i++) await client.request('auth_sign_in', { email, password: 'wrong password' });
-      assert.ok((await client.request('auth_sign_in', { email, password: PASSWORD })).authorization);
+      assert.ok(ok(await client.request('auth_sign_in', { email, password: PASSWORD })).authorization);
     } finally {
       await gw.close();
     }
@@ -186,16 +188,16 @@ describe('invite enumeration limits', () => {
       const scraper = await from(gw, '203.0.113.80');
       const codes = ['AAAAAAAAAA', 'BBBBBBBBBB', 'CCCCCCCCCC', 'DDDDDDDDDD'];
       const answers = [];
-      for (const code of codes) answers.push((await scraper.request('auth_lookup_invite', { code })).error?.error_code);
+      for (const invite of codes) answers.push(code(await scraper.request('auth_lookup_invite', { code: invite })));
       assert.deepEqual(answers, [404, 404, 404, 429], 'per IP');
 
       const user = await from(gw, '203.0.113.81');
-      await user.call('auth_sign_up', { name: 'Scraper' });
+      await guest(gw, 'Scraper', { client: user });
       const userAnswers = [];
-      for (const code of codes.slice(0, 3)) userAnswers.push((await user.request('auth_lookup_invite', { code })).error?.error_code);
+      for (const invite of codes.slice(0, 3)) userAnswers.push(code(await user.request('auth_lookup_invite', { code: invite })));
       assert.deepEqual(userAnswers, [404, 404, 429], 'per user');
       const uses = [];
-      for (const code of codes.slice(0, 3)) uses.push((await user.request('auth_use_invite', { code })).error?.error_code);
+      for (const invite of codes.slice(0, 3)) uses.push(code(await user.request('auth_use_invite', { code: invite })));
       assert.deepEqual(uses, [404, 404, 429], 'uses per user');
     } finally {
       await gw.close();

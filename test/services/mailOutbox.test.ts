@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { codeOf, parseMail } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
@@ -32,8 +33,7 @@ describe('mail outbox (no SMTP_URL)', () => {
 
   it('writes each mail as an .eml file with the code line, logs the file but never the code', async () => {
     const email = uniqueEmail('outbox');
-    const client = await gw.connect();
-    await client.call('auth_sign_up', { email, password: 'outbox password', name: 'Dev' });
+    const { client } = await person(gw, { email, password: 'outbox password', name: 'Dev' });
     const [file] = await waitForFiles(dir, 1);
     const path = join(dir, file!);
     assert.match(file!, /verify_email/);
@@ -41,7 +41,7 @@ describe('mail outbox (no SMTP_URL)', () => {
     const raw = await readFile(path, 'utf8');
     assert.match(raw, /^From: Dev <dev@localhost>$/m);
     assert.match(raw, new RegExp(`^To: ${email.replace(/\./g, '\\.')}$`, 'm'));
-    const mail = { to: [email], raw, ...parseMail(raw) };
+    const mail = { to: [email], raw, ...(await parseMail(raw)) };
     const code = codeOf(mail);
     assert.match(raw, new RegExp(`^${code}$`, 'm'), 'the code alone on its own line');
 

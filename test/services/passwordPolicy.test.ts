@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RpcError } from '../../src/protocol/errorCodes.js';
 import { PasswordPolicy } from '../../src/services/passwordPolicy.js';
-import { runToExit } from '../ops/process.js';
+import { runToExit } from '../helpers/process.js';
 
 const policy = new PasswordPolicy({ minScore: 3 });
 const owner = { email: 'margaret.hamilton@example.test', name: 'Margaret Hamilton' };

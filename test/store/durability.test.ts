@@ -14,8 +14,10 @@ import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../../scripts/stack.mjs';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const PASSWORD = 'durable password';
 
@@ -48,7 +50,7 @@ describe('live state durability', () => {
   it('keeps every valid session valid after FLUSHALL, and rebuilds the cache', async () => {
     const email = uniqueEmail('flush');
     const a = await gw.connect();
-    const first = await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Flushed' });
+    const first = await person(gw, { client: a, email, password: PASSWORD, name: 'Flushed' });
     const b = await gw.connect();
     const second = await b.call('auth_sign_in', { email, password: PASSWORD });
     const revokedLater = await (await gw.connect()).call('auth_sign_in', { email, password: PASSWORD });
@@ -60,7 +62,7 @@ describe('live state durability', () => {
     const resumed = await c.call('auth_authorize', { token: first.authorization!.token! });
     assert.equal(resumed.authorization!.session_id!.toString(), first.authorization!.session_id!.toString());
     const refused = await c.request('auth_authorize', { token: revokedLater.authorization!.token! });
-    assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN, 'a revoked session stays revoked');
+    assertRpcError(refused, ErrorCode.FORBIDDEN, undefined, 'a revoked session stays revoked');
     const list = await c.call('auth_get_sessions', {});
     assert.deepEqual(
       list.sessions!.sessions!.map((s) => s.id!.toString()).sort(),
@@ -79,15 +81,14 @@ describe('live state durability', () => {
 
   it('keeps a revocation when Redis stops taking writes but still serves stale reads', async () => {
     const email = uniqueEmail('paused');
-    const a = await gw.connect();
-    await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Paused' });
+    const { client: a } = await person(gw, { email, password: PASSWORD, name: 'Paused' });
     const victim = await (await gw.connect()).call('auth_sign_in', { email, password: PASSWORD });
     await (await gw.connect()).call('auth_authorize', { token: victim.authorization!.token! }); // cached as valid
     const admin = new Redis(redis.url);
     await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
     await a.call('auth_revoke_sessions', { session_ids: [victim.authorization!.session_id!] });
     const during = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
-    assert.equal(during.error?.error_code, ErrorCode.FORBIDDEN, 'refused while the tombstone is not written');
+    assertRpcError(during, ErrorCode.FORBIDDEN, undefined, 'refused while the tombstone is not written');
     // Reads are served during a WRITE pause: the tombstone shows up once writes resume.
     const key = `${gw.app.config.REDIS_PREFIX}s:{${victim.authorization!.session_id!.toString()}}`;
     await eventually(async () => (await admin.get(key)) === 'r', { what: 'the tombstone in Redis after the pause' });
@@ -97,7 +98,7 @@ describe('live state durability', () => {
   it('works from Postgres while Redis is down: a revocation reaches the other instance through Postgres, and once Redis returns empty the revoked session stays refused on both', async () => {
     const email = uniqueEmail('down');
     const a = await gw.connect();
-    const keep = await a.call('auth_sign_up', { email, password: PASSWORD, name: 'Outage' });
+    const keep = await person(gw, { client: a, email, password: PASSWORD, name: 'Outage' });
     const victimSocket = await gw.connect();
     const victim = await victimSocket.call('auth_sign_in', { email, password: PASSWORD });
     // The same session resumed on the other instance: only Redis can tell that one.
@@ -117,7 +118,7 @@ describe('live state durability', () => {
     await b.call('auth_revoke_sessions', { session_ids: [victim.authorization!.session_id!] });
     assert.equal((await victimSocket.closed).code, CloseCode.SESSION_REVOKED, 'local sockets are closed at once');
     const refused = await (await gw.connect()).request('auth_authorize', { token: victim.authorization!.token! });
-    assert.equal(refused.error?.error_code, ErrorCode.FORBIDDEN, 'revocation took effect while Redis was down');
+    assertRpcError(refused, ErrorCode.FORBIDDEN, undefined, 'revocation took effect while Redis was down');
     // Postgres announces every revocation too (NOTIFY, migration 0010): the other instance closes its socket without Redis.
     const update = await victimElsewhere.nextUpdate(15_000);
     assert.equal(update.session_deleted?.session_id?.toString(), victim.authorization!.session_id!.toString());
@@ -141,7 +142,7 @@ describe('live state durability', () => {
     }
     for (const instance of [gw, other]) {
       const refusedAfter = await (await instance.connect()).request('auth_authorize', { token: victim.authorization!.token! });
-      assert.equal(refusedAfter.error?.error_code, ErrorCode.FORBIDDEN, 'still revoked once Redis is back, on both instances');
+      assertRpcError(refusedAfter, ErrorCode.FORBIDDEN, undefined, 'still revoked once Redis is back, on both instances');
     }
   });
 });

@@ -10,8 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import calculateSlot from 'cluster-key-slot';
 import type { Command } from 'ioredis';
+import { person } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
+import { assertRpcError } from '../helpers/results.js';
 
 const CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES;
 
@@ -41,9 +43,9 @@ describe('Redis Cluster: one slot per command', () => {
     const email = uniqueEmail('slots');
     const a = await gw.connect();
     await a.call('core_initialize', { client_id: 1, device_type: 'desktop', device_version: '1', app_version: '1' });
-    const signedUp = (await a.call('auth_sign_up', { email, password: 'one slot per command', name: 'Slots' })).authorization!;
+    const signedUp = (await person(gw, { client: a, email, password: 'one slot per command', name: 'Slots' })).authorization!;
     const b = await gw.connect();
-    assert.equal((await b.request('auth_sign_in', { email, password: 'wrong password here' })).error?.error_code, 401);
+    assertRpcError((await b.request('auth_sign_in', { email, password: 'wrong password here' })), 401);
     const second = (await b.call('auth_sign_in', { email, password: 'one slot per command' })).authorization!;
     const c = await gw.connect();
     await c.call('core_initialize', { client_id: 2, device_type: 'mobile', device_version: '2', app_version: '2' });
@@ -53,10 +55,10 @@ describe('Redis Cluster: one slot per command', () => {
     await a.call('auth_get_sessions', {});
     await a.call('auth_revoke_sessions', { session_ids: [second.session_id!] });
     const d = await gw.connect();
-    assert.equal((await d.request('auth_authorize', { token: second.token! })).error?.error_code, 403); // tombstone
-    assert.equal((await d.request('auth_lookup_invite', { code: 'AAAAAAAAAA' })).error?.error_code, 404);
+    assertRpcError((await d.request('auth_authorize', { token: second.token! })), 403); // tombstone
+    assertRpcError((await d.request('auth_lookup_invite', { code: 'AAAAAAAAAA' })), 404);
     await d.call('auth_reset_password', { email });
-    assert.equal((await d.request('auth_verify_email', { email, code: '000000' })).error?.error_code, 400);
+    assertRpcError((await d.request('auth_verify_email', { email, code: '000000' })), 400);
 
     const names = new Set(seen.map((s) => s.name));
     for (const expected of ['evalsha', 'get', 'spublish']) assert.ok(names.has(expected), `the flow sent ${expected} (sent: ${[...names].join(', ')})`);

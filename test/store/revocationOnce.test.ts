@@ -38,7 +38,7 @@ describe('a revocation is handled once per instance', () => {
     const elsewhere = await gw2.connect();
     await elsewhere.call('auth_authorize', { token: owner.token });
     const other = await gw2.connect();
-    const second = await other.call('auth_sign_up', { name: 'Second' });
+    const second = await guest(gw2, 'Second', { client: other });
     await owner.client.call('auth_revoke_sessions', { session_ids: [owner.authorization.session_id!] });
     assert.equal((await elsewhere.closed).code, CloseCode.SESSION_REVOKED);
     // Both messages had their chance: a later revocation's lines are there on both instances.
