@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import Long from 'long';
 import { request } from 'undici';
-import { guest, person, signIn, STRONG_PASSWORD } from '../helpers/accounts.js';
+import { guest, person, signIn } from '../helpers/accounts.js';
 import { codeOf, TestSmtp } from '../helpers/smtp.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, startGateway, type TestGateway } from '../helpers/stack.js';
@@ -69,25 +69,24 @@ describe('token introspection on two instances', () => {
   });
 
   it('shows an address verified the moment it was verified', async () => {
-    const email = `verified.${Date.now()}@example.test`;
-    const client = await one.connect();
-    const auth = (await client.call('auth_sign_up', { name: 'Verifies', email, password: STRONG_PASSWORD })).authorization!;
-    assert.equal((await introspect(two, auth.token)).body.email_verified, false);
+    const { client, email, token } = await person(one, { tag: 'verified', name: 'Verifies' });
+    assert.equal((await introspect(two, token)).body.email_verified, false);
     await client.call('auth_verify_email', { email, code: codeOf(await smtp.next(email)) });
-    assert.equal((await introspect(two, auth.token)).body.email_verified, true);
-    assert.equal((await introspect(one, auth.token)).body.email_verified, true);
+    assert.equal((await introspect(two, token)).body.email_verified, true);
+    assert.equal((await introspect(one, token)).body.email_verified, true);
   });
 
   it('answers who a valid token is, on any instance', async () => {
-    const client = await one.connect();
-    await client.call('core_initialize', { client_id: 7, device_type: 'mobile', device_version: 'Android 15', app_version: '1.0.3' });
-    const signedUp = (await client.call('auth_sign_up', { name: 'Inspected', email: `inspected.${Date.now()}@example.test`, password: 'a strong enough passphrase 42' })).authorization!;
+    const signedUp = await person(one, {
+      tag: 'inspected', name: 'Inspected',
+      initialize: { client_id: 7, device_type: 'mobile', device_version: 'Android 15', app_version: '1.0.3' },
+    });
     const r = await introspect(two, signedUp.token);
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, {
       active: true,
-      user_id: signedUp.user!.id!.toString(),
-      session_id: signedUp.session_id!.toString(),
+      user_id: signedUp.userId,
+      session_id: signedUp.sessionId,
       bot: false,
       name: 'Inspected',
       email_verified: false,

@@ -11,11 +11,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Long from 'long';
-import { guest, newTotpKey, person, signIn, STRONG_PASSWORD } from '../helpers/accounts.js';
-import { awayFromStepBoundary, codeAt } from '../helpers/accountSecurity.js';
+import { awayFromStepBoundary, codeAt, guest, newTotpKey, person, signIn, STRONG_PASSWORD } from '../helpers/accounts.js';
 import { runAdmin } from '../helpers/admin.js';
 import { eventually } from '../helpers/eventually.js';
-import { channelRef, createCommunity, createGroup, createInvite, groupRef, selfRef, signedInUser } from '../helpers/invites.js';
+import { channelRef, createCommunity, createGroup, createInvite, groupRef, selfRef } from '../helpers/invites.js';
 import { codeOf, TestSmtp, type ReceivedMail } from '../helpers/smtp.js';
 import { startGateway, uniqueEmail, type TestGateway } from '../helpers/stack.js';
 import { firstArrivalsByUser, startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver.js';
@@ -196,22 +195,22 @@ describe('every account event type, end to end', () => {
   });
 
   it('invites used: membership.created for a community, a group and a friend; a second use (409) writes none', async () => {
-    const owner = await signedInUser(gw, 'Olga Owner');
-    const community = await createCommunity(gw, owner.id, 'Types Community');
-    const groupId = await createGroup(gw, owner.id, 'Types Group');
+    const owner = await guest(gw, 'Olga Owner');
+    const community = await createCommunity(gw, owner.userId, 'Types Community');
+    const groupId = await createGroup(gw, owner.userId, 'Types Group');
     const codes = [await createInvite(owner, channelRef(community)), await createInvite(owner, groupRef(groupId)), await createInvite(owner, selfRef())];
-    const joiner = await signedInUser(gw, 'Jo Joiner');
+    const joiner = await guest(gw, 'Jo Joiner');
     for (const code of codes) await joiner.client.call('auth_use_invite', { code });
     const again = await joiner.client.request('auth_use_invite', { code: codes[0] });
     assert.ok(again.error, 'already a member');
-    const joinerEvents = await deliveredTo(joiner.id);
+    const joinerEvents = await deliveredTo(joiner.userId);
     assert.deepEqual(joinerEvents.slice(2), [
-      ev('membership.created', joiner.id, { kind: 'community', target_id: community.communityId, invite_creator_id: owner.id }),
-      ev('membership.created', joiner.id, { kind: 'group', target_id: groupId, invite_creator_id: owner.id }),
-      ev('membership.created', joiner.id, { kind: 'friend', target_id: owner.id, invite_creator_id: owner.id }),
+      ev('membership.created', joiner.userId, { kind: 'community', target_id: community.communityId, invite_creator_id: owner.userId }),
+      ev('membership.created', joiner.userId, { kind: 'group', target_id: groupId, invite_creator_id: owner.userId }),
+      ev('membership.created', joiner.userId, { kind: 'friend', target_id: owner.userId, invite_creator_id: owner.userId }),
     ]);
     assert.deepEqual(joinerEvents.slice(0, 2).map((e) => e.type), ['user.created', 'session.created']);
-    assert.deepEqual((await deliveredTo(owner.id)).map((e) => e.type), ['user.created', 'session.created'], 'making invites is no event');
+    assert.deepEqual((await deliveredTo(owner.userId)).map((e) => e.type), ['user.created', 'session.created'], 'making invites is no event');
   });
 
   it("bots: bot.created with its session, a token reset (bot_token_reset), bot.deleted with its session's end", async () => {

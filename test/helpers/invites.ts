@@ -3,18 +3,7 @@ import type { OsmiumClient } from '../../src/client/client.js';
 import { idFromWire, idToWire } from '../../src/protocol/codec.js';
 import { CommunitiesRepo } from '../../src/store/communitiesRepo.js';
 import { GroupsRepo } from '../../src/store/groupsRepo.js';
-import { guest } from './accounts.js';
 import type { TestGateway } from './stack.js';
-
-/**
- * Kept only for test/events/eventTypes.test.ts (on main, owned by another
- * branch): a guest as `guest()` of accounts.ts makes it, with the id as `id`.
- * Delete once that test calls `guest()`.
- */
-export async function signedInUser(gw: TestGateway, name: string): Promise<{ client: OsmiumClient; id: string; name: string }> {
-  const account = await guest(gw, name);
-  return { client: account.client, id: account.userId, name };
-}
 
 /** A community (with one channel, the owner a member) made the way the admin CLI makes it. */
 export async function createCommunity(gw: TestGateway, ownerId: string, name: string): Promise<{ communityId: string; channelId: string }> {
