@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { OsmiumClient, type RpcResult } from '../../src/client/client.js';
 import { CloseCode } from '../../src/protocol/closeCodes.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
-import { guest, person } from '../helpers/accounts.js';
+import { guest, person, signIn } from '../helpers/accounts.js';
 import { eventually } from '../helpers/eventually.js';
 import { createDatabase, REDIS_ENV, spawnGateway, startGateway, uniqueEmail, type SpawnedGateway, type TestGateway } from '../helpers/stack.js';
 import { assertRpcError, code } from '../helpers/results.js';
@@ -30,12 +30,13 @@ type Outcome = 'refused' | 'closed as revoked' | 'SERVED AFTER REVOCATION' | 'un
  */
 async function race(urls: string[]): Promise<Map<Outcome, number>> {
   const email = uniqueEmail('stolen');
-  const owner = await OsmiumClient.connect(urls[0]!);
-  const victim = await OsmiumClient.connect(urls[0]!);
-  const clients = [owner, victim];
+  // Each socket opens when it is about to speak: one left silent while a slow sign-up ran was closed by HANDSHAKE_TIMEOUT_MS on a loaded machine.
+  const owner = (await person({ url: urls[0]! }, { email, password: PASSWORD, name: 'Owner' })).client;
+  const clients = [owner];
   try {
-    await person({ url: urls[0]! }, { client: owner, email, password: PASSWORD, name: 'Owner' });
-    const stolen = (await victim.call('auth_sign_in', { email, password: PASSWORD })).authorization!;
+    const victim = await signIn({ url: urls[0]! }, { email, password: PASSWORD });
+    clients.push(victim.client);
+    const stolen = victim.authorization;
     const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => OsmiumClient.connect(urls[i % urls.length]!)));
     clients.push(...racers);
     const authorizing = racers.map((c) =>
