@@ -7,7 +7,7 @@
 import { withTransaction } from './transaction.js';
 import type { AccountEvent, EventType, NewEvent } from '../domain/events.js';
 import type { Id } from '../domain/ids.js';
-import type { Pool, PoolClient } from './postgres.js';
+import { hotStatement, type Pool, type PoolClient } from './postgres.js';
 
 type Db = Pool | PoolClient;
 
@@ -75,6 +75,18 @@ const toEvent = (r: EventRow): StoredEvent => ({
 
 export class EventsRepo {
   constructor(private readonly pool: Pool) {}
+
+  /**
+   * Whether a committed event waits for its id: one read of the partial index
+   * (no transaction, no row lock), what the dispatcher asks while idle before
+   * it opens the numbering transaction.
+   */
+  async anyUnnumbered(): Promise<boolean> {
+    const { rows } = await this.pool.query<{ pending: boolean }>(
+      hotStatement(this.pool, 'events_any_unnumbered', `SELECT EXISTS (SELECT 1 FROM events WHERE id IS NULL) AS pending`, []),
+    );
+    return rows[0]?.pending === true;
+  }
 
   /**
    * Gives ids to committed events without one, in insert order, up to
