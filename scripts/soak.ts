@@ -1,0 +1,22 @@
+/**
+ * `npm run soak -- --minutes N`: 10 000 authorized sockets on one gateway
+ * process with churn (reconnects with resume, revocations, sign-ins) for N
+ * minutes, sampling the gateway's RSS, heap and descriptors, Redis keys and
+ * memory and Postgres rows; exits 1 when a series grows without bound
+ * (docs/faults.md, "Soak"). scripts/soak/ holds the parts.
+ */
+import { soakCommand } from './soak/args.js';
+import { formatReport, writeResults } from './soak/report.js';
+import { runSoak } from './soak/run.js';
+
+const options = soakCommand.parseOrExit();
+const log = (line: string) => process.stderr.write(`${line}\n`);
+try {
+  const result = await runSoak(options, log);
+  console.log(formatReport(result));
+  for (const file of writeResults(result, options.out)) console.log(`wrote ${file}`);
+  process.exit(result.ok ? 0 : 1);
+} catch (err) {
+  console.error(`soak: could not run: ${(err as Error).stack ?? err}`);
+  process.exit(2);
+}
