@@ -10,6 +10,8 @@ import { formatReport, writeResults } from './soak/report.js';
 import { runSoak } from './soak/run.js';
 
 const options = soakCommand.parseOrExit();
+// Ctrl-C or a kill: exit, so that the stack's exit handler stops Postgres and Redis (the gateway dies with its pipe).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 try {
   const result = await runSoak(options, log);

@@ -31,6 +31,8 @@ interface Slot {
   client: OsmiumClient | null;
   /** An operation of the churn owns the slot: its closes are expected. */
   busy: boolean;
+  /** Its session was revoked and no new one replaced it yet: it recovers by a new sign-up or sign-in, never by resume. */
+  revoked: boolean;
 }
 
 export interface FleetCounters {
@@ -137,7 +139,7 @@ export class Fleet {
       if (slot.client !== client || slot.busy || this.stopped) return;
       this.counters.dropped++;
       this.fail('held socket', `closed by the gateway with ${event.code}`);
-      this.run('reconnect', slot);
+      this.run('recover', slot);
     });
   }
 
@@ -159,11 +161,11 @@ export class Fleet {
           if (index < guestTokens.length) {
             const token = guestTokens[index]!;
             const auth = await this.authorization(client, 'auth_authorize', { token });
-            slot = { index, email: null, token, sessionId: auth.session_id, client: null, busy: false };
+            slot = { index, email: null, token, sessionId: auth.session_id, client: null, busy: false, revoked: false };
           } else {
             const email = `soak.${index}.${randomBytes(4).toString('hex')}@soak.test`;
             const auth = await this.authorization(client, 'auth_sign_up', { name: 'Soak Account', email, password: PASSWORD });
-            slot = { index, email, token: auth.token, sessionId: auth.session_id, client: null, busy: false };
+            slot = { index, email, token: auth.token, sessionId: auth.session_id, client: null, busy: false, revoked: false };
           }
           this.slots[index] = slot;
           this.hold(slot, client);
@@ -226,10 +228,16 @@ export class Fleet {
     return null;
   }
 
-  private run(kind: 'reconnect' | 'guest sign-out' | 'email sign-in', slot: Slot): void {
+  private run(kind: 'reconnect' | 'guest sign-out' | 'email sign-in' | 'recover', slot: Slot): void {
     slot.busy = true;
     this.counters.inFlight++;
-    const op = (kind === 'reconnect' ? this.reconnect(slot) : kind === 'guest sign-out' ? this.guestSignOut(slot) : this.emailSignIn(slot))
+    const work = {
+      reconnect: () => (slot.revoked ? this.replace(slot) : this.reconnect(slot)),
+      'guest sign-out': () => (slot.revoked ? this.replace(slot) : this.guestSignOut(slot)),
+      'email sign-in': () => this.emailSignIn(slot),
+      recover: () => (slot.revoked ? this.replace(slot) : this.reconnect(slot)),
+    }[kind];
+    const op = work()
       .then(
         () => {
           this.done[kind] = (this.done[kind] ?? 0) + 1;
@@ -244,7 +252,7 @@ export class Fleet {
         this.counters.inFlight--;
         this.operations.delete(op);
         // A slot left without a socket resumes a moment later (not at once: the gateway may be struggling).
-        if (!this.stopped && !slot.client?.isOpen) setTimeout(() => !this.stopped && !slot.busy && !slot.client?.isOpen && this.run('reconnect', slot), 1000);
+        if (!this.stopped && !slot.client?.isOpen) setTimeout(() => !this.stopped && !slot.busy && !slot.client?.isOpen && this.run('recover', slot), 1000);
       });
     this.operations.add(op);
   }
@@ -270,6 +278,7 @@ export class Fleet {
     if (!old?.isOpen) return this.reconnect(slot);
     const result = await this.request(old, 'auth_revoke_sessions', { session_ids: [slot.sessionId] });
     if (result.error) throw new OpError(`auth_revoke_sessions ${result.error.error_code}`);
+    slot.revoked = true;
     this.counters.revocations++;
     this.counters.guestSignOuts++;
     const code = await this.closedWithin(old).catch((err: Error) => {
@@ -278,6 +287,12 @@ export class Fleet {
     });
     if (code !== CloseCode.SESSION_REVOKED) throw new OpError(`revoked socket closed with ${code}, not 4001`);
     if (this.stopped) return;
+    await this.replace(slot);
+  }
+
+  /** A slot whose session was revoked gets a new one: a guest signs up anew, an account signs in. */
+  private async replace(slot: Slot): Promise<void> {
+    if (slot.email !== null) return this.emailSignIn(slot);
     const client = await this.connect();
     try {
       await this.initialize(client);
@@ -285,6 +300,7 @@ export class Fleet {
       this.counters.guestSignUps++;
       slot.token = auth.token;
       slot.sessionId = auth.session_id;
+      slot.revoked = false;
       this.hold(slot, client);
     } catch (err) {
       client.socket.terminate();
@@ -293,17 +309,25 @@ export class Fleet {
   }
 
   private async emailSignIn(slot: Slot): Promise<void> {
-    const old = slot.client;
+    // Only an open socket can be asked to close: a dropped one awaits its recovery.
+    const old = slot.client?.isOpen ? slot.client : null;
     const client = await this.connect();
     try {
       await this.initialize(client);
       const auth = await this.authorization(client, 'auth_sign_in', { email: slot.email!, password: PASSWORD });
       this.counters.signIns++;
       const previous = slot.sessionId;
+      const previousRevoked = slot.revoked;
       slot.token = auth.token;
       slot.sessionId = auth.session_id;
+      slot.revoked = false;
       // From here the new socket is the slot's; the old one must be closed by the revocation.
       this.hold(slot, client);
+      // A slot recovering from an earlier revocation has no old session left to end.
+      if (previousRevoked) {
+        old?.socket.terminate();
+        return;
+      }
       const result = await this.request(client, 'auth_revoke_sessions', { session_ids: [previous] });
       if (result.error) throw new OpError(`auth_revoke_sessions ${result.error.error_code}`);
       this.counters.revocations++;
@@ -312,7 +336,7 @@ export class Fleet {
       old?.socket.terminate();
       throw err;
     }
-    if (!old?.isOpen) return;
+    if (!old) return;
     const code = await this.closedWithin(old).catch((err: Error) => {
       old.socket.terminate();
       throw new OpError(`revoked socket ${err.message}`);

@@ -9,17 +9,8 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { rssBytes } from '../procfs.mjs';
+import type { Reading } from './series.js';
 
-export interface Reading {
-  rss: number | null;
-  heapUsed: number | null;
-  fds: number | null;
-  redisKeys: number;
-  redisMemory: number;
-  liveSessions: number;
-  /** Rows per table (count(*)). */
-  rows: Record<string, number>;
-}
 
 function openFds(pid: number): number | null {
   try {

@@ -1,0 +1,108 @@
+/**
+ * The series a soak run judges, built from its samples: the gateway's own
+ * readings as they are, and for what the churn grows by design (a tombstone
+ * in Redis and a revoked row in Postgres per revocation, a user per guest
+ * sign-up) the residual once that is subtracted. Pure: no process, no server.
+ */
+import { judgeGrowth, type GrowthRule, type Point, type Verdict } from './growth.js';
+import type { FleetCounters } from './fleet.js';
+
+const MiB = 1024 * 1024;
+
+/** One sample's readings (scripts/soak/sampler.ts). */
+export interface Reading {
+  rss: number | null;
+  heapUsed: number | null;
+  fds: number | null;
+  redisKeys: number;
+  redisMemory: number;
+  liveSessions: number;
+  /** Rows per table (count(*)). */
+  rows: Record<string, number>;
+}
+
+export interface Sample {
+  /** Seconds since the churn started. */
+  t: number;
+  at: string;
+  reading: Reading;
+  counters: FleetCounters;
+}
+
+export interface Series {
+  name: string;
+  unit: 'B' | 'count' | 'B/key';
+  points: Point[];
+  /** null: reported, not judged (why in `note`). */
+  rule: GrowthRule | null;
+  note: string;
+  verdict?: Verdict;
+}
+
+/** The series of the run, each with its rule; residuals subtract what the churn's design adds. */
+export function buildSeries(samples: readonly Sample[], sockets: number): Series[] {
+  const of = (f: (s: Sample) => number | null) => samples.flatMap((s) => {
+    const y = f(s);
+    return y === null || !Number.isFinite(y) ? [] : [{ t: s.t, y }];
+  });
+  const first = samples[0]!;
+  const since = (s: Sample, k: keyof FleetCounters) => s.counters[k] - first.counters[k];
+  const memory: GrowthRule = { limitPerHour: 0.1, floor: 16 * MiB };
+  const perSocket: GrowthRule = { limitPerHour: 0.02, floor: 50, scale: sockets };
+  const tables = Object.keys(first.reading.rows);
+  const designed = new Set(['sessions', 'users', 'session_revocations']);
+  const out: Series[] = [
+    { name: 'gateway RSS', unit: 'B', points: of((s) => s.reading.rss), rule: memory, note: '/proc/PID/status VmRSS' },
+    { name: 'gateway heap used', unit: 'B', points: of((s) => s.reading.heapUsed), rule: memory, note: 'nodejs_heap_size_used_bytes of /metrics' },
+    { name: 'gateway open fds', unit: 'count', points: of((s) => s.reading.fds), rule: { limitPerHour: 0.02, floor: 50 }, note: '/proc/PID/fd; one per socket' },
+    { name: 'fleet open sockets', unit: 'count', points: of((s) => s.counters.openSockets), rule: null, note: 'the client side, for reference' },
+    { name: 'redis keys', unit: 'count', points: of((s) => s.reading.redisKeys), rule: null, note: 'DBSIZE: grows by one tombstone per revocation (kept 24 h), judged below without them' },
+    {
+      name: 'redis keys - tombstones',
+      unit: 'count',
+      points: of((s) => s.reading.redisKeys - since(s, 'revocations')),
+      rule: perSocket,
+      note: 'DBSIZE minus the revocations since the first sample: a session entry and its activity key per live session',
+    },
+    { name: 'redis used memory', unit: 'B', points: of((s) => s.reading.redisMemory), rule: null, note: 'INFO used_memory: grows with the tombstones, judged per key below' },
+    {
+      name: 'redis bytes per key',
+      unit: 'B/key',
+      points: of((s) => (s.reading.redisKeys ? s.reading.redisMemory / s.reading.redisKeys : null)),
+      rule: { limitPerHour: 0.1, floor: 16 },
+      note: 'used_memory / DBSIZE: a key that grows (a list, a set) shows here',
+    },
+    { name: 'pg live sessions', unit: 'count', points: of((s) => s.reading.liveSessions), rule: perSocket, note: 'sessions WHERE revoked_at IS NULL: one per held socket' },
+    {
+      name: 'pg sessions - new sessions',
+      unit: 'count',
+      points: of((s) => (s.reading.rows.sessions ?? NaN) - since(s, 'guestSignUps') - since(s, 'signIns')),
+      rule: perSocket,
+      note: 'rows minus the sign-ups and sign-ins since the first sample (a revoked session keeps its row)',
+    },
+    {
+      name: 'pg users - guest sign-ups',
+      unit: 'count',
+      points: of((s) => (s.reading.rows.users ?? NaN) - since(s, 'guestSignUps')),
+      rule: perSocket,
+      note: 'rows minus the guest sign-ups since the first sample',
+    },
+    {
+      name: 'pg session_revocations - revocations',
+      unit: 'count',
+      points: of((s) => (s.reading.rows.session_revocations ?? NaN) - since(s, 'revocations')),
+      rule: perSocket,
+      note: 'the revocation log minus the revocations since the first sample (pruned after the cache entry life, 30 days)',
+    },
+    ...tables.map((t): Series => ({
+      name: `pg ${t}`,
+      unit: 'count',
+      points: of((s) => s.reading.rows[t] ?? null),
+      rule: null,
+      note: designed.has(t) ? 'judged as a residual above' : 'reported: rows the churn adds by design (events 7 days, audit trail 365 days, devices and sources per account)',
+    })),
+  ];
+  for (const s of out) if (s.rule) s.verdict = judgeGrowth(s.points, s.rule);
+  return out;
+}
+
