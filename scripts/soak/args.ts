@@ -17,6 +17,8 @@ export interface SoakOptions {
   heartbeatS: number;
   out: string;
   quiet: boolean;
+  /** Judge and report the samples of this earlier result (JSON) instead of running. */
+  from: string | null;
 }
 
 /** One sample every 20 s in a long run (about 90 in 30 min), at least one every 2 s in a short one. */
@@ -34,6 +36,7 @@ export const soakCommand = defineCommand(
       sample: { type: 'string', value: 'S', help: 'seconds between samples, 1-60 (default: minutes*60/90 within 2-20)' },
       heartbeat: { type: 'string', value: 'S', help: 'seconds between heartbeats of each socket, 1-300 (default 30, as real clients)' },
       out: { type: 'string', value: 'DIR', help: 'results folder (default bench/results)' },
+      from: { type: 'string', value: 'FILE', help: "judge and report an earlier run's soak-*.json again (no run; with the current rule)" },
       quiet: { type: 'boolean', help: 'no progress lines' },
     },
     notes: `churn mix: 60 % reconnect with resume (close, new socket, Initialize, Authorize with the token),
@@ -42,8 +45,8 @@ export const soakCommand = defineCommand(
 exit 1 when any judged series grows without bound (docs/faults.md, "Soak"), or a churn operation misbehaved.`,
   },
   (v): SoakOptions => {
-    if (v.minutes === undefined) throw new UsageError('--minutes is required');
-    const minutes = numberValue('minutes', v.minutes, { min: 0.2, max: 600, integer: false });
+    if (v.minutes === undefined && v.from === undefined) throw new UsageError('--minutes is required');
+    const minutes = v.minutes === undefined ? 0 : numberValue('minutes', v.minutes, { min: 0.2, max: 600, integer: false });
     const sockets = v.sockets === undefined ? 10_000 : numberValue('sockets', v.sockets, { min: 100, max: 18_000 });
     return {
       minutes,
@@ -54,6 +57,7 @@ exit 1 when any judged series grows without bound (docs/faults.md, "Soak"), or a
       heartbeatS: v.heartbeat === undefined ? 30 : numberValue('heartbeat', v.heartbeat, { min: 1, max: 300, integer: false }),
       out: v.out ?? DEFAULT_OUT,
       quiet: v.quiet,
+      from: v.from ?? null,
     };
   },
 );

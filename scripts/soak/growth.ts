@@ -10,8 +10,14 @@
  *   2. the fitted rise over the judged half exceeds `floor` in the series'
  *      own unit, so that a short run's noise (a GC, a page of allocator
  *      arena) extrapolated over an hour is not taken for a leak.
- * A shrinking or flat series passes.
+ * A shrinking or flat series passes. For memory (`lows`), the line goes
+ * through the lowest sample of each of LOW_SLICES equal slices of the judged
+ * half instead of every sample: heap and RSS rise between collections and
+ * fall at each, so garbage is not retention, while a leak raises the lows.
  */
+
+/** Slices of the judged half whose lowest samples a `lows` fit goes through. */
+export const LOW_SLICES = 5;
 
 export interface Point {
   /** Seconds since the churn started. */
@@ -26,20 +32,31 @@ export interface GrowthRule {
   floor: number;
   /** What the limit is a fraction of; default: the mean of the judged points. */
   scale?: number;
+  /** Fit the lowest sample of each slice of the judged half (memory that garbage collection lowers). */
+  lows?: boolean;
+  /**
+   * Seconds the judged half must span for a verdict; a shorter one passes
+   * unjudged (`skipped`): between two collections a heap only rises.
+   */
+  minSpanS?: number;
 }
 
 export interface Verdict {
   ok: boolean;
-  /** Points the fit used. */
+  /** The judged half was shorter than the rule's minSpanS: reported, not judged. */
+  skipped: boolean;
+  /** Points the fit used (the slices' lows for a `lows` rule). */
   points: number;
   /** Fitted slope per hour, in the series' unit. */
   slopePerHour: number;
   /** slopePerHour / scale (NaN when the scale is 0). */
   growthPerHour: number;
-  /** Fitted rise over the judged points' span. */
+  /** Fitted rise over the judged half's span. */
   rise: number;
   scale: number;
   mean: number;
+  /** The fitted line: y = intercept + slopePerHour / 3600 · t. */
+  intercept: number;
   why: string;
 }
 
@@ -68,19 +85,40 @@ export function secondHalf(points: readonly Point[]): Point[] {
   return points.filter((p) => p.t >= from);
 }
 
+/** The lowest point of each of `slices` equal time slices of the points (slices without points skipped). */
+export function sliceLows(points: readonly Point[], slices = LOW_SLICES): Point[] {
+  if (points.length <= slices) return [...points];
+  const start = points[0]!.t;
+  const span = points[points.length - 1]!.t - start || 1;
+  const lows: Point[] = [];
+  for (let k = 0; k < slices; k++) {
+    const inSlice = points.filter((p) => {
+      const f = (p.t - start) / span;
+      return k === slices - 1 ? f >= k / slices : f >= k / slices && f < (k + 1) / slices;
+    });
+    if (inSlice.length) lows.push(inSlice.reduce((low, p) => (p.y < low.y ? p : low)));
+  }
+  return lows;
+}
+
 export function judgeGrowth(points: readonly Point[], rule: GrowthRule): Verdict {
-  const judged = secondHalf(points);
+  const half = secondHalf(points);
+  const judged = rule.lows ? sliceLows(half) : half;
   const n = judged.length;
-  const mean = n ? judged.reduce((s, p) => s + p.y, 0) / n : 0;
+  const mean = half.length ? half.reduce((s, p) => s + p.y, 0) / half.length : 0;
   const scale = rule.scale ?? mean;
   if (n < 3) {
-    return { ok: false, points: n, slopePerHour: NaN, growthPerHour: NaN, rise: NaN, scale, mean, why: `only ${n} samples in the second half (3 needed)` };
+    return { ok: false, skipped: false, points: n, slopePerHour: NaN, growthPerHour: NaN, rise: NaN, scale, mean, intercept: NaN, why: `only ${n} samples in the second half (3 needed)` };
   }
-  const { slope } = leastSquares(judged);
+  const { slope, intercept } = leastSquares(judged);
   const slopePerHour = slope * 3600;
-  const span = judged[n - 1]!.t - judged[0]!.t;
+  const span = half[half.length - 1]!.t - half[0]!.t;
   const rise = slope * span;
   const growthPerHour = scale === 0 ? (slopePerHour > 0 ? Infinity : 0) : slopePerHour / Math.abs(scale);
+  if (rule.minSpanS !== undefined && span < rule.minSpanS) {
+    const why = `not judged: the second half spans ${span.toFixed(0)} s, under ${rule.minSpanS} s (too short to tell garbage from retention)`;
+    return { ok: true, skipped: true, points: n, slopePerHour, growthPerHour, rise, scale, mean, intercept, why };
+  }
   const tooFast = growthPerHour > rule.limitPerHour;
   const real = rise > rule.floor;
   const ok = !(tooFast && real);
@@ -90,5 +128,5 @@ export function judgeGrowth(points: readonly Point[], rule: GrowthRule): Verdict
       ? `projected ${pct(growthPerHour)}/h, but the fitted rise ${rise.toFixed(1)} is within the noise floor ${rule.floor}`
       : `projected ${pct(growthPerHour)}/h within ${pct(rule.limitPerHour)}/h`
     : `projected ${pct(growthPerHour)}/h over ${pct(rule.limitPerHour)}/h, fitted rise ${rise.toFixed(1)} over the floor ${rule.floor}`;
-  return { ok, points: n, slopePerHour, growthPerHour, rise, scale, mean, why };
+  return { ok, skipped: false, points: n, slopePerHour, growthPerHour, rise, scale, mean, intercept, why };
 }

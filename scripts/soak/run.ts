@@ -15,7 +15,7 @@ import { createDatabase, freePort, startStack } from '../stack.mjs';
 import type { SoakOptions } from './args.js';
 import { Fleet } from './fleet.js';
 import { Sampler } from './sampler.js';
-import { buildSeries, type Sample, type Series } from './series.js';
+import { buildSeries, growthFailures, type Sample, type Series } from './series.js';
 
 export type { Sample, Series } from './series.js';
 
@@ -144,8 +144,7 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
     }
     await fleet.stop();
     const series = buildSeries(samples, options.sockets);
-    const failures: string[] = [];
-    for (const s of series) if (s.verdict && !s.verdict.ok) failures.push(`${s.name} grows: ${s.verdict.why}`);
+    const failures = growthFailures(series);
     const operations = Object.values(fleet.done).reduce((a, b) => a + b, 0);
     const errorCount = Object.values(fleet.errors).reduce((a, b) => a + b, 0);
     const faults = Object.entries(fleet.errors).filter(([k]) => CORRECTNESS.test(k)).reduce((a, [, n]) => a + n, 0);
@@ -168,4 +167,11 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
     }
     stack.stop();
   }
+}
+
+/** An earlier result judged again with the current rule: its series rebuilt from its samples, its other failures kept. */
+export function rejudge(result: SoakResult): SoakResult {
+  const series = buildSeries(result.samples, result.options.sockets);
+  const failures = [...growthFailures(series), ...result.failures.filter((f) => !/ grows: /.test(f))];
+  return { ...result, series, failures, ok: failures.length === 0 };
 }

@@ -47,7 +47,8 @@ export function buildSeries(samples: readonly Sample[], sockets: number): Series
   });
   const first = samples[0]!;
   const since = (s: Sample, k: keyof FleetCounters) => s.counters[k] - first.counters[k];
-  const memory: GrowthRule = { limitPerHour: 0.1, floor: 16 * MiB };
+  // Runs of 10 minutes or more: a judged half of 5 slices of a minute, each holding a collection.
+  const memory: GrowthRule = { limitPerHour: 0.1, floor: 16 * MiB, lows: true, minSpanS: 300 };
   const perSocket: GrowthRule = { limitPerHour: 0.02, floor: 50, scale: sockets };
   const tables = Object.keys(first.reading.rows);
   const designed = new Set(['sessions', 'users', 'session_revocations']);
@@ -106,3 +107,8 @@ export function buildSeries(samples: readonly Sample[], sockets: number): Series
   return out;
 }
 
+
+/** The growth failures of judged series, one line each. */
+export function growthFailures(series: readonly Series[]): string[] {
+  return series.flatMap((s) => (s.verdict && !s.verdict.ok ? [`${s.name} grows: ${s.verdict.why}`] : []));
+}

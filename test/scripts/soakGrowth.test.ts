@@ -57,6 +57,23 @@ describe('soak growth rule', () => {
     assert.match(short.why, /within the noise floor/);
   });
 
+  it('fits memory through the lows of each slice: garbage between collections passes, a leak under the sawtooth fails', () => {
+    const MEMORY = { ...RULE, lows: true, minSpanS: 300 };
+    // 120 MiB of garbage collected every 100 s: a plain fit over 45 samples wobbles by tens of MiB.
+    const garbage = (t: number) => ((t % 100) / 100) * 120 * MiB;
+    const flat = judgeGrowth(series((t) => 260 * MiB + garbage(t)), MEMORY);
+    assert.equal(flat.ok, true, flat.why);
+    assert.equal(flat.points, 5, 'one low per slice');
+    const leak = judgeGrowth(series((t) => 260 * MiB + garbage(t) + t * 40 * 1024), MEMORY);
+    assert.equal(leak.ok, false, leak.why);
+    assert.ok(leak.slopePerHour > 130 * MiB && leak.slopePerHour < 150 * MiB, `${leak.slopePerHour / MiB} MiB/h`);
+    // Half a minute cannot tell them apart: reported, not judged.
+    const short = judgeGrowth(Array.from({ length: 16 }, (_, i) => ({ t: i * 2, y: 40 * MiB + i * 2 * MiB })), MEMORY);
+    assert.equal(short.skipped, true);
+    assert.equal(short.ok, true);
+    assert.match(short.why, /not judged/);
+  });
+
   it('passes a shrinking series and refuses to judge fewer than three samples', () => {
     assert.equal(judgeGrowth(series((t) => 500 - t / 10), { limitPerHour: 0.02, floor: 5 }).ok, true);
     const few = judgeGrowth([{ t: 0, y: 1 }, { t: 10, y: 1 }], RULE);
