@@ -332,8 +332,9 @@ export class Fleet {
       if (result.error) throw new OpError(`auth_revoke_sessions ${result.error.error_code}`);
       this.counters.revocations++;
     } catch (err) {
+      // Before the new socket took over, the old one still holds the slot's session: keep it.
       if (slot.client !== client) client.socket.terminate();
-      old?.socket.terminate();
+      else old?.socket.terminate();
       throw err;
     }
     if (!old) return;

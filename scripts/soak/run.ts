@@ -15,7 +15,7 @@ import { createDatabase, freePort, startStack } from '../stack.mjs';
 import type { SoakOptions } from './args.js';
 import { Fleet } from './fleet.js';
 import { Sampler } from './sampler.js';
-import { buildSeries, growthFailures, type Sample, type Series } from './series.js';
+import { buildSeries, churnFailures, faultCount, growthFailures, type Sample, type Series } from './series.js';
 
 export type { Sample, Series } from './series.js';
 
@@ -68,7 +68,6 @@ function gatewayEntry(): string {
   return join(ROOT, 'dist', 'main.js');
 }
 
-const CORRECTNESS = /not 4001|another session/;
 
 export async function runSoak(options: SoakOptions, log: (line: string) => void): Promise<SoakResult> {
   const startedAt = new Date().toISOString();
@@ -144,13 +143,9 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
     }
     await fleet.stop();
     const series = buildSeries(samples, options.sockets);
-    const failures = growthFailures(series);
     const operations = Object.values(fleet.done).reduce((a, b) => a + b, 0);
-    const errorCount = Object.values(fleet.errors).reduce((a, b) => a + b, 0);
-    const faults = Object.entries(fleet.errors).filter(([k]) => CORRECTNESS.test(k)).reduce((a, [, n]) => a + n, 0);
-    if (faults) failures.push(`${faults} churn operations misbehaved (a revoked socket not closed with 4001, or a resume of another session)`);
-    if (errorCount > Math.max(5, 0.01 * (operations + errorCount))) failures.push(`${errorCount} churn errors, over 1 % of ${operations + errorCount} operations`);
-    if (operations < options.rate * options.minutes * 60 * 0.5) failures.push(`only ${operations} churn operations done of ${Math.round(options.rate * options.minutes * 60)} scheduled`);
+    const faults = faultCount(fleet.errors);
+    const failures = [...growthFailures(series), ...churnFailures(fleet.errors, operations, options)];
     return {
       startedAt, options, gatewayEnv: { ...env, DATABASE_URL: '(soak database)', REDIS_URL: '(stack redis)', MAIL_OUTBOX_DIR: '(stack folder)' },
       setup: { stackS, mintS, openS }, samples, series, done: { ...fleet.done }, errors: { ...fleet.errors }, faults, operations,
@@ -172,6 +167,6 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
 /** An earlier result judged again with the current rule: its series rebuilt from its samples, its other failures kept. */
 export function rejudge(result: SoakResult): SoakResult {
   const series = buildSeries(result.samples, result.options.sockets);
-  const failures = [...growthFailures(series), ...result.failures.filter((f) => !/ grows: /.test(f))];
-  return { ...result, series, failures, ok: failures.length === 0 };
+  const failures = [...growthFailures(series), ...churnFailures(result.errors, result.operations, result.options)];
+  return { ...result, series, failures, faults: faultCount(result.errors), ok: failures.length === 0 };
 }

@@ -4,6 +4,7 @@
  * in Redis and a revoked row in Postgres per revocation, a user per guest
  * sign-up) the residual once that is subtracted. Pure: no process, no server.
  */
+import type { SoakOptions } from './args.js';
 import { judgeGrowth, type GrowthRule, type Point, type Verdict } from './growth.js';
 import type { FleetCounters } from './fleet.js';
 
@@ -111,4 +112,29 @@ export function buildSeries(samples: readonly Sample[], sockets: number): Series
 /** The growth failures of judged series, one line each. */
 export function growthFailures(series: readonly Series[]): string[] {
   return series.flatMap((s) => (s.verdict && !s.verdict.ok ? [`${s.name} grows: ${s.verdict.why}`] : []));
+}
+
+/**
+ * Churn errors an overloaded gateway may give, by design: 503 (a pool or
+ * queue wait ran out), a request or handshake timing out, a socket closed
+ * while waiting, a socket dropped without a close frame (1006: pings missed
+ * while the machine was starved). Any other error is a fault: a revoked
+ * socket not closed with 4001, a resume that returned another session, a
+ * valid token refused (403), a 500.
+ */
+const LOAD_ERROR = /: (\S+ 503|\S+ timeout|\S+ closed|unexpected: Opening handshake has timed out|unexpected: connect ECONNRESET|closed by the gateway with 1006|no idle slot|revoked socket not closed)$/;
+
+/** Churn errors that are faults, not load. */
+export function faultCount(errors: Record<string, number>): number {
+  return Object.entries(errors).filter(([k]) => !LOAD_ERROR.test(k)).reduce((a, [, n]) => a + n, 0);
+}
+
+/** The run fails on any fault, and when load kept the churn under half its schedule (it did not soak). */
+export function churnFailures(errors: Record<string, number>, operations: number, options: Pick<SoakOptions, 'rate' | 'minutes'>): string[] {
+  const out: string[] = [];
+  const faults = Object.entries(errors).filter(([k]) => !LOAD_ERROR.test(k));
+  if (faults.length) out.push(`churn faults: ${faults.map(([k, n]) => `${k} ×${n}`).join('; ')}`);
+  const scheduled = Math.round(options.rate * options.minutes * 60);
+  if (operations < scheduled * 0.5) out.push(`only ${operations} churn operations done of ${scheduled} scheduled`);
+  return out;
 }

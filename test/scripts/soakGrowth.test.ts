@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { judgeGrowth, leastSquares, secondHalf, type Point } from '../../scripts/soak/growth.js';
-import { buildSeries, type Sample } from '../../scripts/soak/series.js';
+import { buildSeries, churnFailures, faultCount, type Sample } from '../../scripts/soak/series.js';
 import type { FleetCounters } from '../../scripts/soak/fleet.js';
 
 const MiB = 1024 * 1024;
@@ -123,5 +123,15 @@ describe('soak series', () => {
     const all = buildSeries(samples(5), 1000);
     assert.equal(verdict(all, 'redis keys - tombstones').ok, false);
     assert.equal(verdict(all, 'pg live sessions').ok, true);
+  });
+
+  it('tells load errors (503, timeouts, dropped sockets) from faults (403 on a resume, a wrong close code, a 500)', () => {
+    const load = { 'email sign-in: auth_sign_in 503': 7, 'reconnect: unexpected: Opening handshake has timed out': 3, 'held socket: closed by the gateway with 1006': 2, 'reconnect: auth_authorize timeout': 1 };
+    assert.equal(faultCount(load), 0);
+    assert.deepEqual(churnFailures(load, 1000, { rate: 1, minutes: 30 }), []);
+    const faults = { ...load, 'reconnect: auth_authorize 403': 1, 'guest sign-out: revoked socket closed with 1000, not 4001': 2, 'email sign-in: auth_sign_in 500': 1 };
+    assert.equal(faultCount(faults), 4);
+    assert.match(churnFailures(faults, 1000, { rate: 1, minutes: 30 })[0]!, /^churn faults: .*auth_authorize 403 ×1.*not 4001 ×2.*auth_sign_in 500 ×1$/);
+    assert.match(churnFailures({}, 100, { rate: 1, minutes: 30 })[0]!, /only 100 churn operations done of 1800 scheduled/);
   });
 });
