@@ -49,17 +49,22 @@ export class Sampler {
     this.tables = rows.map((r) => r.relname);
   }
 
-  private async heapUsed(): Promise<number | null> {
+  private async heap(): Promise<{ heapUsed: number | null; heapTotal: number | null; external: number | null }> {
     try {
       const response = await fetch(this.metricsUrl, { signal: AbortSignal.timeout(10_000) });
-      return metricValue(await response.text(), 'nodejs_heap_size_used_bytes');
+      const text = await response.text();
+      return {
+        heapUsed: metricValue(text, 'nodejs_heap_size_used_bytes'),
+        heapTotal: metricValue(text, 'nodejs_heap_size_total_bytes'),
+        external: metricValue(text, 'nodejs_external_memory_bytes'),
+      };
     } catch {
-      return null;
+      return { heapUsed: null, heapTotal: null, external: null };
     }
   }
 
   async read(): Promise<Reading> {
-    const [heapUsed, redisKeys, info] = await Promise.all([this.heapUsed(), this.redis.dbsize(), this.redis.info('memory')]);
+    const [heap, redisKeys, info] = await Promise.all([this.heap(), this.redis.dbsize(), this.redis.info('memory')]);
     const counts = await this.pg.query<Record<string, string>>(
       `SELECT ${this.tables.map((t) => `(SELECT count(*) FROM ${t}) AS "${t}"`).join(', ')}, (SELECT count(*) FROM sessions WHERE revoked_at IS NULL) AS "live sessions"`,
     );
@@ -67,7 +72,7 @@ export class Sampler {
     const rows = Object.fromEntries(this.tables.map((t) => [t, Number(row[t])]));
     return {
       rss: rssBytes(this.pid),
-      heapUsed,
+      ...heap,
       fds: openFds(this.pid),
       redisKeys,
       redisMemory: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN),

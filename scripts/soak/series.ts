@@ -14,6 +14,9 @@ const MiB = 1024 * 1024;
 export interface Reading {
   rss: number | null;
   heapUsed: number | null;
+  /** nodejs_heap_size_total_bytes and nodejs_external_memory_bytes: what RSS holds besides the used heap. */
+  heapTotal?: number | null;
+  external?: number | null;
   fds: number | null;
   redisKeys: number;
   redisMemory: number;
@@ -50,12 +53,16 @@ export function buildSeries(samples: readonly Sample[], sockets: number): Series
   const since = (s: Sample, k: keyof FleetCounters) => s.counters[k] - first.counters[k];
   // Runs of 10 minutes or more: a judged half of 5 slices of a minute, each holding a collection.
   const memory: GrowthRule = { limitPerHour: 0.1, floor: 16 * MiB, lows: true, minSpanS: 300 };
-  const perSocket: GrowthRule = { limitPerHour: 0.02, floor: 50, scale: sockets };
+  // A count the churn keeps level swings by the operations in flight (a revocation's tombstone lands before its
+  // replacement's keys, an activity key after its session's first touch): under load up to 1 % of the sockets.
+  const perSocket: GrowthRule = { limitPerHour: 0.02, floor: Math.max(50, sockets / 100), scale: sockets };
   const tables = Object.keys(first.reading.rows);
   const designed = new Set(['sessions', 'users', 'session_revocations']);
   const out: Series[] = [
     { name: 'gateway RSS', unit: 'B', points: of((s) => s.reading.rss), rule: memory, note: '/proc/PID/status VmRSS' },
     { name: 'gateway heap used', unit: 'B', points: of((s) => s.reading.heapUsed), rule: memory, note: 'nodejs_heap_size_used_bytes of /metrics' },
+    { name: 'gateway heap total', unit: 'B', points: of((s) => s.reading.heapTotal ?? null), rule: null, note: 'nodejs_heap_size_total_bytes: the heap V8 holds, used or not' },
+    { name: 'gateway external memory', unit: 'B', points: of((s) => s.reading.external ?? null), rule: null, note: 'nodejs_external_memory_bytes: buffers outside the heap' },
     { name: 'gateway open fds', unit: 'count', points: of((s) => s.reading.fds), rule: { limitPerHour: 0.02, floor: 50 }, note: '/proc/PID/fd; one per socket' },
     { name: 'fleet open sockets', unit: 'count', points: of((s) => s.counters.openSockets), rule: null, note: 'the client side, for reference' },
     { name: 'redis keys', unit: 'count', points: of((s) => s.reading.redisKeys), rule: null, note: 'DBSIZE: grows by one tombstone per revocation (kept 24 h), judged below without them' },
