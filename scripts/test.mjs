@@ -24,7 +24,7 @@
  * test/durations.json (committed) stands in where there are none.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, setPriority, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,10 @@ const concurrency = Number(process.env.TEST_CONCURRENCY) || Math.max(2, availabl
 const durationsFile = join(root, 'node_modules', '.cache', 'osmium-tests', 'durations.json');
 
 function testFiles(path) {
+  if (!existsSync(path)) {
+    console.error(`no such test file or folder: ${relative(root, path)}`);
+    process.exit(2);
+  }
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
   return readdirSync(path).sort().flatMap((name) => testFiles(join(path, name)));
 }
@@ -94,6 +98,13 @@ const files = (args.length ? args : ['test'])
     return !needs.servers && !needs.processes;
   })
   .sort((a, b) => (known[byName(b)] ?? Infinity) - (known[byName(a)] ?? Infinity));
+// Nothing selected: say so, rather than hand node --test no file (it would then run every test file it finds).
+if (files.length === 0) {
+  console.error(unit
+    ? `no unit test among ${args.join(' ') || 'test/'}: those files need servers or start processes; run them with npm test -- ${args.join(' ')}`
+    : `no test file in ${args.join(' ')}`);
+  process.exit(2);
+}
 
 /**
  * Suites that run a second time in another deployment shape, beside the main
