@@ -1,6 +1,7 @@
 /** The example chat backend (examples/chat) as a process of its own, for the end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import type { OsmiumClient, Update } from '../../src/client/client.js';
 
 /** Starts the example as `npm run example:chat:backend` does and waits for its "listening" line (60 s at most). */
 export async function startChatBackend(env: Record<string, string>): Promise<ChildProcess> {
@@ -36,4 +37,14 @@ export async function stopChatBackend(child: ChildProcess | undefined): Promise<
   child.kill('SIGCONT');
   child.kill('SIGTERM');
   await once(child, 'exit');
+}
+
+/** Updates of `client` up to and including the first one `last` picks. */
+export async function updatesUntil(client: OsmiumClient, last: (u: Update) => boolean): Promise<Update[]> {
+  const seen: Update[] = [];
+  for (;;) {
+    const update = await client.nextUpdate(10_000);
+    seen.push(update);
+    if (last(update)) return seen;
+  }
 }

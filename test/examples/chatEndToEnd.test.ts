@@ -18,7 +18,7 @@ import getPort from 'get-port';
 import Long from 'long';
 import protobuf from 'protobufjs/minimal.js';
 import { request } from 'undici';
-import type { OsmiumClient, Update } from '../../src/client/client.js';
+import type { Update } from '../../src/client/client.js';
 import { osmium as gatewayV1 } from '../../src/gen/backend.js';
 import { CLIENT_METHOD_FIELDS } from '../../src/gen/fields.js';
 import { ErrorCode } from '../../src/protocol/errorCodes.js';
@@ -28,7 +28,7 @@ import { eventually } from '../helpers/eventually.js';
 import { atOnceBoundMs } from '../helpers/latency.js';
 import { assertRpcError } from '../helpers/results.js';
 import { createDatabase, startGateway, type TestGateway } from '../helpers/stack.js';
-import { startChatBackend, stopChatBackend } from './chatBackend.js';
+import { startChatBackend, stopChatBackend, updatesUntil } from './chatBackend.js';
 
 const { chats, messages, types, updates } = osmium.client;
 const v1 = gatewayV1.gateway.v1;
@@ -39,16 +39,6 @@ const TIMEOUT_MS = 3_000;
 
 const long = (id: string) => Long.fromString(id, true);
 const text = (id: Long | number | null | undefined) => (id === null || id === undefined ? '0' : Long.fromValue(id).toUnsigned().toString());
-
-/** Updates of `client` up to and including the first one `last` picks. */
-async function updatesUntil(client: OsmiumClient, last: (u: Update) => boolean): Promise<Update[]> {
-  const seen: Update[] = [];
-  for (;;) {
-    const update = await client.nextUpdate(10_000);
-    seen.push(update);
-    if (last(update)) return seen;
-  }
-}
 
 const created = (u: Update) => (u.message_created ? updates.UpdateMessageCreated.decode(u.message_created as Uint8Array) : null);
 
